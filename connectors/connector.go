@@ -34,3 +34,10 @@ type Connector interface {
 	// cannot be parsed returns an error wrapping ErrMalformed.
 	Parse(h http.Header, body []byte, rules mapping.ShopRules) (mapping.Webhook, error)
 }
+
+// Pinger is implemented by connectors whose store sends an unsigned
+// connectivity check (WooCommerce's ping when a webhook is saved). The web
+// layer asks it before verifying; a ping is answered 200 and stored nowhere.
+type Pinger interface {
+	IsPing(h http.Header, body []byte) bool
+}

@@ -115,7 +115,11 @@ func (c ClickIDs) Any() bool {
 		c.EPIK != "" || c.ScCID != "" || c.FBC != ""
 }
 
-// User holds the buyer's identifiers as the store gave them.
+// User holds the buyer's identifiers as the store gave them, trimmed, with
+// one exception: Phone is already in E.164 form ("+12175550143"), because
+// reading a national number needs the billing country, which the connector
+// knows. A phone that cannot be parsed is left out (and noted in the
+// webhook's Reason).
 type User struct {
 	Email      string `json:"email,omitempty"`
 	Phone      string `json:"phone,omitempty"`

@@ -16,7 +16,7 @@ const (
 	// OutcomeIgnored: a genuine delivery that is not a conversion (pending,
 	// on-hold, a topic not used); Webhook.Reason says why.
 	OutcomeIgnored Outcome = "ignored"
-	// OutcomeRefund: money was returned on an order; Webhook.Refund is set.
+	// OutcomeRefund: money was returned on an order; Webhook.Refunds is set.
 	OutcomeRefund Outcome = "refund"
 	// OutcomePing: a store's connectivity check (WooCommerce's ping); it is
 	// answered and stored nowhere.
@@ -35,12 +35,18 @@ type Webhook struct {
 	// OrderID is the store's id of the order this delivery is about (for a
 	// refund, the refunded order), empty when it is about no order.
 	OrderID string
+	// OrderAliases are other ids the same order is known by (a Stripe
+	// Checkout Session's PaymentIntent id), so that a second event about the
+	// same purchase under another id is recognized as the same order.
+	OrderAliases []string
 	Outcome Outcome
 	// Reason explains an ignored delivery, or notes a degraded conversion
 	// (for example an unparseable phone number that was left out).
 	Reason     string
 	Conversion *Conversion
-	Refund     *Refund
+	// Refunds lists the refunds this delivery reports, with any outcome (a
+	// WooCommerce order.updated can carry a conversion and its refunds).
+	Refunds []Refund
 	// OccurredAt is the payload's own clock (updated_at, event.created).
 	OccurredAt time.Time
 	// Test marks deliveries of test orders or test-mode events.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -97,4 +99,20 @@ func (c Config) now() time.Time {
 		return time.Now()
 	}
 	return c.Now()
+}
+
+// Adjustment restates or retracts a conversion already delivered, for a
+// refund.
+type Adjustment struct {
+	Original mapping.Conversion
+	Refund   mapping.Refund
+	// Remaining is the order's value after this and every earlier refund;
+	// zero means the whole order was refunded (a retraction).
+	Remaining decimal.Decimal
+}
+
+// Adjuster is implemented by platforms that accept refund adjustments
+// (Google Ads). Platforms without it show refunds as not supported.
+type Adjuster interface {
+	Adjust(ctx context.Context, d Destination, adjs []Adjustment) []Result
 }
