@@ -39,7 +39,7 @@ type Webhook struct {
 	// Checkout Session's PaymentIntent id), so that a second event about the
 	// same purchase under another id is recognized as the same order.
 	OrderAliases []string
-	Outcome Outcome
+	Outcome      Outcome
 	// Reason explains an ignored delivery, or notes a degraded conversion
 	// (for example an unparseable phone number that was left out).
 	Reason     string
