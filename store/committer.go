@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Committer groups webhooks arriving together into shared transactions
+// (group commit). A webhook handler calls Commit and gets its answer once
+// the transaction holding its event is durable; while one transaction
+// commits, the next batch gathers, so batches grow with load and latency
+// stays one commit at low load.
+type Committer struct {
+	s        *Store
+	routing  Routing
+	reqs     chan commitReq
+	maxBatch int
+	workers  int
+	onCommit func(destinations []int64)
+	log      *slog.Logger
+	stopped  chan struct{}
+}
+
+type commitReq struct {
+	in   Incoming
+	done chan commitRes
+}
+
+type commitRes struct {
+	c   Committed
+	err error
+}
+
+// CommitterConfig tunes a Committer.
+type CommitterConfig struct {
+	// MaxBatch caps the webhooks in one transaction (default 256).
+	MaxBatch int
+	// Workers is how many transactions may run at once: 1 on SQLite, which
+	// has one writer; a few on PostgreSQL.
+	Workers int
+	// OnCommit is told which destinations got new deliveries.
+	OnCommit func(destinations []int64)
+}
+
+// NewCommitter returns a committer; start it with Run.
+func (s *Store) NewCommitter(routing Routing, cfg CommitterConfig) *Committer {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 256
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+		if s.dialect == Postgres {
+			cfg.Workers = 4
+		}
+	}
+	if s.dialect == SQLite {
+		cfg.Workers = 1
+	}
+	return &Committer{
+		s: s, routing: routing, reqs: make(chan commitReq, cfg.MaxBatch*cfg.Workers),
+		maxBatch: cfg.MaxBatch, workers: cfg.Workers, onCommit: cfg.OnCommit, log: s.log,
+		stopped: make(chan struct{}),
+	}
+}
+
+// Run commits batches until ctx is cancelled; a batch already gathered is
+// still committed. Commit calls made after Run returns fail with ErrClosed.
+func (c *Committer) Run(ctx context.Context) {
+	done := make(chan struct{})
+	for i := 0; i < c.workers; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			c.loop(ctx)
+		}()
+	}
+	for i := 0; i < c.workers; i++ {
+		<-done
+	}
+	close(c.stopped)
+}
+
+func (c *Committer) loop(ctx context.Context) {
+	batch := make([]commitReq, 0, c.maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-c.reqs:
+			batch = append(batch, r)
+		}
+	gather:
+		for len(batch) < c.maxBatch {
+			select {
+			case r := <-c.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		c.commit(context.WithoutCancel(ctx), batch)
+	}
+}
+
+func (c *Committer) commit(ctx context.Context, batch []commitReq) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	items := make([]Incoming, len(batch))
+	for i, r := range batch {
+		items[i] = r.in
+	}
+	res, err := c.s.CommitBatch(ctx, items, c.routing)
+	if err != nil && len(batch) > 1 {
+		// One webhook must not fail its neighbours: commit them one by one.
+		c.log.WarnContext(ctx, "batch commit failed; committing one by one", slog.Int("batch", len(batch)), slog.String("error", err.Error()))
+		for _, r := range batch {
+			c.commit(ctx, []commitReq{r})
+		}
+		return
+	}
+	var dests []int64
+	for i, r := range batch {
+		if err != nil {
+			r.done <- commitRes{err: err}
+			continue
+		}
+		dests = append(dests, res[i].Destinations...)
+		r.done <- commitRes{c: res[i]}
+	}
+	if len(dests) > 0 && c.onCommit != nil {
+		c.onCommit(dests)
+	}
+}
+
+// Commit stores one webhook durably and reports what became of it. An
+// error means nothing was stored (the caller answers 503 and the store
+// retries).
+func (c *Committer) Commit(ctx context.Context, in Incoming) (Committed, error) {
+	r := commitReq{in: in, done: make(chan commitRes, 1)}
+	select {
+	case c.reqs <- r:
+	case <-c.stopped:
+		return Committed{}, ErrClosed
+	case <-ctx.Done():
+		return Committed{}, ctx.Err()
+	}
+	// Once queued, wait for the outcome even if the client went away: the
+	// event may be committed, and the answer must not claim otherwise.
+	select {
+	case res := <-r.done:
+		return res.c, res.err
+	case <-c.stopped:
+		// The batch holding r may still have been committed after the
+		// loop saw the stop; r.done is buffered, so look once more.
+		select {
+		case res := <-r.done:
+			return res.c, res.err
+		default:
+			return Committed{}, ErrClosed
+		}
+	}
+}

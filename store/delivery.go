@@ -1,0 +1,293 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/postbackhq/postback/mapping"
+)
+
+// Claimed is a delivery a worker holds a lease on, with what it needs to
+// send it.
+type Claimed struct {
+	ID            int64
+	EventID       int64
+	DestinationID int64
+	ShopID        int64
+	Platform      string
+	Kind          string
+	Attempts      int // attempts made before this one
+	ExpiresAt     time.Time
+	Conversion    mapping.Conversion
+	// Adjustment deliveries only: the refund, the order's conversion, the
+	// order's value left after every refund so far, and whether the
+	// conversion itself has reached this destination yet.
+	Refund             *mapping.Refund
+	Remaining          decimal.Decimal
+	ConversionSent     bool
+	ConversionRejected bool
+}
+
+type attemptRow struct {
+	ID         int64 `gorm:"primaryKey"`
+	DeliveryID int64
+	Attempt    int
+	StartedAt  int64
+	LatencyMS  int64 `gorm:"column:latency_ms"`
+	StatusCode int
+	Outcome    string
+	Error      string
+	Request    string
+	Response   string
+}
+
+func (attemptRow) TableName() string { return "delivery_attempts" }
+
+// DueDestinations lists destinations with deliveries due now, skipping
+// destinations that are disabled, parked for rejected credentials, or
+// waiting out a rate limit.
+func (s *Store) DueDestinations(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.rdb.WithContext(ctx).Raw(`
+		SELECT DISTINCT d.destination_id FROM deliveries d
+		JOIN destinations x ON x.id = d.destination_id
+		WHERE d.status IN ('pending', 'retrying') AND d.parked = ? AND d.next_attempt_at <= ? AND d.lease_until < ?
+		  AND x.enabled = ? AND x.auth_failed_at = 0 AND x.throttled_until <= ?
+		LIMIT ?`, false, ms(now), ms(now), true, ms(now), limit).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("due destinations: %w", err)
+	}
+	return ids, nil
+}
+
+// NextDue returns when the earliest waiting delivery becomes due, or the
+// zero time when none waits.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var next []int64
+	err := s.rdb.WithContext(ctx).Raw(`SELECT MIN(next_attempt_at) FROM deliveries
+		WHERE status IN ('pending', 'retrying') AND parked = ?`, false).Scan(&next).Error
+	if err != nil || len(next) == 0 {
+		return time.Time{}, err
+	}
+	return fromMS(next[0]), nil
+}
+
+// Claim leases up to limit due deliveries of one destination to owner
+// until now+lease. On PostgreSQL the rows are locked with FOR UPDATE SKIP
+// LOCKED, so replicas claiming at once never take the same delivery; a
+// lease that runs out (its replica died) makes the delivery claimable
+// again. On SQLite one process owns the database.
+func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, limit int, now time.Time, lease time.Duration) ([]Claimed, error) {
+	lock := ""
+	if s.dialect == Postgres {
+		lock = "FOR UPDATE SKIP LOCKED"
+	}
+	type claimedRow struct {
+		ID, EventID, DestinationID, ShopID, RefundID int64
+		Platform, Kind                               string
+		Attempts                                     int
+		ExpiresAt                                    int64
+	}
+	var rows []claimedRow
+	err := s.db.WithContext(ctx).Raw(`
+		UPDATE deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?
+		WHERE id IN (
+			SELECT id FROM deliveries
+			WHERE destination_id = ? AND status IN ('pending', 'retrying') AND parked = ?
+			  AND next_attempt_at <= ? AND lease_until < ?
+			ORDER BY next_attempt_at, id LIMIT ? `+lock+`)
+		RETURNING id, event_id, destination_id, shop_id, refund_id, platform, kind, attempts, expires_at`,
+		owner, ms(now.Add(lease)), ms(now), destinationID, false, ms(now), ms(now), limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	eventIDs := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		eventIDs = append(eventIDs, r.EventID)
+	}
+	var evs []struct {
+		ID         int64
+		Conversion string
+		OrderID    string
+		ShopID     int64
+	}
+	if err := s.db.WithContext(ctx).Table("events").Select("id, conversion, order_id, shop_id").Where("id IN ?", eventIDs).Scan(&evs).Error; err != nil {
+		return nil, fmt.Errorf("claim: load events: %w", err)
+	}
+	convs := map[int64]string{}
+	for _, e := range evs {
+		convs[e.ID] = e.Conversion
+	}
+	out := make([]Claimed, 0, len(rows))
+	for _, r := range rows {
+		c := Claimed{
+			ID: r.ID, EventID: r.EventID, DestinationID: r.DestinationID, ShopID: r.ShopID,
+			Platform: r.Platform, Kind: r.Kind, Attempts: r.Attempts, ExpiresAt: fromMS(r.ExpiresAt),
+		}
+		if r.Kind == KindAdjustment {
+			if err := s.loadAdjustment(ctx, &c, r.RefundID); err != nil {
+				return nil, err
+			}
+		} else if cj := convs[r.EventID]; cj != "" {
+			if err := json.Unmarshal([]byte(cj), &c.Conversion); err != nil {
+				return nil, fmt.Errorf("claim: event %d conversion: %w", r.EventID, err)
+			}
+		}
+		out = append(out, c)
+	}
+	// Deliveries are returned in claim order; RETURNING gives no order.
+	return out, nil
+}
+
+// loadAdjustment fills an adjustment's refund, the original conversion, the
+// value left, and whether the conversion reached the destination.
+func (s *Store) loadAdjustment(ctx context.Context, c *Claimed, refundID int64) error {
+	db := s.db.WithContext(ctx)
+	var rf refundRow
+	if err := db.First(&rf, refundID).Error; err != nil {
+		return fmt.Errorf("adjustment %d: refund: %w", c.ID, notFound(err))
+	}
+	amount, err := decimal.NewFromString(rf.Amount)
+	if err != nil {
+		return fmt.Errorf("adjustment %d: refund amount: %w", c.ID, err)
+	}
+	c.Refund = &mapping.Refund{RefundID: rf.RefundID, OrderID: rf.OrderID, Amount: amount, Currency: rf.Currency, Full: rf.FullRefund, Time: fromMS(rf.RefundedAt)}
+	var ev eventRow
+	if err := db.Select("id, conversion").First(&ev, rf.ConversionEventID).Error; err != nil {
+		return fmt.Errorf("adjustment %d: conversion event: %w", c.ID, notFound(err))
+	}
+	if err := json.Unmarshal([]byte(ev.Conversion), &c.Conversion); err != nil {
+		return fmt.Errorf("adjustment %d: conversion: %w", c.ID, err)
+	}
+	var amounts []string
+	if err := db.Table("refunds").Select("amount").Where("shop_id = ? AND conversion_event_id = ? AND id <= ?", rf.ShopID, rf.ConversionEventID, rf.ID).Scan(&amounts).Error; err != nil {
+		return err
+	}
+	refunded := decimal.Zero
+	for _, a := range amounts {
+		if d, err := decimal.NewFromString(a); err == nil {
+			refunded = refunded.Add(d)
+		}
+	}
+	c.Remaining = c.Conversion.Value.Sub(refunded)
+	if rf.FullRefund || c.Remaining.IsNegative() {
+		c.Remaining = decimal.Zero
+	}
+	var st []string
+	if err := db.Table("deliveries").Select("status").Where("event_id = ? AND destination_id = ? AND kind = ?", rf.ConversionEventID, c.DestinationID, KindConversion).Scan(&st).Error; err != nil {
+		return err
+	}
+	c.ConversionSent = len(st) > 0 && st[0] == DeliveryDelivered
+	c.ConversionRejected = len(st) == 0 || st[0] == DeliveryFailed
+	return nil
+}
+
+// Outcome is the result of one delivery attempt, to be recorded.
+type Outcome struct {
+	DeliveryID int64
+	Attempt    int    // this attempt's number, from 1
+	Status     string // DeliveryDelivered, DeliveryRetrying or DeliveryFailed
+	// CountAttempt is false for a delivery put back without being sent
+	// (an adjustment waiting for its conversion).
+	CountAttempt  bool
+	Parked        bool
+	Error         string
+	ErrorClass    string
+	NextAttemptAt time.Time
+	Payload       string
+	Response      string
+	StatusCode    int
+	Match         string
+	StartedAt     time.Time
+	Latency       time.Duration
+}
+
+// Complete records attempts and releases their leases, in one transaction.
+// A delivery whose lease owner changed (the lease ran out and another
+// replica took it) is not overwritten.
+func (s *Store) Complete(ctx context.Context, owner string, outs []Outcome, now time.Time) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		attempts := make([]attemptRow, 0, len(outs))
+		for _, o := range outs {
+			inc := 0
+			if o.CountAttempt {
+				inc = 1
+			}
+			res := tx.Exec(`UPDATE deliveries SET status = ?, attempts = attempts + ?, last_error = ?, error_class = ?,
+				parked = ?, next_attempt_at = ?, delivered_at = ?, payload = CASE WHEN ? = '' THEN payload ELSE ? END,
+				response = ?, status_code = ?, match_info = CASE WHEN ? = '' THEN match_info ELSE ? END,
+				lease_owner = '', lease_until = 0, updated_at = ?
+				WHERE id = ? AND lease_owner = ?`,
+				o.Status, inc, o.Error, o.ErrorClass, o.Parked, ms(o.NextAttemptAt), deliveredAt(o, now),
+				o.Payload, o.Payload, o.Response, o.StatusCode, o.Match, o.Match, ms(now), o.DeliveryID, owner)
+			if res.Error != nil {
+				return fmt.Errorf("complete delivery %d: %w", o.DeliveryID, res.Error)
+			}
+			if res.RowsAffected == 0 || !o.CountAttempt {
+				continue
+			}
+			outcome := o.Status
+			if o.Parked {
+				outcome = "parked"
+			}
+			attempts = append(attempts, attemptRow{
+				DeliveryID: o.DeliveryID, Attempt: o.Attempt, StartedAt: ms(o.StartedAt),
+				LatencyMS: o.Latency.Milliseconds(), StatusCode: o.StatusCode, Outcome: outcome,
+				Error: o.Error, Request: o.Payload, Response: o.Response,
+			})
+		}
+		if len(attempts) == 0 {
+			return nil
+		}
+		return tx.CreateInBatches(attempts, 200).Error
+	})
+}
+
+func deliveredAt(o Outcome, now time.Time) int64 {
+	if o.Status == DeliveryDelivered {
+		return ms(now)
+	}
+	return 0
+}
+
+// ReleaseLeases gives back every lease owner holds (graceful shutdown), so
+// another process can send those deliveries at once.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
+	return s.db.WithContext(ctx).Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner = ?`, owner).Error
+}
+
+// ParkDestination flags a destination whose credentials the platform
+// refused; its deliveries wait until the credentials are replaced.
+func (s *Store) ParkDestination(ctx context.Context, id int64, reason string, now time.Time) error {
+	return s.db.WithContext(ctx).Exec(`UPDATE destinations SET auth_failed_at = ?, auth_error = ?, updated_at = ? WHERE id = ?`,
+		ms(now), reason, ms(now), id).Error
+}
+
+// ThrottleDestination makes a destination wait until until before its next
+// send, after the platform asked it to slow down.
+func (s *Store) ThrottleDestination(ctx context.Context, id int64, until time.Time) error {
+	return s.db.WithContext(ctx).Exec(`UPDATE destinations SET throttled_until = ? WHERE id = ? AND throttled_until < ?`,
+		ms(until), id, ms(until)).Error
+}
+
+// ExpireDeliveries fails every waiting delivery whose platform window has
+// closed, parked ones included, and reports how many.
+func (s *Store) ExpireDeliveries(ctx context.Context, now time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Exec(`UPDATE deliveries SET status = ?, parked = ?, error_class = 'expired',
+		last_error = CASE WHEN last_error = '' THEN 'not delivered before the platform''s event window closed'
+			ELSE 'not delivered before the platform''s event window closed; last error: ' || last_error END,
+		updated_at = ?
+		WHERE status IN ('pending', 'retrying') AND expires_at < ? AND lease_until < ?`,
+		DeliveryFailed, false, ms(now), ms(now), ms(now))
+	return res.RowsAffected, res.Error
+}

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Destination is one ad-platform account a shop sends conversions to.
+type Destination struct {
+	ID          int64
+	ShopID      int64
+	Platform    string
+	Credentials map[string]string // decrypted
+	Settings    map[string]string
+	Enabled     bool
+	// AuthFailedAt is set when the platform refused the credentials; the
+	// destination's deliveries wait (parked) until they are replaced.
+	AuthFailedAt   time.Time
+	AuthError      string
+	ThrottledUntil time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type destinationRow struct {
+	ID             int64 `gorm:"primaryKey"`
+	ShopID         int64
+	Platform       string
+	Credentials    []byte
+	Settings       string
+	Enabled        bool
+	AuthFailedAt   int64
+	AuthError      string
+	ThrottledUntil int64
+	CreatedAt      int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt      int64 `gorm:"autoUpdateTime:false"`
+}
+
+func (destinationRow) TableName() string { return "destinations" }
+
+func (s *Store) destinationToRow(d Destination) (destinationRow, error) {
+	cj, err := json.Marshal(nonNil(d.Credentials))
+	if err != nil {
+		return destinationRow{}, err
+	}
+	sealed, err := s.sealer.Seal(string(cj))
+	if err != nil {
+		return destinationRow{}, err
+	}
+	sj, err := json.Marshal(nonNil(d.Settings))
+	if err != nil {
+		return destinationRow{}, err
+	}
+	return destinationRow{
+		ID: d.ID, ShopID: d.ShopID, Platform: d.Platform, Credentials: sealed, Settings: string(sj),
+		Enabled: d.Enabled, AuthFailedAt: ms(d.AuthFailedAt), AuthError: d.AuthError,
+		ThrottledUntil: ms(d.ThrottledUntil), CreatedAt: ms(d.CreatedAt), UpdatedAt: ms(d.UpdatedAt),
+	}, nil
+}
+
+func (s *Store) rowToDestination(r destinationRow) (Destination, error) {
+	d := Destination{
+		ID: r.ID, ShopID: r.ShopID, Platform: r.Platform, Enabled: r.Enabled,
+		AuthFailedAt: fromMS(r.AuthFailedAt), AuthError: r.AuthError, ThrottledUntil: fromMS(r.ThrottledUntil),
+		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
+		Credentials: map[string]string{}, Settings: map[string]string{},
+	}
+	plain, err := s.sealer.Open(r.Credentials)
+	if err != nil {
+		return Destination{}, fmt.Errorf("destination %d credentials: %w", r.ID, err)
+	}
+	if plain != "" {
+		if err := json.Unmarshal([]byte(plain), &d.Credentials); err != nil {
+			return Destination{}, fmt.Errorf("destination %d credentials: %w", r.ID, err)
+		}
+	}
+	if r.Settings != "" {
+		if err := json.Unmarshal([]byte(r.Settings), &d.Settings); err != nil {
+			return Destination{}, fmt.Errorf("destination %d settings: %w", r.ID, err)
+		}
+	}
+	return d, nil
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// CreateDestination stores a new destination for a shop.
+func (s *Store) CreateDestination(ctx context.Context, d Destination, now time.Time) (Destination, error) {
+	d.CreatedAt, d.UpdatedAt = now, now
+	r, err := s.destinationToRow(d)
+	if err != nil {
+		return Destination{}, err
+	}
+	if err := s.db.WithContext(ctx).Create(&r).Error; err != nil {
+		return Destination{}, fmt.Errorf("create destination: %w", err)
+	}
+	d.ID = r.ID
+	return d, nil
+}
+
+// Destination returns one destination with its credentials decrypted.
+func (s *Store) Destination(ctx context.Context, id int64) (Destination, error) {
+	var r destinationRow
+	if err := s.rdb.WithContext(ctx).First(&r, id).Error; err != nil {
+		return Destination{}, notFound(err)
+	}
+	return s.rowToDestination(r)
+}
+
+// Destinations lists a shop's destinations by id.
+func (s *Store) Destinations(ctx context.Context, shopID int64) ([]Destination, error) {
+	var rows []destinationRow
+	if err := s.rdb.WithContext(ctx).Where("shop_id = ?", shopID).Order("id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Destination, 0, len(rows))
+	for _, r := range rows {
+		d, err := s.rowToDestination(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// UpdateDestination saves d. When its credentials changed, a destination
+// parked for rejected credentials is released: its waiting deliveries are
+// due at once.
+func (s *Store) UpdateDestination(ctx context.Context, d Destination, credentialsChanged bool, now time.Time) (Destination, error) {
+	d.UpdatedAt = now
+	if credentialsChanged {
+		d.AuthFailedAt, d.AuthError = time.Time{}, ""
+	}
+	r, err := s.destinationToRow(d)
+	if err != nil {
+		return Destination{}, err
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		res := tx.Model(&destinationRow{ID: d.ID}).Select("*").Omit("id", "shop_id", "platform", "created_at").Updates(&r)
+		if res.Error != nil {
+			return fmt.Errorf("update destination: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		if credentialsChanged {
+			return tx.Exec(`UPDATE deliveries SET parked = ?, next_attempt_at = ?, updated_at = ?
+				WHERE destination_id = ? AND parked = ? AND status IN ('pending', 'retrying')`,
+				false, ms(now), ms(now), d.ID, true).Error
+		}
+		return nil
+	})
+	if err != nil {
+		return Destination{}, err
+	}
+	return d, nil
+}
+
+// DeleteDestination removes a destination with its deliveries.
+func (s *Store) DeleteDestination(ctx context.Context, id int64) error {
+	res := s.db.WithContext(ctx).Delete(&destinationRow{}, id)
+	if res.Error != nil {
+		return fmt.Errorf("delete destination: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

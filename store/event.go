@@ -1,0 +1,286 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/postbackhq/postback/mapping"
+)
+
+// Event is one webhook as stored, with what became of it.
+type Event struct {
+	ID                int64
+	ShopID            int64
+	Source            string
+	Topic             string
+	Kind              string
+	DeliveryID        string
+	OrderID           string
+	Status            string
+	Reason            string
+	DuplicateOf       int64
+	ReceivedAt        time.Time
+	OccurredAt        time.Time
+	Value             string
+	Currency          string
+	EventName         string
+	ConversionEventID string
+	Test              bool
+	Conversion        *mapping.Conversion
+	Refunds           []mapping.Refund
+	Match             *mapping.Match
+	// Body is the raw webhook body; loaded by Event only.
+	Body       []byte
+	Deliveries []Delivery
+}
+
+// Delivery is one event's journey to one destination.
+type Delivery struct {
+	ID            int64
+	EventID       int64
+	DestinationID int64
+	Platform      string
+	Kind          string
+	Status        string
+	Attempts      int
+	LastError     string
+	ErrorClass    string
+	Parked        bool
+	NextAttemptAt time.Time
+	ExpiresAt     time.Time
+	DeliveredAt   time.Time
+	Payload       string
+	Response      string
+	StatusCode    int
+	Match         *mapping.Match
+	// History is every attempt, oldest first; loaded by Event only.
+	History []Attempt
+}
+
+// Attempt is one try at sending a delivery.
+type Attempt struct {
+	Attempt    int
+	StartedAt  time.Time
+	Latency    time.Duration
+	StatusCode int
+	Outcome    string
+	Error      string
+	Request    string
+	Response   string
+}
+
+// EventFilter selects events for a list, newest first.
+type EventFilter struct {
+	ShopID         int64
+	Status         string
+	Source         string
+	DeliveryStatus string
+	// Before is the cursor: only events with a smaller id.
+	Before int64
+	Limit  int
+}
+
+// Events lists events newest first with their deliveries (without bodies
+// or attempt history).
+func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	q := s.rdb.WithContext(ctx).Model(&eventRow{}).Omit("body")
+	if f.ShopID != 0 {
+		q = q.Where("shop_id = ?", f.ShopID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Source != "" {
+		q = q.Where("source = ?", f.Source)
+	}
+	if f.DeliveryStatus != "" {
+		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE status = ?)", f.DeliveryStatus)
+	}
+	if f.Before > 0 {
+		q = q.Where("id < ?", f.Before)
+	}
+	var rows []eventRow
+	if err := q.Order("id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	out := make([]Event, 0, len(rows))
+	ids := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		e, err := rowToEvent(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		ids = append(ids, r.ID)
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var drows []deliveryRow
+	if err := s.rdb.WithContext(ctx).Omit("payload", "response").Where("event_id IN ?", ids).Order("id").Find(&drows).Error; err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	byEvent := map[int64][]Delivery{}
+	for _, d := range drows {
+		byEvent[d.EventID] = append(byEvent[d.EventID], rowToDelivery(d))
+	}
+	for i := range out {
+		out[i].Deliveries = byEvent[out[i].ID]
+	}
+	return out, nil
+}
+
+// Event returns one event with its body, deliveries and attempt history.
+func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
+	var r eventRow
+	if err := s.rdb.WithContext(ctx).First(&r, id).Error; err != nil {
+		return Event{}, notFound(err)
+	}
+	e, err := rowToEvent(r)
+	if err != nil {
+		return Event{}, err
+	}
+	e.Body = r.Body
+	var drows []deliveryRow
+	if err := s.rdb.WithContext(ctx).Where("event_id = ?", id).Order("id").Find(&drows).Error; err != nil {
+		return Event{}, err
+	}
+	var arows []attemptRow
+	if len(drows) > 0 {
+		ids := make([]int64, len(drows))
+		for i, d := range drows {
+			ids[i] = d.ID
+		}
+		if err := s.rdb.WithContext(ctx).Where("delivery_id IN ?", ids).Order("delivery_id, attempt, id").Find(&arows).Error; err != nil {
+			return Event{}, err
+		}
+	}
+	for _, d := range drows {
+		del := rowToDelivery(d)
+		for _, a := range arows {
+			if a.DeliveryID == d.ID {
+				del.History = append(del.History, Attempt{
+					Attempt: a.Attempt, StartedAt: fromMS(a.StartedAt), Latency: time.Duration(a.LatencyMS) * time.Millisecond,
+					StatusCode: a.StatusCode, Outcome: a.Outcome, Error: a.Error, Request: a.Request, Response: a.Response,
+				})
+			}
+		}
+		e.Deliveries = append(e.Deliveries, del)
+	}
+	return e, nil
+}
+
+func rowToEvent(r eventRow) (Event, error) {
+	e := Event{
+		ID: r.ID, ShopID: r.ShopID, Source: r.Source, Topic: r.Topic, Kind: r.Kind, DeliveryID: r.DeliveryID,
+		OrderID: r.OrderID, Status: r.Status, Reason: r.Reason, DuplicateOf: r.DuplicateOf,
+		ReceivedAt: fromMS(r.ReceivedAt), OccurredAt: fromMS(r.OccurredAt), Value: r.Value, Currency: r.Currency,
+		EventName: r.EventName, ConversionEventID: r.ConversionEventID, Test: r.Test,
+	}
+	if r.Conversion != "" {
+		e.Conversion = new(mapping.Conversion)
+		if err := json.Unmarshal([]byte(r.Conversion), e.Conversion); err != nil {
+			return Event{}, fmt.Errorf("event %d conversion: %w", r.ID, err)
+		}
+	}
+	if r.Refunds != "" {
+		if err := json.Unmarshal([]byte(r.Refunds), &e.Refunds); err != nil {
+			return Event{}, fmt.Errorf("event %d refunds: %w", r.ID, err)
+		}
+	}
+	if r.MatchInfo != "" {
+		e.Match = new(mapping.Match)
+		if err := json.Unmarshal([]byte(r.MatchInfo), e.Match); err != nil {
+			return Event{}, fmt.Errorf("event %d match: %w", r.ID, err)
+		}
+	}
+	return e, nil
+}
+
+func rowToDelivery(d deliveryRow) Delivery {
+	del := Delivery{
+		ID: d.ID, EventID: d.EventID, DestinationID: d.DestinationID, Platform: d.Platform, Kind: d.Kind,
+		Status: d.Status, Attempts: d.Attempts, LastError: d.LastError, ErrorClass: d.ErrorClass, Parked: d.Parked,
+		NextAttemptAt: fromMS(d.NextAttemptAt), ExpiresAt: fromMS(d.ExpiresAt), DeliveredAt: fromMS(d.DeliveredAt),
+		Payload: d.Payload, Response: d.Response, StatusCode: d.StatusCode,
+	}
+	if d.MatchInfo != "" {
+		var m mapping.Match
+		if json.Unmarshal([]byte(d.MatchInfo), &m) == nil {
+			del.Match = &m
+		}
+	}
+	if del.Status == DeliveryDelivered || del.Status == DeliveryFailed {
+		del.NextAttemptAt = time.Time{}
+	}
+	return del
+}
+
+// Redeliver queues an accepted event again: its failed deliveries, or with
+// all every delivery, and with all also destinations enabled since that
+// never had one. A redelivered event gets a fresh acceptance window from
+// now, but platforms still refuse events older than their limit, which the
+// sender reports. It returns how many deliveries were queued.
+func (s *Store) Redeliver(ctx context.Context, eventID int64, all bool, routing Routing, now time.Time) (int, error) {
+	var n int
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		var ev eventRow
+		if err := tx.Select("id, shop_id, status, conversion, test").First(&ev, eventID).Error; err != nil {
+			return notFound(err)
+		}
+		if ev.Status != StatusAccepted || ev.Conversion == "" {
+			return fmt.Errorf("%w: event %d is %s, not an accepted conversion", ErrNotRedeliverable, eventID, ev.Status)
+		}
+		var conv mapping.Conversion
+		if err := json.Unmarshal([]byte(ev.Conversion), &conv); err != nil {
+			return err
+		}
+		statuses := []string{DeliveryFailed}
+		if all {
+			statuses = []string{DeliveryFailed, DeliveryDelivered, DeliveryRetrying, DeliveryPending}
+		}
+		var rows []deliveryRow
+		if err := tx.Select("id, platform, destination_id").Where("event_id = ? AND kind = ? AND status IN ?", eventID, KindConversion, statuses).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			res := tx.Exec(`UPDATE deliveries SET status = ?, parked = ?, next_attempt_at = ?, expires_at = ?, last_error = '', error_class = '', updated_at = ? WHERE id = ?`,
+				DeliveryPending, false, ms(now), ms(now.Add(routing.MaxAge(r.Platform))), ms(now), r.ID)
+			if res.Error != nil {
+				return res.Error
+			}
+			n++
+		}
+		if !all {
+			return nil
+		}
+		var dests []destinationInfo
+		if err := tx.Table("destinations").Select("id, shop_id, platform, settings").
+			Where("shop_id = ? AND enabled = ? AND id NOT IN (SELECT destination_id FROM deliveries WHERE event_id = ? AND kind = ?)", ev.ShopID, true, eventID, KindConversion).
+			Scan(&dests).Error; err != nil {
+			return err
+		}
+		for _, d := range dests {
+			d.settings = map[string]string{}
+			if d.Settings != "" {
+				if err := json.Unmarshal([]byte(d.Settings), &d.settings); err != nil {
+					return err
+				}
+			}
+			if !routing.Accepts(d.Platform, d.settings, conv.Test) {
+				continue
+			}
+			if err := queueDelivery(tx, eventID, d, KindConversion, 0, now, ms(now.Add(routing.MaxAge(d.Platform)))); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,493 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/postbackhq/postback/mapping"
+)
+
+// Event statuses.
+const (
+	StatusAccepted  = "accepted"
+	StatusIgnored   = "ignored"
+	StatusDuplicate = "duplicate"
+	StatusError     = "error"
+)
+
+// Delivery statuses.
+const (
+	DeliveryPending   = "pending"
+	DeliveryRetrying  = "retrying"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"
+)
+
+// Delivery kinds.
+const (
+	KindConversion = "conversion"
+	KindAdjustment = "adjustment"
+)
+
+// Incoming is one verified webhook, mapped, ready to be committed.
+type Incoming struct {
+	ShopID  int64
+	Source  mapping.Source
+	Topic   string
+	Webhook mapping.Webhook
+	// ParseError is set when the body was genuinely signed but could not be
+	// mapped; the event is stored with status error and this reason.
+	ParseError string
+	Body       []byte
+	ReceivedAt time.Time
+}
+
+// Committed is what became of an Incoming.
+type Committed struct {
+	EventID int64
+	Status  string
+	Reason  string
+	// Queued counts the deliveries created.
+	Queued int
+	// Destinations lists the destinations that got a delivery.
+	Destinations []int64
+}
+
+// Routing tells the store, which knows no platform, where conversions go.
+type Routing interface {
+	// Accepts reports whether a destination takes a conversion; test
+	// conversions go only to destinations in the platform's test mode.
+	Accepts(platform string, settings map[string]string, test bool) bool
+	// Adjusts reports whether a platform takes refund adjustments.
+	Adjusts(platform string) bool
+	// MaxAge is how old an event the platform still accepts.
+	MaxAge(platform string) time.Duration
+}
+
+type eventRow struct {
+	ID                int64 `gorm:"primaryKey"`
+	ShopID            int64
+	Source            string
+	Topic             string
+	Kind              string
+	DeliveryID        string
+	OrderID           string
+	Status            string
+	Reason            string
+	DuplicateOf       int64
+	ReceivedAt        int64
+	OccurredAt        int64
+	Value             string
+	Currency          string
+	EventName         string
+	ConversionEventID string
+	Test              bool
+	Conversion        string
+	Refunds           string
+	MatchInfo         string
+	Body              []byte
+}
+
+func (eventRow) TableName() string { return "events" }
+
+type deliveryRow struct {
+	ID            int64 `gorm:"primaryKey"`
+	EventID       int64
+	DestinationID int64
+	ShopID        int64
+	Platform      string
+	Kind          string
+	RefundID      int64
+	Status        string
+	Attempts      int
+	LastError     string
+	ErrorClass    string
+	Parked        bool
+	NextAttemptAt int64
+	ExpiresAt     int64
+	DeliveredAt   int64
+	LeaseOwner    string
+	LeaseUntil    int64
+	Payload       string
+	Response      string
+	StatusCode    int
+	MatchInfo     string
+	CreatedAt     int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt     int64 `gorm:"autoUpdateTime:false"`
+}
+
+func (deliveryRow) TableName() string { return "deliveries" }
+
+type refundRow struct {
+	ID                int64 `gorm:"primaryKey"`
+	ShopID            int64
+	EventID           int64
+	ConversionEventID int64
+	OrderID           string
+	RefundID          string
+	Amount            string
+	Currency          string
+	FullRefund        bool
+	RefundedAt        int64
+	CreatedAt         int64 `gorm:"autoCreateTime:false"`
+}
+
+func (refundRow) TableName() string { return "refunds" }
+
+// destinationInfo is what routing needs of a destination.
+type destinationInfo struct {
+	ID       int64
+	ShopID   int64
+	Platform string
+	Settings string
+	settings map[string]string
+}
+
+// CommitBatch commits many webhooks in one transaction: one fsync for all
+// of them, which is what lets one SQLite writer accept thousands of
+// webhooks a second. Each webhook is deduplicated against earlier
+// deliveries and conversions (and against the others in the batch, which
+// are committed in order).
+func (s *Store) CommitBatch(ctx context.Context, items []Incoming, routing Routing) ([]Committed, error) {
+	out := make([]Committed, len(items))
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		dests, err := enabledDestinations(tx, items)
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			c, err := s.commitOne(tx, &items[i], dests[items[i].ShopID], routing)
+			if err != nil {
+				return err
+			}
+			out[i] = c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit webhooks: %w", err)
+	}
+	return out, nil
+}
+
+func enabledDestinations(tx *gormDB, items []Incoming) (map[int64][]destinationInfo, error) {
+	seen := map[int64]bool{}
+	var shops []int64
+	for _, it := range items {
+		if !seen[it.ShopID] {
+			seen[it.ShopID] = true
+			shops = append(shops, it.ShopID)
+		}
+	}
+	var rows []destinationInfo
+	err := tx.Table("destinations").Select("id, shop_id, platform, settings").
+		Where("shop_id IN ? AND enabled = ?", shops, true).Order("id").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load destinations: %w", err)
+	}
+	out := map[int64][]destinationInfo{}
+	for _, r := range rows {
+		r.settings = map[string]string{}
+		if r.Settings != "" {
+			if err := json.Unmarshal([]byte(r.Settings), &r.settings); err != nil {
+				return nil, fmt.Errorf("destination %d settings: %w", r.ID, err)
+			}
+		}
+		out[r.ShopID] = append(out[r.ShopID], r)
+	}
+	return out, nil
+}
+
+func (s *Store) commitOne(tx *gormDB, in *Incoming, dests []destinationInfo, routing Routing) (Committed, error) {
+	w := in.Webhook
+	ev := eventRow{
+		ShopID: in.ShopID, Source: string(in.Source), Topic: in.Topic, Kind: string(w.Outcome),
+		DeliveryID: w.DeliveryID, OrderID: w.OrderID, Reason: w.Reason,
+		ReceivedAt: ms(in.ReceivedAt), OccurredAt: ms(w.OccurredAt), Test: w.Test, Body: in.Body,
+	}
+	switch {
+	case in.ParseError != "":
+		ev.Status, ev.Reason, ev.Kind = StatusError, in.ParseError, ""
+	case w.Outcome == mapping.OutcomeIgnored:
+		ev.Status = StatusIgnored
+	default:
+		ev.Status = StatusAccepted
+	}
+	var conv *mapping.Conversion
+	if ev.Status == StatusAccepted && w.Outcome == mapping.OutcomeConversion && w.Conversion != nil {
+		conv = w.Conversion
+		cj, err := json.Marshal(conv)
+		if err != nil {
+			return Committed{}, err
+		}
+		mj, err := json.Marshal(mapping.MatchOf(*conv))
+		if err != nil {
+			return Committed{}, err
+		}
+		ev.Conversion, ev.MatchInfo = string(cj), string(mj)
+		ev.Value, ev.Currency = conv.Value.String(), conv.Currency
+		ev.EventName, ev.ConversionEventID = conv.EventName, conv.EventID
+	}
+	if len(w.Refunds) > 0 {
+		rj, err := json.Marshal(w.Refunds)
+		if err != nil {
+			return Committed{}, err
+		}
+		ev.Refunds = string(rj)
+	}
+	if err := tx.Create(&ev).Error; err != nil {
+		return Committed{}, fmt.Errorf("insert event: %w", err)
+	}
+	res := Committed{EventID: ev.ID, Status: ev.Status, Reason: ev.Reason}
+
+	if w.DeliveryID != "" && ev.Status != StatusError {
+		dup, orig, err := claimKey(tx, "webhook_deliveries", "delivery_id", in.ShopID, []string{w.DeliveryID}, ev.ID, 0)
+		if err != nil {
+			return Committed{}, err
+		}
+		if dup {
+			return markDuplicate(tx, res, orig, fmt.Sprintf("delivery %s was already received", w.DeliveryID))
+		}
+	}
+	if conv != nil {
+		keys := append([]string{w.OrderID}, w.OrderAliases...)
+		dup, orig, err := claimKey(tx, "order_conversions", "order_id", in.ShopID, keys, ev.ID, ms(in.ReceivedAt))
+		if err != nil {
+			return Committed{}, err
+		}
+		if dup {
+			if len(w.Refunds) > 0 {
+				// A duplicate of a converted order can still bring news of a
+				// refund (WooCommerce sends the whole order on every change).
+				if _, _, err := s.recordRefunds(tx, in, ev.ID, dests, routing); err != nil {
+					return Committed{}, err
+				}
+			}
+			return markDuplicate(tx, res, orig, fmt.Sprintf("order %s was already converted", w.OrderID))
+		}
+		expires := func(platform string) int64 {
+			return ms(conv.EventTime.Add(routing.MaxAge(platform)))
+		}
+		for _, d := range dests {
+			if !routing.Accepts(d.Platform, d.settings, conv.Test) {
+				continue
+			}
+			if err := queueDelivery(tx, ev.ID, d, KindConversion, 0, in.ReceivedAt, expires(d.Platform)); err != nil {
+				return Committed{}, err
+			}
+			res.Queued++
+			res.Destinations = append(res.Destinations, d.ID)
+		}
+		if res.Queued == 0 && len(dests) > 0 && conv.Test {
+			res.Reason = joinReason(res.Reason, "test order: no destination is in test mode")
+		}
+	}
+	if len(w.Refunds) > 0 && ev.Status == StatusAccepted {
+		fresh, note, err := s.recordRefunds(tx, in, ev.ID, dests, routing)
+		if err != nil {
+			return Committed{}, err
+		}
+		if conv == nil && fresh == 0 {
+			return markDuplicate(tx, res, 0, "refund was already recorded")
+		}
+		res.Reason = joinReason(res.Reason, note)
+	}
+	if res.Reason != ev.Reason {
+		if err := tx.Model(&eventRow{ID: ev.ID}).Update("reason", res.Reason).Error; err != nil {
+			return Committed{}, err
+		}
+	}
+	return res, nil
+}
+
+// claimKey inserts (shop, key) rows into a dedupe table. If any key is
+// already there, nothing is inserted and it reports the event that holds
+// it. INSERT … ON CONFLICT DO NOTHING makes concurrent replicas race safely
+// on PostgreSQL: the loser sees zero rows affected.
+func claimKey(tx *gormDB, table, column string, shopID int64, keys []string, eventID, now int64) (dup bool, orig int64, err error) {
+	keys = uniqueNonEmpty(keys)
+	if len(keys) == 0 {
+		return false, 0, nil
+	}
+	var found []int64
+	if err := tx.Table(table).Select("event_id").Where("shop_id = ? AND "+column+" IN ?", shopID, keys).Limit(1).Scan(&found).Error; err != nil {
+		return false, 0, fmt.Errorf("check %s: %w", table, err)
+	}
+	if len(found) > 0 {
+		return true, found[0], nil
+	}
+	extra, vals := "", "?, ?, ?"
+	if table == "order_conversions" {
+		extra, vals = ", created_at", "?, ?, ?, ?"
+	}
+	stmt := "INSERT INTO " + table + " (shop_id, " + column + ", event_id" + extra + ") VALUES (" + vals + ") ON CONFLICT DO NOTHING"
+	for i, k := range keys {
+		args := []any{shopID, k, eventID}
+		if extra != "" {
+			args = append(args, now)
+		}
+		r := tx.Exec(stmt, args...)
+		if r.Error != nil {
+			return false, 0, fmt.Errorf("insert %s: %w", table, r.Error)
+		}
+		if r.RowsAffected == 0 {
+			// Another replica committed the same key meanwhile: undo ours.
+			if i > 0 {
+				if err := tx.Exec("DELETE FROM "+table+" WHERE shop_id = ? AND event_id = ?", shopID, eventID).Error; err != nil {
+					return false, 0, err
+				}
+			}
+			var holder []int64
+			if err := tx.Table(table).Select("event_id").Where("shop_id = ? AND "+column+" = ?", shopID, k).Scan(&holder).Error; err != nil {
+				return false, 0, err
+			}
+			if len(holder) > 0 {
+				orig = holder[0]
+			}
+			return true, orig, nil
+		}
+	}
+	return false, 0, nil
+}
+
+func markDuplicate(tx *gormDB, res Committed, orig int64, why string) (Committed, error) {
+	if orig != 0 {
+		why = fmt.Sprintf("%s (event %d)", why, orig)
+	}
+	err := tx.Model(&eventRow{ID: res.EventID}).Updates(map[string]any{
+		"status": StatusDuplicate, "reason": why, "duplicate_of": orig,
+		"conversion": "", "match_info": "", "value": "", "currency": "", "event_name": "", "conversion_event_id": "",
+	}).Error
+	if err != nil {
+		return Committed{}, fmt.Errorf("mark duplicate: %w", err)
+	}
+	return Committed{EventID: res.EventID, Status: StatusDuplicate, Reason: why}, nil
+}
+
+func queueDelivery(tx *gormDB, eventID int64, d destinationInfo, kind string, refundID int64, now time.Time, expires int64) error {
+	row := deliveryRow{
+		EventID: eventID, DestinationID: d.ID, ShopID: d.ShopID, Platform: d.Platform, Kind: kind,
+		RefundID: refundID, Status: DeliveryPending, NextAttemptAt: ms(now), ExpiresAt: expires,
+		CreatedAt: ms(now), UpdatedAt: ms(now),
+	}
+	if err := tx.Create(&row).Error; err != nil {
+		return fmt.Errorf("queue delivery: %w", err)
+	}
+	return nil
+}
+
+// recordRefunds stores the webhook's refunds, links them to the order's
+// conversion, and queues one adjustment per destination that takes them
+// and was sent the conversion. It returns how many refunds were new and a
+// note for the event's reason.
+func (s *Store) recordRefunds(tx *gormDB, in *Incoming, eventID int64, dests []destinationInfo, routing Routing) (int, string, error) {
+	w := in.Webhook
+	var orig int64
+	keys := []string{}
+	for _, r := range w.Refunds {
+		keys = append(keys, r.OrderID)
+	}
+	keys = append(keys, w.OrderID)
+	keys = uniqueNonEmpty(keys)
+	if len(keys) > 0 {
+		var found []int64
+		if err := tx.Table("order_conversions").Select("event_id").Where("shop_id = ? AND order_id IN ?", in.ShopID, keys).Limit(1).Scan(&found).Error; err != nil {
+			return 0, "", err
+		}
+		if len(found) > 0 {
+			orig = found[0]
+		}
+	}
+	fresh := 0
+	var lastID int64
+	for _, r := range w.Refunds {
+		row := refundRow{
+			ShopID: in.ShopID, EventID: eventID, ConversionEventID: orig, OrderID: r.OrderID,
+			RefundID: r.RefundID, Amount: r.Amount.String(), Currency: r.Currency, FullRefund: r.Full,
+			RefundedAt: ms(r.Time), CreatedAt: ms(in.ReceivedAt),
+		}
+		if row.RefundedAt == 0 {
+			row.RefundedAt = ms(in.ReceivedAt)
+		}
+		res := tx.Exec(`INSERT INTO refunds (shop_id, event_id, conversion_event_id, order_id, refund_id, amount, currency, full_refund, refunded_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			row.ShopID, row.EventID, row.ConversionEventID, row.OrderID, row.RefundID, row.Amount, row.Currency, row.FullRefund, row.RefundedAt, row.CreatedAt)
+		if res.Error != nil {
+			return 0, "", fmt.Errorf("insert refund: %w", res.Error)
+		}
+		if res.RowsAffected > 0 {
+			fresh++
+		}
+	}
+	if fresh == 0 {
+		return 0, "", nil
+	}
+	if err := tx.Table("refunds").Select("MAX(id)").Where("shop_id = ? AND event_id = ?", in.ShopID, eventID).Scan(&lastID).Error; err != nil {
+		return 0, "", err
+	}
+	if orig == 0 {
+		return fresh, "refund recorded; no conversion of this order was sent", nil
+	}
+	// Only destinations that were sent the conversion can adjust it.
+	var sentTo []int64
+	if err := tx.Table("deliveries").Select("destination_id").
+		Where("event_id = ? AND kind = ? AND status <> ?", orig, KindConversion, DeliveryFailed).Scan(&sentTo).Error; err != nil {
+		return 0, "", err
+	}
+	had := map[int64]bool{}
+	for _, id := range sentTo {
+		had[id] = true
+	}
+	var forwarded, unsupported []string
+	for _, d := range dests {
+		if !had[d.ID] {
+			continue
+		}
+		if !routing.Adjusts(d.Platform) {
+			unsupported = append(unsupported, d.Platform)
+			continue
+		}
+		// Adjustments are accepted for as long as the conversion itself.
+		if err := queueDelivery(tx, eventID, d, KindAdjustment, lastID, in.ReceivedAt, ms(in.ReceivedAt.Add(routing.MaxAge(d.Platform)))); err != nil {
+			return 0, "", err
+		}
+		forwarded = append(forwarded, d.Platform)
+	}
+	note := fmt.Sprintf("refund linked to event %d", orig)
+	if len(forwarded) > 0 {
+		note += "; adjustment queued for " + strings.Join(forwarded, ", ")
+	}
+	if len(unsupported) > 0 {
+		note += "; not supported by platform: " + strings.Join(unsupported, ", ")
+	}
+	return fresh, note, nil
+}
+
+func uniqueNonEmpty(in []string) []string {
+	out := in[:0:0]
+	seen := map[string]bool{}
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func joinReason(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// ErrClosed is returned by Commit once the committer has stopped.
+var ErrClosed = errors.New("committer stopped")

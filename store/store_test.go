@@ -1,0 +1,499 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/migrations"
+	"github.com/postbackhq/postback/store"
+	"github.com/postbackhq/postback/store/storetest"
+)
+
+var t0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+// routing is a fake store.Routing: destinations whose settings say
+// test=true are in test mode; "adjuster" takes refund adjustments.
+type routing struct{}
+
+func (routing) Accepts(platform string, settings map[string]string, test bool) bool {
+	return !test || settings["test"] == "true"
+}
+func (routing) Adjusts(platform string) bool         { return platform == "adjuster" }
+func (routing) MaxAge(platform string) time.Duration { return 7 * 24 * time.Hour }
+
+func TestMigrationsMatchAcrossDialects(t *testing.T) {
+	names := func(dir string) []string {
+		entries, err := fs.ReadDir(migrations.FS, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			out = append(out, e.Name())
+		}
+		sort.Strings(out)
+		return out
+	}
+	sq, pg := names("sqlite"), names("postgres")
+	if strings.Join(sq, ",") != strings.Join(pg, ",") {
+		t.Errorf("migration files differ: sqlite %v, postgres %v", sq, pg)
+	}
+	if len(sq) == 0 {
+		t.Error("no migrations")
+	}
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			applied, err := s.Migrate(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(applied) != 0 {
+				t.Errorf("second migrate applied %v, want nothing", applied)
+			}
+		})
+	}
+}
+
+func newShop(t *testing.T, s *store.Store) store.Shop {
+	t.Helper()
+	sh, err := s.CreateShop(context.Background(), store.Shop{
+		Name: "Acme", Source: mapping.SourceShopify, SigningSecret: "shpss_secret",
+		Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid, EventIDTemplate: "purchase-{order_id}"},
+	}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}
+
+func newDest(t *testing.T, s *store.Store, shopID int64, platform string, settings map[string]string) store.Destination {
+	t.Helper()
+	d, err := s.CreateDestination(context.Background(), store.Destination{
+		ShopID: shopID, Platform: platform, Enabled: true,
+		Credentials: map[string]string{"pixel_id": "123", "access_token": "EAAB-secret"}, Settings: settings,
+	}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func conversion(order string, test bool) *mapping.Conversion {
+	return &mapping.Conversion{
+		EventID: "purchase-" + order, EventName: mapping.EventPurchase, EventTime: t0, OrderID: order,
+		Value: decimal.RequireFromString("120.94"), Currency: "USD", Test: test,
+		User: mapping.User{Email: "jane@example.com"},
+	}
+}
+
+func paid(shopID int64, delivery, order string) store.Incoming {
+	return store.Incoming{
+		ShopID: shopID, Source: mapping.SourceShopify, Topic: "orders/paid", ReceivedAt: t0, Body: []byte(`{"id":1}`),
+		Webhook: mapping.Webhook{
+			Source: mapping.SourceShopify, Topic: "orders/paid", DeliveryID: delivery, OrderID: order,
+			Outcome: mapping.OutcomeConversion, Conversion: conversion(order, false), OccurredAt: t0,
+		},
+	}
+}
+
+func TestShopRoundTripAndSecrets(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			if len(sh.WebhookKey) < 22 {
+				t.Errorf("webhook key %q is shorter than 128 bits", sh.WebhookKey)
+			}
+			got, err := s.ShopByKey(ctx, sh.WebhookKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.SigningSecret != "shpss_secret" || got.Rules.Trigger != mapping.TriggerPaid || got.Rules.EventIDTemplate != "purchase-{order_id}" {
+				t.Errorf("ShopByKey = %+v, want secret and rules back", got)
+			}
+			got.Name, got.PreviousSecret, got.SigningSecret = "Acme EU", "shpss_secret", "shpss_new"
+			if _, err := s.UpdateShop(ctx, got, t0.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			again, err := s.Shop(ctx, sh.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Name != "Acme EU" || again.SigningSecret != "shpss_new" || again.PreviousSecret != "shpss_secret" {
+				t.Errorf("after update = %+v", again)
+			}
+			if _, err := s.ShopByKey(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("unknown key: err = %v, want ErrNotFound", err)
+			}
+			if err := s.DeleteShop(ctx, sh.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteShop(ctx, sh.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("second delete: err = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestCommitBatchDeduplicates(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			live := newDest(t, s, sh.ID, "meta", nil)
+			testDest := newDest(t, s, sh.ID, "meta", map[string]string{"test": "true"})
+
+			ignored := paid(sh.ID, "evt-ignored", "1001")
+			ignored.Webhook.Outcome, ignored.Webhook.Conversion, ignored.Webhook.Reason = mapping.OutcomeIgnored, nil, `financial_status "pending" is not paid`
+			broken := paid(sh.ID, "", "")
+			broken.ParseError = "malformed webhook body: unexpected end of JSON input"
+			testOrder := paid(sh.ID, "evt-test", "1003")
+			testOrder.Webhook.Conversion = conversion("1003", true)
+			testOrder.Webhook.Test = true
+			alias := paid(sh.ID, "evt-alias", "cs_1")
+			alias.Webhook.OrderAliases = []string{"pi_1"}
+			viaAlias := paid(sh.ID, "evt-pi", "pi_1")
+			viaAlias.Webhook.Conversion = conversion("pi_1", false)
+
+			items := []store.Incoming{
+				paid(sh.ID, "evt-1", "1002"), // converts
+				paid(sh.ID, "evt-1", "1002"), // same delivery again
+				paid(sh.ID, "evt-2", "1002"), // same order, other delivery
+				ignored, broken, testOrder, alias, viaAlias,
+			}
+			got, err := s.CommitBatch(ctx, items, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []struct {
+				status string
+				queued int
+				reason string
+			}{
+				{store.StatusAccepted, 2, ""},
+				{store.StatusDuplicate, 0, "delivery evt-1 was already received"},
+				{store.StatusDuplicate, 0, "order 1002 was already converted"},
+				{store.StatusIgnored, 0, "is not paid"},
+				{store.StatusError, 0, "malformed"},
+				{store.StatusAccepted, 1, ""},
+				{store.StatusAccepted, 2, ""},
+				{store.StatusDuplicate, 0, "order pi_1 was already converted"},
+			}
+			for i, w := range want {
+				if got[i].Status != w.status || got[i].Queued != w.queued || !strings.Contains(got[i].Reason, w.reason) {
+					t.Errorf("item %d: got %+v, want status %s queued %d reason containing %q", i, got[i], w.status, w.queued, w.reason)
+				}
+			}
+			// A live order goes everywhere (a destination in test mode shows
+			// it in the platform's test tool); a test order only to
+			// destinations in test mode.
+			if d := got[0].Destinations; len(d) != 2 || d[0] != live.ID || d[1] != testDest.ID {
+				t.Errorf("live order destinations = %v, want [%d %d]", d, live.ID, testDest.ID)
+			}
+			if d := got[5].Destinations; len(d) != 1 || d[0] != testDest.ID {
+				t.Errorf("test order destinations = %v, want [%d]", d, testDest.ID)
+			}
+			// A later batch still sees the earlier keys.
+			again, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, "evt-3", "1002")}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again[0].Status != store.StatusDuplicate {
+				t.Errorf("order converted in an earlier batch: status %s, want duplicate", again[0].Status)
+			}
+			ev, err := s.Event(ctx, got[4].EventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Status != store.StatusError || string(ev.Body) != `{"id":1}` {
+				t.Errorf("error event = %+v, want the raw body kept", ev)
+			}
+		})
+	}
+}
+
+func TestClaimCompleteLifecycle(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			d := newDest(t, s, sh.ID, "meta", nil)
+			var items []store.Incoming
+			for i := 0; i < 5; i++ {
+				items = append(items, paid(sh.ID, fmt.Sprint("evt-", i), fmt.Sprint(2000+i)))
+			}
+			if _, err := s.CommitBatch(ctx, items, routing{}); err != nil {
+				t.Fatal(err)
+			}
+			due, err := s.DueDestinations(ctx, t0, 10)
+			if err != nil || len(due) != 1 || due[0] != d.ID {
+				t.Fatalf("DueDestinations = %v, %v; want [%d]", due, err, d.ID)
+			}
+			a, err := s.Claim(ctx, d.ID, "a", 3, t0, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := s.Claim(ctx, d.ID, "b", 10, t0, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a) != 3 || len(b) != 2 {
+				t.Fatalf("claims = %d and %d, want 3 and 2 (leases exclude each other)", len(a), len(b))
+			}
+			if a[0].Conversion.OrderID == "" || a[0].Conversion.Value.String() != "120.94" {
+				t.Errorf("claimed conversion = %+v", a[0].Conversion)
+			}
+			// a delivers, b's first fails transiently, b dies holding the other.
+			var outs []store.Outcome
+			for _, c := range a {
+				outs = append(outs, store.Outcome{DeliveryID: c.ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryDelivered, Payload: `{"x":1}`, Response: `{"events_received":1}`, StatusCode: 200, StartedAt: t0})
+			}
+			if err := s.Complete(ctx, "a", outs, t0); err != nil {
+				t.Fatal(err)
+			}
+			retry := store.Outcome{DeliveryID: b[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryRetrying, Error: "http 500", ErrorClass: "transient", NextAttemptAt: t0.Add(30 * time.Second), StartedAt: t0}
+			if err := s.Complete(ctx, "b", []store.Outcome{retry}, t0); err != nil {
+				t.Fatal(err)
+			}
+			// A stale owner cannot overwrite: "a" never held b[1].
+			if err := s.Complete(ctx, "a", []store.Outcome{{DeliveryID: b[1].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryDelivered}}, t0); err != nil {
+				t.Fatal(err)
+			}
+			// Before the lease runs out nothing is claimable; after, b[1] is.
+			if c, _ := s.Claim(ctx, d.ID, "c", 10, t0.Add(10*time.Second), time.Minute); len(c) != 0 {
+				t.Errorf("claimed %d deliveries under live leases / before their retry time", len(c))
+			}
+			c, err := s.Claim(ctx, d.ID, "c", 10, t0.Add(2*time.Minute), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c) != 2 {
+				t.Fatalf("after lease expiry claimed %d, want 2 (the retry and the orphan)", len(c))
+			}
+			ev, err := s.Event(ctx, a[0].EventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			del := ev.Deliveries[0]
+			if del.Status != store.DeliveryDelivered || del.Attempts != 1 || len(del.History) != 1 || del.DeliveredAt.IsZero() || del.Payload != `{"x":1}` {
+				t.Errorf("delivered delivery = %+v", del)
+			}
+			// The window closes on what is still waiting.
+			if err := s.ReleaseLeases(ctx, "c"); err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.ExpireDeliveries(ctx, t0.Add(8*24*time.Hour))
+			if err != nil || n != 2 {
+				t.Errorf("ExpireDeliveries = %d, %v; want 2", n, err)
+			}
+		})
+	}
+}
+
+// TestConcurrentClaimsNeverOverlap runs several claimers at once, as
+// replicas would; every delivery must be claimed exactly once.
+func TestConcurrentClaimsNeverOverlap(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			d := newDest(t, s, sh.ID, "meta", nil)
+			var items []store.Incoming
+			for i := 0; i < 200; i++ {
+				items = append(items, paid(sh.ID, fmt.Sprint("evt-", i), fmt.Sprint(3000+i)))
+			}
+			if _, err := s.CommitBatch(ctx, items, routing{}); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			seen := map[int64]string{}
+			var wg sync.WaitGroup
+			errs := make(chan error, 4)
+			for w := 0; w < 4; w++ {
+				owner := fmt.Sprint("replica-", w)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						got, err := s.Claim(ctx, d.ID, owner, 7, t0, time.Minute)
+						if err != nil {
+							errs <- err
+							return
+						}
+						if len(got) == 0 {
+							return
+						}
+						mu.Lock()
+						for _, c := range got {
+							if prev, ok := seen[c.ID]; ok {
+								errs <- fmt.Errorf("delivery %d claimed by %s and %s", c.ID, prev, owner)
+							}
+							seen[c.ID] = owner
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if len(seen) != 200 {
+				t.Errorf("claimed %d deliveries, want 200", len(seen))
+			}
+		})
+	}
+}
+
+func TestParkAndReleaseOnNewCredentials(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			d := newDest(t, s, sh.ID, "meta", nil)
+			if _, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, "e1", "1")}, routing{}); err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.Claim(ctx, d.ID, "w", 10, t0, time.Minute)
+			if err != nil || len(c) != 1 {
+				t.Fatalf("claim: %v %v", c, err)
+			}
+			if err := s.Complete(ctx, "w", []store.Outcome{{DeliveryID: c[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryRetrying, Parked: true, Error: "credentials rejected", ErrorClass: "auth", NextAttemptAt: t0}}, t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.ParkDestination(ctx, d.ID, "credentials rejected", t0); err != nil {
+				t.Fatal(err)
+			}
+			if due, _ := s.DueDestinations(ctx, t0.Add(time.Hour), 10); len(due) != 0 {
+				t.Errorf("parked destination is due: %v", due)
+			}
+			d, err = s.Destination(ctx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.AuthFailedAt.IsZero() {
+				t.Error("destination not flagged")
+			}
+			d.Credentials["access_token"] = "EAAB-new"
+			if _, err := s.UpdateDestination(ctx, d, true, t0.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			due, err := s.DueDestinations(ctx, t0.Add(time.Hour), 10)
+			if err != nil || len(due) != 1 {
+				t.Errorf("after new credentials due = %v, %v; want the destination", due, err)
+			}
+		})
+	}
+}
+
+func TestRedeliverAndEventsList(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			d := newDest(t, s, sh.ID, "meta", nil)
+			res, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, "e1", "1"), paid(sh.ID, "e2", "2"), paid(sh.ID, "e3", "3")}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := s.Claim(ctx, d.ID, "w", 1, t0, time.Minute)
+			if err := s.Complete(ctx, "w", []store.Outcome{{DeliveryID: c[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryFailed, Error: "event rejected", ErrorClass: "invalid"}}, t0); err != nil {
+				t.Fatal(err)
+			}
+			failed, err := s.Events(ctx, store.EventFilter{DeliveryStatus: store.DeliveryFailed})
+			if err != nil || len(failed) != 1 || failed[0].ID != c[0].EventID {
+				t.Fatalf("events with failed deliveries = %+v, %v", failed, err)
+			}
+			n, err := s.Redeliver(ctx, c[0].EventID, false, routing{}, t0.Add(time.Minute))
+			if err != nil || n != 1 {
+				t.Errorf("Redeliver = %d, %v; want 1", n, err)
+			}
+			other := newDest(t, s, sh.ID, "tiktok", nil)
+			n, err = s.Redeliver(ctx, res[1].EventID, true, routing{}, t0.Add(time.Minute))
+			if err != nil || n != 2 {
+				t.Errorf("Redeliver all = %d, %v; want 2 (existing + new destination %d)", n, err, other.ID)
+			}
+			page1, err := s.Events(ctx, store.EventFilter{ShopID: sh.ID, Limit: 2})
+			if err != nil || len(page1) != 2 || page1[0].ID != res[2].EventID {
+				t.Fatalf("page 1 = %+v, %v", page1, err)
+			}
+			page2, err := s.Events(ctx, store.EventFilter{ShopID: sh.ID, Limit: 2, Before: page1[1].ID})
+			if err != nil || len(page2) != 1 || page2[0].ID != res[0].EventID {
+				t.Fatalf("page 2 = %+v, %v", page2, err)
+			}
+			ignoredEv := paid(sh.ID, "e9", "9")
+			ignoredEv.Webhook.Outcome = mapping.OutcomeIgnored
+			r2, err := s.CommitBatch(ctx, []store.Incoming{ignoredEv}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Redeliver(ctx, r2[0].EventID, false, routing{}, t0); !errors.Is(err, store.ErrNotRedeliverable) {
+				t.Errorf("redeliver ignored event: err = %v, want ErrNotRedeliverable", err)
+			}
+		})
+	}
+}
+
+func TestCommitterGroupsConcurrentWebhooks(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			sh := newShop(t, s)
+			newDest(t, s, sh.ID, "meta", nil)
+			var mu sync.Mutex
+			notified := 0
+			c := s.NewCommitter(routing{}, store.CommitterConfig{OnCommit: func(d []int64) {
+				mu.Lock()
+				notified += len(d)
+				mu.Unlock()
+			}})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { c.Run(ctx); close(done) }()
+			var wg sync.WaitGroup
+			statuses := make([]string, 100)
+			for i := 0; i < 100; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					// Every second webhook repeats the previous order.
+					res, err := c.Commit(context.Background(), paid(sh.ID, fmt.Sprint("evt-", i), fmt.Sprint(i/2)))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					statuses[i] = res.Status
+				}()
+			}
+			wg.Wait()
+			cancel()
+			<-done
+			count := map[string]int{}
+			for _, st := range statuses {
+				count[st]++
+			}
+			if count[store.StatusAccepted] != 50 || count[store.StatusDuplicate] != 50 {
+				t.Errorf("statuses = %v, want 50 accepted and 50 duplicate", count)
+			}
+			if notified != 50 {
+				t.Errorf("OnCommit told of %d deliveries, want 50", notified)
+			}
+			if _, err := c.Commit(context.Background(), paid(sh.ID, "late", "late")); !errors.Is(err, store.ErrClosed) {
+				t.Errorf("commit after stop: err = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
