@@ -1,0 +1,48 @@
+// Package metrics declares Postback's Prometheus metrics, registered on a
+// registry the caller owns (no global registry).
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the service's counters and histograms.
+type Metrics struct {
+	Webhooks          *prometheus.CounterVec   // source, status
+	SignatureFailures *prometheus.CounterVec   // source
+	WebhookSeconds    prometheus.Histogram     // time to verify, map and commit
+	CommitErrors      prometheus.Counter       // webhooks answered 503
+	Deliveries        *prometheus.CounterVec   // platform, outcome
+	SendSeconds       *prometheus.HistogramVec // platform
+	BatchSize         *prometheus.HistogramVec // platform
+}
+
+// New registers the metrics on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "postback_webhooks_total", Help: "Webhooks stored, by store and status (accepted, ignored, duplicate, error).",
+		}, []string{"source", "status"}),
+		SignatureFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "postback_webhook_signature_failures_total", Help: "Webhooks refused for a missing or wrong signature.",
+		}, []string{"source"}),
+		WebhookSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "postback_webhook_duration_seconds", Help: "Time from reading a webhook to its committed answer.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		CommitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "postback_webhook_commit_errors_total", Help: "Webhooks answered 503 because the database could not commit.",
+		}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "postback_deliveries_total", Help: "Delivery attempts by platform and outcome (delivered, retrying, failed, parked).",
+		}, []string{"platform", "outcome"}),
+		SendSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "postback_platform_request_duration_seconds", Help: "Time an ad platform took to answer a batch.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"platform"}),
+		BatchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "postback_platform_batch_size", Help: "Conversions per request to an ad platform.",
+			Buckets: []float64{1, 5, 10, 50, 100, 250, 500, 1000, 2000},
+		}, []string{"platform"}),
+	}
+	reg.MustRegister(m.Webhooks, m.SignatureFailures, m.WebhookSeconds, m.CommitErrors, m.Deliveries, m.SendSeconds, m.BatchSize)
+	return m
+}
