@@ -549,7 +549,14 @@ func (g *GoogleAds) Send(ctx context.Context, d Destination, convs []mapping.Con
 		return out
 	}
 	rows := g.buildConversions(a, convs)
-	g.deliverRows(ctx, d, a, googleUploadCall(a, googleConversionRowError), rows, out)
+	call := googleCall{
+		method: "uploadClickConversions",
+		body: func(p []json.RawMessage) any {
+			return googleUploadRequest{Conversions: p, PartialFailure: true, ValidateOnly: a.validateOnly}
+		},
+		rowError: googleConversionRowError,
+	}
+	g.deliverRows(ctx, d, a, call, rows, out)
 	return out
 }
 
@@ -561,16 +568,6 @@ type googleCall struct {
 	// rowError classes the Google error of row i (an index into the caller's
 	// batch); nil means the row counts as delivered (already applied).
 	rowError func(e googleAdsError, idx int) *Error
-}
-
-func googleUploadCall(a googleAccount, rowError func(googleAdsError, int) *Error) googleCall {
-	return googleCall{
-		method: "uploadClickConversions",
-		body: func(p []json.RawMessage) any {
-			return googleUploadRequest{Conversions: p, PartialFailure: true, ValidateOnly: a.validateOnly}
-		},
-		rowError: rowError,
-	}
 }
 
 // deliverRows sends the rows that passed local checks, in chunks of
