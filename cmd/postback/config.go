@@ -1,0 +1,201 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/postbackhq/postback/store"
+)
+
+// Config is the whole configuration, read once at start from the
+// environment (with flags of the same names in kebab case on top).
+type Config struct {
+	Addr          string
+	DatabaseURL   string
+	PublicURL     string
+	SecretKey     string
+	AdminPassword string
+	APIToken      string
+	LogLevel      string
+	LogFormat     string
+	// PlatformURLs maps a platform key to the base URL of its API.
+	PlatformURLs map[string]string
+}
+
+// setting is one configuration variable.
+type setting struct {
+	env, def, help string
+	field          func(*Config) *string
+	url            bool
+	secret         bool
+}
+
+// platformURLs are the base URLs of each platform API, by platform key.
+var platformURLs = []struct{ key, env, def string }{
+	{"meta", "POSTBACK_META_URL", "https://graph.facebook.com"},
+	{"google_ads", "POSTBACK_GOOGLE_ADS_URL", "https://googleads.googleapis.com"},
+	{"google_oauth", "POSTBACK_GOOGLE_OAUTH_URL", "https://oauth2.googleapis.com"},
+	{"tiktok", "POSTBACK_TIKTOK_URL", "https://business-api.tiktok.com"},
+	{"reddit", "POSTBACK_REDDIT_URL", "https://ads-api.reddit.com"},
+	{"linkedin", "POSTBACK_LINKEDIN_URL", "https://api.linkedin.com"},
+	{"linkedin_oauth", "POSTBACK_LINKEDIN_OAUTH_URL", "https://www.linkedin.com"},
+	{"microsoft", "POSTBACK_MICROSOFT_URL", "https://capi.uet.microsoft.com"},
+	{"pinterest", "POSTBACK_PINTEREST_URL", "https://api.pinterest.com"},
+	{"snapchat", "POSTBACK_SNAPCHAT_URL", "https://tr.snapchat.com"},
+	{"stripe", "POSTBACK_STRIPE_URL", "https://api.stripe.com"},
+}
+
+func settings() []setting {
+	s := []setting{
+		{env: "POSTBACK_ADDR", def: ":8080", help: "listen address", field: func(c *Config) *string { return &c.Addr }},
+		{env: "POSTBACK_DATABASE_URL", def: "postback.db", help: "SQLite path or file: URL, or a postgres:// URL", field: func(c *Config) *string { return &c.DatabaseURL }},
+		{env: "POSTBACK_PUBLIC_URL", def: "http://localhost:8080", help: "base of the webhook URLs shown to users", url: true, field: func(c *Config) *string { return &c.PublicURL }},
+		{env: "POSTBACK_SECRET_KEY", help: "32 bytes, base64 or hex; encrypts stored credentials (default: generated into postback.key beside the SQLite file)", secret: true, field: func(c *Config) *string { return &c.SecretKey }},
+		{env: "POSTBACK_ADMIN_PASSWORD", help: "if set and no admin exists, creates user admin with it", secret: true, field: func(c *Config) *string { return &c.AdminPassword }},
+		{env: "POSTBACK_API_TOKEN", help: "if set, accepted as a Bearer token for /api/v1", secret: true, field: func(c *Config) *string { return &c.APIToken }},
+		{env: "POSTBACK_LOG_LEVEL", def: "info", help: "debug, info, warn or error", field: func(c *Config) *string { return &c.LogLevel }},
+		{env: "POSTBACK_LOG_FORMAT", def: "text", help: "text or json", field: func(c *Config) *string { return &c.LogFormat }},
+	}
+	for _, p := range platformURLs {
+		// Platform URLs land in Config.PlatformURLs, not a field of their own.
+		s = append(s, setting{env: p.env, def: p.def, url: true, help: "base URL of the " + p.key + " API",
+			field: func(*Config) *string { return nil }})
+	}
+	return s
+}
+
+// flagName is a variable's flag: POSTBACK_DATABASE_URL → database-url.
+func flagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "POSTBACK_")), "_", "-")
+}
+
+// parseConfig reads the environment, then flags, then validates. Every
+// error names the variable at fault in one line.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Config{PlatformURLs: map[string]string{}}
+	fs := flag.NewFlagSet("postback", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	values := map[string]*string{}
+	for _, s := range settings() {
+		v := getenv(s.env)
+		if v == "" {
+			v = s.def
+		}
+		p := new(string)
+		*p = v
+		values[s.env] = p
+		usage := s.help + " (" + s.env + ")"
+		fs.StringVar(p, flagName(s.env), v, usage)
+		fs.StringVar(p, "postback-"+flagName(s.env), v, "same as -"+flagName(s.env))
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range settings() {
+		v := strings.TrimSpace(*values[s.env])
+		if s.url {
+			if err := checkURL(v); err != nil {
+				return Config{}, fmt.Errorf("%s: %v", s.env, err)
+			}
+			v = strings.TrimRight(v, "/")
+		}
+		if f := s.field(&cfg); f != nil {
+			*f = v
+		}
+	}
+	for _, p := range platformURLs {
+		cfg.PlatformURLs[p.key] = strings.TrimRight(strings.TrimSpace(*values[p.env]), "/")
+	}
+	if cfg.Addr == "" {
+		return Config{}, errors.New("POSTBACK_ADDR: must not be empty")
+	}
+	if cfg.DatabaseURL == "" {
+		return Config{}, errors.New("POSTBACK_DATABASE_URL: must not be empty")
+	}
+	if store.DialectOf(cfg.DatabaseURL) == store.Postgres {
+		if _, err := url.Parse(cfg.DatabaseURL); err != nil {
+			return Config{}, errors.New("POSTBACK_DATABASE_URL: not a valid postgres:// URL")
+		}
+		if cfg.SecretKey == "" {
+			return Config{}, errors.New("POSTBACK_SECRET_KEY: required with PostgreSQL (every replica must share the same key)")
+		}
+	}
+	if cfg.SecretKey != "" {
+		if _, err := store.ParseKey(cfg.SecretKey); err != nil {
+			return Config{}, fmt.Errorf("POSTBACK_SECRET_KEY: %v", err)
+		}
+	}
+	switch cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return Config{}, errors.New("POSTBACK_LOG_LEVEL: must be debug, info, warn or error")
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return Config{}, errors.New("POSTBACK_LOG_FORMAT: must be text or json")
+	}
+	return cfg, nil
+}
+
+func checkURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", v)
+	}
+	return nil
+}
+
+// loadKey returns the encryption key: POSTBACK_SECRET_KEY, or the key file
+// beside the SQLite database, created (mode 0600) on first start.
+func loadKey(cfg Config, log *slog.Logger) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return store.ParseKey(cfg.SecretKey)
+	}
+	dbPath := store.SQLitePath(cfg.DatabaseURL)
+	if dbPath == "" {
+		log.Warn("in-memory database with no POSTBACK_SECRET_KEY: using a throwaway key")
+		k, err := store.NewKey()
+		if err != nil {
+			return nil, err
+		}
+		return store.ParseKey(k)
+	}
+	path := filepath.Join(filepath.Dir(dbPath), "postback.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key, err := store.ParseKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("POSTBACK_SECRET_KEY: key file %s: %v", path, err)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("POSTBACK_SECRET_KEY: read key file %s: %v", path, err)
+	}
+	k, err := store.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("POSTBACK_SECRET_KEY: create key file %s: %v", path, err)
+	}
+	if _, err := f.WriteString(k + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("POSTBACK_SECRET_KEY: write key file %s: %v", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("POSTBACK_SECRET_KEY: write key file %s: %v", path, err)
+	}
+	log.Info("generated an encryption key for stored credentials; back it up with the database, or set POSTBACK_SECRET_KEY", slog.String("path", path))
+	return store.ParseKey(k)
+}

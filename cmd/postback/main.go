@@ -1,0 +1,232 @@
+// Command postback serves Postback: store webhooks in, ad-platform
+// conversions out.
+//
+//	postback [serve]   serve HTTP and deliver conversions (the default)
+//	postback migrate   apply database migrations and exit
+//	postback version   print the version and exit
+//	postback token     create an API token and print it once
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/postbackhq/postback/delivery"
+	"github.com/postbackhq/postback/internal/metrics"
+	"github.com/postbackhq/postback/store"
+	"github.com/postbackhq/postback/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "postback:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, with the operating system passed in so tests
+// can start it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "postback", version())
+		return nil
+	case "serve", "migrate", "token":
+	case "help":
+		fmt.Fprintln(stdout, "usage: postback [serve|migrate|version|token create NAME] [flags]")
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q (serve, migrate, version, token)", cmd)
+	}
+	var tokenName string
+	if cmd == "token" {
+		if len(args) < 2 || args[0] != "create" {
+			return errors.New("usage: postback token create NAME")
+		}
+		tokenName, args = args[1], args[2:]
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	key, err := loadKey(cfg, log)
+	if err != nil {
+		return err
+	}
+	sealer, err := store.NewSealer(key)
+	if err != nil {
+		return fmt.Errorf("POSTBACK_SECRET_KEY: %v", err)
+	}
+	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	st, err := store.Open(openCtx, cfg.DatabaseURL, sealer, log)
+	if err != nil {
+		return fmt.Errorf("POSTBACK_DATABASE_URL: %v", err)
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("POSTBACK_DATABASE_URL: %v", err)
+	}
+	for _, m := range applied {
+		log.Info("applied migration", slog.String("migration", m))
+	}
+	switch cmd {
+	case "migrate":
+		fmt.Fprintf(stdout, "database is up to date (%d migrations applied now)\n", len(applied))
+		return nil
+	case "token":
+		secret, _, err := st.CreateAPIToken(ctx, tokenName, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, secret)
+		return nil
+	}
+	return serve(ctx, cfg, st, log)
+}
+
+// serve runs the HTTP server, the committer and the delivery worker until
+// ctx ends, then shuts down in order: stop taking webhooks (answering
+// those in flight), commit what was gathered, finish in-flight sends.
+func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) error {
+	if err := bootstrapAdmin(ctx, cfg, st, log); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	httpClient := &http.Client{Timeout: 30 * time.Second}
+	senders := newSenders(cfg, httpClient)
+	routing := delivery.NewRouting(senders)
+	worker := delivery.New(delivery.Config{
+		Store: st, Senders: senders, Log: log, Metrics: m,
+		Enrich: newEnricher(cfg, st, httpClient, log),
+	})
+	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: func([]int64) { worker.Notify() }})
+
+	srv := &http.Server{
+		Handler: web.NewServer(web.Config{
+			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
+			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
+			Notify: worker.Notify, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("POSTBACK_ADDR: %v", err)
+	}
+	log.Info("postback serving", slog.String("addr", ln.Addr().String()), slog.String("database", string(st.Dialect())),
+		slog.String("public_url", cfg.PublicURL), slog.String("version", version()))
+
+	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); committer.Run(commitCtx) }()
+	go func() {
+		defer wg.Done()
+		if err := worker.Run(workCtx); err != nil {
+			log.Error("delivery worker stopped", slog.String("error", err.Error()))
+		}
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests and deliveries in flight")
+	case err := <-serveErr:
+		stopCommits()
+		stopWork()
+		wg.Wait()
+		return fmt.Errorf("http server: %w", err)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", slog.String("error", err.Error()))
+	}
+	stopCommits()
+	stopWork()
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+func bootstrapAdmin(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) error {
+	if cfg.AdminPassword == "" {
+		return nil
+	}
+	n, err := st.CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("POSTBACK_DATABASE_URL: %v", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if len(cfg.AdminPassword) < 8 {
+		return errors.New("POSTBACK_ADMIN_PASSWORD: must be at least 8 characters")
+	}
+	if _, err := st.CreateUser(ctx, "admin", cfg.AdminPassword, time.Now()); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("create admin user: %w", err)
+	}
+	log.Info("created admin user from POSTBACK_ADMIN_PASSWORD", slog.String("user", "admin"))
+	return nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// version is the module version, or the VCS revision of a source build.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "dev-" + s.Value[:12]
+		}
+	}
+	return "dev"
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/postbackhq/postback/connectors"
+	"github.com/postbackhq/postback/delivery"
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/store"
+)
+
+// newSenders builds one sender per platform, keyed by the platform name
+// used in the API.
+func newSenders(cfg Config, client *http.Client) map[string]platforms.Sender {
+	pc := func(key string) platforms.Config {
+		return platforms.Config{BaseURL: cfg.PlatformURLs[key], Client: client, Now: time.Now}
+	}
+	list := []platforms.Sender{
+		platforms.NewMeta(pc("meta")),
+	}
+	out := make(map[string]platforms.Sender, len(list))
+	for _, s := range list {
+		out[s.Name()] = s
+	}
+	return out
+}
+
+// newConnectors builds one connector per store.
+func newConnectors() map[mapping.Source]connectors.Connector {
+	list := []connectors.Connector{
+		connectors.NewShopify(),
+	}
+	out := make(map[mapping.Source]connectors.Connector, len(list))
+	for _, c := range list {
+		out[c.Source()] = c
+	}
+	return out
+}
+
+// newEnricher completes conversions before sending, from what a shop's
+// store API can add; nil when nothing can.
+func newEnricher(cfg Config, st *store.Store, client *http.Client, log *slog.Logger) delivery.Enricher {
+	return func(ctx context.Context, shopID int64, c mapping.Conversion) mapping.Conversion { return c }
+}

@@ -1,0 +1,366 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
+
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/store"
+)
+
+type destinationJSON struct {
+	ID             int64             `json:"id"`
+	ShopID         int64             `json:"shop_id"`
+	Platform       string            `json:"platform"`
+	Enabled        bool              `json:"enabled"`
+	Settings       map[string]string `json:"settings"`
+	CredentialsSet []string          `json:"credentials_set"`
+	TestMode       bool              `json:"test_mode"`
+	// Status is "ok", or "needs_credentials" after the platform refused
+	// them (deliveries wait), or "throttled".
+	Status         string  `json:"status"`
+	StatusReason   string  `json:"status_reason,omitempty"`
+	ThrottledUntil *string `json:"throttled_until"`
+	CreatedAt      *string `json:"created_at"`
+	UpdatedAt      *string `json:"updated_at"`
+}
+
+type destinationInput struct {
+	Platform    *string        `json:"platform"`
+	Credentials map[string]any `json:"credentials"`
+	Settings    map[string]any `json:"settings"`
+	Enabled     *bool          `json:"enabled"`
+}
+
+func toDestinationJSON(d store.Destination, sender platforms.Sender, now time.Time) destinationJSON {
+	set := make([]string, 0, len(d.Credentials))
+	for k, v := range d.Credentials {
+		if v != "" {
+			set = append(set, k)
+		}
+	}
+	sort.Strings(set)
+	out := destinationJSON{
+		ID: d.ID, ShopID: d.ShopID, Platform: d.Platform, Enabled: d.Enabled, Settings: d.Settings,
+		CredentialsSet: set, Status: "ok", CreatedAt: timeOrNil(d.CreatedAt), UpdatedAt: timeOrNil(d.UpdatedAt),
+	}
+	if sender != nil {
+		out.TestMode = sender.TestMode(toPlatformDestination(d))
+	}
+	switch {
+	case !d.AuthFailedAt.IsZero():
+		out.Status, out.StatusReason = "needs_credentials", d.AuthError
+	case d.ThrottledUntil.After(now):
+		out.Status, out.ThrottledUntil = "throttled", timeOrNil(d.ThrottledUntil)
+	}
+	return out
+}
+
+func toPlatformDestination(d store.Destination) platforms.Destination {
+	return platforms.Destination{ID: d.ID, ShopID: d.ShopID, Platform: d.Platform, Credentials: d.Credentials, Settings: d.Settings}
+}
+
+// mergeFields validates given credentials or settings against a platform's
+// fields and merges them into into; "" or null removes a value.
+func mergeFields(into map[string]string, given map[string]any, fields []platforms.Field, settings bool) (bool, string) {
+	what := "credentials"
+	if settings {
+		what = "settings"
+	}
+	known := map[string]platforms.Field{}
+	for _, f := range fields {
+		if f.Setting == settings {
+			known[f.Name] = f
+		}
+	}
+	changed := false
+	for k, raw := range given {
+		f, ok := known[k]
+		if !ok {
+			return false, fmt.Sprintf("%s.%s is not a field of this platform (known: %s)", what, k, strings.Join(fieldNames(known), ", "))
+		}
+		var v string
+		switch x := raw.(type) {
+		case nil:
+		case string:
+			v = strings.TrimSpace(x)
+		case bool:
+			v = strconv.FormatBool(x)
+		case float64:
+			v = strconv.FormatFloat(x, 'f', -1, 64)
+		case json.Number:
+			v = x.String()
+		default:
+			return false, fmt.Sprintf("%s.%s must be a string", what, k)
+		}
+		if f.Bool && v != "" && v != "true" && v != "false" {
+			return false, fmt.Sprintf("%s.%s must be true or false", what, k)
+		}
+		if len(v) > 4096 {
+			return false, fmt.Sprintf("%s.%s is too long", what, k)
+		}
+		if into[k] != v {
+			changed = true
+		}
+		if v == "" {
+			delete(into, k)
+		} else {
+			into[k] = v
+		}
+	}
+	return changed, ""
+}
+
+func fieldNames(m map[string]platforms.Field) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// missingRequired names the required credentials not set.
+func missingRequired(d store.Destination, fields []platforms.Field) []string {
+	var missing []string
+	for _, f := range fields {
+		if f.Required && !f.Setting && d.Credentials[f.Name] == "" {
+			missing = append(missing, f.Name)
+		}
+	}
+	return missing
+}
+
+// platformNames lists the configured platforms, sorted.
+func platformNames(senders map[string]platforms.Sender) []string {
+	out := make([]string, 0, len(senders))
+	for k := range senders {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// validateDestination applies in to d and returns a message if invalid.
+func validateDestination(d *store.Destination, in destinationInput, senders map[string]platforms.Sender, creating bool) (credsChanged bool, msg string) {
+	if creating {
+		if in.Platform == nil || senders[*in.Platform] == nil {
+			return false, "platform must be one of " + strings.Join(platformNames(senders), ", ")
+		}
+		d.Platform = *in.Platform
+		d.Enabled = true
+	} else if in.Platform != nil && *in.Platform != d.Platform {
+		return false, "platform cannot be changed; add another destination"
+	}
+	fields := senders[d.Platform].Fields()
+	if d.Credentials == nil {
+		d.Credentials = map[string]string{}
+	}
+	if d.Settings == nil {
+		d.Settings = map[string]string{}
+	}
+	credsChanged, msg = mergeFields(d.Credentials, in.Credentials, fields, false)
+	if msg != "" {
+		return false, msg
+	}
+	if _, msg = mergeFields(d.Settings, in.Settings, fields, true); msg != "" {
+		return false, msg
+	}
+	if in.Enabled != nil {
+		d.Enabled = *in.Enabled
+	}
+	if missing := missingRequired(*d, fields); len(missing) > 0 {
+		return false, "missing credentials for " + d.Platform + ": " + strings.Join(missing, ", ")
+	}
+	return credsChanged, ""
+}
+
+func handleDestinationCreate(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		shopID, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		var in destinationInput
+		if !bindJSON(c, &in) {
+			return
+		}
+		ctx := c.Request.Context()
+		if _, err := cfg.Store.Shop(ctx, shopID); err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		d := store.Destination{ShopID: shopID}
+		if _, msg := validateDestination(&d, in, cfg.Senders, true); msg != "" {
+			jsonError(c, http.StatusUnprocessableEntity, msg)
+			return
+		}
+		d, err := cfg.Store.CreateDestination(ctx, d, cfg.Now())
+		if err != nil {
+			storeError(c, cfg.Log, err, "destination")
+			return
+		}
+		c.JSON(http.StatusCreated, toDestinationJSON(d, cfg.Senders[d.Platform], cfg.Now()))
+	}
+}
+
+func handleDestinationList(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		shopID, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		ctx := c.Request.Context()
+		if _, err := cfg.Store.Shop(ctx, shopID); err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		ds, err := cfg.Store.Destinations(ctx, shopID)
+		if err != nil {
+			storeError(c, cfg.Log, err, "destinations")
+			return
+		}
+		out := make([]destinationJSON, 0, len(ds))
+		for _, d := range ds {
+			out = append(out, toDestinationJSON(d, cfg.Senders[d.Platform], cfg.Now()))
+		}
+		c.JSON(http.StatusOK, gin.H{"destinations": out})
+	}
+}
+
+func handleDestinationGet(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		d, err := cfg.Store.Destination(c.Request.Context(), id)
+		if err != nil {
+			storeError(c, cfg.Log, err, "destination")
+			return
+		}
+		c.JSON(http.StatusOK, toDestinationJSON(d, cfg.Senders[d.Platform], cfg.Now()))
+	}
+}
+
+func handleDestinationUpdate(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		var in destinationInput
+		if !bindJSON(c, &in) {
+			return
+		}
+		ctx := c.Request.Context()
+		d, err := cfg.Store.Destination(ctx, id)
+		if err != nil {
+			storeError(c, cfg.Log, err, "destination")
+			return
+		}
+		if cfg.Senders[d.Platform] == nil {
+			jsonError(c, http.StatusUnprocessableEntity, "platform "+d.Platform+" is not supported by this version")
+			return
+		}
+		changed, msg := validateDestination(&d, in, cfg.Senders, false)
+		if msg != "" {
+			jsonError(c, http.StatusUnprocessableEntity, msg)
+			return
+		}
+		d, err = cfg.Store.UpdateDestination(ctx, d, changed, cfg.Now())
+		if err != nil {
+			storeError(c, cfg.Log, err, "destination")
+			return
+		}
+		if changed {
+			cfg.Notify()
+		}
+		c.JSON(http.StatusOK, toDestinationJSON(d, cfg.Senders[d.Platform], cfg.Now()))
+	}
+}
+
+func handleDestinationDelete(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		if err := cfg.Store.DeleteDestination(c.Request.Context(), id); err != nil {
+			storeError(c, cfg.Log, err, "destination")
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+// handleDestinationDryRun renders the exact request the destination would
+// receive for an event (or for a sample order), without sending it.
+func handleDestinationDryRun(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		var in struct {
+			EventID int64 `json:"event_id"`
+		}
+		if c.Request.ContentLength != 0 && !bindJSON(c, &in) {
+			return
+		}
+		ctx := c.Request.Context()
+		d, err := cfg.Store.Destination(ctx, id)
+		if err != nil {
+			storeError(c, cfg.Log, err, "destination")
+			return
+		}
+		sender := cfg.Senders[d.Platform]
+		if sender == nil {
+			jsonError(c, http.StatusUnprocessableEntity, "platform "+d.Platform+" is not supported by this version")
+			return
+		}
+		conv := SampleConversion(cfg.Now())
+		if in.EventID != 0 {
+			ev, err := cfg.Store.Event(ctx, in.EventID)
+			if err != nil {
+				storeError(c, cfg.Log, err, "event")
+				return
+			}
+			if ev.ShopID != d.ShopID || ev.Conversion == nil {
+				jsonError(c, http.StatusUnprocessableEntity, "event is not a conversion of this destination's shop")
+				return
+			}
+			conv = *ev.Conversion
+		}
+		req, err := sender.Render(toPlatformDestination(d), []mapping.Conversion{conv})
+		if err != nil {
+			jsonError(c, http.StatusUnprocessableEntity, "cannot render request: "+err.Error())
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"request": req, "sample": in.EventID == 0})
+	}
+}
+
+// SampleConversion is a synthetic order used for dry runs and test events.
+func SampleConversion(now time.Time) mapping.Conversion {
+	id := "postback-test-" + strconv.FormatInt(now.Unix(), 10)
+	return mapping.Conversion{
+		EventID: id, EventName: mapping.EventPurchase, EventTime: now.UTC().Add(-time.Minute), OrderID: id,
+		OrderName: "#TEST", Value: decimal.RequireFromString("42.00"), Currency: "USD",
+		Items:    []mapping.Item{{ID: "sample-product", Title: "Sample product", Quantity: 1, Price: decimal.RequireFromString("42.00")}},
+		ClickIDs: mapping.ClickIDs{FBCLID: "PostbackTestClickID", GCLID: "PostbackTestGCLID"},
+		ClientIP: "203.0.113.10", UserAgent: "Mozilla/5.0 (Postback test event)",
+		SourceURL: "https://example.com/checkout/thank-you", Test: true,
+		User: mapping.User{Email: "test@example.com", Phone: "+12025550123", FirstName: "Test", LastName: "Buyer",
+			City: "Washington", State: "DC", Zip: "20001", Country: "US", ExternalID: "postback-test-customer"},
+	}
+}

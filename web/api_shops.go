@@ -1,0 +1,280 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/store"
+)
+
+// shopSettings are a shop's mapping rules as the API shows them.
+type shopSettings struct {
+	EventIDTemplate         string            `json:"event_id_template"`
+	ValueRule               string            `json:"value_rule"`
+	Currency                string            `json:"currency"`
+	PaidStatuses            []string          `json:"paid_statuses"`
+	AttributeNames          map[string]string `json:"attribute_names"`
+	SendZeroValue           bool              `json:"send_zero_value"`
+	StripeRenewals          bool              `json:"stripe_renewals"`
+	StripeSubscriptionEvent string            `json:"stripe_subscription_event"`
+}
+
+type shopJSON struct {
+	ID                       int64        `json:"id"`
+	Name                     string       `json:"name"`
+	Source                   string       `json:"source"`
+	Trigger                  string       `json:"trigger"`
+	WebhookURL               string       `json:"webhook_url"`
+	SigningSecretSet         bool         `json:"signing_secret_set"`
+	PreviousSigningSecretSet bool         `json:"previous_signing_secret_set"`
+	StripeAPIKeySet          bool         `json:"stripe_api_key_set"`
+	Settings                 shopSettings `json:"settings"`
+	CreatedAt                *string      `json:"created_at"`
+	UpdatedAt                *string      `json:"updated_at"`
+}
+
+// shopInput is the body of POST and PATCH; nil fields are left as they are.
+type shopInput struct {
+	Name                  *string       `json:"name"`
+	Source                *string       `json:"source"`
+	SigningSecret         *string       `json:"signing_secret"`
+	PreviousSigningSecret *string       `json:"previous_signing_secret"`
+	Trigger               *string       `json:"trigger"`
+	Settings              *shopSettings `json:"settings"`
+	StripeAPIKey          *string       `json:"stripe_api_key"`
+}
+
+// WebhookURL is the URL a merchant pastes into the store for a shop.
+func WebhookURL(publicURL string, sh store.Shop) string {
+	return strings.TrimRight(publicURL, "/") + "/webhooks/" + string(sh.Source) + "/" + sh.WebhookKey
+}
+
+func toShopJSON(publicURL string, sh store.Shop) shopJSON {
+	r := sh.Rules
+	return shopJSON{
+		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), Trigger: string(r.Trigger),
+		WebhookURL: WebhookURL(publicURL, sh), SigningSecretSet: sh.SigningSecret != "",
+		PreviousSigningSecretSet: sh.PreviousSecret != "", StripeAPIKeySet: sh.StripeAPIKey != "",
+		Settings: shopSettings{
+			EventIDTemplate: r.EventIDTemplate, ValueRule: string(orDefault(string(r.ValueRule), string(mapping.ValueTotal))),
+			Currency: orDefault(string(r.Currency), string(mapping.CurrencyShop)), PaidStatuses: nonNilSlice(r.PaidStatuses),
+			AttributeNames: r.AttributeNames, SendZeroValue: r.SendZeroValue, StripeRenewals: r.StripeRenewals,
+			StripeSubscriptionEvent: orDefault(r.StripeSubscriptionEvent, mapping.EventPurchase),
+		},
+		CreatedAt: timeOrNil(sh.CreatedAt), UpdatedAt: timeOrNil(sh.UpdatedAt),
+	}
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func nonNilSlice(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// applyShopInput validates in and applies it to sh. It returns a message
+// for the merchant when something is invalid.
+func applyShopInput(sh *store.Shop, in shopInput, creating bool) string {
+	if in.Name != nil {
+		name := strings.TrimSpace(*in.Name)
+		if name == "" || len(name) > 200 {
+			return "name must be 1 to 200 characters"
+		}
+		sh.Name = name
+	} else if creating {
+		return "name is required"
+	}
+	if in.Source != nil {
+		if !creating {
+			return "source cannot be changed; create another shop"
+		}
+		src := mapping.Source(strings.TrimSpace(*in.Source))
+		if !src.Valid() {
+			return "source must be one of shopify, woocommerce, stripe"
+		}
+		sh.Source = src
+	} else if creating {
+		return "source is required (shopify, woocommerce or stripe)"
+	}
+	if in.Trigger != nil {
+		t := mapping.Trigger(strings.TrimSpace(*in.Trigger))
+		if !t.Valid() {
+			return "trigger must be paid or fulfilled"
+		}
+		sh.Rules.Trigger = t
+	} else if creating {
+		sh.Rules.Trigger = mapping.TriggerPaid
+	}
+	if in.SigningSecret != nil {
+		secret := strings.TrimSpace(*in.SigningSecret)
+		if len(secret) > 500 {
+			return "signing_secret is too long"
+		}
+		if !creating && sh.SigningSecret != "" && secret != sh.SigningSecret && in.PreviousSigningSecret == nil {
+			// Stores keep signing with the old secret for a while after a
+			// rotation (Shopify up to an hour, Stripe up to 24 hours).
+			sh.PreviousSecret = sh.SigningSecret
+		}
+		sh.SigningSecret = secret
+	}
+	if in.PreviousSigningSecret != nil {
+		sh.PreviousSecret = strings.TrimSpace(*in.PreviousSigningSecret)
+	}
+	if in.StripeAPIKey != nil {
+		key := strings.TrimSpace(*in.StripeAPIKey)
+		if key != "" && !strings.HasPrefix(key, "rk_") && !strings.HasPrefix(key, "sk_") {
+			return "stripe_api_key must be a restricted key (rk_…)"
+		}
+		sh.StripeAPIKey = key
+	}
+	if in.Settings != nil {
+		if msg := applySettings(&sh.Rules, *in.Settings); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+func applySettings(r *mapping.ShopRules, s shopSettings) string {
+	tpl := strings.TrimSpace(s.EventIDTemplate)
+	if tpl != "" && (!strings.Contains(tpl, "{order_id}") || len(tpl) > 200) {
+		return "settings.event_id_template must contain {order_id} (for example purchase-{order_id}), or be empty for the bare order id"
+	}
+	vr := mapping.ValueRule(s.ValueRule)
+	if !vr.Valid() {
+		return "settings.value_rule must be total or subtotal"
+	}
+	cur := mapping.CurrencyRule(s.Currency)
+	if !cur.Valid() {
+		return "settings.currency must be shop or presentment"
+	}
+	switch s.StripeSubscriptionEvent {
+	case "", mapping.EventPurchase, mapping.EventSubscribe:
+	default:
+		return "settings.stripe_subscription_event must be Purchase or Subscribe"
+	}
+	for name, key := range s.AttributeNames {
+		if mapping.CanonicalClickKey(key) == "" {
+			return fmt.Sprintf("settings.attribute_names[%q]: %q is not a click id or browser id name", name, key)
+		}
+	}
+	trigger := r.Trigger
+	*r = mapping.ShopRules{
+		Trigger: trigger, EventIDTemplate: tpl, ValueRule: vr, Currency: cur, PaidStatuses: s.PaidStatuses,
+		AttributeNames: s.AttributeNames, SendZeroValue: s.SendZeroValue, StripeRenewals: s.StripeRenewals,
+		StripeSubscriptionEvent: s.StripeSubscriptionEvent,
+	}
+	return ""
+}
+
+func handleShopCreate(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var in shopInput
+		if !bindJSON(c, &in) {
+			return
+		}
+		var sh store.Shop
+		if msg := applyShopInput(&sh, in, true); msg != "" {
+			jsonError(c, http.StatusUnprocessableEntity, msg)
+			return
+		}
+		sh, err := cfg.Store.CreateShop(c.Request.Context(), sh, cfg.Now())
+		if err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		c.JSON(http.StatusCreated, toShopJSON(cfg.PublicURL, sh))
+	}
+}
+
+func handleShopList(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		shops, err := cfg.Store.Shops(c.Request.Context())
+		if err != nil {
+			storeError(c, cfg.Log, err, "shops")
+			return
+		}
+		out := make([]shopJSON, 0, len(shops))
+		for _, sh := range shops {
+			out = append(out, toShopJSON(cfg.PublicURL, sh))
+		}
+		c.JSON(http.StatusOK, gin.H{"shops": out})
+	}
+}
+
+func handleShopGet(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		sh, err := cfg.Store.Shop(c.Request.Context(), id)
+		if err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		c.JSON(http.StatusOK, toShopJSON(cfg.PublicURL, sh))
+	}
+}
+
+func handleShopUpdate(cfg Config, shops *shopCache) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		var in shopInput
+		if !bindJSON(c, &in) {
+			return
+		}
+		ctx := c.Request.Context()
+		sh, err := cfg.Store.Shop(ctx, id)
+		if err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		if msg := applyShopInput(&sh, in, false); msg != "" {
+			jsonError(c, http.StatusUnprocessableEntity, msg)
+			return
+		}
+		sh, err = cfg.Store.UpdateShop(ctx, sh, cfg.Now())
+		if err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		shops.forget(sh.WebhookKey)
+		c.JSON(http.StatusOK, toShopJSON(cfg.PublicURL, sh))
+	}
+}
+
+func handleShopDelete(cfg Config, shops *shopCache) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		ctx := c.Request.Context()
+		sh, err := cfg.Store.Shop(ctx, id)
+		if err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		if err := cfg.Store.DeleteShop(ctx, id); err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		shops.forget(sh.WebhookKey)
+		c.Status(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,33 @@
+package web
+
+import (
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// addRoutes lists the whole HTTP surface on one screen.
+func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
+	r.GET("/healthz", handleHealthz())
+	r.GET("/readyz", handleReadyz(cfg.Store))
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+
+	r.POST("/webhooks/:source/:key", handleWebhook(cfg, shops))
+
+	api := r.Group("/api/v1", requireToken(cfg))
+	api.POST("/shops", handleShopCreate(cfg))
+	api.GET("/shops", handleShopList(cfg))
+	api.GET("/shops/:id", handleShopGet(cfg))
+	api.PATCH("/shops/:id", handleShopUpdate(cfg, shops))
+	api.DELETE("/shops/:id", handleShopDelete(cfg, shops))
+	api.POST("/shops/:id/destinations", handleDestinationCreate(cfg))
+	api.GET("/shops/:id/destinations", handleDestinationList(cfg))
+	api.GET("/destinations/:id", handleDestinationGet(cfg))
+	api.PATCH("/destinations/:id", handleDestinationUpdate(cfg))
+	api.DELETE("/destinations/:id", handleDestinationDelete(cfg))
+	api.POST("/destinations/:id/dry-run", handleDestinationDryRun(cfg))
+	api.GET("/events", handleEventList(cfg))
+	api.GET("/events/:id", handleEventGet(cfg))
+	api.POST("/events/:id/redeliver", handleEventRedeliver(cfg))
+
+	r.NoRoute(handleNotFound())
+}

@@ -1,0 +1,103 @@
+// Package web serves Postback over HTTP with Gin: store webhooks, the admin
+// JSON API, health and metrics endpoints, and the admin UI.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/postbackhq/postback/connectors"
+	"github.com/postbackhq/postback/internal/metrics"
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/store"
+)
+
+// DefaultMaxBody is the largest webhook body accepted (5 MiB).
+const DefaultMaxBody = 5 << 20
+
+// Config is everything the HTTP layer depends on.
+type Config struct {
+	Store      *store.Store
+	Committer  *store.Committer
+	Connectors map[mapping.Source]connectors.Connector
+	Senders    map[string]platforms.Sender
+	Routing    store.Routing
+	Log        *slog.Logger
+	Metrics    *metrics.Metrics
+	Gatherer   prometheus.Gatherer
+	// PublicURL is the base of the webhook URLs shown to merchants.
+	PublicURL string
+	// APIToken, when set, is accepted as a bearer token for /api/v1.
+	APIToken string
+	// MaxBody caps a webhook body (default DefaultMaxBody).
+	MaxBody int64
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+	// Notify wakes the delivery worker after deliveries were queued
+	// outside a webhook (redeliver).
+	Notify func()
+	// SecureCookies marks session cookies Secure (PublicURL is https).
+	SecureCookies bool
+	// ShopCacheTTL is how long a shop looked up by webhook key is reused
+	// (default 5 s); changes made on another replica apply after it.
+	ShopCacheTTL time.Duration
+}
+
+// NewServer builds the HTTP handler.
+func NewServer(cfg Config) http.Handler {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	if cfg.ShopCacheTTL <= 0 {
+		cfg.ShopCacheTTL = 5 * time.Second
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(recovery(cfg.Log), accessLog(cfg.Log))
+	shops := newShopCache(cfg.Store, cfg.ShopCacheTTL, cfg.Now)
+	addRoutes(r, cfg, shops)
+	return r
+}
+
+// recovery turns a panic into a 500 and a log line, never a crash.
+func recovery(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				log.ErrorContext(c.Request.Context(), "panic while serving", slog.String("route", c.FullPath()), slog.Any("panic", v))
+				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error"})
+			}
+		}()
+		c.Next()
+	}
+}
+
+// accessLog logs each request by route template, never by raw path: a
+// webhook path carries the shop's key.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		log.DebugContext(c.Request.Context(), "request",
+			slog.String("method", c.Request.Method), slog.String("route", route),
+			slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)))
+	}
+}

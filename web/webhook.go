@@ -1,0 +1,150 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/postbackhq/postback/connectors"
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/store"
+)
+
+// handleWebhook receives a store's webhook: read the limited raw body,
+// verify it, map it, commit it, and only then answer 2xx.
+func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		start := time.Now()
+		source := mapping.Source(c.Param("source"))
+		conn, ok := cfg.Connectors[source]
+		if !ok {
+			jsonError(c, http.StatusNotFound, "unknown webhook source")
+			return
+		}
+		shop, err := shops.get(ctx, c.Param("key"))
+		switch {
+		case errors.Is(err, store.ErrNotFound) || (err == nil && shop.Source != source):
+			jsonError(c, http.StatusNotFound, "unknown webhook URL")
+			return
+		case err != nil:
+			cfg.Log.ErrorContext(ctx, "look up shop", slog.String("error", err.Error()))
+			jsonError(c, http.StatusServiceUnavailable, "temporarily unavailable; retry")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, cfg.MaxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				jsonError(c, http.StatusRequestEntityTooLarge, "webhook body is over the size limit")
+				return
+			}
+			jsonError(c, http.StatusBadRequest, "could not read the webhook body")
+			return
+		}
+		h := c.Request.Header
+		if p, ok := conn.(connectors.Pinger); ok && p.IsPing(h, body) {
+			c.JSON(http.StatusOK, gin.H{"status": "ok"})
+			return
+		}
+		if err := verify(conn, h, body, shop); err != nil {
+			cfg.Metrics.SignatureFailures.WithLabelValues(string(source)).Inc()
+			msg := "invalid webhook signature"
+			if errors.Is(err, connectors.ErrTooOld) {
+				msg = "webhook timestamp outside tolerance"
+			}
+			jsonError(c, http.StatusUnauthorized, msg)
+			return
+		}
+		in := store.Incoming{ShopID: shop.ID, Source: source, Body: body, ReceivedAt: cfg.Now().UTC()}
+		wh, err := conn.Parse(h, body, shop.Rules)
+		if err != nil {
+			in.ParseError = err.Error()
+			in.Topic = wh.Topic
+		} else {
+			if wh.Outcome == mapping.OutcomePing {
+				c.JSON(http.StatusOK, gin.H{"status": "ok"})
+				return
+			}
+			in.Webhook, in.Topic = wh, wh.Topic
+		}
+		res, err := cfg.Committer.Commit(ctx, in)
+		if err != nil {
+			cfg.Metrics.CommitErrors.Inc()
+			cfg.Log.ErrorContext(ctx, "commit webhook", slog.String("source", string(source)), slog.Int64("shop_id", shop.ID), slog.String("error", err.Error()))
+			jsonError(c, http.StatusServiceUnavailable, "could not store the webhook; retry")
+			return
+		}
+		cfg.Metrics.Webhooks.WithLabelValues(string(source), res.Status).Inc()
+		cfg.Metrics.WebhookSeconds.Observe(time.Since(start).Seconds())
+		c.JSON(http.StatusOK, gin.H{"status": res.Status, "event_id": res.EventID})
+	}
+}
+
+// verify checks the signature against the shop's secret, and during a
+// rotation against the previous one too.
+func verify(conn connectors.Connector, h http.Header, body []byte, shop store.Shop) error {
+	if shop.SigningSecret == "" && shop.PreviousSecret == "" {
+		return connectors.ErrNoValidSignature
+	}
+	err := conn.Verify(h, body, shop.SigningSecret)
+	if err != nil && shop.PreviousSecret != "" && !errors.Is(err, connectors.ErrNotSigned) {
+		if perr := conn.Verify(h, body, shop.PreviousSecret); perr == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// shopCache keeps shops looked up by webhook key for a short while: the
+// webhook path reads a shop (and decrypts its secret) on every request.
+type shopCache struct {
+	s   *store.Store
+	ttl time.Duration
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]cachedShop
+}
+
+type cachedShop struct {
+	shop    store.Shop
+	expires time.Time
+}
+
+func newShopCache(s *store.Store, ttl time.Duration, now func() time.Time) *shopCache {
+	return &shopCache{s: s, ttl: ttl, now: now, m: map[string]cachedShop{}}
+}
+
+func (sc *shopCache) get(ctx context.Context, key string) (store.Shop, error) {
+	now := sc.now()
+	sc.mu.Lock()
+	e, ok := sc.m[key]
+	sc.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.shop, nil
+	}
+	shop, err := sc.s.ShopByKey(ctx, key)
+	if err != nil {
+		return store.Shop{}, err
+	}
+	sc.mu.Lock()
+	if len(sc.m) > 10_000 {
+		sc.m = map[string]cachedShop{}
+	}
+	sc.m[key] = cachedShop{shop: shop, expires: now.Add(sc.ttl)}
+	sc.mu.Unlock()
+	return shop, nil
+}
+
+// forget drops a shop after it changed here.
+func (sc *shopCache) forget(key string) {
+	sc.mu.Lock()
+	delete(sc.m, key)
+	sc.mu.Unlock()
+}
