@@ -1,0 +1,322 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shopspring/decimal"
+
+	"github.com/postbackhq/postback/internal/metrics"
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/store"
+	"github.com/postbackhq/postback/store/storetest"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// sender is a scriptable platform: answer decides each call's results.
+type sender struct {
+	mu     sync.Mutex
+	calls  [][]string // order ids per call
+	answer func(call int, convs []mapping.Conversion) []platforms.Result
+}
+
+func (s *sender) Name() string                          { return "fake" }
+func (s *sender) Fields() []platforms.Field             { return nil }
+func (s *sender) BatchSize() int                        { return 10 }
+func (s *sender) MaxAge() time.Duration                 { return 7 * 24 * time.Hour }
+func (s *sender) TestMode(d platforms.Destination) bool { return false }
+func (s *sender) Render(platforms.Destination, []mapping.Conversion) (platforms.Request, error) {
+	return platforms.Request{}, nil
+}
+func (s *sender) Send(ctx context.Context, d platforms.Destination, convs []mapping.Conversion) []platforms.Result {
+	s.mu.Lock()
+	call := len(s.calls)
+	ids := make([]string, len(convs))
+	for i, c := range convs {
+		ids[i] = c.OrderID
+	}
+	s.calls = append(s.calls, ids)
+	s.mu.Unlock()
+	return s.answer(call, convs)
+}
+
+func (s *sender) callCount() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.calls) }
+
+func all(n int, err error) []platforms.Result {
+	out := make([]platforms.Result, n)
+	for i := range out {
+		out[i] = platforms.Result{Payload: json.RawMessage(`{"event":1}`), StatusCode: 200, Response: `{"ok":true}`, Err: err,
+			Match: mapping.Match{Email: true}.Score()}
+	}
+	return out
+}
+
+type fixture struct {
+	st     *store.Store
+	clk    *clock
+	snd    *sender
+	w      *Worker
+	shopID int64
+	destID int64
+}
+
+func newFixture(t *testing.T, answer func(call int, convs []mapping.Conversion) []platforms.Result) *fixture {
+	t.Helper()
+	st := storetest.SQLite(t)
+	clk := &clock{t: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	snd := &sender{answer: answer}
+	ctx := context.Background()
+	shop, err := st.CreateShop(ctx, store.Shop{Name: "s", Source: mapping.SourceShopify, SigningSecret: "x", Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest, err := st.CreateDestination(ctx, store.Destination{ShopID: shop.ID, Platform: "fake", Enabled: true, Credentials: map[string]string{"token": "t"}}, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(Config{
+		Store: st, Senders: map[string]platforms.Sender{"fake": snd}, Metrics: metrics.New(prometheus.NewRegistry()),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Owner: "test", Now: clk.Now, Poll: 5 * time.Millisecond,
+		Backoff: 30 * time.Second, MaxBackoff: time.Hour,
+	})
+	return &fixture{st: st, clk: clk, snd: snd, w: w, shopID: shop.ID, destID: dest.ID}
+}
+
+// orders commits n paid orders whose event happened age ago.
+func (f *fixture) orders(t *testing.T, n int, age time.Duration) []int64 {
+	t.Helper()
+	var items []store.Incoming
+	for i := 0; i < n; i++ {
+		id := fmt.Sprint(1000 + i)
+		items = append(items, store.Incoming{ShopID: f.shopID, Source: mapping.SourceShopify, Topic: "orders/paid", ReceivedAt: f.clk.Now(),
+			Webhook: mapping.Webhook{DeliveryID: "d" + id, OrderID: id, Outcome: mapping.OutcomeConversion, Conversion: &mapping.Conversion{
+				EventID: id, EventName: mapping.EventPurchase, EventTime: f.clk.Now().Add(-age), OrderID: id,
+				Value: decimal.RequireFromString("9.99"), Currency: "USD", User: mapping.User{Email: "a@example.com"}}}})
+	}
+	res, err := f.st.CommitBatch(context.Background(), items, NewRouting(f.w.cfg.Senders))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(res))
+	for i, r := range res {
+		ids[i] = r.EventID
+	}
+	return ids
+}
+
+func (f *fixture) drain() { f.w.drain(context.Background(), context.Background(), f.destID) }
+
+func (f *fixture) delivery(t *testing.T, eventID int64) store.Delivery {
+	t.Helper()
+	ev, err := f.st.Event(context.Background(), eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Deliveries) != 1 {
+		t.Fatalf("event %d has %d deliveries", eventID, len(ev.Deliveries))
+	}
+	return ev.Deliveries[0]
+}
+
+func TestDeliveredOnce(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result { return all(len(convs), nil) })
+	ids := f.orders(t, 1, time.Hour)
+	f.drain()
+	f.drain()
+	d := f.delivery(t, ids[0])
+	if d.Status != store.DeliveryDelivered || d.Attempts != 1 || len(d.History) != 1 || d.Payload != `{"event":1}` || d.Match == nil || !d.Match.Email {
+		t.Errorf("delivery = %+v", d)
+	}
+	if n := f.snd.callCount(); n != 1 {
+		t.Errorf("sent %d times, want once", n)
+	}
+}
+
+func TestTransientRetriesWithBackoffThenDelivers(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		if call == 0 {
+			return all(len(convs), platforms.Transient(500, "", "internal error"))
+		}
+		return all(len(convs), nil)
+	})
+	ids := f.orders(t, 1, time.Hour)
+	f.drain()
+	d := f.delivery(t, ids[0])
+	if d.Status != store.DeliveryRetrying || d.ErrorClass != "transient" || !strings.Contains(d.LastError, "http 500") {
+		t.Fatalf("after a 500: %+v", d)
+	}
+	wait := d.NextAttemptAt.Sub(f.clk.Now())
+	if wait < 15*time.Second || wait > 30*time.Second {
+		t.Errorf("first retry in %v, want between 15s and 30s (30s backoff with jitter)", wait)
+	}
+	f.drain() // not due yet
+	if n := f.snd.callCount(); n != 1 {
+		t.Fatalf("retried before its time: %d calls", n)
+	}
+	f.clk.Add(31 * time.Second)
+	f.drain()
+	d = f.delivery(t, ids[0])
+	if d.Status != store.DeliveryDelivered || d.Attempts != 2 || len(d.History) != 2 || d.History[0].Outcome != store.DeliveryRetrying {
+		t.Errorf("after the retry: %+v", d)
+	}
+}
+
+func TestInvalidFailsAtOnce(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		return all(len(convs), platforms.Invalid(400, "100", "Invalid parameter"))
+	})
+	ids := f.orders(t, 1, time.Hour)
+	f.drain()
+	f.clk.Add(24 * time.Hour)
+	f.drain()
+	d := f.delivery(t, ids[0])
+	if d.Status != store.DeliveryFailed || d.Attempts != 1 || !strings.Contains(d.LastError, "Invalid parameter") || d.ErrorClass != "invalid" {
+		t.Errorf("delivery = %+v", d)
+	}
+}
+
+func TestThrottledWaitsRetryAfterForTheWholeDestination(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		if call == 0 {
+			return all(len(convs), platforms.Throttled(429, "17", "rate limited", 10*time.Minute))
+		}
+		return all(len(convs), nil)
+	})
+	ids := f.orders(t, 1, time.Hour)
+	f.drain()
+	d := f.delivery(t, ids[0])
+	if d.Status != store.DeliveryRetrying || d.ErrorClass != "throttled" || d.NextAttemptAt.Sub(f.clk.Now()) < 10*time.Minute {
+		t.Fatalf("after 429: %+v", d)
+	}
+	more := f.orders(t, 3, time.Hour)[1:] // order 1000 is a duplicate
+	f.clk.Add(time.Minute)
+	due, err := f.st.DueDestinations(context.Background(), f.clk.Now(), 10)
+	if err != nil || len(due) != 0 {
+		t.Errorf("throttled destination due after 1m: %v %v", due, err)
+	}
+	f.clk.Add(10 * time.Minute)
+	f.drain()
+	for _, id := range append(ids, more...) {
+		if d := f.delivery(t, id); d.Status != store.DeliveryDelivered {
+			t.Errorf("event %d after the wait: %+v", id, d)
+		}
+	}
+}
+
+func TestAuthFailureParksUntilNewCredentials(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		if call == 0 {
+			return all(len(convs), platforms.Auth(401, "190", "Error validating access token"))
+		}
+		return all(len(convs), nil)
+	})
+	ids := f.orders(t, 2, time.Hour)
+	f.drain()
+	for _, id := range ids {
+		if d := f.delivery(t, id); d.Status != store.DeliveryRetrying || !d.Parked || d.ErrorClass != "auth" {
+			t.Errorf("after 401: %+v", d)
+		}
+	}
+	f.clk.Add(6 * time.Hour)
+	f.drain()
+	if n := f.snd.callCount(); n != 1 {
+		t.Fatalf("parked deliveries were sent again (%d calls)", n)
+	}
+	dest, err := f.st.Destination(context.Background(), f.destID)
+	if err != nil || dest.AuthFailedAt.IsZero() || !strings.Contains(dest.AuthError, "access token") {
+		t.Fatalf("destination = %+v, %v; want flagged", dest, err)
+	}
+	dest.Credentials["token"] = "new"
+	if _, err := f.st.UpdateDestination(context.Background(), dest, true, f.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.drain()
+	for _, id := range ids {
+		if d := f.delivery(t, id); d.Status != store.DeliveryDelivered {
+			t.Errorf("after new credentials: %+v", d)
+		}
+	}
+}
+
+func TestTooOldIsNeverSentAndRetriesStopAtTheWindow(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		return all(len(convs), platforms.Transient(503, "", "unavailable"))
+	})
+	old := f.orders(t, 1, 8*24*time.Hour)
+	f.drain()
+	if d := f.delivery(t, old[0]); d.Status != store.DeliveryFailed || !strings.Contains(d.LastError, "window") {
+		t.Errorf("8-day-old event: %+v", d)
+	}
+	if n := f.snd.callCount(); n != 0 {
+		t.Errorf("an event past the window was sent (%d calls)", n)
+	}
+	// An event 10 seconds from its window fails instead of retrying.
+	f2 := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		return all(len(convs), platforms.Transient(503, "", "unavailable"))
+	})
+	edge := f2.orders(t, 1, 7*24*time.Hour-10*time.Second)
+	f2.drain()
+	if d := f2.delivery(t, edge[0]); d.Status != store.DeliveryFailed || !strings.Contains(d.LastError, "gave up") {
+		t.Errorf("event at the window's edge: %+v", d)
+	}
+}
+
+func TestBatchesUpToTheLimit(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result { return all(len(convs), nil) })
+	f.orders(t, 25, time.Hour)
+	f.drain()
+	var sizes []int
+	for _, c := range f.snd.calls {
+		sizes = append(sizes, len(c))
+	}
+	if fmt.Sprint(sizes) != "[10 10 5]" {
+		t.Errorf("batch sizes = %v, want [10 10 5]", sizes)
+	}
+}
+
+// TestShutdownFinishesInFlightSends cancels Run while a send is on the
+// wire: the send completes, is recorded, and leases are released.
+func TestShutdownFinishesInFlightSends(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		close(started)
+		<-release
+		return all(len(convs), nil)
+	})
+	ids := f.orders(t, 1, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.w.Run(ctx) }()
+	f.w.Notify()
+	<-started
+	cancel()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := f.delivery(t, ids[0]); d.Status != store.DeliveryDelivered {
+		t.Errorf("in-flight send after shutdown: %+v", d)
+	}
+}
