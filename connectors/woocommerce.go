@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
@@ -417,7 +418,6 @@ type wooOrder struct {
 	CustomerID    wooID              `json:"customer_id"`
 	Billing       wooAddress         `json:"billing"`
 	Shipping      wooAddress         `json:"shipping"`
-	PaymentMethod string             `json:"payment_method"`
 	CustomerIP    string             `json:"customer_ip_address"`
 	UserAgent     string             `json:"customer_user_agent"`
 	DateCreated   wooTime            `json:"date_created_gmt"`
@@ -456,8 +456,8 @@ func (m wooMeta) text() (string, bool) {
 	}
 	switch c := v[0]; {
 	case c == '"':
-		var s string
-		if json.Unmarshal(v, &s) != nil {
+		s, err := wooUnquote(v)
+		if err != nil {
 			return "", false
 		}
 		return strings.TrimSpace(s), true
@@ -703,14 +703,15 @@ func (o *wooOrder) user() (mapping.User, []string) {
 // plugin may send a numeric string; null and "" read as no id.
 type wooID string
 
+// UnmarshalJSON reads an integer or a numeric string.
 func (id *wooID) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		*id = ""
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := wooUnquote(b)
+		if err != nil {
 			return err
 		}
 		b = []byte(strings.TrimSpace(s))
@@ -735,13 +736,14 @@ func (id wooID) zero() bool { return strings.Trim(string(id), "0") == "" }
 // numbers, SKUs). null reads as "".
 type wooText string
 
+// UnmarshalJSON reads a string, a number (as its text) or null.
 func (t *wooText) UnmarshalJSON(b []byte) error {
 	switch {
 	case string(b) == "null":
 		*t = ""
 	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := wooUnquote(b)
+		if err != nil {
 			return err
 		}
 		*t = wooText(s)
@@ -766,6 +768,7 @@ type wooDecimal struct {
 // bound.
 const wooMaxExp = 30
 
+// UnmarshalJSON reads a decimal string, a JSON number or null.
 func (v *wooDecimal) UnmarshalJSON(b []byte) error {
 	*v = wooDecimal{}
 	if string(b) == "null" {
@@ -773,7 +776,8 @@ func (v *wooDecimal) UnmarshalJSON(b []byte) error {
 	}
 	s := string(b)
 	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
+		var err error
+		if s, err = wooUnquote(b); err != nil {
 			return err
 		}
 		s = strings.TrimSpace(s)
@@ -800,14 +804,18 @@ func (v *wooDecimal) UnmarshalJSON(b []byte) error {
 // read as zero.
 type wooTime struct{ t time.Time }
 
+// UnmarshalJSON reads a *_gmt date string or null.
 func (v *wooTime) UnmarshalJSON(b []byte) error {
 	*v = wooTime{}
 	if string(b) == "null" {
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if len(b) == 0 || b[0] != '"' {
 		return errors.New("date is not a string")
+	}
+	s, err := wooUnquote(b)
+	if err != nil {
+		return err
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -822,11 +830,29 @@ func (v *wooTime) UnmarshalJSON(b []byte) error {
 	return errors.New("date is not in WooCommerce's format")
 }
 
+// wooUnquote decodes a JSON string literal. Most values WooCommerce sends
+// have no escapes and valid UTF-8, and are taken as they are; the rest go
+// through encoding/json.
+func wooUnquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		inner := b[1 : len(b)-1]
+		if bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) {
+			return string(inner), nil
+		}
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
 // wooList is a JSON list that PHP may also have written as an object: an
 // array whose keys are not 0..n-1 (after array_filter, say) is encoded as
 // {"3": …, "7": …}. Values are kept in document order; null reads as empty.
 type wooList[T any] []T
 
+// UnmarshalJSON reads an array, an object of values, or null.
 func (l *wooList[T]) UnmarshalJSON(b []byte) error {
 	*l = nil
 	b = bytes.TrimSpace(b)
