@@ -368,7 +368,9 @@ func TestRedditSendSuccess(t *testing.T) {
 func redditSentEvents(t *testing.T, raw []byte, v3 bool) []json.RawMessage {
 	t.Helper()
 	if v3 {
-		var b struct{ Data struct{ Events []json.RawMessage } }
+		var b struct {
+			Data struct{ Events []json.RawMessage }
+		}
 		if err := json.Unmarshal(raw, &b); err != nil {
 			t.Fatal(err)
 		}
