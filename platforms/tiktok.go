@@ -82,7 +82,7 @@ func (t *TikTok) Fields() []Field {
 // BatchSize is the most events one request may carry.
 func (t *TikTok) BatchSize() int { return tiktokBatchSize }
 
-// MaxAge is how old an event TikTok is sent.
+// MaxAge is the age past which a conversion is no longer sent to TikTok.
 func (t *TikTok) MaxAge() time.Duration { return tiktokMaxAge }
 
 // TestMode reports whether the destination sends with a test event code.
