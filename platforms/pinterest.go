@@ -170,6 +170,8 @@ func pinterestPhone(u mapping.User) string {
 // identifiers it carries.
 func (p *Pinterest) build(c mapping.Conversion) (pinterestEvent, mapping.Match, error) {
 	u := c.User
+	// zp: the spec asks for digits (a US ZIP, cut to 5); postcodes elsewhere
+	// keep their letters, normalized as for Meta.
 	ud := pinterestUserData{
 		Em:              pinterestHashed(pinterestEmail(u.Email)),
 		Ph:              pinterestHashed(pinterestPhone(u)),
