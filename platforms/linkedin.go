@@ -1,0 +1,595 @@
+package platforms
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/postbackhq/postback/mapping"
+)
+
+// LinkedIn delivers conversions to the LinkedIn Conversions API
+// (POST {BaseURL}/rest/conversionEvents).
+//
+// One conversion is sent as a single event (answered 201 Created); several
+// go in one Rest.li BATCH_CREATE call ({"elements": [...]}, answered 200 with
+// a status per element). LinkedIn rejects a whole batch when one element is
+// invalid, so an invalid answer to a batch is isolated: the elements its
+// message names fail, the others are sent again.
+//
+// Credentials are a conversion rule and an OAuth access token. When a refresh
+// token, client id and client secret are also set, access tokens are minted
+// at LinkedIn's token endpoint, kept until they expire, and refreshed once
+// when LinkedIn answers 401.
+type LinkedIn struct {
+	cfg      Config
+	oauthURL string
+
+	mu     sync.Mutex
+	tokens map[string]linkedinToken // by destination and refresh credentials
+}
+
+var _ Sender = (*LinkedIn)(nil)
+
+const (
+	linkedinDefaultBaseURL  = "https://api.linkedin.com"
+	linkedinDefaultOAuthURL = "https://www.linkedin.com/oauth/v2/accessToken"
+	// linkedinDefaultVersion is the LinkedIn-Version header sent when the
+	// destination does not set api_version. LinkedIn ships a version a month
+	// and keeps each for about a year; 202603 is the newest the Marketing
+	// API docs (li-lms-2026-03) describe.
+	linkedinDefaultVersion = "202603"
+	// linkedinBatchSize is LinkedIn's limit for one BATCH_CREATE call.
+	linkedinBatchSize = 5000
+	// linkedinMaxAge: LinkedIn rejects conversions that happened more than
+	// 90 days ago.
+	linkedinMaxAge = 90 * 24 * time.Hour
+	// linkedinTokenSlack refreshes a cached access token this long before
+	// it expires, so a token never dies in flight.
+	linkedinTokenSlack = 5 * time.Minute
+	// linkedinTokenDefaultTTL is assumed when the token endpoint does not
+	// say how long a token lives.
+	linkedinTokenDefaultTTL = time.Hour
+)
+
+// linkedinToken is an access token minted from a refresh token.
+type linkedinToken struct {
+	access string
+	expiry time.Time
+}
+
+// NewLinkedIn returns the LinkedIn sender. oauthURL is LinkedIn's OAuth
+// token endpoint; "" means https://www.linkedin.com/oauth/v2/accessToken.
+func NewLinkedIn(cfg Config, oauthURL string) *LinkedIn {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = linkedinDefaultBaseURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if oauthURL == "" {
+		oauthURL = linkedinDefaultOAuthURL
+	}
+	return &LinkedIn{cfg: cfg, oauthURL: oauthURL, tokens: map[string]linkedinToken{}}
+}
+
+// Name is the platform key.
+func (l *LinkedIn) Name() string { return "linkedin" }
+
+// Fields lists the destination's credentials and settings.
+func (l *LinkedIn) Fields() []Field {
+	return []Field{
+		{Name: "conversion_rule_id", Label: "Conversion rule ID", Required: true,
+			Help: "The numeric id of a conversion rule whose method is Conversions API (Campaign Manager ▸ Conversion tracking)."},
+		{Name: "access_token", Label: "Access token", Required: true, Secret: true,
+			Help: "OAuth access token with the rw_conversions scope, from a member with a role on the ad account."},
+		{Name: "refresh_token", Label: "Refresh token", Secret: true,
+			Help: "Optional. With a client id and secret, Postback mints new access tokens before the old one expires."},
+		{Name: "client_id", Label: "Client ID",
+			Help: "Optional. The LinkedIn app's client id, for refreshing access tokens."},
+		{Name: "client_secret", Label: "Client secret", Secret: true,
+			Help: "Optional. The LinkedIn app's client secret, for refreshing access tokens."},
+		{Name: "api_version", Label: "API version", Setting: true,
+			Help: "LinkedIn-Version header (YYYYMM). Empty means " + linkedinDefaultVersion + "; raise it when LinkedIn sunsets a version."},
+	}
+}
+
+// BatchSize is LinkedIn's BATCH_CREATE limit.
+func (l *LinkedIn) BatchSize() int { return linkedinBatchSize }
+
+// MaxAge is LinkedIn's 90-day window.
+func (l *LinkedIn) MaxAge() time.Duration { return linkedinMaxAge }
+
+// TestMode is always false: the Conversions API has no test mode, so test
+// orders are never sent to LinkedIn.
+func (l *LinkedIn) TestMode(Destination) bool { return false }
+
+// linkedinEvent is one conversion event as LinkedIn takes it.
+type linkedinEvent struct {
+	Conversion           string         `json:"conversion"`
+	ConversionHappenedAt int64          `json:"conversionHappenedAt"` // Unix milliseconds
+	ConversionValue      *linkedinMoney `json:"conversionValue,omitempty"`
+	EventID              string         `json:"eventId,omitempty"`
+	User                 linkedinUser   `json:"user"`
+}
+
+type linkedinMoney struct {
+	CurrencyCode string `json:"currencyCode"`
+	Amount       string `json:"amount"` // LinkedIn wants the amount as a string
+}
+
+type linkedinUser struct {
+	UserIDs  []linkedinUserID  `json:"userIds"`
+	UserInfo *linkedinUserInfo `json:"userInfo,omitempty"`
+}
+
+type linkedinUserID struct {
+	IDType  string `json:"idType"`
+	IDValue string `json:"idValue"`
+}
+
+// linkedinUserInfo is sent in plain text, as LinkedIn's schema asks; when
+// present, firstName and lastName are both required.
+type linkedinUserInfo struct {
+	FirstName   string `json:"firstName"`
+	LastName    string `json:"lastName"`
+	CountryCode string `json:"countryCode,omitempty"`
+}
+
+// build turns one conversion into LinkedIn's event and reports which
+// identifiers it carries. A conversion LinkedIn cannot match fails here.
+func (l *LinkedIn) build(d Destination, c mapping.Conversion) (linkedinEvent, mapping.Match, error) {
+	u := c.User
+	var ev linkedinEvent
+	var m mapping.Match
+
+	if h := linkedinEmailHash(u.Email); h != "" {
+		ev.User.UserIDs = append(ev.User.UserIDs, linkedinUserID{IDType: "SHA256_EMAIL", IDValue: h})
+		m.Email = true
+	}
+	if id := strings.TrimSpace(c.ClickIDs.LiFatID); id != "" {
+		ev.User.UserIDs = append(ev.User.UserIDs, linkedinUserID{IDType: "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", IDValue: id})
+		m.ClickID = true
+	}
+	first, last := strings.TrimSpace(u.FirstName), strings.TrimSpace(u.LastName)
+	if first != "" && last != "" {
+		ev.User.UserInfo = &linkedinUserInfo{FirstName: first, LastName: last}
+		if cc := mapping.NormalizeCountry(u.Country); cc != "" {
+			ev.User.UserInfo.CountryCode = strings.ToUpper(cc)
+		}
+		m.Name = true
+	}
+	m = m.Score()
+
+	rule := strings.TrimSpace(d.Credentials["conversion_rule_id"])
+	if rule == "" {
+		return ev, m, Auth(0, "missing_credential", "conversion_rule_id is not set")
+	}
+	if len(ev.User.UserIDs) == 0 {
+		return ev, m, Invalid(0, "no_identifier", "LinkedIn matches only on an email or a li_fat_id click id, and this conversion has neither; not sent")
+	}
+	cur, err := mapping.NormalizeCurrency(c.Currency)
+	if err != nil {
+		return ev, m, Invalid(0, "invalid_currency", err.Error())
+	}
+	ev.Conversion = "urn:lla:llaPartnerConversion:" + rule
+	ev.ConversionHappenedAt = c.EventTime.UnixMilli()
+	ev.ConversionValue = &linkedinMoney{CurrencyCode: cur, Amount: c.Value.String()}
+	ev.EventID = c.EventID
+	return ev, m, nil
+}
+
+// linkedinEmailHash is SHA256_EMAIL: the SHA-256 of the trimmed, lower-cased
+// address. An email that already is a SHA-256 digest passes through.
+func linkedinEmailHash(raw string) string {
+	s := strings.TrimSpace(raw)
+	if mapping.IsHashed(s) {
+		return strings.ToLower(s)
+	}
+	return mapping.Hash(mapping.NormalizeEmail(s))
+}
+
+func (l *LinkedIn) endpoint() string { return l.cfg.BaseURL + "/rest/conversionEvents" }
+
+func (l *LinkedIn) headers(d Destination, token string, batch bool) map[string]string {
+	version := strings.TrimSpace(d.Settings["api_version"])
+	if version == "" {
+		version = linkedinDefaultVersion
+	}
+	h := map[string]string{
+		"Authorization":             "Bearer " + token,
+		"Content-Type":              "application/json",
+		"LinkedIn-Version":          version,
+		"X-Restli-Protocol-Version": "2.0.0",
+	}
+	if batch {
+		h["X-RestLi-Method"] = "BATCH_CREATE"
+	}
+	return h
+}
+
+// body wraps events: one event is sent bare, several as BATCH_CREATE
+// elements.
+func linkedinBody(events []json.RawMessage) ([]byte, error) {
+	if len(events) == 1 {
+		return events[0], nil
+	}
+	return json.Marshal(struct {
+		Elements []json.RawMessage `json:"elements"`
+	}{events})
+}
+
+// Render builds the request for a batch without sending it; the access
+// token is redacted. It fails if any conversion could not be sent.
+func (l *LinkedIn) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	if len(convs) == 0 {
+		return Request{}, errors.New("linkedin: no conversions to render")
+	}
+	if len(convs) > linkedinBatchSize {
+		return Request{}, fmt.Errorf("linkedin: %d conversions exceed the batch limit of %d", len(convs), linkedinBatchSize)
+	}
+	events := make([]json.RawMessage, 0, len(convs))
+	for _, c := range convs {
+		ev, _, err := l.build(d, c)
+		if err != nil {
+			return Request{}, fmt.Errorf("linkedin: conversion %s: %w", c.EventID, err)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return Request{}, fmt.Errorf("linkedin: encode conversion %s: %w", c.EventID, err)
+		}
+		events = append(events, b)
+	}
+	body, err := linkedinBody(events)
+	if err != nil {
+		return Request{}, fmt.Errorf("linkedin: encode batch: %w", err)
+	}
+	return Request{
+		Method: http.MethodPost,
+		URL:    l.endpoint(),
+		Header: l.headers(d, "REDACTED", len(events) > 1),
+		Body:   body,
+	}, nil
+}
+
+// Send delivers a batch. Conversions past the 90-day window or without a
+// matchable identifier fail without being sent; the others go in one
+// request (isolated on an invalid answer).
+func (l *LinkedIn) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
+	now := l.cfg.now()
+	results := make([]Result, len(convs))
+	var ready []int
+	for i, c := range convs {
+		ev, m, err := l.build(d, c)
+		results[i].Match = m
+		switch {
+		case tooOld(c, linkedinMaxAge, now):
+			results[i].Err = ageError("LinkedIn", linkedinMaxAge)
+		case err != nil:
+			results[i].Err = err
+		default:
+			b, err := json.Marshal(ev)
+			if err != nil {
+				results[i].Err = Invalid(0, "", fmt.Sprintf("cannot encode event: %v", err))
+				continue
+			}
+			results[i].Payload = b
+			ready = append(ready, i)
+		}
+	}
+	if len(ready) > 0 {
+		l.deliver(ctx, d, ready, results)
+	}
+	return results
+}
+
+// deliver sends the conversions at idx (their payloads are already in
+// results) and records each one's outcome.
+func (l *LinkedIn) deliver(ctx context.Context, d Destination, idx []int, results []Result) {
+	events := make([]json.RawMessage, len(idx))
+	for k, i := range idx {
+		events[k] = results[i].Payload
+	}
+	body, err := linkedinBody(events)
+	if err != nil {
+		l.record(idx, results, answer{}, Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err)))
+		return
+	}
+	ans, err := l.post(ctx, d, body, len(idx) > 1)
+	if err != nil {
+		l.record(idx, results, ans, err)
+		return
+	}
+	cerr := linkedinClassify(ans, d, l.cfg.now())
+	switch {
+	case cerr == nil && len(idx) == 1:
+		l.record(idx, results, ans, nil)
+	case cerr == nil:
+		l.batchOutcome(idx, results, ans)
+	case errors.Is(cerr, ErrInvalid) && len(idx) > 1:
+		l.isolate(ctx, d, idx, results, ans)
+	default:
+		l.record(idx, results, ans, cerr)
+	}
+}
+
+// record gives every conversion at idx one shared outcome (nil for
+// success).
+func (l *LinkedIn) record(idx []int, results []Result, ans answer, err error) {
+	for _, i := range idx {
+		results[i].StatusCode = ans.Status
+		results[i].Response = string(ans.Body)
+		results[i].Err = err
+	}
+}
+
+// linkedinBatchAnswer is Rest.li's BATCH_CREATE answer: one status per
+// element, in request order.
+type linkedinBatchAnswer struct {
+	Elements []struct {
+		Status int `json:"status"`
+		Error  *struct {
+			Message string `json:"message"`
+			Code    string `json:"code"`
+		} `json:"error"`
+	} `json:"elements"`
+}
+
+// batchOutcome reads the per-element statuses of an accepted batch. When
+// the answer does not list the elements, the 2xx status stands for all.
+func (l *LinkedIn) batchOutcome(idx []int, results []Result, ans answer) {
+	var ba linkedinBatchAnswer
+	if err := json.Unmarshal(ans.Body, &ba); err != nil || len(ba.Elements) != len(idx) {
+		l.record(idx, results, ans, nil)
+		return
+	}
+	for k, i := range idx {
+		el := ba.Elements[k]
+		results[i].StatusCode = ans.Status
+		results[i].Response = string(ans.Body)
+		if el.Status == 0 || el.Status < 300 {
+			continue
+		}
+		msg, code := http.StatusText(el.Status), ""
+		if el.Error != nil {
+			msg, code = el.Error.Message, el.Error.Code
+		}
+		results[i].Err = linkedinStatusError(el.Status, nil, code, "LinkedIn rejected the event: "+truncate(msg, 300), l.cfg.now())
+	}
+}
+
+// isolate handles an invalid answer to a batch of several events. When the
+// message names the failing elements ("Index: 3, ERROR :: ..."), those fail
+// and the rest is sent again as a batch; otherwise every event is sent on
+// its own so each gets its own answer.
+func (l *LinkedIn) isolate(ctx context.Context, d Destination, idx []int, results []Result, ans answer) {
+	failed := linkedinFailedIndexes(ans.Body, len(idx))
+	if len(failed) == 0 {
+		for _, i := range idx {
+			l.deliver(ctx, d, []int{i}, results)
+		}
+		return
+	}
+	var rest []int
+	for k, i := range idx {
+		msg, ok := failed[k]
+		if !ok {
+			rest = append(rest, i)
+			continue
+		}
+		results[i].StatusCode = ans.Status
+		results[i].Response = string(ans.Body)
+		results[i].Err = Invalid(ans.Status, "", "LinkedIn rejected the event: "+truncate(msg, 300))
+	}
+	if len(rest) > 0 {
+		l.deliver(ctx, d, rest, results)
+	}
+}
+
+// linkedinIndexRE matches the per-element lines of LinkedIn's batch error
+// message: "Index: 1, ERROR :: /conversionHappenedAt :: ...".
+var linkedinIndexRE = regexp.MustCompile(`Index: (\d+), ERROR :: ([^\n]*)`)
+
+// linkedinFailedIndexes reads which elements of an n-element batch LinkedIn
+// named in an error answer, with each one's message.
+func linkedinFailedIndexes(body []byte, n int) map[int]string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Message == "" {
+		return nil
+	}
+	out := map[int]string{}
+	for _, m := range linkedinIndexRE.FindAllStringSubmatch(e.Message, -1) {
+		k, err := strconv.Atoi(m[1])
+		if err != nil || k < 0 || k >= n {
+			continue
+		}
+		out[k] = strings.TrimSpace(m[2])
+	}
+	return out
+}
+
+// linkedinError is LinkedIn's error body.
+type linkedinError struct {
+	Status           int    `json:"status"`
+	ServiceErrorCode int    `json:"serviceErrorCode"`
+	Code             string `json:"code"`
+	Message          string `json:"message"`
+}
+
+// linkedinClassify classes an answer: 2xx is success; 401 and 403 are
+// auth; 426 (the LinkedIn-Version has been sunset) parks the destination
+// like an auth failure, since only a settings change fixes it; 429 is
+// throttled; 5xx is transient; 400, 422 and other 4xx are invalid.
+func linkedinClassify(ans answer, d Destination, now time.Time) *Error {
+	if ans.Status >= 200 && ans.Status < 300 {
+		return nil
+	}
+	var le linkedinError
+	_ = json.Unmarshal(ans.Body, &le) // a body that is not LinkedIn's shape leaves the status to speak
+	msg := le.Message
+	if msg == "" {
+		msg = http.StatusText(ans.Status)
+	}
+	msg = truncate(msg, 300)
+	code := le.Code
+	if code == "" && le.ServiceErrorCode != 0 {
+		code = strconv.Itoa(le.ServiceErrorCode)
+	}
+	var e *Error
+	switch ans.Status {
+	case http.StatusUpgradeRequired:
+		version := strings.TrimSpace(d.Settings["api_version"])
+		if version == "" {
+			version = linkedinDefaultVersion
+		}
+		e = Auth(ans.Status, code, fmt.Sprintf("LinkedIn no longer serves API version %s; set a newer api_version", version))
+	case http.StatusUnauthorized:
+		e = Auth(ans.Status, code, "LinkedIn rejected the access token: "+msg)
+	case http.StatusForbidden:
+		e = Auth(ans.Status, code, "LinkedIn refused access (check the rw_conversions scope and the member's ad account role): "+msg)
+	default:
+		e = linkedinStatusError(ans.Status, ans.Header, code, "LinkedIn: "+msg, now)
+	}
+	return e
+}
+
+// linkedinStatusError classes a failed status with ClassifyStatus; a status
+// it does not class (1xx, 3xx) counts as invalid.
+func linkedinStatusError(status int, h http.Header, code, msg string, now time.Time) *Error {
+	e := ClassifyStatus(status, h, msg, now)
+	if e == nil {
+		e = Invalid(status, "", msg)
+	}
+	e.Code = code
+	return e
+}
+
+// post sends a body with a valid access token. With refresh credentials, a
+// 401 refreshes the token once and the request is sent again.
+func (l *LinkedIn) post(ctx context.Context, d Destination, body []byte, batch bool) (answer, error) {
+	token, err := l.accessToken(ctx, d, "")
+	if err != nil {
+		return answer{}, err
+	}
+	ans, err := post(ctx, l.cfg.Client, l.endpoint(), l.headers(d, token, batch), body)
+	if err != nil || ans.Status != http.StatusUnauthorized || !linkedinCanRefresh(d) {
+		return ans, err
+	}
+	token, err = l.accessToken(ctx, d, token)
+	if err != nil {
+		return answer{}, err
+	}
+	return post(ctx, l.cfg.Client, l.endpoint(), l.headers(d, token, batch), body)
+}
+
+func linkedinCanRefresh(d Destination) bool {
+	c := d.Credentials
+	return strings.TrimSpace(c["refresh_token"]) != "" && strings.TrimSpace(c["client_id"]) != "" &&
+		strings.TrimSpace(c["client_secret"]) != ""
+}
+
+// linkedinTokenKey identifies a destination's refresh credentials, so a
+// change of credentials does not reuse a token minted from the old ones.
+func linkedinTokenKey(d Destination) string {
+	sum := sha256.Sum256([]byte(d.Credentials["client_id"] + "\x00" + d.Credentials["refresh_token"]))
+	return strconv.FormatInt(d.ID, 10) + ":" + hex.EncodeToString(sum[:8])
+}
+
+// accessToken returns the token to use. Without refresh credentials it is
+// the stored access_token. With them it is the cached minted token while it
+// lives, else the stored access_token until LinkedIn refuses it, else a new
+// one from the token endpoint. stale is a token LinkedIn just refused.
+func (l *LinkedIn) accessToken(ctx context.Context, d Destination, stale string) (string, error) {
+	given := strings.TrimSpace(d.Credentials["access_token"])
+	if !linkedinCanRefresh(d) {
+		if given == "" {
+			return "", Auth(0, "missing_credential", "access_token is not set")
+		}
+		return given, nil
+	}
+	key := linkedinTokenKey(d)
+	// One refresh at a time: concurrent sends wait for the new token rather
+	// than each spending the refresh token.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.cfg.now()
+	t, cached := l.tokens[key]
+	if cached && t.access != stale && now.Before(t.expiry.Add(-linkedinTokenSlack)) {
+		return t.access, nil
+	}
+	if !cached && given != "" && given != stale {
+		return given, nil
+	}
+	t, err := l.refresh(ctx, d, now)
+	if err != nil {
+		return "", err
+	}
+	l.tokens[key] = t
+	return t.access, nil
+}
+
+// linkedinTokenAnswer is the token endpoint's answer, success or error.
+type linkedinTokenAnswer struct {
+	AccessToken      string `json:"access_token"`
+	ExpiresIn        int64  `json:"expires_in"`
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+}
+
+// refresh mints an access token from the refresh token
+// (grant_type=refresh_token, form-encoded, as LinkedIn's OAuth docs show).
+func (l *LinkedIn) refresh(ctx context.Context, d Destination, now time.Time) (linkedinToken, error) {
+	c := d.Credentials
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {strings.TrimSpace(c["refresh_token"])},
+		"client_id":     {strings.TrimSpace(c["client_id"])},
+		"client_secret": {strings.TrimSpace(c["client_secret"])},
+	}
+	ans, err := post(ctx, l.cfg.Client, l.oauthURL,
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, []byte(form.Encode()))
+	if err != nil {
+		return linkedinToken{}, err
+	}
+	var ta linkedinTokenAnswer
+	_ = json.Unmarshal(ans.Body, &ta) // an unreadable answer is classed by its status below
+	if ans.Status >= 200 && ans.Status < 300 {
+		if ta.AccessToken == "" {
+			return linkedinToken{}, Transient(ans.Status, "", "LinkedIn's token endpoint answered without an access token")
+		}
+		ttl := time.Duration(ta.ExpiresIn) * time.Second
+		if ta.ExpiresIn <= 0 {
+			ttl = linkedinTokenDefaultTTL
+		}
+		return linkedinToken{access: ta.AccessToken, expiry: now.Add(ttl)}, nil
+	}
+	msg := ta.ErrorDescription
+	if msg == "" {
+		msg = http.StatusText(ans.Status)
+	}
+	for _, secret := range []string{c["refresh_token"], c["client_secret"], c["access_token"]} {
+		msg = redact(msg, strings.TrimSpace(secret))
+	}
+	msg = "LinkedIn refused to refresh the access token: " + truncate(msg, 300)
+	switch {
+	case ans.Status == http.StatusBadRequest || ans.Status == http.StatusUnauthorized || ans.Status == http.StatusForbidden:
+		// invalid_grant / invalid_client: the refresh token or app
+		// credentials are expired or wrong; a person must reconnect.
+		return linkedinToken{}, Auth(ans.Status, ta.Error, msg)
+	default:
+		return linkedinToken{}, linkedinStatusError(ans.Status, ans.Header, ta.Error, msg, now)
+	}
+}

@@ -1,0 +1,461 @@
+package platforms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/postbackhq/postback/mapping"
+)
+
+// Pinterest delivers conversions to the Pinterest Conversions API v5
+// (POST {BaseURL}/v5/ad_accounts/{ad_account_id}/events), authorised with a
+// conversion access token from Ads Manager (or an OAuth token with
+// ads:write).
+//
+// Pinterest answers every request with a status per event (events[], in
+// request order), so one bad event fails alone. The destination's test
+// setting adds ?test=true: Pinterest then validates and answers as usual
+// but records nothing.
+type Pinterest struct {
+	cfg Config
+}
+
+var _ Sender = (*Pinterest)(nil)
+
+const (
+	pinterestDefaultBaseURL = "https://api.pinterest.com"
+	// pinterestBatchSize is the most events one request may carry.
+	pinterestBatchSize = 1000
+	// pinterestMaxAge: the Send conversions endpoint takes events from the
+	// last 7 days (events older than an hour already count as offline).
+	pinterestMaxAge = 7 * 24 * time.Hour
+)
+
+// NewPinterest returns the Pinterest sender.
+func NewPinterest(cfg Config) *Pinterest {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = pinterestDefaultBaseURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Pinterest{cfg: cfg}
+}
+
+// Name is the platform key.
+func (p *Pinterest) Name() string { return "pinterest" }
+
+// Fields lists the destination's credentials and settings.
+func (p *Pinterest) Fields() []Field {
+	return []Field{
+		{Name: "ad_account_id", Label: "Ad account ID", Required: true,
+			Help: "The numeric id of the Pinterest ad account that owns the tag."},
+		{Name: "access_token", Label: "Conversion access token", Required: true, Secret: true,
+			Help: "Generated in Ads Manager ▸ Conversions (or an OAuth token with ads:write)."},
+		{Name: "test", Label: "Test mode", Setting: true, Bool: true,
+			Help: "Send with ?test=true: Pinterest validates the events but does not record them. Turn off for real orders."},
+	}
+}
+
+// BatchSize is the Conversions API's limit per request.
+func (p *Pinterest) BatchSize() int { return pinterestBatchSize }
+
+// MaxAge is the 7-day window.
+func (p *Pinterest) MaxAge() time.Duration { return pinterestMaxAge }
+
+// TestMode reports whether the destination's test setting is on.
+func (p *Pinterest) TestMode(d Destination) bool {
+	on, err := strconv.ParseBool(strings.TrimSpace(d.Settings["test"]))
+	return err == nil && on
+}
+
+// pinterestEvent is one conversion event; user_data's hashed fields are
+// arrays of SHA-256 hex.
+type pinterestEvent struct {
+	EventName      string              `json:"event_name"`
+	ActionSource   string              `json:"action_source"`
+	EventTime      int64               `json:"event_time"` // Unix seconds
+	EventID        string              `json:"event_id"`
+	EventSourceURL string              `json:"event_source_url,omitempty"`
+	UserData       pinterestUserData   `json:"user_data"`
+	CustomData     pinterestCustomData `json:"custom_data"`
+}
+
+type pinterestUserData struct {
+	Em              []string `json:"em,omitempty"`
+	Ph              []string `json:"ph,omitempty"`
+	Fn              []string `json:"fn,omitempty"`
+	Ln              []string `json:"ln,omitempty"`
+	Ge              []string `json:"ge,omitempty"`
+	Db              []string `json:"db,omitempty"`
+	Ct              []string `json:"ct,omitempty"`
+	St              []string `json:"st,omitempty"`
+	Zp              []string `json:"zp,omitempty"`
+	Country         []string `json:"country,omitempty"`
+	ExternalID      []string `json:"external_id,omitempty"`
+	ClientIPAddress string   `json:"client_ip_address,omitempty"`
+	ClientUserAgent string   `json:"client_user_agent,omitempty"`
+	ClickID         string   `json:"click_id,omitempty"` // epik, never hashed
+}
+
+type pinterestCustomData struct {
+	Currency   string             `json:"currency"`
+	Value      string             `json:"value"` // Pinterest takes the value as a string
+	ContentIDs []string           `json:"content_ids,omitempty"`
+	Contents   []pinterestContent `json:"contents,omitempty"`
+	NumItems   int                `json:"num_items,omitempty"`
+	OrderID    string             `json:"order_id,omitempty"`
+}
+
+type pinterestContent struct {
+	ID        string `json:"id"`
+	ItemPrice string `json:"item_price"`
+	Quantity  int    `json:"quantity"`
+	ItemName  string `json:"item_name,omitempty"`
+	ItemBrand string `json:"item_brand,omitempty"`
+}
+
+// pinterestEventNames maps canonical event names to Pinterest's.
+var pinterestEventNames = map[string]string{
+	mapping.EventPurchase:  "checkout",
+	mapping.EventSubscribe: "subscribe",
+}
+
+// pinterestHashed returns a one-element array of the SHA-256 of a
+// normalized value, or nil when there is nothing to send.
+func pinterestHashed(normalized string) []string {
+	if normalized == "" {
+		return nil
+	}
+	return []string{mapping.Hash(normalized)}
+}
+
+// pinterestEmail normalizes an email (trimmed, lower case); a SHA-256 digest
+// passes through.
+func pinterestEmail(raw string) string {
+	s := strings.TrimSpace(raw)
+	if mapping.IsHashed(s) {
+		return strings.ToLower(s)
+	}
+	return mapping.NormalizeEmail(s)
+}
+
+// pinterestPhone is the phone as Pinterest's spec asks: digits only, with
+// the country code, no "+" and no leading zeros. A SHA-256 digest passes
+// through.
+func pinterestPhone(u mapping.User) string {
+	p := strings.TrimSpace(u.Phone)
+	if p == "" {
+		return ""
+	}
+	if mapping.IsHashed(p) {
+		return strings.ToLower(p)
+	}
+	e164, err := mapping.NormalizePhone(p, u.Country)
+	if err != nil {
+		return ""
+	}
+	return mapping.PhoneDigits(e164)
+}
+
+// build turns one conversion into Pinterest's event and reports the
+// identifiers it carries.
+func (p *Pinterest) build(c mapping.Conversion) (pinterestEvent, mapping.Match, error) {
+	u := c.User
+	// zp: the spec asks for digits (a US ZIP, cut to 5); postcodes elsewhere
+	// keep their letters, normalized as for Meta.
+	ud := pinterestUserData{
+		Em:              pinterestHashed(pinterestEmail(u.Email)),
+		Ph:              pinterestHashed(pinterestPhone(u)),
+		Fn:              pinterestHashed(mapping.NormalizeName(u.FirstName)),
+		Ln:              pinterestHashed(mapping.NormalizeName(u.LastName)),
+		Ge:              pinterestHashed(mapping.NormalizeGender(u.Gender)),
+		Db:              pinterestHashed(mapping.NormalizeBirthDate(u.BirthDate)),
+		Ct:              pinterestHashed(mapping.NormalizeCity(u.City)),
+		St:              pinterestHashed(mapping.NormalizeState(u.State, u.Country)),
+		Zp:              pinterestHashed(mapping.NormalizeZip(u.Zip, u.Country)),
+		Country:         pinterestHashed(mapping.NormalizeCountry(u.Country)),
+		ExternalID:      pinterestHashed(mapping.NormalizeExternalID(u.ExternalID)),
+		ClientIPAddress: strings.TrimSpace(c.ClientIP),
+		ClientUserAgent: strings.TrimSpace(c.UserAgent),
+		ClickID:         strings.TrimSpace(c.ClickIDs.EPIK),
+	}
+	match := mapping.Match{
+		ClickID:    ud.ClickID != "",
+		Email:      ud.Em != nil,
+		Phone:      ud.Ph != nil,
+		Name:       ud.Fn != nil || ud.Ln != nil,
+		Address:    ud.Ct != nil || ud.St != nil || ud.Zp != nil,
+		ExternalID: ud.ExternalID != nil,
+		IP:         ud.ClientIPAddress != "",
+		UserAgent:  ud.ClientUserAgent != "",
+	}.Score()
+
+	// Pinterest's spec: user_data needs at least an email, a mobile ad id,
+	// or the client IP together with the user agent.
+	if ud.Em == nil && (ud.ClientIPAddress == "" || ud.ClientUserAgent == "") {
+		return pinterestEvent{}, match, Invalid(0, "no_identifier", "Pinterest needs an email, or the browser's IP and user agent together, and this conversion has neither; not sent")
+	}
+	cur, err := mapping.NormalizeCurrency(c.Currency)
+	if err != nil {
+		return pinterestEvent{}, match, Invalid(0, "invalid_currency", err.Error())
+	}
+	name, ok := pinterestEventNames[c.EventName]
+	if !ok {
+		name = "custom"
+	}
+	cd := pinterestCustomData{Currency: cur, Value: c.Value.String(), OrderID: c.OrderID}
+	for _, it := range c.Items {
+		cd.NumItems += it.Quantity
+		if it.ID == "" {
+			continue
+		}
+		cd.ContentIDs = append(cd.ContentIDs, it.ID)
+		cd.Contents = append(cd.Contents, pinterestContent{
+			ID: it.ID, ItemPrice: it.Price.String(), Quantity: it.Quantity, ItemName: it.Title, ItemBrand: it.Brand,
+		})
+	}
+	ev := pinterestEvent{
+		EventName:      name,
+		ActionSource:   "web",
+		EventTime:      c.EventTime.Unix(),
+		EventID:        c.EventID,
+		EventSourceURL: c.SourceURL,
+		UserData:       ud,
+		CustomData:     cd,
+	}
+	return ev, match, nil
+}
+
+func (p *Pinterest) endpoint(d Destination) (string, error) {
+	account := strings.TrimSpace(d.Credentials["ad_account_id"])
+	if account == "" {
+		return "", Auth(0, "missing_credential", "ad_account_id is not set")
+	}
+	u := p.cfg.BaseURL + "/v5/ad_accounts/" + url.PathEscape(account) + "/events"
+	if p.TestMode(d) {
+		u += "?test=true"
+	}
+	return u, nil
+}
+
+func pinterestHeaders(token string) map[string]string {
+	return map[string]string{
+		"Authorization": "Bearer " + token,
+		"Content-Type":  "application/json",
+	}
+}
+
+func pinterestBody(events []json.RawMessage) ([]byte, error) {
+	return json.Marshal(struct {
+		Data []json.RawMessage `json:"data"`
+	}{events})
+}
+
+// Render builds the request for a batch without sending it; the token is
+// redacted. It fails if any conversion could not be sent.
+func (p *Pinterest) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	if len(convs) == 0 {
+		return Request{}, errors.New("pinterest: no conversions to render")
+	}
+	if len(convs) > pinterestBatchSize {
+		return Request{}, fmt.Errorf("pinterest: %d conversions exceed the batch limit of %d", len(convs), pinterestBatchSize)
+	}
+	endpoint, err := p.endpoint(d)
+	if err != nil {
+		return Request{}, fmt.Errorf("pinterest: %w", err)
+	}
+	events := make([]json.RawMessage, 0, len(convs))
+	for _, c := range convs {
+		ev, _, err := p.build(c)
+		if err != nil {
+			return Request{}, fmt.Errorf("pinterest: conversion %s: %w", c.EventID, err)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return Request{}, fmt.Errorf("pinterest: encode conversion %s: %w", c.EventID, err)
+		}
+		events = append(events, b)
+	}
+	body, err := pinterestBody(events)
+	if err != nil {
+		return Request{}, fmt.Errorf("pinterest: encode batch: %w", err)
+	}
+	return Request{Method: http.MethodPost, URL: endpoint, Header: pinterestHeaders("REDACTED"), Body: body}, nil
+}
+
+// Send delivers a batch. Conversions past the 7-day window or without the
+// identifiers Pinterest requires fail without being sent; the others go in
+// one request and each gets the status Pinterest reports for it.
+func (p *Pinterest) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
+	now := p.cfg.now()
+	results := make([]Result, len(convs))
+	var idx []int
+	var events []json.RawMessage
+	for i, c := range convs {
+		ev, match, err := p.build(c)
+		results[i].Match = match
+		switch {
+		case tooOld(c, pinterestMaxAge, now):
+			results[i].Err = ageError("Pinterest", pinterestMaxAge)
+		case err != nil:
+			results[i].Err = err
+		default:
+			b, err := json.Marshal(ev)
+			if err != nil {
+				results[i].Err = Invalid(0, "", fmt.Sprintf("cannot encode event: %v", err))
+				continue
+			}
+			results[i].Payload = b
+			idx = append(idx, i)
+			events = append(events, b)
+		}
+	}
+	if len(idx) == 0 {
+		return results
+	}
+	shared := func(status int, response string, err error) {
+		for _, i := range idx {
+			results[i].StatusCode, results[i].Response, results[i].Err = status, response, err
+		}
+	}
+	endpoint, err := p.endpoint(d)
+	if err != nil {
+		shared(0, "", err)
+		return results
+	}
+	token := strings.TrimSpace(d.Credentials["access_token"])
+	if token == "" {
+		shared(0, "", Auth(0, "missing_credential", "access_token is not set"))
+		return results
+	}
+	body, err := pinterestBody(events)
+	if err != nil {
+		shared(0, "", Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err)))
+		return results
+	}
+	ans, err := post(ctx, p.cfg.Client, endpoint, pinterestHeaders(token), body)
+	if err != nil {
+		shared(ans.Status, string(ans.Body), err)
+		return results
+	}
+	for k, o := range pinterestOutcomes(ans, len(idx), now) {
+		i := idx[k]
+		results[i].StatusCode = ans.Status
+		results[i].Response = redact(o.response, token)
+		results[i].Err = o.err
+		results[i].Match.Reported = o.reported
+	}
+	return results
+}
+
+// pinterestAnswer is the Conversions API's answer: per-event statuses on
+// success, {code, message} on error.
+type pinterestAnswer struct {
+	NumEventsReceived  *int              `json:"num_events_received"`
+	NumEventsProcessed *int              `json:"num_events_processed"`
+	Events             []json.RawMessage `json:"events"`
+	Code               *int              `json:"code"`
+	Message            string            `json:"message"`
+}
+
+// pinterestEventStatus is one entry of events[].
+type pinterestEventStatus struct {
+	Status         string  `json:"status"` // "processed" or "failed"
+	ErrorMessage   *string `json:"error_message"`
+	WarningMessage *string `json:"warning_message"`
+}
+
+// pinterestOutcome is what happened to one event of a request.
+type pinterestOutcome struct {
+	err      error
+	response string
+	reported string
+}
+
+// pinterestOutcomes reads an answer to a request of n events into one
+// outcome per event. When the answer lists every event (events[] in request
+// order), each event takes its own status: "failed" is invalid with
+// Pinterest's error_message, and warning_message is kept as what Pinterest
+// reported. Otherwise the status speaks for the whole request: 401 and 403
+// are auth (Pinterest codes 2 and 29), 429 throttled (code 8), 5xx
+// transient (503 code 4197: endpoint ramped down), other 4xx invalid.
+func pinterestOutcomes(ans answer, n int, now time.Time) []pinterestOutcome {
+	out := make([]pinterestOutcome, n)
+	var pa pinterestAnswer
+	_ = json.Unmarshal(ans.Body, &pa) // an answer in another shape is classed by status alone
+	body := string(ans.Body)
+	ok := ans.Status >= 200 && ans.Status < 300
+
+	if len(pa.Events) == n && (ok || ans.Status == http.StatusBadRequest || ans.Status == http.StatusUnprocessableEntity) {
+		for k, raw := range pa.Events {
+			out[k].response = string(raw)
+			var st pinterestEventStatus
+			if err := json.Unmarshal(raw, &st); err != nil {
+				out[k].err = Transient(ans.Status, "", "Pinterest's answer for this event could not be read; it will be sent again")
+				continue
+			}
+			if st.WarningMessage != nil {
+				out[k].reported = truncate(*st.WarningMessage, 300)
+			}
+			switch st.Status {
+			case "processed":
+			case "failed":
+				msg := "event failed"
+				if st.ErrorMessage != nil && *st.ErrorMessage != "" {
+					msg = *st.ErrorMessage
+				}
+				out[k].err = Invalid(ans.Status, "", "Pinterest rejected the event: "+truncate(msg, 300))
+			default:
+				out[k].err = Transient(ans.Status, "", fmt.Sprintf("Pinterest reported status %q for this event; it will be sent again", truncate(st.Status, 40)))
+			}
+		}
+		return out
+	}
+
+	var e *Error
+	code := ""
+	if pa.Code != nil {
+		code = strconv.Itoa(*pa.Code)
+	}
+	msg := pa.Message
+	if msg == "" {
+		msg = http.StatusText(ans.Status)
+	}
+	msg = truncate(msg, 300)
+	switch {
+	case ok:
+		// A success that does not list the events: trust the counts when
+		// they say everything was processed, else send again.
+		if pa.NumEventsProcessed != nil && *pa.NumEventsProcessed == n {
+			e = nil
+		} else {
+			e = Transient(ans.Status, "", "Pinterest did not report on each event; they will be sent again")
+		}
+	case ans.Status == http.StatusUnauthorized:
+		e = Auth(ans.Status, code, "Pinterest rejected the access token: "+msg)
+	case ans.Status == http.StatusForbidden:
+		e = Auth(ans.Status, code, "Pinterest refused access to the ad account: "+msg)
+	default:
+		e = ClassifyStatus(ans.Status, ans.Header, "Pinterest: "+msg, now)
+		if e == nil {
+			e = Invalid(ans.Status, "", "Pinterest: "+msg)
+		}
+		e.Code = code
+	}
+	for k := range out {
+		out[k].response = body
+		if e != nil {
+			out[k].err = e
+		}
+	}
+	return out
+}
