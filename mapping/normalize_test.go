@@ -10,16 +10,16 @@ import (
 	"unicode/utf8"
 )
 
-// sha256Hex is the test's own SHA-256, independent of Hash.
-func sha256Hex(s string) string {
+// vectorSHA256 is the test's own SHA-256, independent of Hash.
+func vectorSHA256(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
 const (
 	// A digest as a store that hashes before sending would give it.
-	preHashed      = "a3f1d4c2b6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829"
-	preHashedUpper = "A3F1D4C2B6E8F0A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F6071829"
+	preHashedDigest      = "a3f1d4c2b6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829"
+	preHashedDigestUpper = "A3F1D4C2B6E8F0A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F6071829"
 )
 
 // The vectors marked §10 are platforms.md §10, collected from Meta's SDK and
@@ -34,7 +34,7 @@ func TestNormalizeEmail(t *testing.T) {
 		{"§10 keeps dots and +tag", "user.name+tag@domain.co.uk", "user.name+tag@domain.co.uk"},
 		{"mixed case with tag", "  Jane.Doe+shop@Example.com ", "jane.doe+shop@example.com"},
 		{"unicode local part kept", "José@example.com", "josé@example.com"},
-		{"pre-hashed passes through", preHashedUpper, preHashed},
+		{"pre-hashed passes through", preHashedDigestUpper, preHashedDigest},
 		{"empty", "", ""},
 		{"no at", "foo.example.com", ""},
 		{"two ats", "a@b@example.com", ""},
@@ -99,7 +99,7 @@ func TestNormalizePhone(t *testing.T) {
 		{"zeros only", "0000", "DE", "", true},
 		{"unknown country code", "+999 1234 5678", "", "", true},
 		{"unknown billing country", "030 12345678", "ZZ", "", true},
-		{"pre-hashed is not a phone", preHashed, "US", "", true},
+		{"pre-hashed is not a phone", preHashedDigest, "US", "", true},
 		{"absurdly long", strings.Repeat("1", 300), "US", "", true},
 	}
 	for _, tt := range tests {
@@ -134,11 +134,11 @@ func TestPhoneDigits(t *testing.T) {
 		{"+44 844 412 4653", "", "448444124653"}, // platforms.md Snapchat docs example
 	}
 	for _, tt := range tests {
-		e164, err := NormalizePhone(tt.raw, tt.country)
+		phone, err := NormalizePhone(tt.raw, tt.country)
 		if err != nil {
 			t.Fatalf("NormalizePhone(%q, %q): %v", tt.raw, tt.country, err)
 		}
-		if got := PhoneDigits(e164); got != tt.want {
+		if got := PhoneDigits(phone); got != tt.want {
 			t.Errorf("PhoneDigits(NormalizePhone(%q, %q)) = %q, want %q", tt.raw, tt.country, got, tt.want)
 		}
 	}
@@ -159,7 +159,7 @@ func TestNormalizeName(t *testing.T) {
 		{"digits kept", "Louis XIV 2nd", "louisxiv2nd"},
 		{"non-latin letters kept", "Дмитрий", "дмитрий"},
 		{"punctuation only", ".-'", ""},
-		{"pre-hashed passes through", preHashedUpper, preHashed},
+		{"pre-hashed passes through", preHashedDigestUpper, preHashedDigest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,7 +223,7 @@ func TestNormalizeZip(t *testing.T) {
 		{"nine digits elsewhere kept", "627011234", "DE", "627011234"},
 		{"Canadian", " K1A 0B1 ", "CA", "k1a0b1"},
 		{"spaces around dash", "98121 - 4892", "US", "98121"},
-		{"pre-hashed is not cut to five", preHashedUpper, "US", preHashed},
+		{"pre-hashed is not cut to five", preHashedDigestUpper, "US", preHashedDigest},
 		{"empty", "", "US", ""},
 	}
 	for _, tt := range tests {
@@ -243,7 +243,7 @@ func TestNormalizeCountry(t *testing.T) {
 		{"three letters", "USA", ""},
 		{"name", "United States", ""},
 		{"one letter", "U", ""},
-		{"pre-hashed passes through", preHashedUpper, preHashed},
+		{"pre-hashed passes through", preHashedDigestUpper, preHashedDigest},
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {
@@ -265,7 +265,7 @@ func TestNormalizeGender(t *testing.T) {
 		{"boy", "m"},
 		{"other", ""},
 		{"", ""},
-		{preHashedUpper, preHashed},
+		{preHashedDigestUpper, preHashedDigest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -296,7 +296,7 @@ func TestNormalizeBirthDate(t *testing.T) {
 		{"words", "yesterday", ""},
 		{"compact invalid", "19901332", ""},
 		{"empty", "", ""},
-		{"pre-hashed passes through", preHashedUpper, preHashed},
+		{"pre-hashed passes through", preHashedDigestUpper, preHashedDigest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,7 +314,7 @@ func TestNormalizeExternalID(t *testing.T) {
 		{" 7390123456789 ", "7390123456789"},
 		{"cus_AbC-1", "cus_abc-1"}, // punctuation is part of an id: kept
 		{"", ""},
-		{preHashedUpper, preHashed},
+		{preHashedDigestUpper, preHashedDigest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -374,15 +374,15 @@ func TestHash(t *testing.T) {
 		// Published example (Snapchat docs, platforms.md §8).
 		{"published email vector", "person@example.com", "542d240129883c019e106e3b1b2d3f3cb3537c43c425364de8e951d5a3083345"},
 		{"published phone vector", "448444124653", "dc008fda46e2e64002cf2f82a4906236282d431c4f75e5b60bfe79fc48546383"},
-		{"email", "foo@foo.com", sha256Hex("foo@foo.com")},
-		{"utf-8 bytes", "josé", sha256Hex("josé")},
+		{"email", "foo@foo.com", vectorSHA256("foo@foo.com")},
+		{"utf-8 bytes", "josé", vectorSHA256("josé")},
 		{"empty stays empty", "", ""},
-		{"pre-hashed passes through", preHashed, preHashed},
-		{"upper-case digest is lowercased, not rehashed", preHashedUpper, preHashed},
-		{"63 hex chars are hashed", preHashed[:63], sha256Hex(preHashed[:63])},
-		{"65 hex chars are hashed", preHashed + "a", sha256Hex(preHashed + "a")},
-		{"64 chars not all hex are hashed", "g" + preHashed[1:], sha256Hex("g" + preHashed[1:])},
-		{"md5 is hashed", "5d41402abc4b2a76b9719d911017c592", sha256Hex("5d41402abc4b2a76b9719d911017c592")},
+		{"pre-hashed passes through", preHashedDigest, preHashedDigest},
+		{"upper-case digest is lowercased, not rehashed", preHashedDigestUpper, preHashedDigest},
+		{"63 hex chars are hashed", preHashedDigest[:63], vectorSHA256(preHashedDigest[:63])},
+		{"65 hex chars are hashed", preHashedDigest + "a", vectorSHA256(preHashedDigest + "a")},
+		{"64 chars not all hex are hashed", "g" + preHashedDigest[1:], vectorSHA256("g" + preHashedDigest[1:])},
+		{"md5 is hashed", "5d41402abc4b2a76b9719d911017c592", vectorSHA256("5d41402abc4b2a76b9719d911017c592")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -403,9 +403,9 @@ func TestHashNormalizedVectors(t *testing.T) {
 		{"em", "  foo@foo.com  ", "foo@foo.com", NormalizeEmail},
 		{"em", "     John_Smith@gmail.com    ", "john_smith@gmail.com", NormalizeEmail},
 		{"em", "user.name+tag@domain.co.uk", "user.name+tag@domain.co.uk", NormalizeEmail},
-		{"ph", "+442071838750", "442071838750", metaPhone},
-		{"ph", "+1 (415) 555-0100", "14155550100", metaPhone},
-		{"ph", "+001 (616) 954-78 88", "16169547888", metaPhone},
+		{"ph", "+442071838750", "442071838750", metaPhoneForm},
+		{"ph", "+1 (415) 555-0100", "14155550100", metaPhoneForm},
+		{"ph", "+001 (616) 954-78 88", "16169547888", metaPhoneForm},
 		{"fn", "John", "john", NormalizeName},
 		{"ln", "   Smith   ", "smith", NormalizeName},
 		{"ln", "O'Connor", "oconnor", NormalizeName},
@@ -431,20 +431,20 @@ func TestHashNormalizedVectors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.field+"/"+tt.raw, func(t *testing.T) {
 			got := Hash(tt.norm(tt.raw))
-			if want := sha256Hex(tt.normalized); got != want {
+			if want := vectorSHA256(tt.normalized); got != want {
 				t.Errorf("Hash(normalize %s %q) = %q, want sha256(%q) = %q", tt.field, tt.raw, got, tt.normalized, want)
 			}
 		})
 	}
 }
 
-// metaPhone is the phone form Meta hashes: E.164 digits without "+".
-func metaPhone(raw string) string {
-	e164, err := NormalizePhone(raw, "")
+// metaPhoneForm is the phone form Meta hashes: E.164 digits without "+".
+func metaPhoneForm(raw string) string {
+	phone, err := NormalizePhone(raw, "")
 	if err != nil {
 		return ""
 	}
-	return PhoneDigits(e164)
+	return PhoneDigits(phone)
 }
 
 func TestIsHashed(t *testing.T) {
@@ -452,11 +452,11 @@ func TestIsHashed(t *testing.T) {
 		in   string
 		want bool
 	}{
-		{preHashed, true},
-		{preHashedUpper, true},
-		{preHashed[:63], false},
-		{preHashed + "0", false},
-		{"z" + preHashed[1:], false},
+		{preHashedDigest, true},
+		{preHashedDigestUpper, true},
+		{preHashedDigest[:63], false},
+		{preHashedDigest + "0", false},
+		{"z" + preHashedDigest[1:], false},
 		{"", false},
 	}
 	for _, tt := range tests {
@@ -466,15 +466,15 @@ func TestIsHashed(t *testing.T) {
 	}
 }
 
-// e164 is what NormalizePhone promises when it succeeds.
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+// e164Pattern is what NormalizePhone promises when it succeeds.
+var e164Pattern = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 
 func FuzzNormalizePhone(f *testing.F) {
 	for _, s := range []struct{ raw, country string }{
 		{"(217) 555-0143", "US"}, {"030 12345678", "DE"}, {"07911 123456", "GB"},
 		{"+44 7911 123456", ""}, {"0044 7911 123456", ""}, {"+001 (616) 954-78 88", ""},
 		{"1-800-FLOWERS", "US"}, {"+1 415 555 0100 ext. 12", ""}, {"garbage", "US"},
-		{"", ""}, {"+", ""}, {"00", "DE"}, {preHashed, "US"}, {"+(0)0 1 2", "uk"},
+		{"", ""}, {"+", ""}, {"00", "DE"}, {preHashedDigest, "US"}, {"+(0)0 1 2", "uk"},
 	} {
 		f.Add(s.raw, s.country)
 	}
@@ -495,7 +495,7 @@ func FuzzNormalizePhone(f *testing.F) {
 			}
 			return
 		}
-		if !e164.MatchString(got) {
+		if !e164Pattern.MatchString(got) {
 			t.Fatalf("NormalizePhone(%q, %q) = %q, not E.164", raw, country, got)
 		}
 		if again, err := NormalizePhone(got, country); err != nil || again != got {
@@ -505,7 +505,7 @@ func FuzzNormalizePhone(f *testing.F) {
 }
 
 func FuzzNormalizers(f *testing.F) {
-	for _, s := range []string{"  Jane.Doe+shop@Example.com ", "O'Connor", "José", "Jose\u0301", "N.Y.", "NR9 5AL", "2/16/1997", preHashedUpper, "\xff\xfe"} {
+	for _, s := range []string{"  Jane.Doe+shop@Example.com ", "O'Connor", "José", "Jose\u0301", "N.Y.", "NR9 5AL", "2/16/1997", preHashedDigestUpper, "\xff\xfe"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
