@@ -447,10 +447,7 @@ func (m *Meta) Send(ctx context.Context, d Destination, convs []mapping.Conversi
 		return out
 	}
 	outcomes := make([]metaOutcome, len(b.events))
-	for start := 0; start < len(b.events); start += metaBatchSize {
-		end := min(start+metaBatchSize, len(b.events))
-		m.deliver(ctx, md, b.events[start:end], outcomes[start:end])
-	}
+	m.deliverParts(ctx, md, b.events, outcomes, metaBatchSize)
 	for k, i := range b.idx {
 		o := outcomes[k]
 		match := b.matches[k]
@@ -477,9 +474,7 @@ const metaSingles = 8
 
 // deliver sends events and fills out, one outcome per event. When Meta
 // rejects several events as invalid, they are resent in parts (halves, or
-// one by one for a few) until each bad event stands alone. A part failing
-// for another reason (throttled, refused credentials, no answer) gives its
-// failure to the parts after it unsent: the API would not take them either.
+// one by one for a few) until each bad event stands alone.
 func (m *Meta) deliver(ctx context.Context, md metaDest, events []json.RawMessage, out []metaOutcome) {
 	o := m.post(ctx, md, events)
 	if o.err == nil || len(events) == 1 || !errors.Is(o.err, ErrInvalid) {
@@ -492,6 +487,14 @@ func (m *Meta) deliver(ctx context.Context, md metaDest, events []json.RawMessag
 	if len(events) > metaSingles {
 		size = (len(events) + 1) / 2
 	}
+	m.deliverParts(ctx, md, events, out, size)
+}
+
+// deliverParts delivers events in parts of size. A part failing for a
+// reason other than an invalid event (throttled, refused credentials, no
+// answer) gives its failure to the parts after it unsent: the API would not
+// take them either.
+func (m *Meta) deliverParts(ctx context.Context, md metaDest, events []json.RawMessage, out []metaOutcome, size int) {
 	for start := 0; start < len(events); start += size {
 		end := min(start+size, len(events))
 		m.deliver(ctx, md, events[start:end], out[start:end])

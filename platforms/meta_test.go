@@ -997,6 +997,28 @@ func TestMetaBatchSize(t *testing.T) {
 	}
 }
 
+// TestMetaBatchThrottled checks that a throttled first request of an
+// oversized batch stops the rest from being sent.
+func TestMetaBatchThrottled(t *testing.T) {
+	f, srv := newMetaFake(t, func(int, metaCall) metaReply {
+		return metaReply{status: 429, header: http.Header{"Retry-After": {"30"}}, body: metaErrorJSON(80004, 0, "Too many calls", false)}
+	})
+	convs := make([]mapping.Conversion, 1001)
+	for i := range convs {
+		convs[i] = metaConv(fmt.Sprintf("o%d", i))
+	}
+	res := metaSender(srv.URL, 10*time.Second).Send(context.Background(), metaDestination(nil), convs)
+	for i, r := range res {
+		var e *Error
+		if !errors.As(r.Err, &e) || !errors.Is(r.Err, ErrThrottled) || e.RetryAfter != 30*time.Second {
+			t.Fatalf("result %d = %v, want ErrThrottled with 30s", i, r.Err)
+		}
+	}
+	if n := len(f.callList()); n != 1 {
+		t.Errorf("fake got %d requests, want 1", n)
+	}
+}
+
 func TestMetaTestEventCode(t *testing.T) {
 	tests := []struct {
 		name     string
