@@ -43,6 +43,8 @@ const (
 	metaMaxAge    = 7 * 24 * time.Hour
 	// metaRedacted stands in for the access token in a rendered request.
 	metaRedacted = "REDACTED"
+	// metaMaxRegain caps the wait read from Meta's usage headers.
+	metaMaxRegain = 24 * time.Hour
 )
 
 var (
@@ -656,6 +658,8 @@ func metaRetryAfter(h http.Header, now time.Time) time.Duration {
 			continue
 		}
 		if mins := metaRegainMinutes(usage); mins > 0 {
+			// Capped so that a wild value cannot overflow the duration.
+			mins = min(mins, metaMaxRegain.Minutes())
 			wait = max(wait, time.Duration(mins*float64(time.Minute)))
 		}
 	}

@@ -718,6 +718,7 @@ func TestMetaAnswers(t *testing.T) {
 		{"code 4 with app usage", metaReply{status: 403, header: http.Header{"X-App-Usage": {`{"call_count":100,"total_time":10,"total_cputime":10,"estimated_time_to_regain_access":2}`}}, body: metaErrorJSON(4, 0, "Application request limit reached", false)}, ErrThrottled, "4", 2 * time.Minute},
 		{"code 613", metaReply{status: 400, body: metaErrorJSON(613, 0, "Calls to this api have exceeded the rate limit", false)}, ErrThrottled, "613", 0},
 		{"business use case 80004", metaReply{status: 400, header: usage(1), body: metaErrorJSON(80004, 0, "There have been too many calls", false)}, ErrThrottled, "80004", time.Minute},
+		{"absurd regain time is capped", metaReply{status: 400, header: usage(1 << 40), body: metaErrorJSON(80004, 0, "There have been too many calls", false)}, ErrThrottled, "80004", 24 * time.Hour},
 		{"longest hint wins", metaReply{status: 429, header: func() http.Header { h := usage(3); h.Set("Retry-After", "10"); return h }(), body: `{}`}, ErrThrottled, "", 3 * time.Minute},
 		{"code 190 expired token", metaReply{status: 400, body: metaErrorJSON(190, 463, "Error validating access token: Session has expired", false)}, ErrAuth, "190/463", 0},
 		{"code 10 permission", metaReply{status: 403, body: metaErrorJSON(10, 0, "Application does not have permission for this action", false)}, ErrAuth, "10", 0},
@@ -1139,4 +1140,51 @@ func TestMetaRenderErrors(t *testing.T) {
 	if !cmp.Equal(ids, []string{"o1"}) {
 		t.Errorf("rendered events %v, want only o1", ids)
 	}
+}
+
+// FuzzMetaAnswer feeds arbitrary answers to the classifier: it must never
+// panic, must fail every non-2xx answer with one of the four classes, and
+// must not let the token through.
+func FuzzMetaAnswer(f *testing.F) {
+	f.Add(200, `{"events_received":1,"messages":["x"],"fbtrace_id":"A"}`, "")
+	f.Add(400, metaErrorJSON(100, 2804019, "Invalid parameter "+metaTestToken, false), "")
+	f.Add(400, metaErrorJSON(17, 0, "limit", false), `{"1":[{"estimated_time_to_regain_access":5}]}`)
+	f.Add(429, `{}`, `{"estimated_time_to_regain_access":[1,{"estimated_time_to_regain_access":"x"}]}`)
+	f.Add(500, `<html>`, `not json`)
+	f.Add(400, metaErrorJSON(4, 0, "limit", false), `{"estimated_time_to_regain_access":1e300}`)
+	f.Add(302, `{"error":{"code":"x"}}`, "")
+	f.Add(200, `{"events_received":"1"}`, "")
+	m := metaSender("http://meta.invalid", time.Second)
+	f.Fuzz(func(t *testing.T, status int, body, usage string) {
+		if status < 100 || status > 599 {
+			return
+		}
+		h := http.Header{}
+		h.Set("X-Business-Use-Case-Usage", usage)
+		reported, err := m.classify(answer{Status: status, Header: h, Body: []byte(body)}, metaTestToken, 1)
+		if strings.Contains(reported, metaTestToken) {
+			t.Fatalf("reported %q leaks the token", reported)
+		}
+		if err == nil {
+			if status < 200 || status > 299 {
+				t.Fatalf("classify(%d, %q) = success", status, body)
+			}
+			return
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("classify(%d, %q) = %v, not an *Error", status, body, err)
+		}
+		switch e.Class {
+		case ErrTransient, ErrThrottled, ErrAuth, ErrInvalid:
+		default:
+			t.Fatalf("classify(%d, %q) class %v", status, body, e.Class)
+		}
+		if e.RetryAfter < 0 {
+			t.Fatalf("classify(%d, %q) RetryAfter %v", status, body, e.RetryAfter)
+		}
+		if strings.Contains(err.Error(), metaTestToken) {
+			t.Fatalf("error %q leaks the token", err)
+		}
+	})
 }
