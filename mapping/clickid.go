@@ -91,37 +91,46 @@ func ParseLandingURL(landing string) ClickIDs {
 	return c
 }
 
-// AddLandingURL fills empty click ids from a landing URL's query.
+// AddLandingURL fills empty click ids from a landing URL's query. Parameters
+// are read in the order they appear, so when a name is repeated (or spelled
+// two ways, fbclid and FBCLID) the first one wins, every time.
 func (c *ClickIDs) AddLandingURL(landing string, names map[string]string) {
 	landing = strings.TrimSpace(landing)
-	if landing == "" {
+	i := strings.IndexByte(landing, '?')
+	if i < 0 {
 		return
 	}
-	q := landing
-	if i := strings.IndexByte(landing, '?'); i >= 0 {
-		q = landing[i+1:]
-	} else {
-		return
+	q := landing[i+1:]
+	if j := strings.IndexByte(q, '#'); j >= 0 {
+		q = q[:j]
 	}
-	if i := strings.IndexByte(q, '#'); i >= 0 {
-		q = q[:i]
-	}
-	values, err := url.ParseQuery(q)
-	if err != nil && len(values) == 0 {
-		return
-	}
-	for name, vs := range values {
-		if len(vs) == 0 {
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if pair == "" {
 			continue
 		}
-		c.SetNamed(name, vs[0], names)
+		rawName, rawValue, _ := strings.Cut(pair, "=")
+		// A pair that does not unescape is skipped, as url.ParseQuery does;
+		// the rest of the query still counts.
+		name, err := url.QueryUnescape(rawName)
+		if err != nil {
+			continue
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil {
+			continue
+		}
+		c.SetNamed(name, value, names)
 	}
 }
 
 // FBC builds Meta's fbc value from an fbclid seen at t:
-// "fb.1.<unix milliseconds>.<fbclid>". The fbclid is kept as it is.
+// "fb.1.<unix milliseconds>.<fbclid>". The fbclid is kept as it is. It
+// returns "" when fbclid is empty or t is zero or before 1970, which would
+// make a creation time Meta rejects.
 func FBC(fbclid string, t time.Time) string {
-	if fbclid == "" {
+	if fbclid == "" || t.IsZero() || t.UnixMilli() <= 0 {
 		return ""
 	}
 	return "fb.1." + strconv.FormatInt(t.UnixMilli(), 10) + "." + fbclid
