@@ -137,6 +137,7 @@ func TestShopifyVerify(t *testing.T) {
 		{"body with trailing newline", append(append([]byte{}, body...), '\n'), shopifyTestSecret, []string{good}, ErrNoValidSignature},
 		{"not base64", body, shopifyTestSecret, []string{strings.Repeat("!", 44)}, ErrNoValidSignature},
 		{"hex digest instead of base64", body, shopifyTestSecret, []string{hex.EncodeToString(goodRaw)}, ErrNoValidSignature},
+		{"44 characters without padding (33 bytes)", body, shopifyTestSecret, []string{strings.Repeat("0", 44)}, ErrNoValidSignature},
 		{"unpadded base64", body, shopifyTestSecret, []string{strings.TrimRight(good, "=")}, ErrNoValidSignature},
 		{"truncated digest", body, shopifyTestSecret, []string{base64.StdEncoding.EncodeToString(goodRaw[:16])}, ErrNoValidSignature},
 		{"empty secret, signed with the empty key", body, "", []string{signShopify("", body)}, ErrNoValidSignature},
