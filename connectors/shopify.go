@@ -414,7 +414,7 @@ func shopifyMoneyOf(o *shopifyOrder, rules mapping.ShopRules) (shopifyMoney, err
 		field string
 		a     shopifyAmount
 	}{{"total_tax", tax}, {"total_shipping_price_set", shipping}} {
-		d, err := m.amount(part.field, part.a)
+		d, err := m.amount(part.field, part.a, false)
 		if err != nil {
 			return m, err
 		}
@@ -426,13 +426,13 @@ func shopifyMoneyOf(o *shopifyOrder, rules mapping.ShopRules) (shopifyMoney, err
 	return m, nil
 }
 
-// amount parses a secondary amount of the order's side, refusing one in
-// another currency; a missing amount counts as zero.
-func (m shopifyMoney) amount(field string, a shopifyAmount) (decimal.Decimal, error) {
+// amount parses an amount of the order's side, refusing one in another
+// currency; a missing amount that is not required counts as zero.
+func (m shopifyMoney) amount(field string, a shopifyAmount, required bool) (decimal.Decimal, error) {
 	if a.CurrencyCode != "" && !strings.EqualFold(a.CurrencyCode, m.currency) {
 		return decimal.Decimal{}, shopifyMalformed("%s is in %q, total_price in %q", field, a.CurrencyCode, m.currency)
 	}
-	return shopifyDecimal(field, a.Amount, false)
+	return shopifyDecimal(field, a.Amount, required)
 }
 
 // shopifyDecimal parses a decimal string in major units ("120.94", or
@@ -491,7 +491,7 @@ func shopifyItems(o *shopifyOrder, m shopifyMoney) ([]mapping.Item, error) {
 		if !m.presentment {
 			price = shopifyAmount{Amount: li.Price}.or(li.PriceSet.ShopMoney)
 		}
-		p, err := m.amount("line_items.price", price)
+		p, err := m.amount("line_items.price", price, true)
 		if err != nil {
 			return nil, err
 		}

@@ -855,6 +855,24 @@ func shopifyErrorCases() []shopifyCase {
 			wantErr: ErrMalformed, reasonHas: []string{"processed_at"},
 		},
 		{
+			name: "presentment side: a line without its presentment price",
+			edit: func(t *testing.T, o map[string]any) {
+				shopifyEUR(t, o)
+				delete(shopifyLines(t, o)[1], "price_set")
+			},
+			rules:   mapping.ShopRules{Currency: mapping.CurrencyPresentment},
+			wantErr: ErrMalformed, reasonHas: []string{"line_items.price"},
+		},
+		{
+			name: "presentment line price in another currency",
+			edit: func(t *testing.T, o map[string]any) {
+				shopifyEUR(t, o)
+				shopifyLines(t, o)[0]["price_set"] = shopifySet("89.00", "USD", "70.00", "GBP")
+			},
+			rules:   mapping.ShopRules{Currency: mapping.CurrencyPresentment},
+			wantErr: ErrMalformed, reasonHas: []string{"line_items.price"},
+		},
+		{
 			name: "refund without order_id", file: "refunds_create.json", topic: "refunds/create",
 			edit:    func(t *testing.T, o map[string]any) { delete(o, "order_id") },
 			wantErr: ErrMalformed, reasonHas: []string{"order_id"},
