@@ -21,6 +21,13 @@ func newSenders(cfg Config, client *http.Client) map[string]platforms.Sender {
 	}
 	list := []platforms.Sender{
 		platforms.NewMeta(pc("meta")),
+		platforms.NewGoogleAds(pc("google_ads"), cfg.PlatformURLs["google_oauth"]),
+		platforms.NewTikTok(pc("tiktok")),
+		platforms.NewReddit(pc("reddit")),
+		platforms.NewLinkedIn(pc("linkedin"), cfg.PlatformURLs["linkedin_oauth"]+"/oauth/v2/accessToken"),
+		platforms.NewMicrosoft(pc("microsoft")),
+		platforms.NewPinterest(pc("pinterest")),
+		platforms.NewSnapchat(pc("snapchat")),
 	}
 	out := make(map[string]platforms.Sender, len(list))
 	for _, s := range list {
@@ -33,6 +40,7 @@ func newSenders(cfg Config, client *http.Client) map[string]platforms.Sender {
 func newConnectors() map[mapping.Source]connectors.Connector {
 	list := []connectors.Connector{
 		connectors.NewShopify(),
+		connectors.NewWooCommerce(),
 	}
 	out := make(map[mapping.Source]connectors.Connector, len(list))
 	for _, c := range list {
