@@ -62,7 +62,7 @@ func toShopJSON(publicURL string, sh store.Shop) shopJSON {
 		Settings: shopSettings{
 			EventIDTemplate: r.EventIDTemplate, ValueRule: string(orDefault(string(r.ValueRule), string(mapping.ValueTotal))),
 			Currency: orDefault(string(r.Currency), string(mapping.CurrencyShop)), PaidStatuses: nonNilSlice(r.PaidStatuses),
-			AttributeNames: r.AttributeNames, SendZeroValue: r.SendZeroValue, StripeRenewals: r.StripeRenewals,
+			AttributeNames: nonNilMap(r.AttributeNames), SendZeroValue: r.SendZeroValue, StripeRenewals: r.StripeRenewals,
 			StripeSubscriptionEvent: orDefault(r.StripeSubscriptionEvent, mapping.EventPurchase),
 		},
 		CreatedAt: timeOrNil(sh.CreatedAt), UpdatedAt: timeOrNil(sh.UpdatedAt),
@@ -74,6 +74,13 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 func nonNilSlice(s []string) []string {

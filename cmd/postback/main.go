@@ -83,12 +83,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancel()
 	st, err := store.Open(openCtx, cfg.DatabaseURL, sealer, log)
 	if err != nil {
-		return fmt.Errorf("POSTBACK_DATABASE_URL: %v", err)
+		return fmt.Errorf("POSTBACK_DATABASE_URL: %s", oneLine(err))
 	}
 	defer st.Close()
 	applied, err := st.Migrate(ctx)
 	if err != nil {
-		return fmt.Errorf("POSTBACK_DATABASE_URL: %v", err)
+		return fmt.Errorf("POSTBACK_DATABASE_URL: %s", oneLine(err))
 	}
 	for _, m := range applied {
 		log.Info("applied migration", slog.String("migration", m))
@@ -229,4 +229,10 @@ func version() string {
 		}
 	}
 	return "dev"
+}
+
+// oneLine folds a multi-line error (database drivers list every address
+// they tried) into the single line a start-up failure prints.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
