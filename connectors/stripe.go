@@ -128,9 +128,11 @@ func (s *Stripe) Verify(h http.Header, body []byte, secret string) error {
 	if err := webhook.ValidatePayloadIgnoringTolerance(body, header, secret); err != nil {
 		return stripeVerifyError(err)
 	}
-	age := s.now().Sub(signed)
-	if age > s.tolerance || age < -s.tolerance {
-		return fmt.Errorf("%w: signed %s from now", ErrTooOld, age.Round(time.Second))
+	switch age := s.now().Sub(signed); {
+	case age > s.tolerance:
+		return fmt.Errorf("%w: timestamp is %s old", ErrTooOld, age.Round(time.Second))
+	case age < -s.tolerance:
+		return fmt.Errorf("%w: timestamp is %s in the future", ErrTooOld, (-age).Round(time.Second))
 	}
 	return nil
 }
@@ -175,10 +177,11 @@ func stripeVerifyError(err error) error {
 	}
 }
 
-// Parse maps a verified Stripe event. See the package comment above for the
-// events used and how one purchase's several events meet in one order. When
-// the envelope was readable, the returned Webhook carries Source, Topic,
-// DeliveryID and Test even alongside an error.
+// Parse maps a verified Stripe event. See the comment at the top of this file
+// for the events used and how one purchase's several events meet in one
+// order. When only data.object is malformed, the Webhook returned with the
+// error still carries Source, Topic, DeliveryID, OccurredAt and Test, so the
+// error event can be stored under its delivery id.
 func (s *Stripe) Parse(_ http.Header, body []byte, rules mapping.ShopRules) (mapping.Webhook, error) {
 	w := mapping.Webhook{Source: mapping.SourceStripe}
 	ev, err := stripeDecodeEvent(body)
@@ -207,7 +210,7 @@ func (s *Stripe) Parse(_ http.Header, body []byte, rules mapping.ShopRules) (map
 		err = stripeParseRefundCreated(&w, ev)
 	default:
 		w.Outcome = mapping.OutcomeIgnored
-		w.Reason = fmt.Sprintf("event type %s is not used", ev.Type)
+		w.Reason = fmt.Sprintf("event type %s is not used", stripeClip(string(ev.Type)))
 	}
 	return w, err
 }
@@ -217,13 +220,12 @@ func (s *Stripe) Parse(_ http.Header, body []byte, rules mapping.ShopRules) (map
 // the v2 "thin" events, whose created is an RFC 3339 string; neither field
 // is read as anything but raw JSON here.
 type stripeEvent struct {
-	ID         string           `json:"id"`
-	Object     string           `json:"object"`
-	APIVersion string           `json:"api_version"`
-	Created    json.RawMessage  `json:"created"`
-	Livemode   bool             `json:"livemode"`
-	Type       stripe.EventType `json:"type"`
-	Data       struct {
+	ID       string           `json:"id"`
+	Object   string           `json:"object"`
+	Created  json.RawMessage  `json:"created"`
+	Livemode bool             `json:"livemode"`
+	Type     stripe.EventType `json:"type"`
+	Data     struct {
 		Object json.RawMessage `json:"object"`
 	} `json:"data"`
 
@@ -236,14 +238,14 @@ func stripeDecodeEvent(body []byte) (stripeEvent, error) {
 		return ev, fmt.Errorf("%w: stripe event: %w", ErrMalformed, err)
 	}
 	if ev.Object != "event" && ev.Object != "v2.core.event" {
-		return ev, fmt.Errorf("%w: stripe event: object is %q, not an event", ErrMalformed, ev.Object)
+		return ev, fmt.Errorf("%w: stripe event: object is %q, not an event", ErrMalformed, stripeClip(ev.Object))
 	}
 	if ev.ID == "" || ev.Type == "" {
 		return ev, fmt.Errorf("%w: stripe event without id or type", ErrMalformed)
 	}
 	t, err := stripeEventTime(ev.Created)
 	if err != nil {
-		return ev, fmt.Errorf("%w: stripe event %s: %w", ErrMalformed, ev.ID, err)
+		return ev, fmt.Errorf("%w: stripe event %s: %w", ErrMalformed, stripeClip(ev.ID), err)
 	}
 	ev.created = t
 	return ev, nil
@@ -303,8 +305,8 @@ func (id *stripeID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// stripeShipping is shipping_details / shipping / collected_information.
-// shipping_details across versions.
+// stripeShipping is a shipping block, wherever the API version puts it
+// (see stripeCheckoutSession.shipping).
 type stripeShipping struct {
 	Name    string          `json:"name"`
 	Phone   string          `json:"phone"`
@@ -352,6 +354,11 @@ func (cs *stripeCheckoutSession) shipping() *stripeShipping {
 	return cs.Shipping
 }
 
+// stripeParseCheckout maps the checkout.session.* events, following
+// https://docs.stripe.com/checkout/fulfillment: a completed session converts
+// when payment_status is paid; a delayed method (SEPA, ACH, Boleto…)
+// completes unpaid and converts on async_payment_succeeded. A subscription
+// session uses the shop's subscription event name, as its invoice.paid would.
 func stripeParseCheckout(w *mapping.Webhook, ev stripeEvent, rules mapping.ShopRules) error {
 	var cs stripeCheckoutSession
 	if err := ev.object(&cs); err != nil {
@@ -429,6 +436,13 @@ type stripePaymentIntent struct {
 	} `json:"charges"`
 }
 
+// stripeParsePaymentIntent maps payment_intent.succeeded, the event of
+// integrations without Checkout. The value is amount_received (what was
+// captured), else amount. A PaymentIntent that names its invoice is left to
+// invoice.paid. From basil on a PaymentIntent no longer names its invoice, so
+// a subscription payment cannot be told from a one-off one: shops that sell
+// subscriptions on basil endpoints should not send payment_intent.succeeded,
+// or every renewal converts.
 func stripeParsePaymentIntent(w *mapping.Webhook, ev stripeEvent, rules mapping.ShopRules) error {
 	var pi stripePaymentIntent
 	if err := ev.object(&pi); err != nil {
@@ -466,7 +480,7 @@ func stripeParsePaymentIntent(w *mapping.Webhook, ev stripeEvent, rules mapping.
 	if pi.Invoice != "" {
 		// The invoice's own invoice.paid event decides (first purchase or
 		// renewal); converting here would count every renewal.
-		return stripeIgnore(w, fmt.Sprintf("payment for invoice %s: converted through invoice.paid", pi.Invoice))
+		return stripeIgnore(w, fmt.Sprintf("payment for invoice %s: converted through invoice.paid", stripeClip(string(pi.Invoice))))
 	}
 	return stripeConvert(w, ev, o, rules)
 }
@@ -544,6 +558,13 @@ type stripeInvoiceLine struct {
 	} `json:"pricing"`
 }
 
+// stripeParseInvoice maps invoice.paid. The first invoice of a subscription
+// (billing_reason subscription_create) converts under the shop's
+// subscription event name; renewals (subscription_cycle) convert only when
+// the shop sends renewals, and always as Purchase: a renewal is a repeat
+// payment, not a new subscription. The value is amount_paid; the order is the
+// invoice, with its PaymentIntent (before basil, or from payments when
+// included) as alias so refunds of the charge find it.
 func stripeParseInvoice(w *mapping.Webhook, ev stripeEvent, rules mapping.ShopRules) error {
 	var in stripeInvoice
 	if err := ev.object(&in); err != nil {
@@ -891,8 +912,9 @@ func stripeSplitName(name string) (first, last string) {
 	return name[:i], name[i+1:]
 }
 
-// stripeInvoiceItems maps invoice lines. Checkout Sessions carry no lines in
-// their events; StripeEnricher fetches them.
+// stripeInvoiceItems maps the invoice lines the event embeds (the first page
+// of them). Checkout Sessions carry no lines in their events; StripeEnricher
+// fetches them.
 func stripeInvoiceItems(lines []stripeInvoiceLine, currency string) []mapping.Item {
 	var items []mapping.Item
 	for _, l := range lines {

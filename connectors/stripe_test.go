@@ -273,6 +273,26 @@ func TestStripeVerifyTolerance(t *testing.T) {
 	}
 }
 
+// TestStripeVerifyErrorMapping pins how every stripe-go webhook error maps
+// onto ours; stripe-go's error stays in the chain.
+func TestStripeVerifyErrorMapping(t *testing.T) {
+	tests := []struct {
+		in, want error
+	}{
+		{webhook.ErrNotSigned, ErrNotSigned},
+		{webhook.ErrInvalidHeader, ErrNoValidSignature},
+		{webhook.ErrNoValidSignature, ErrNoValidSignature},
+		{webhook.ErrTooOld, ErrTooOld},
+		{errors.New("something new in stripe-go"), ErrNoValidSignature},
+	}
+	for _, tt := range tests {
+		got := stripeVerifyError(tt.in)
+		if !errors.Is(got, tt.want) || !errors.Is(got, tt.in) {
+			t.Errorf("stripeVerifyError(%v) = %v, want %v wrapping the original", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestStripeSource(t *testing.T) {
 	if got := NewStripe().Source(); got != mapping.SourceStripe {
 		t.Errorf("Source() = %q, want %q", got, mapping.SourceStripe)
@@ -539,6 +559,11 @@ func TestStripeParse(t *testing.T) {
 				orderID: "pi_3PVExampleElements03QrSt", aliases: []string{"ch_3PVExampleElements03QrSt"}},
 		},
 		{
+			name: "refund that names no payment",
+			body: stripeEdit(t, "refund_created", func(_, o map[string]any) { o["charge"], o["payment_intent"] = nil, nil }),
+			want: want{outcome: mapping.OutcomeIgnored, reason: "refund names no payment"},
+		},
+		{
 			name: "unknown event type",
 			body: stripeEdit(t, "payment_intent_succeeded", func(ev, _ map[string]any) { ev["type"] = "customer.subscription.created" }),
 			want: want{outcome: mapping.OutcomeIgnored, reason: "event type customer.subscription.created is not used"},
@@ -781,6 +806,13 @@ func TestStripeParseConversionFields(t *testing.T) {
 			name:  "external id is the customer",
 			body:  fixture(t, "stripe", "checkout_session_completed.json"),
 			check: func(c *mapping.Conversion) (any, any) { return c.User.ExternalID, "cus_QJExample7Hd2kL" },
+		},
+		{
+			name: "expanded customer object",
+			body: stripeEdit(t, "checkout_session_completed", func(_, o map[string]any) {
+				o["customer"] = map[string]any{"id": "cus_Expanded1", "object": "customer", "email": "x@example.com"}
+			}),
+			check: func(c *mapping.Conversion) (any, any) { return c.User.ExternalID, "cus_Expanded1" },
 		},
 		{
 			name:  "external id is client_reference_id for a guest",
@@ -1103,6 +1135,18 @@ func TestStripeEnricher(t *testing.T) {
 				t.Errorf("conversion (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestNewStripeEnricherDefaults(t *testing.T) {
+	e := NewStripeEnricher("", nil)
+	b, ok := e.backends.API.(*stripe.BackendImplementation)
+	if !ok {
+		t.Fatalf("API backend is %T, want *stripe.BackendImplementation", e.backends.API)
+	}
+	if b.URL != stripe.APIURL || b.HTTPClient == nil || b.HTTPClient.Timeout <= 0 || b.MaxNetworkRetries != 0 {
+		t.Errorf("backend URL %q, client %v, retries %d; want %q, a client with a timeout, no retries",
+			b.URL, b.HTTPClient, b.MaxNetworkRetries, stripe.APIURL)
 	}
 }
 
