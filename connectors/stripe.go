@@ -687,6 +687,8 @@ func stripeParseChargeRefunded(w *mapping.Webhook, ev stripeEvent) error {
 		Currency: currency,
 		Full:     ch.Refunded,
 		Time:     ev.created,
+		// amount_refunded is the charge's running total.
+		Cumulative: true,
 	}
 	if ch.Refunds != nil && len(ch.Refunds.Data) > 0 && ch.Refunds.Data[0].ID != "" {
 		r.RefundID, r.Reason = ch.Refunds.Data[0].ID, ch.Refunds.Data[0].Reason

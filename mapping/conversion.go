@@ -142,6 +142,10 @@ type Refund struct {
 	Amount   decimal.Decimal `json:"amount"`
 	Currency string          `json:"currency"`
 	Full     bool            `json:"full"` // the whole order was refunded
-	Time     time.Time       `json:"time"`
-	Reason   string          `json:"reason,omitempty"`
+	// Cumulative says Amount is the total refunded on the order so far
+	// (Stripe's charge.refunded), not this refund's own amount; the store
+	// records the difference from what it already knows.
+	Cumulative bool      `json:"cumulative,omitempty"`
+	Time       time.Time `json:"time"`
+	Reason     string    `json:"reason,omitempty"`
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -405,6 +407,18 @@ func (s *Store) recordRefunds(tx *gormDB, in *Incoming, eventID int64, dests []d
 	fresh := 0
 	var lastID int64
 	for _, r := range w.Refunds {
+		if r.Cumulative {
+			// Record only what this total adds to the refunds already known
+			// for the order; a total seen before adds nothing.
+			delta, err := refundDelta(tx, in.ShopID, r)
+			if err != nil {
+				return 0, "", err
+			}
+			if !delta.IsPositive() {
+				continue
+			}
+			r.Amount = delta
+		}
 		row := refundRow{
 			ShopID: in.ShopID, EventID: eventID, ConversionEventID: orig, OrderID: r.OrderID,
 			RefundID: r.RefundID, Amount: r.Amount.String(), Currency: r.Currency, FullRefund: r.Full,
@@ -465,6 +479,24 @@ func (s *Store) recordRefunds(tx *gormDB, in *Incoming, eventID int64, dests []d
 		note += "; not supported by platform: " + strings.Join(unsupported, ", ")
 	}
 	return fresh, note, nil
+}
+
+// refundDelta is a cumulative refund total less the refunds already
+// recorded for the same order.
+func refundDelta(tx *gormDB, shopID int64, r mapping.Refund) (decimal.Decimal, error) {
+	var amounts []string
+	if err := tx.Table("refunds").Select("amount").Where("shop_id = ? AND order_id = ?", shopID, r.OrderID).Scan(&amounts).Error; err != nil {
+		return decimal.Zero, fmt.Errorf("load refunds: %w", err)
+	}
+	known := decimal.Zero
+	for _, a := range amounts {
+		d, err := decimal.NewFromString(a)
+		if err != nil {
+			return decimal.Zero, fmt.Errorf("refund amount %q: %w", a, err)
+		}
+		known = known.Add(d)
+	}
+	return r.Amount.Sub(known), nil
 }
 
 func uniqueNonEmpty(in []string) []string {

@@ -497,3 +497,66 @@ func TestCommitterGroupsConcurrentWebhooks(t *testing.T) {
 		})
 	}
 }
+
+func TestRefundsLinkToTheConversionAndQueueAdjustments(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			adj := newDest(t, s, sh.ID, "adjuster", nil)
+			meta := newDest(t, s, sh.ID, "meta", nil)
+			order := paid(sh.ID, "evt-order", "cs_1")
+			order.Webhook.OrderAliases = []string{"pi_1"}
+			res, err := s.CommitBatch(ctx, []store.Incoming{order}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []int64{adj.ID, meta.ID} {
+				c, err := s.Claim(ctx, d, "w", 10, t0, time.Minute)
+				if err != nil || len(c) != 1 {
+					t.Fatalf("claim %d: %v %v", d, c, err)
+				}
+				if err := s.Complete(ctx, "w", []store.Outcome{{DeliveryID: c[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryDelivered}}, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			refund := func(delivery, amount string) store.Incoming {
+				return store.Incoming{ShopID: sh.ID, Source: mapping.SourceStripe, Topic: "charge.refunded", ReceivedAt: t0,
+					Webhook: mapping.Webhook{DeliveryID: delivery, OrderID: "pi_1", Outcome: mapping.OutcomeRefund, Refunds: []mapping.Refund{{
+						RefundID: "ch_1:" + amount, OrderID: "pi_1", Amount: decimal.RequireFromString(amount), Currency: "USD", Time: t0, Cumulative: true}}}}
+			}
+			first, err := s.CommitBatch(ctx, []store.Incoming{refund("evt-r1", "15.00")}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := first[0]
+			if r.Status != store.StatusAccepted || !strings.Contains(r.Reason, fmt.Sprintf("linked to event %d", res[0].EventID)) ||
+				!strings.Contains(r.Reason, "adjustment queued for adjuster") || !strings.Contains(r.Reason, "not supported by platform: meta") {
+				t.Errorf("first refund = %+v", r)
+			}
+			// A later cumulative total records only the difference; the
+			// same total again is a duplicate.
+			second, err := s.CommitBatch(ctx, []store.Incoming{refund("evt-r2", "25.00"), refund("evt-r3", "25.00")}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if second[0].Status != store.StatusAccepted || second[1].Status != store.StatusDuplicate {
+				t.Errorf("second and repeated totals = %+v", second)
+			}
+			c, err := s.Claim(ctx, adj.ID, "w", 10, t0, time.Minute)
+			if err != nil || len(c) != 2 {
+				t.Fatalf("adjustments claimed = %d, %v; want 2", len(c), err)
+			}
+			if c[0].Kind != store.KindAdjustment || !c[0].ConversionSent || c[0].Refund == nil {
+				t.Fatalf("adjustment = %+v", c[0])
+			}
+			remaining := map[string]bool{}
+			for _, a := range c {
+				remaining[a.Remaining.String()+"/"+a.Refund.Amount.String()] = true
+			}
+			if !remaining["105.94/15"] || !remaining["95.94/10"] {
+				t.Errorf("remaining/amount per adjustment = %v, want 105.94/15 and 95.94/10", remaining)
+			}
+		})
+	}
+}

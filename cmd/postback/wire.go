@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/postbackhq/postback/connectors"
@@ -41,6 +42,7 @@ func newConnectors() map[mapping.Source]connectors.Connector {
 	list := []connectors.Connector{
 		connectors.NewShopify(),
 		connectors.NewWooCommerce(),
+		connectors.NewStripe(),
 	}
 	out := make(map[mapping.Source]connectors.Connector, len(list))
 	for _, c := range list {
@@ -49,8 +51,25 @@ func newConnectors() map[mapping.Source]connectors.Connector {
 	return out
 }
 
-// newEnricher completes conversions before sending, from what a shop's
-// store API can add; nil when nothing can.
+// newEnricher completes conversions before they are sent, from what a
+// shop's store API can add: line items of a Stripe Checkout Session, when
+// the shop gave a restricted API key. It runs in the delivery worker, never
+// in the webhook request, and a failure only means the items stay empty.
 func newEnricher(cfg Config, st *store.Store, client *http.Client, log *slog.Logger) delivery.Enricher {
-	return func(ctx context.Context, shopID int64, c mapping.Conversion) mapping.Conversion { return c }
+	stripe := connectors.NewStripeEnricher(cfg.PlatformURLs["stripe"], client)
+	return func(ctx context.Context, shopID int64, c mapping.Conversion) mapping.Conversion {
+		if len(c.Items) > 0 || !strings.HasPrefix(c.OrderID, "cs_") {
+			return c
+		}
+		shop, err := st.Shop(ctx, shopID)
+		if err != nil || shop.Source != mapping.SourceStripe || shop.StripeAPIKey == "" {
+			return c
+		}
+		enriched, err := stripe.Enrich(ctx, shop.StripeAPIKey, c)
+		if err != nil {
+			log.WarnContext(ctx, "fetch Stripe line items", slog.Int64("shop_id", shopID), slog.String("error", err.Error()))
+			return c
+		}
+		return enriched
+	}
 }
