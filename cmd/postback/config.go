@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/postbackhq/postback/store"
 )
@@ -25,6 +26,12 @@ type Config struct {
 	APIToken      string
 	LogLevel      string
 	LogFormat     string
+	// RetryBackoff is the first retry delay, doubled per attempt up to
+	// RetryMaxBackoff.
+	RetryBackoff    time.Duration
+	RetryMaxBackoff time.Duration
+	retryBackoff    string
+	retryMaxBackoff string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
 }
@@ -62,6 +69,8 @@ func settings() []setting {
 		{env: "POSTBACK_API_TOKEN", help: "if set, accepted as a Bearer token for /api/v1", secret: true, field: func(c *Config) *string { return &c.APIToken }},
 		{env: "POSTBACK_LOG_LEVEL", def: "info", help: "debug, info, warn or error", field: func(c *Config) *string { return &c.LogLevel }},
 		{env: "POSTBACK_LOG_FORMAT", def: "text", help: "text or json", field: func(c *Config) *string { return &c.LogFormat }},
+		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
+		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
 	for _, p := range platformURLs {
 		// Platform URLs land in Config.PlatformURLs, not a field of their own.
@@ -142,6 +151,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return Config{}, errors.New("POSTBACK_LOG_FORMAT: must be text or json")
+	}
+	var err error
+	if cfg.RetryBackoff, err = time.ParseDuration(cfg.retryBackoff); err != nil || cfg.RetryBackoff <= 0 {
+		return Config{}, errors.New("POSTBACK_RETRY_BACKOFF: must be a positive duration such as 30s")
+	}
+	if cfg.RetryMaxBackoff, err = time.ParseDuration(cfg.retryMaxBackoff); err != nil || cfg.RetryMaxBackoff < cfg.RetryBackoff {
+		return Config{}, errors.New("POSTBACK_RETRY_MAX_BACKOFF: must be a duration no shorter than POSTBACK_RETRY_BACKOFF")
 	}
 	return cfg, nil
 }
