@@ -291,3 +291,12 @@ func (s *Store) ExpireDeliveries(ctx context.Context, now time.Time) (int64, err
 		DeliveryFailed, false, ms(now), ms(now), ms(now))
 	return res.RowsAffected, res.Error
 }
+
+// ReleaseAllLeases gives back every lease. Only a process that owns the
+// database alone may call it: on SQLite, at start, to take over at once
+// from a process that was killed mid-send (at least once: those sends are
+// repeated).
+func (s *Store) ReleaseAllLeases(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner <> ''`)
+	return res.RowsAffected, res.Error
+}

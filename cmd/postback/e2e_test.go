@@ -135,7 +135,7 @@ type instance struct {
 	url    string
 	cancel context.CancelFunc
 	done   chan error
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 }
 
 func freeAddr(t *testing.T) string {
@@ -189,8 +189,23 @@ func (in *instance) stop(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer = bytes.Buffer
+// syncBuffer is a buffer safe for a writer goroutine and the test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func (in *instance) api(t *testing.T, method, path string, body any, out any) int {
 	t.Helper()

@@ -112,6 +112,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // ctx ends, then shuts down in order: stop taking webhooks (answering
 // those in flight), commit what was gathered, finish in-flight sends.
 func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) error {
+	if st.Dialect() == store.SQLite {
+		if path := store.SQLitePath(cfg.DatabaseURL); path != "" {
+			release, err := lockSQLite(path)
+			if err != nil {
+				return err
+			}
+			defer release()
+		}
+		// This process owns the database: leases left by a process that
+		// died are void.
+		if n, err := st.ReleaseAllLeases(ctx); err != nil {
+			return fmt.Errorf("POSTBACK_DATABASE_URL: %s", oneLine(err))
+		} else if n > 0 {
+			log.Warn("took over deliveries a stopped process was sending; they are sent again", slog.Int64("count", n))
+		}
+	}
 	if err := bootstrapAdmin(ctx, cfg, st, log); err != nil {
 		return err
 	}
