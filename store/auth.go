@@ -47,16 +47,20 @@ func (s *Store) CreateUser(ctx context.Context, username, password string, now t
 		return User{}, fmt.Errorf("hash password: %w", err)
 	}
 	r := userRow{Username: username, PasswordHash: string(hash), CreatedAt: ms(now)}
-	res := s.db.WithContext(ctx).Exec(`INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		r.Username, r.PasswordHash, r.CreatedAt)
-	if res.Error != nil {
-		return User{}, fmt.Errorf("create user: %w", res.Error)
+	var n int64
+	err = s.write(ctx, func(tx *gormDB) error {
+		res := tx.Exec(`INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			r.Username, r.PasswordHash, r.CreatedAt)
+		if n = res.RowsAffected; res.Error != nil || n == 0 {
+			return res.Error
+		}
+		return tx.Where("username = ?", username).First(&r).Error
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return User{}, ErrConflict
-	}
-	if err := s.db.WithContext(ctx).Where("username = ?", username).First(&r).Error; err != nil {
-		return User{}, err
 	}
 	return User{ID: r.ID, Username: r.Username, CreatedAt: fromMS(r.CreatedAt)}, nil
 }
@@ -97,8 +101,10 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Durati
 	if err != nil {
 		return "", Session{}, err
 	}
-	err = s.db.WithContext(ctx).Exec(`INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		hashToken(token), userID, csrf, ms(now), ms(now.Add(ttl))).Error
+	err = s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			hashToken(token), userID, csrf, ms(now), ms(now.Add(ttl))).Error
+	})
 	if err != nil {
 		return "", Session{}, fmt.Errorf("create session: %w", err)
 	}
@@ -126,7 +132,9 @@ func (s *Store) SessionByToken(ctx context.Context, token string, now time.Time)
 
 // DeleteSession ends a session (logout), and sweeps expired ones.
 func (s *Store) DeleteSession(ctx context.Context, token string, now time.Time) error {
-	return s.db.WithContext(ctx).Exec(`DELETE FROM sessions WHERE token_hash = ? OR expires_at < ?`, hashToken(token), ms(now)).Error
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`DELETE FROM sessions WHERE token_hash = ? OR expires_at < ?`, hashToken(token), ms(now)).Error
+	})
 }
 
 // APIToken is a bearer token for the JSON API; its secret is shown once.
@@ -164,7 +172,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, name string, now time.Time) 
 	}
 	secret = tokenPrefix + secret
 	r := apiTokenRow{Name: name, TokenHash: hashToken(secret), Prefix: secret[:len(tokenPrefix)+6], CreatedAt: ms(now)}
-	if err := s.db.WithContext(ctx).Create(&r).Error; err != nil {
+	if err := s.exec(ctx, func(db *gormDB) error { return db.Create(&r).Error }); err != nil {
 		return "", APIToken{}, fmt.Errorf("create token: %w", err)
 	}
 	return secret, rowToToken(r), nil
@@ -185,11 +193,16 @@ func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
 
 // RevokeAPIToken revokes a token.
 func (s *Store) RevokeAPIToken(ctx context.Context, id int64, now time.Time) error {
-	res := s.db.WithContext(ctx).Exec(`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, ms(now), id)
-	if res.Error != nil {
+	var n int64
+	err := s.exec(ctx, func(db *gormDB) error {
+		res := db.Exec(`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, ms(now), id)
+		n = res.RowsAffected
 		return res.Error
+	})
+	if err != nil {
+		return err
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return ErrNotFound
 	}
 	return nil
@@ -211,7 +224,9 @@ func (s *Store) CheckAPIToken(ctx context.Context, secret string, now time.Time)
 	// Noting the last use is best effort; a full write per API call would
 	// compete with webhooks for SQLite's one writer, so do it once a minute.
 	if now.UnixMilli()-r.LastUsedAt > 60_000 {
-		if err := s.db.WithContext(ctx).Exec(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, ms(now), r.ID).Error; err != nil {
+		if err := s.exec(ctx, func(db *gormDB) error {
+			return db.Exec(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, ms(now), r.ID).Error
+		}); err != nil {
 			s.log.WarnContext(ctx, "note token use", "error", err.Error())
 		}
 	}

@@ -24,6 +24,7 @@ type Committer struct {
 
 type commitReq struct {
 	in   Incoming
+	p    pending
 	done chan commitRes
 }
 
@@ -106,15 +107,22 @@ func (c *Committer) loop(ctx context.Context) {
 func (c *Committer) commit(ctx context.Context, batch []commitReq) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	items := make([]Incoming, len(batch))
+	ps := make([]pending, len(batch))
 	for i, r := range batch {
-		items[i] = r.in
+		ps[i] = r.p
 	}
-	res, err := c.s.CommitBatch(ctx, items, c.routing)
+	res, err := c.s.commitPending(ctx, ps, c.routing)
 	if err != nil && len(batch) > 1 {
-		// One webhook must not fail its neighbours: commit them one by one.
+		// One webhook must not fail its neighbours: commit them one by one,
+		// each prepared afresh (the failed attempt marked the batch up).
 		c.log.WarnContext(ctx, "batch commit failed; committing one by one", slog.Int("batch", len(batch)), slog.String("error", err.Error()))
 		for _, r := range batch {
+			p, perr := prepareIncoming(&r.in)
+			if perr != nil {
+				r.done <- commitRes{err: perr}
+				continue
+			}
+			r.p = p
 			c.commit(ctx, []commitReq{r})
 		}
 		return
@@ -137,7 +145,14 @@ func (c *Committer) commit(ctx context.Context, batch []commitReq) {
 // error means nothing was stored (the caller answers 503 and the store
 // retries).
 func (c *Committer) Commit(ctx context.Context, in Incoming) (Committed, error) {
+	// Marshal here, on the caller's goroutine: the committer is one
+	// goroutine and should only write.
 	r := commitReq{in: in, done: make(chan commitRes, 1)}
+	p, err := prepareIncoming(&r.in)
+	if err != nil {
+		return Committed{}, err
+	}
+	r.p = p
 	select {
 	case c.reqs <- r:
 	case <-c.stopped:

@@ -86,14 +86,9 @@ func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, li
 	if s.dialect == Postgres {
 		lock = "FOR UPDATE SKIP LOCKED"
 	}
-	type claimedRow struct {
-		ID, EventID, DestinationID, ShopID, RefundID int64
-		Platform, Kind                               string
-		Attempts                                     int
-		ExpiresAt                                    int64
-	}
 	var rows []claimedRow
-	err := s.db.WithContext(ctx).Raw(`
+	err := s.write(ctx, func(tx *gormDB) error {
+		if err := tx.Raw(`
 		UPDATE deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?
 		WHERE id IN (
 			SELECT id FROM deliveries
@@ -101,10 +96,30 @@ func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, li
 			  AND next_attempt_at <= ? AND lease_until < ?
 			ORDER BY next_attempt_at, id LIMIT ? `+lock+`)
 		RETURNING id, event_id, destination_id, shop_id, refund_id, platform, kind, attempts, expires_at`,
-		owner, ms(now.Add(lease)), ms(now), destinationID, false, ms(now), ms(now), limit).Scan(&rows).Error
+			owner, ms(now.Add(lease)), ms(now), destinationID, false, ms(now), ms(now), limit).Scan(&rows).Error; err != nil {
+			return fmt.Errorf("claim deliveries: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
+		return nil, err
 	}
+	// What the deliveries carry is read outside the write lock: the claim
+	// is committed, and the leases keep the rows ours.
+	return loadClaimed(s.rdb.WithContext(ctx), rows)
+}
+
+// claimedRow is a delivery as the claim returns it.
+type claimedRow struct {
+	ID, EventID, DestinationID, ShopID, RefundID int64
+	Platform, Kind                               string
+	Attempts                                     int
+	ExpiresAt                                    int64
+}
+
+// loadClaimed completes claimed deliveries with their conversions (and,
+// for adjustments, their refunds).
+func loadClaimed(tx *gormDB, rows []claimedRow) ([]Claimed, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -118,7 +133,7 @@ func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, li
 		OrderID    string
 		ShopID     int64
 	}
-	if err := s.db.WithContext(ctx).Table("events").Select("id, conversion, order_id, shop_id").Where("id IN ?", eventIDs).Scan(&evs).Error; err != nil {
+	if err := tx.Table("events").Select("id, conversion, order_id, shop_id").Where("id IN ?", eventIDs).Scan(&evs).Error; err != nil {
 		return nil, fmt.Errorf("claim: load events: %w", err)
 	}
 	convs := map[int64]string{}
@@ -132,7 +147,7 @@ func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, li
 			Platform: r.Platform, Kind: r.Kind, Attempts: r.Attempts, ExpiresAt: fromMS(r.ExpiresAt),
 		}
 		if r.Kind == KindAdjustment {
-			if err := s.loadAdjustment(ctx, &c, r.RefundID); err != nil {
+			if err := loadAdjustment(tx, &c, r.RefundID); err != nil {
 				return nil, err
 			}
 		} else if cj := convs[r.EventID]; cj != "" {
@@ -148,8 +163,7 @@ func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, li
 
 // loadAdjustment fills an adjustment's refund, the original conversion, the
 // value left, and whether the conversion reached the destination.
-func (s *Store) loadAdjustment(ctx context.Context, c *Claimed, refundID int64) error {
-	db := s.db.WithContext(ctx)
+func loadAdjustment(db *gormDB, c *Claimed, refundID int64) error {
 	var rf refundRow
 	if err := db.First(&rf, refundID).Error; err != nil {
 		return fmt.Errorf("adjustment %d: refund: %w", c.ID, notFound(err))
@@ -216,7 +230,7 @@ func (s *Store) Complete(ctx context.Context, owner string, outs []Outcome, now 
 	if len(outs) == 0 {
 		return nil
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+	return s.write(ctx, func(tx *gormDB) error {
 		attempts := make([]attemptRow, 0, len(outs))
 		for _, o := range outs {
 			inc := 0
@@ -263,33 +277,44 @@ func deliveredAt(o Outcome, now time.Time) int64 {
 // ReleaseLeases gives back every lease owner holds (graceful shutdown), so
 // another process can send those deliveries at once.
 func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
-	return s.db.WithContext(ctx).Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner = ?`, owner).Error
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner = ?`, owner).Error
+	})
 }
 
 // ParkDestination flags a destination whose credentials the platform
 // refused; its deliveries wait until the credentials are replaced.
 func (s *Store) ParkDestination(ctx context.Context, id int64, reason string, now time.Time) error {
-	return s.db.WithContext(ctx).Exec(`UPDATE destinations SET auth_failed_at = ?, auth_error = ?, updated_at = ? WHERE id = ?`,
-		ms(now), reason, ms(now), id).Error
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`UPDATE destinations SET auth_failed_at = ?, auth_error = ?, updated_at = ? WHERE id = ?`,
+			ms(now), reason, ms(now), id).Error
+	})
 }
 
 // ThrottleDestination makes a destination wait until until before its next
 // send, after the platform asked it to slow down.
 func (s *Store) ThrottleDestination(ctx context.Context, id int64, until time.Time) error {
-	return s.db.WithContext(ctx).Exec(`UPDATE destinations SET throttled_until = ? WHERE id = ? AND throttled_until < ?`,
-		ms(until), id, ms(until)).Error
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`UPDATE destinations SET throttled_until = ? WHERE id = ? AND throttled_until < ?`,
+			ms(until), id, ms(until)).Error
+	})
 }
 
 // ExpireDeliveries fails every waiting delivery whose platform window has
 // closed, parked ones included, and reports how many.
 func (s *Store) ExpireDeliveries(ctx context.Context, now time.Time) (int64, error) {
-	res := s.db.WithContext(ctx).Exec(`UPDATE deliveries SET status = ?, parked = ?, error_class = 'expired',
+	var n int64
+	err := s.exec(ctx, func(db *gormDB) error {
+		res := db.Exec(`UPDATE deliveries SET status = ?, parked = ?, error_class = 'expired',
 		last_error = CASE WHEN last_error = '' THEN 'not delivered before the platform''s event window closed'
 			ELSE 'not delivered before the platform''s event window closed; last error: ' || last_error END,
 		updated_at = ?
 		WHERE status IN ('pending', 'retrying') AND expires_at < ? AND lease_until < ?`,
-		DeliveryFailed, false, ms(now), ms(now), ms(now))
-	return res.RowsAffected, res.Error
+			DeliveryFailed, false, ms(now), ms(now), ms(now))
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
 }
 
 // ReleaseAllLeases gives back every lease. Only a process that owns the
@@ -297,6 +322,11 @@ func (s *Store) ExpireDeliveries(ctx context.Context, now time.Time) (int64, err
 // from a process that was killed mid-send (at least once: those sends are
 // repeated).
 func (s *Store) ReleaseAllLeases(ctx context.Context) (int64, error) {
-	res := s.db.WithContext(ctx).Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner <> ''`)
-	return res.RowsAffected, res.Error
+	var n int64
+	err := s.exec(ctx, func(db *gormDB) error {
+		res := db.Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner <> ''`)
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
 }

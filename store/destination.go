@@ -98,7 +98,7 @@ func (s *Store) CreateDestination(ctx context.Context, d Destination, now time.T
 	if err != nil {
 		return Destination{}, err
 	}
-	if err := s.db.WithContext(ctx).Create(&r).Error; err != nil {
+	if err := s.exec(ctx, func(db *gormDB) error { return db.Create(&r).Error }); err != nil {
 		return Destination{}, fmt.Errorf("create destination: %w", err)
 	}
 	d.ID = r.ID
@@ -143,7 +143,7 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 	if err != nil {
 		return Destination{}, err
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+	err = s.write(ctx, func(tx *gormDB) error {
 		res := tx.Model(&destinationRow{ID: d.ID}).Select("*").Omit("id", "shop_id", "platform", "created_at").Updates(&r)
 		if res.Error != nil {
 			return fmt.Errorf("update destination: %w", res.Error)
@@ -166,11 +166,16 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 
 // DeleteDestination removes a destination with its deliveries.
 func (s *Store) DeleteDestination(ctx context.Context, id int64) error {
-	res := s.db.WithContext(ctx).Delete(&destinationRow{}, id)
-	if res.Error != nil {
-		return fmt.Errorf("delete destination: %w", res.Error)
+	var n int64
+	err := s.exec(ctx, func(db *gormDB) error {
+		res := db.Delete(&destinationRow{}, id)
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("delete destination: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return ErrNotFound
 	}
 	return nil

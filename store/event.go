@@ -228,7 +228,7 @@ func rowToDelivery(d deliveryRow) Delivery {
 // sender reports. It returns how many deliveries were queued.
 func (s *Store) Redeliver(ctx context.Context, eventID int64, all bool, routing Routing, now time.Time) (int, error) {
 	var n int
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+	err := s.write(ctx, func(tx *gormDB) error {
 		var ev eventRow
 		if err := tx.Select("id, shop_id, status, conversion, test").First(&ev, eventID).Error; err != nil {
 			return notFound(err)

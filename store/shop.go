@@ -119,7 +119,7 @@ func (s *Store) CreateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 	if err != nil {
 		return Shop{}, err
 	}
-	if err := s.db.WithContext(ctx).Create(&r).Error; err != nil {
+	if err := s.exec(ctx, func(db *gormDB) error { return db.Create(&r).Error }); err != nil {
 		return Shop{}, fmt.Errorf("create shop: %w", err)
 	}
 	sh.ID = r.ID
@@ -168,11 +168,16 @@ func (s *Store) UpdateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 	if err != nil {
 		return Shop{}, err
 	}
-	res := s.db.WithContext(ctx).Model(&shopRow{ID: sh.ID}).Select("*").Omit("id", "created_at").Updates(&r)
-	if res.Error != nil {
-		return Shop{}, fmt.Errorf("update shop: %w", res.Error)
+	var n int64
+	err = s.exec(ctx, func(db *gormDB) error {
+		res := db.Model(&shopRow{ID: sh.ID}).Select("*").Omit("id", "created_at").Updates(&r)
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return Shop{}, fmt.Errorf("update shop: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return Shop{}, ErrNotFound
 	}
 	return sh, nil
@@ -180,11 +185,16 @@ func (s *Store) UpdateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 
 // DeleteShop removes a shop with its destinations and events.
 func (s *Store) DeleteShop(ctx context.Context, id int64) error {
-	res := s.db.WithContext(ctx).Delete(&shopRow{}, id)
-	if res.Error != nil {
-		return fmt.Errorf("delete shop: %w", res.Error)
+	var n int64
+	err := s.exec(ctx, func(db *gormDB) error {
+		res := db.Delete(&shopRow{}, id)
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("delete shop: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return ErrNotFound
 	}
 	return nil

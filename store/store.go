@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -48,11 +49,19 @@ type Store struct {
 	dialect Dialect
 	// db takes writes. On SQLite it is one connection, because SQLite has
 	// one writer; a second pool (rdb) serves reads beside it under WAL.
-	db      *gorm.DB
-	rdb     *gorm.DB
-	sealer  *Sealer
-	log     *slog.Logger
-	closers []*sql.DB
+	db     *gorm.DB
+	rdb    *gorm.DB
+	sealer *Sealer
+	log    *slog.Logger
+	// pool is the writer's *sql.DB, for migrations and pings.
+	pool    *sql.DB
+	closers []func() error
+	// wmu serializes writes on SQLite, where db is one pinned connection
+	// and transactions are explicit BEGIN IMMEDIATE … COMMIT: that keeps
+	// gorm's prepared statements alive across transactions (database/sql
+	// re-prepares a statement in every *sql.Tx), which is most of what a
+	// write costs.
+	wmu sync.Mutex
 }
 
 // DialectOf tells which database a POSTBACK_DATABASE_URL names: a
@@ -107,28 +116,12 @@ func Open(ctx context.Context, dsn string, sealer *Sealer, log *slog.Logger) (*S
 		sqlDB.SetMaxOpenConns(16)
 		sqlDB.SetMaxIdleConns(16)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-		s.db, s.rdb = db, db
-		s.closers = append(s.closers, sqlDB)
+		s.db, s.rdb, s.pool = db, db, sqlDB
+		s.closers = append(s.closers, sqlDB.Close)
 	default:
-		w, err := openSQLite(dsn, cfg, 1, false)
-		if err != nil {
+		if err := s.openSQLite(ctx, dsn, cfg); err != nil {
+			s.Close()
 			return nil, err
-		}
-		s.db = w
-		sqlW, _ := w.DB()
-		s.closers = append(s.closers, sqlW)
-		if SQLitePath(dsn) == "" {
-			// An in-memory database exists per connection: share the writer.
-			s.rdb = w
-		} else {
-			r, err := openSQLite(dsn, cfg, 4, true)
-			if err != nil {
-				s.Close()
-				return nil, err
-			}
-			s.rdb = r
-			sqlR, _ := r.DB()
-			s.closers = append(s.closers, sqlR)
 		}
 	}
 	if err := s.Ping(ctx); err != nil {
@@ -138,12 +131,57 @@ func Open(ctx context.Context, dsn string, sealer *Sealer, log *slog.Logger) (*S
 	return s, nil
 }
 
-// openSQLite opens a pool on a SQLite file with the pragmas Postback
+// openSQLite opens the writer (one pinned connection) and the readers.
+func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) error {
+	// Two connections: one pinned for writes, one spare for migrations.
+	w, err := openSQLitePool(dsn, cfg, 2, false)
+	if err != nil {
+		return err
+	}
+	pool, err := w.DB()
+	if err != nil {
+		return err
+	}
+	s.pool = pool
+	s.closers = append(s.closers, pool.Close)
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	s.closers = append([]func() error{conn.Close}, s.closers...)
+	pcfg := *cfg
+	// gorm pings through a *sql.DB, which a pinned *sql.Conn is not; the
+	// connection was just opened, and Ping uses the pool.
+	pcfg.DisableAutomaticPing = true
+	pinned, err := gorm.Open(sqlite.Dialector{Conn: conn}, &pcfg)
+	if err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	s.db = pinned
+	if SQLitePath(dsn) == "" {
+		// An in-memory database exists per connection: read on the writer.
+		s.rdb = pinned
+		return nil
+	}
+	r, err := openSQLitePool(dsn, cfg, 4, true)
+	if err != nil {
+		return err
+	}
+	s.rdb = r
+	sqlR, err := r.DB()
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, sqlR.Close)
+	return nil
+}
+
+// openSQLitePool opens a pool on a SQLite file with the pragmas Postback
 // relies on: WAL so readers never block the writer, a busy timeout instead
 // of SQLITE_BUSY errors, foreign keys (off by default in SQLite), full
 // synchronous commits so an acknowledged webhook survives power loss, and
 // BEGIN IMMEDIATE so a write transaction takes the lock up front.
-func openSQLite(dsn string, cfg *gorm.Config, conns int, readOnly bool) (*gorm.DB, error) {
+func openSQLitePool(dsn string, cfg *gorm.Config, conns int, readOnly bool) (*gorm.DB, error) {
 	path := strings.TrimPrefix(dsn, "file:")
 	query := ""
 	if i := strings.IndexByte(path, '?'); i >= 0 {
@@ -163,6 +201,7 @@ func openSQLite(dsn string, cfg *gorm.Config, conns int, readOnly bool) (*gorm.D
 	set("_foreign_keys", "on")
 	set("_synchronous", "FULL")
 	set("_txlock", "immediate")
+	set("_cache_size", "-65536")
 	if readOnly {
 		q.Set("_query_only", "on")
 	}
@@ -185,11 +224,7 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
-	}
-	if err := sqlDB.PingContext(ctx); err != nil {
+	if err := s.pool.PingContext(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
 	return nil
@@ -199,7 +234,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	var errs []error
 	for _, c := range s.closers {
-		errs = append(errs, c.Close())
+		errs = append(errs, c())
 	}
 	return errors.Join(errs...)
 }
@@ -208,10 +243,7 @@ func (s *Store) Close() error {
 // PostgreSQL it holds an advisory lock, so replicas starting together
 // migrate once.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return nil, err
-	}
+	sqlDB := s.pool
 	dir, gd := "sqlite", goose.DialectSQLite3
 	var opts []goose.ProviderOption
 	if s.dialect == Postgres {
@@ -239,6 +271,43 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		applied = append(applied, r.Source.Path)
 	}
 	return applied, nil
+}
+
+// write runs fn in a transaction. On SQLite it holds the writer lock and
+// runs explicit BEGIN IMMEDIATE … COMMIT on the pinned connection.
+func (s *Store) write(ctx context.Context, fn func(tx *gormDB) error) error {
+	if s.dialect != SQLite {
+		return s.db.WithContext(ctx).Transaction(fn)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	db := s.db.WithContext(context.WithoutCancel(ctx))
+	if err := db.Exec("BEGIN IMMEDIATE").Error; err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(db); err != nil {
+		if rerr := db.Exec("ROLLBACK").Error; rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
+		return err
+	}
+	if err := db.Exec("COMMIT").Error; err != nil {
+		if rerr := db.Exec("ROLLBACK").Error; rerr != nil {
+			s.log.ErrorContext(ctx, "rollback after failed commit", slog.String("error", rerr.Error()))
+		}
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// exec runs one autocommitted statement (or a few) under the writer lock.
+func (s *Store) exec(ctx context.Context, fn func(db *gormDB) error) error {
+	if s.dialect != SQLite {
+		return fn(s.db.WithContext(ctx))
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return fn(s.db.WithContext(context.WithoutCancel(ctx)))
 }
 
 // ms is a time as stored: unix milliseconds, 0 for the zero time.

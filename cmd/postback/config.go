@@ -26,6 +26,9 @@ type Config struct {
 	APIToken      string
 	LogLevel      string
 	LogFormat     string
+	// DebugAddr, when set, serves Go's pprof profiles there (keep it on
+	// loopback or a private network).
+	DebugAddr string
 	// RetryBackoff is the first retry delay, doubled per attempt up to
 	// RetryMaxBackoff.
 	RetryBackoff    time.Duration
@@ -69,6 +72,7 @@ func settings() []setting {
 		{env: "POSTBACK_API_TOKEN", help: "if set, accepted as a Bearer token for /api/v1", secret: true, field: func(c *Config) *string { return &c.APIToken }},
 		{env: "POSTBACK_LOG_LEVEL", def: "info", help: "debug, info, warn or error", field: func(c *Config) *string { return &c.LogLevel }},
 		{env: "POSTBACK_LOG_FORMAT", def: "text", help: "text or json", field: func(c *Config) *string { return &c.LogFormat }},
+		{env: "POSTBACK_DEBUG_ADDR", help: "if set, serve pprof profiles on this address (e.g. 127.0.0.1:6060)", field: func(c *Config) *string { return &c.DebugAddr }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -174,6 +175,9 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 			log.Error("delivery worker stopped", slog.String("error", err.Error()))
 		}
 	}()
+	if cfg.DebugAddr != "" {
+		go serveDebug(cfg.DebugAddr, log)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -252,4 +256,19 @@ func version() string {
 // they tried) into the single line a start-up failure prints.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// serveDebug serves pprof on its own listener, never on the public one.
+func serveDebug(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("serving pprof", slog.String("addr", addr))
+	if err := srv.ListenAndServe(); err != nil {
+		log.Warn("pprof listener stopped", slog.String("error", err.Error()))
+	}
 }

@@ -1,0 +1,358 @@
+// Command postback-load measures Postback's two throughput paths on this
+// machine: signed, distinct Shopify orders (about 4 KB each) posted over
+// HTTP by concurrent senders, and the drain of the resulting deliveries to
+// a local fake Meta Conversions API, which it serves itself.
+//
+//	go build -o /tmp/postback ./cmd/postback
+//	go run ./cmd/postback-load -spawn /tmp/postback -n 20000 -c 32
+//
+// With -spawn it starts the given postback binary on a fresh SQLite file
+// (pointing its Meta URL at the fake); without, it targets -target, which
+// must have been started with POSTBACK_META_URL=http://<meta-addr> and
+// POSTBACK_API_TOKEN=<token>.
+//
+// The fake Meta holds the first request until every webhook is in, so the
+// drain is measured on its own: from release to the last event received.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+//go:embed order.json
+var orderTemplate string
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "postback-load:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	target, token, metaAddr, spawn string
+	n, c                           int
+	timeout                        time.Duration
+}
+
+func run(args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("postback-load", flag.ContinueOnError)
+	fs.StringVar(&o.target, "target", "http://127.0.0.1:18080", "base URL of a running postback")
+	fs.StringVar(&o.token, "token", "load-test-token", "API token of the target")
+	fs.StringVar(&o.metaAddr, "meta-addr", "127.0.0.1:18999", "address for the fake Meta API")
+	fs.StringVar(&o.spawn, "spawn", "", "postback binary to start on a fresh SQLite file (else use -target)")
+	fs.IntVar(&o.n, "n", 20000, "webhooks to send")
+	fs.IntVar(&o.c, "c", 32, "concurrent senders")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on the drain after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	meta, err := startFakeMeta(o.metaAddr)
+	if err != nil {
+		return err
+	}
+	defer meta.close()
+	if o.spawn != "" {
+		stop, err := spawn(&o)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	path, secret, err := setup(o)
+	if err != nil {
+		return err
+	}
+	bodies := makeOrders(o.n)
+	fmt.Fprintf(out, "ingest: %d signed Shopify orders of %d bytes, %d concurrent senders\n", o.n, len(bodies[0]), o.c)
+	ing, err := ingest(o, path, secret, bodies)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "ingest: %d accepted, %d other answers in %v → %.0f webhooks/s; latency p50 %v p95 %v p99 %v max %v\n",
+		ing.ok, ing.failed, ing.elapsed.Round(time.Millisecond), float64(ing.ok)/ing.elapsed.Seconds(),
+		ing.pct(50), ing.pct(95), ing.pct(99), ing.pct(100))
+	drained, elapsed, err := meta.drain(o.n, o.timeout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "drain: %d conversions received by the fake Meta in %v → %.0f conversions/s (%d requests, largest batch %d)\n",
+		drained, elapsed.Round(time.Millisecond), float64(drained)/elapsed.Seconds(), meta.requests.Load(), meta.maxBatch.Load())
+	return nil
+}
+
+// spawn starts the postback binary on a fresh database and waits for it.
+func spawn(o *options) (func(), error) {
+	dir, err := os.MkdirTemp("", "postback-load-")
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	o.target = "http://" + addr
+	cmd := exec.Command(o.spawn)
+	cmd.Env = append(os.Environ(), "POSTBACK_ADDR="+addr, "POSTBACK_DATABASE_URL="+filepath.Join(dir, "load.db"),
+		"POSTBACK_API_TOKEN="+o.token, "POSTBACK_META_URL=http://"+o.metaAddr, "POSTBACK_LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	for i := 0; i < 300; i++ {
+		if resp, err := http.Get(o.target + "/healthz"); err == nil {
+			resp.Body.Close()
+			return stop, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return nil, errors.New("spawned postback did not come up")
+}
+
+// setup creates a Shopify shop with a Meta destination on the target.
+func setup(o options) (path, secret string, err error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	secret = hex.EncodeToString(b)
+	var shop struct {
+		ID         int64  `json:"id"`
+		WebhookURL string `json:"webhook_url"`
+	}
+	if err := call(o, "POST", "/api/v1/shops", map[string]any{"name": "load test", "source": "shopify", "signing_secret": secret, "trigger": "paid"}, &shop); err != nil {
+		return "", "", err
+	}
+	dest := map[string]any{"platform": "meta", "credentials": map[string]any{"pixel_id": "1234567890", "access_token": "load-token"}}
+	if err := call(o, "POST", fmt.Sprintf("/api/v1/shops/%d/destinations", shop.ID), dest, nil); err != nil {
+		return "", "", err
+	}
+	i := strings.Index(shop.WebhookURL, "/webhooks/")
+	if i < 0 {
+		return "", "", fmt.Errorf("unexpected webhook URL %q", shop.WebhookURL)
+	}
+	return shop.WebhookURL[i:], secret, nil
+}
+
+func call(o options, method, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(method, o.target+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+o.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, msg)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// makeOrders renders n distinct paid orders from the template, dated today.
+func makeOrders(n int) [][]byte {
+	day := time.Now().UTC().Add(-12 * time.Hour).Format("2006-01-02")
+	tpl := strings.ReplaceAll(orderTemplate, "__DAY__", day)
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = []byte(strings.ReplaceAll(tpl, "__ID__", strconv.Itoa(8000000000000+i)))
+	}
+	return out
+}
+
+type ingestResult struct {
+	ok, failed int
+	elapsed    time.Duration
+	latencies  []time.Duration
+}
+
+func (r ingestResult) pct(p int) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := (len(r.latencies) - 1) * p / 100
+	return r.latencies[i].Round(10 * time.Microsecond)
+}
+
+// ingest posts every body once, signed, from o.c senders, and times each.
+func ingest(o options, path, secret string, bodies [][]byte) (ingestResult, error) {
+	type signed struct {
+		body []byte
+		sig  string
+		id   string
+	}
+	reqs := make([]signed, len(bodies))
+	for i, b := range bodies {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(b)
+		reqs[i] = signed{b, base64.StdEncoding.EncodeToString(m.Sum(nil)), fmt.Sprintf("load-%d", i)}
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.c, MaxConnsPerHost: o.c}, Timeout: 30 * time.Second}
+	url := o.target + path
+	var next atomic.Int64
+	lat := make([][]time.Duration, o.c)
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < o.c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(reqs) {
+					return
+				}
+				r := reqs[i]
+				req, _ := http.NewRequest("POST", url, bytes.NewReader(r.body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Shopify-Topic", "orders/paid")
+				req.Header.Set("X-Shopify-Hmac-Sha256", r.sig)
+				req.Header.Set("X-Shopify-Event-Id", r.id)
+				req.Header.Set("X-Shopify-Shop-Domain", "load.myshopify.com")
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				d := time.Since(t0)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, "status "+resp.Status)
+				}
+				lat[w] = append(lat[w], d)
+			}
+		}()
+	}
+	wg.Wait()
+	res := ingestResult{ok: int(ok.Load()), failed: int(failed.Load()), elapsed: time.Since(start)}
+	for _, l := range lat {
+		res.latencies = append(res.latencies, l...)
+	}
+	sort.Slice(res.latencies, func(i, j int) bool { return res.latencies[i] < res.latencies[j] })
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(os.Stderr, "first failure: %v\n", e)
+	}
+	return res, nil
+}
+
+// fakeMeta answers like Meta's Conversions API. It holds requests until
+// released, so deliveries queue up during the ingest.
+type fakeMeta struct {
+	srv      *http.Server
+	released chan struct{}
+	once     sync.Once
+	events   atomic.Int64
+	requests atomic.Int64
+	maxBatch atomic.Int64
+	mu       sync.Mutex
+	last     time.Time
+}
+
+func startFakeMeta(addr string) (*fakeMeta, error) {
+	f := &fakeMeta{released: make(chan struct{})}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("fake Meta on %s: %w", addr, err)
+	}
+	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve)}
+	go func() { _ = f.srv.Serve(ln) }()
+	return f, nil
+}
+
+func (f *fakeMeta) serve(w http.ResponseWriter, r *http.Request) {
+	<-f.released
+	var req struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, `{"error":{"message":"bad body","code":100}}`, http.StatusBadRequest)
+		return
+	}
+	n := int64(len(req.Data))
+	f.requests.Add(1)
+	for {
+		m := f.maxBatch.Load()
+		if n <= m || f.maxBatch.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	f.events.Add(n)
+	f.mu.Lock()
+	f.last = time.Now()
+	f.mu.Unlock()
+	fmt.Fprintf(w, `{"events_received":%d,"messages":[],"fbtrace_id":"load"}`, n)
+}
+
+// drain releases the held requests and waits for want events.
+func (f *fakeMeta) drain(want int, timeout time.Duration) (int, time.Duration, error) {
+	start := time.Now()
+	f.once.Do(func() { close(f.released) })
+	deadline := start.Add(timeout)
+	for f.events.Load() < int64(want) {
+		if time.Now().After(deadline) {
+			return int(f.events.Load()), time.Since(start), fmt.Errorf("drain: only %d of %d conversions arrived in %v", f.events.Load(), want, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.mu.Lock()
+	last := f.last
+	f.mu.Unlock()
+	return int(f.events.Load()), last.Sub(start), nil
+}
+
+func (f *fakeMeta) close() {
+	f.once.Do(func() { close(f.released) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = f.srv.Shutdown(ctx)
+}

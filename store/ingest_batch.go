@@ -1,0 +1,520 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/postbackhq/postback/mapping"
+)
+
+// pending is one webhook on its way into a batch: its event row, marshaled
+// on the caller's goroutine before it reaches the single committer, and
+// the dedupe keys it claims.
+type pending struct {
+	in   *Incoming
+	row  eventRow
+	conv *mapping.Conversion
+	// delivery is the store's delivery id it claims ("" for none).
+	delivery string
+	// orders are the order keys a conversion claims (id and aliases).
+	orders []string
+	// dupOf is the event an earlier batch stored for the same delivery or
+	// order; dupOfItem is 1 + the index of an earlier item of this batch.
+	dupOf     int64
+	dupOfItem int
+	// dupByDelivery: the same delivery came before, so it brings nothing
+	// new at all (not even refunds).
+	dupByDelivery bool
+	dests         []destinationInfo
+	res           Committed
+}
+
+// prepareIncoming marshals an Incoming into its event row.
+func prepareIncoming(in *Incoming) (pending, error) {
+	w := in.Webhook
+	p := pending{in: in}
+	ev := eventRow{
+		ShopID: in.ShopID, Source: string(in.Source), Topic: in.Topic, Kind: string(w.Outcome),
+		DeliveryID: w.DeliveryID, OrderID: w.OrderID, Reason: w.Reason,
+		ReceivedAt: ms(in.ReceivedAt), OccurredAt: ms(w.OccurredAt), Test: w.Test, Body: in.Body,
+	}
+	switch {
+	case in.ParseError != "":
+		ev.Status, ev.Reason, ev.Kind = StatusError, in.ParseError, ""
+	case w.Outcome == mapping.OutcomeIgnored:
+		ev.Status = StatusIgnored
+	default:
+		ev.Status = StatusAccepted
+	}
+	if ev.Status == StatusAccepted && w.Outcome == mapping.OutcomeConversion && w.Conversion != nil {
+		conv := w.Conversion
+		cj, err := json.Marshal(conv)
+		if err != nil {
+			return pending{}, err
+		}
+		mj, err := json.Marshal(mapping.MatchOf(*conv))
+		if err != nil {
+			return pending{}, err
+		}
+		ev.Conversion, ev.MatchInfo = string(cj), string(mj)
+		ev.Value, ev.Currency = conv.Value.String(), conv.Currency
+		ev.EventName, ev.ConversionEventID = conv.EventName, conv.EventID
+		p.conv = conv
+		p.orders = uniqueNonEmpty(append([]string{w.OrderID}, w.OrderAliases...))
+	}
+	if len(w.Refunds) > 0 {
+		rj, err := json.Marshal(w.Refunds)
+		if err != nil {
+			return pending{}, err
+		}
+		ev.Refunds = string(rj)
+	}
+	if w.DeliveryID != "" && ev.Status != StatusError {
+		p.delivery = w.DeliveryID
+	}
+	p.row = ev
+	return p, nil
+}
+
+// CommitBatch commits many webhooks in one transaction. Each is
+// deduplicated against earlier deliveries and conversions, and against the
+// items before it in the batch.
+func (s *Store) CommitBatch(ctx context.Context, items []Incoming, routing Routing) ([]Committed, error) {
+	ps := make([]pending, len(items))
+	for i := range items {
+		p, err := prepareIncoming(&items[i])
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = p
+	}
+	return s.commitPending(ctx, ps, routing)
+}
+
+// commitPending stores a batch with a fixed number of statements however
+// large it is: outcomes are decided from two look-ups, then events, dedupe
+// keys and deliveries go in as multi-row inserts. That, and one fsync per
+// batch, is what lets SQLite's single writer take thousands of webhooks a
+// second, and it saves round trips on PostgreSQL.
+func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing) ([]Committed, error) {
+	err := s.write(ctx, func(tx *gormDB) error {
+		dests, err := enabledDestinations(tx, ps)
+		if err != nil {
+			return err
+		}
+		if err := dedupe(tx, ps, "webhook_deliveries", "delivery_id", func(p *pending) []string {
+			if p.delivery == "" {
+				return nil
+			}
+			return []string{p.delivery}
+		}, "delivery %s was already received", true); err != nil {
+			return err
+		}
+		if err := dedupe(tx, ps, "order_conversions", "order_id", func(p *pending) []string {
+			if p.conv == nil || p.isDup() {
+				return nil
+			}
+			return p.orders
+		}, "order %s was already converted", false); err != nil {
+			return err
+		}
+		for i := range ps {
+			ps[i].route(dests[ps[i].in.ShopID], routing)
+		}
+		if err := insertEvents(tx, ps); err != nil {
+			return err
+		}
+		if err := s.claimKeys(tx, ps); err != nil {
+			return err
+		}
+		if err := insertDeliveries(tx, ps, routing); err != nil {
+			return err
+		}
+		return s.commitRefunds(tx, ps, dests, routing)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit webhooks: %w", err)
+	}
+	out := make([]Committed, len(ps))
+	for i := range ps {
+		out[i] = ps[i].res
+	}
+	return out, nil
+}
+
+func (p *pending) isDup() bool { return p.dupOf != 0 || p.dupOfItem != 0 }
+
+// markDup turns the pending event into a duplicate before it is inserted.
+func (p *pending) markDup(why string) {
+	p.row.Status, p.row.Reason = StatusDuplicate, why
+	p.row.Conversion, p.row.MatchInfo, p.row.Value, p.row.Currency = "", "", "", ""
+	p.row.EventName, p.row.ConversionEventID = "", ""
+}
+
+// route picks the destinations of a conversion that is not a duplicate.
+func (p *pending) route(dests []destinationInfo, routing Routing) {
+	if p.conv == nil || p.isDup() {
+		return
+	}
+	for _, d := range dests {
+		if routing.Accepts(d.Platform, d.settings, p.conv.Test) {
+			p.dests = append(p.dests, d)
+		}
+	}
+	if len(p.dests) == 0 && len(dests) > 0 && p.conv.Test {
+		p.row.Reason = joinReason(p.row.Reason, "test order: no destination is in test mode")
+	}
+}
+
+func enabledDestinations(tx *gormDB, ps []pending) (map[int64][]destinationInfo, error) {
+	seen := map[int64]bool{}
+	var shops []int64
+	for _, p := range ps {
+		if !seen[p.in.ShopID] {
+			seen[p.in.ShopID] = true
+			shops = append(shops, p.in.ShopID)
+		}
+	}
+	var rows []destinationInfo
+	err := tx.Table("destinations").Select("id, shop_id, platform, settings").
+		Where("shop_id IN ? AND enabled = ?", shops, true).Order("id").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load destinations: %w", err)
+	}
+	out := map[int64][]destinationInfo{}
+	for _, r := range rows {
+		r.settings = map[string]string{}
+		if r.Settings != "" {
+			if err := json.Unmarshal([]byte(r.Settings), &r.settings); err != nil {
+				return nil, fmt.Errorf("destination %d settings: %w", r.ID, err)
+			}
+		}
+		out[r.ShopID] = append(out[r.ShopID], r)
+	}
+	return out, nil
+}
+
+// dedupe marks items whose keys an earlier batch or an earlier item of this
+// batch already holds.
+func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending) []string, why string, byDelivery bool) error {
+	byShop := map[int64][]string{}
+	for i := range ps {
+		byShop[ps[i].in.ShopID] = append(byShop[ps[i].in.ShopID], keysOf(&ps[i])...)
+	}
+	held := map[string]int64{}
+	for shop, keys := range byShop {
+		keys = uniqueNonEmpty(keys)
+		for len(keys) > 0 {
+			n := min(len(keys), 500)
+			var rows []struct {
+				Key     string
+				EventID int64
+			}
+			err := tx.Table(table).Select(column+" AS key, event_id").Where("shop_id = ? AND "+column+" IN ?", shop, keys[:n]).Scan(&rows).Error
+			if err != nil {
+				return fmt.Errorf("look up %s: %w", table, err)
+			}
+			for _, r := range rows {
+				held[fmt.Sprint(shop, "\x00", r.Key)] = r.EventID
+			}
+			keys = keys[n:]
+		}
+	}
+	claimed := map[string]int{}
+	for i := range ps {
+		p := &ps[i]
+		keys := keysOf(p)
+		if len(keys) == 0 {
+			continue
+		}
+		for _, k := range keys {
+			hk := fmt.Sprint(p.in.ShopID, "\x00", k)
+			if orig, ok := held[hk]; ok {
+				p.dupOf, p.dupByDelivery = orig, byDelivery
+				p.markDup(fmt.Sprintf(why+" (event %d)", k, orig))
+				break
+			}
+			if j, ok := claimed[hk]; ok {
+				p.dupOfItem, p.dupByDelivery = j+1, byDelivery
+				p.markDup(fmt.Sprintf(why, k))
+				break
+			}
+		}
+		if !p.isDup() {
+			for _, k := range keys {
+				claimed[fmt.Sprint(p.in.ShopID, "\x00", k)] = i
+			}
+		}
+	}
+	return nil
+}
+
+// eventColumns are inserted for every event, in this order.
+const eventColumns = "shop_id, source, topic, kind, delivery_id, order_id, status, reason, duplicate_of, received_at, occurred_at, " +
+	"value, currency, event_name, conversion_event_id, test, conversion, refunds, match_info, body"
+
+// insertEvents inserts every event with multi-row INSERTs and gives each
+// item its id. Ids are assigned in row order by both databases (SQLite's
+// rowid and PostgreSQL's sequence both increase as rows are inserted), so
+// the sorted ids map onto the items in order, whatever order RETURNING
+// reports them in.
+func insertEvents(tx *gormDB, ps []pending) error {
+	for start, n := range chunks(len(ps)) {
+		part := ps[start : start+n]
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO events (" + eventColumns + ") VALUES ")
+		args := make([]any, 0, len(part)*20)
+		for i := range part {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			r := &part[i].row
+			args = append(args, r.ShopID, r.Source, r.Topic, r.Kind, r.DeliveryID, r.OrderID, r.Status, r.Reason, r.DuplicateOf,
+				r.ReceivedAt, r.OccurredAt, r.Value, r.Currency, r.EventName, r.ConversionEventID, r.Test, r.Conversion,
+				r.Refunds, r.MatchInfo, r.Body)
+		}
+		sb.WriteString(" RETURNING id")
+		ids, err := scanIDs(tx, sb.String(), args)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		if len(ids) != len(part) {
+			return fmt.Errorf("insert events: %d ids for %d rows", len(ids), len(part))
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		for i := range part {
+			part[i].row.ID = ids[i]
+			part[i].res = Committed{EventID: ids[i], Status: part[i].row.Status, Reason: part[i].row.Reason}
+		}
+	}
+	// Duplicates of items in the same batch learn their original's id now.
+	for i := range ps {
+		p := &ps[i]
+		if p.dupOfItem == 0 {
+			continue
+		}
+		orig := ps[p.dupOfItem-1].row.ID
+		p.res.Reason = fmt.Sprintf("%s (event %d)", p.res.Reason, orig)
+		if err := tx.Exec(`UPDATE events SET duplicate_of = ?, reason = ? WHERE id = ?`, orig, p.res.Reason, p.row.ID).Error; err != nil {
+			return fmt.Errorf("mark duplicate: %w", err)
+		}
+	}
+	return nil
+}
+
+// claimKeys records the batch's delivery and order keys. The look-ups
+// above are authoritative on SQLite (one writer); on PostgreSQL another
+// replica may have committed a key since, so the inserts skip conflicts
+// and an item whose keys did not all go in loses the race and becomes a
+// duplicate.
+func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
+	type key struct {
+		shop    int64
+		key     string
+		eventID int64
+	}
+	var deliveries, orders []key
+	for i := range ps {
+		p := &ps[i]
+		if p.isDup() {
+			continue
+		}
+		if p.delivery != "" {
+			deliveries = append(deliveries, key{p.in.ShopID, p.delivery, p.row.ID})
+		}
+		if p.conv != nil {
+			for _, o := range p.orders {
+				orders = append(orders, key{p.in.ShopID, o, p.row.ID})
+			}
+		}
+	}
+	insert := func(table, column string, keys []key, extra bool) (map[int64]int, error) {
+		won := map[int64]int{}
+		for start, n := range chunks(len(keys)) {
+			part := keys[start : start+n]
+			var sb strings.Builder
+			cols := "shop_id, " + column + ", event_id"
+			row := "(?, ?, ?)"
+			if extra {
+				cols, row = cols+", created_at", "(?, ?, ?, ?)"
+			}
+			sb.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+			args := make([]any, 0, len(part)*4)
+			now := ms(time.Now())
+			for i, k := range part {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString(row)
+				args = append(args, k.shop, k.key, k.eventID)
+				if extra {
+					args = append(args, now)
+				}
+			}
+			sb.WriteString(" ON CONFLICT DO NOTHING RETURNING event_id")
+			ids, err := scanIDs(tx, sb.String(), args)
+			if err != nil {
+				return nil, fmt.Errorf("insert %s: %w", table, err)
+			}
+			for _, id := range ids {
+				won[id]++
+			}
+		}
+		return won, nil
+	}
+	wonDelivery, err := insert("webhook_deliveries", "delivery_id", deliveries, false)
+	if err != nil {
+		return err
+	}
+	wonOrder, err := insert("order_conversions", "order_id", orders, true)
+	if err != nil {
+		return err
+	}
+	for i := range ps {
+		p := &ps[i]
+		if p.isDup() {
+			continue
+		}
+		var why string
+		switch {
+		case p.delivery != "" && wonDelivery[p.row.ID] == 0:
+			why = fmt.Sprintf("delivery %s was already received", p.delivery)
+			p.dupByDelivery = true
+		case p.conv != nil && wonOrder[p.row.ID] != len(p.orders):
+			why = fmt.Sprintf("order %s was already converted", p.in.Webhook.OrderID)
+		default:
+			continue
+		}
+		// Lost a race with another replica: undo what it claimed.
+		p.dupOf, p.dests = -1, nil
+		p.res = Committed{EventID: p.row.ID, Status: StatusDuplicate, Reason: why}
+		if err := tx.Exec(`DELETE FROM order_conversions WHERE shop_id = ? AND event_id = ?`, p.in.ShopID, p.row.ID).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec(`DELETE FROM webhook_deliveries WHERE shop_id = ? AND event_id = ?`, p.in.ShopID, p.row.ID).Error; err != nil {
+			return err
+		}
+		err := tx.Exec(`UPDATE events SET status = ?, reason = ?, conversion = '', match_info = '', value = '', currency = '',
+			event_name = '', conversion_event_id = '' WHERE id = ?`, StatusDuplicate, why, p.row.ID).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertDeliveries queues every routed conversion in multi-row inserts.
+func insertDeliveries(tx *gormDB, ps []pending, routing Routing) error {
+	type row struct {
+		p *pending
+		d destinationInfo
+	}
+	var rows []row
+	for i := range ps {
+		for _, d := range ps[i].dests {
+			rows = append(rows, row{&ps[i], d})
+		}
+	}
+	for start, n := range chunks(len(rows)) {
+		part := rows[start : start+n]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO deliveries (event_id, destination_id, shop_id, platform, kind, refund_id, status,
+			next_attempt_at, expires_at, created_at, updated_at) VALUES `)
+		args := make([]any, 0, len(part)*11)
+		for i, r := range part {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			now := r.p.row.ReceivedAt
+			expires := ms(r.p.conv.EventTime.Add(routing.MaxAge(r.d.Platform)))
+			args = append(args, r.p.row.ID, r.d.ID, r.d.ShopID, r.d.Platform, KindConversion, 0, DeliveryPending, now, expires, now, now)
+		}
+		if err := tx.Exec(sb.String(), args...).Error; err != nil {
+			return fmt.Errorf("queue deliveries: %w", err)
+		}
+	}
+	for i := range ps {
+		for _, d := range ps[i].dests {
+			ps[i].res.Queued++
+			ps[i].res.Destinations = append(ps[i].res.Destinations, d.ID)
+		}
+	}
+	return nil
+}
+
+// commitRefunds records the refunds the batch's webhooks report, one
+// webhook at a time: refunds are rare, and each links to its order.
+func (s *Store) commitRefunds(tx *gormDB, ps []pending, dests map[int64][]destinationInfo, routing Routing) error {
+	for i := range ps {
+		p := &ps[i]
+		if len(p.in.Webhook.Refunds) == 0 || p.dupByDelivery || p.row.Status == StatusError || p.row.Status == StatusIgnored {
+			continue
+		}
+		fresh, note, err := s.recordRefunds(tx, p.in, p.row.ID, dests[p.in.ShopID], routing)
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.res.Status == StatusDuplicate:
+			// A duplicate conversion can still bring a new refund
+			// (WooCommerce sends the whole order on every change).
+			continue
+		case p.conv == nil && fresh == 0:
+			p.res.Status, p.res.Reason = StatusDuplicate, "refund was already recorded"
+		default:
+			p.res.Reason = joinReason(p.res.Reason, note)
+		}
+		if err := tx.Exec(`UPDATE events SET status = ?, reason = ? WHERE id = ?`, p.res.Status, p.res.Reason, p.row.ID).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanIDs runs a statement returning one integer column. It reads rows
+// itself: gorm's Scan renders the statement with every argument inlined
+// for its trace, which for a batch of 4 KB bodies costs more than the
+// insert.
+func scanIDs(tx *gormDB, query string, args []any) ([]int64, error) {
+	rows, err := tx.Raw(query, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// chunkSizes are the only row counts multi-row inserts use, so their SQL
+// repeats and stays in the prepared-statement cache.
+var chunkSizes = []int{128, 32, 8, 2, 1}
+
+// chunks splits n rows into runs of chunkSizes, yielding each run's start
+// and length.
+func chunks(n int) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		start := 0
+		for _, size := range chunkSizes {
+			for n-start >= size {
+				if !yield(start, size) {
+					return
+				}
+				start += size
+			}
+		}
+	}
+}
