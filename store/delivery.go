@@ -51,13 +51,16 @@ func (attemptRow) TableName() string { return "delivery_attempts" }
 // destinations that are disabled, parked for rejected credentials, or
 // waiting out a rate limit.
 func (s *Store) DueDestinations(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	// EXISTS stops at the first due delivery of each destination (on the
+	// partial index), so the look-up stays cheap however long the queue.
 	var ids []int64
-	err := s.rdb.WithContext(ctx).Raw(`
-		SELECT DISTINCT d.destination_id FROM deliveries d
-		JOIN destinations x ON x.id = d.destination_id
-		WHERE d.status IN ('pending', 'retrying') AND d.parked = ? AND d.next_attempt_at <= ? AND d.lease_until < ?
-		  AND x.enabled = ? AND x.auth_failed_at = 0 AND x.throttled_until <= ?
-		LIMIT ?`, false, ms(now), ms(now), true, ms(now), limit).Scan(&ids).Error
+	err := s.rdb.WithContext(s.rctx(ctx)).Raw(`
+		SELECT x.id FROM destinations x
+		WHERE x.enabled = ? AND x.auth_failed_at = 0 AND x.throttled_until <= ?
+		  AND EXISTS (SELECT 1 FROM deliveries d
+			WHERE d.destination_id = x.id AND d.status IN ('pending', 'retrying') AND d.parked = ?
+			  AND d.next_attempt_at <= ? AND d.lease_until < ?)
+		ORDER BY x.id LIMIT ?`, true, ms(now), false, ms(now), ms(now), limit).Scan(&ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("due destinations: %w", err)
 	}
@@ -106,7 +109,7 @@ func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, li
 	}
 	// What the deliveries carry is read outside the write lock: the claim
 	// is committed, and the leases keep the rows ours.
-	return loadClaimed(s.rdb.WithContext(ctx), rows)
+	return loadClaimed(s.rdb.WithContext(s.rctx(ctx)), rows)
 }
 
 // claimedRow is a delivery as the claim returns it.

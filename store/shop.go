@@ -138,7 +138,7 @@ func (s *Store) Shop(ctx context.Context, id int64) (Shop, error) {
 // ShopByKey returns the shop whose webhook URL carries key.
 func (s *Store) ShopByKey(ctx context.Context, key string) (Shop, error) {
 	var r shopRow
-	if err := s.rdb.WithContext(ctx).Where("webhook_key = ?", key).First(&r).Error; err != nil {
+	if err := s.rdb.WithContext(s.rctx(ctx)).Where("webhook_key = ?", key).First(&r).Error; err != nil {
 		return Shop{}, notFound(err)
 	}
 	return s.rowToShop(r)

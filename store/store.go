@@ -310,6 +310,16 @@ func (s *Store) exec(ctx context.Context, fn func(db *gormDB) error) error {
 	return fn(s.db.WithContext(context.WithoutCancel(ctx)))
 }
 
+// rctx is the context for a read on the hot path. go-sqlite3 steps each
+// row on a fresh goroutine when the context can be cancelled, which costs
+// more than the step; SQLite reads are short, so they run uncancellable.
+func (s *Store) rctx(ctx context.Context) context.Context {
+	if s.dialect == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 // ms is a time as stored: unix milliseconds, 0 for the zero time.
 func ms(t time.Time) int64 {
 	if t.IsZero() {

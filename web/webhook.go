@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -38,7 +39,7 @@ func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
 			jsonError(c, http.StatusServiceUnavailable, "temporarily unavailable; retry")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, cfg.MaxBody))
+		body, err := readBody(c, cfg.MaxBody)
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
@@ -147,4 +148,17 @@ func (sc *shopCache) forget(key string) {
 	sc.mu.Lock()
 	delete(sc.m, key)
 	sc.mu.Unlock()
+}
+
+// readBody reads the whole body up to limit, sized from Content-Length
+// when the client sent one.
+func readBody(c *gin.Context, limit int64) ([]byte, error) {
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	n := c.Request.ContentLength
+	if n <= 0 || n > limit {
+		return io.ReadAll(r)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }

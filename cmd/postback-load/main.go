@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -31,6 +32,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,20 +219,23 @@ func (r ingestResult) pct(p int) time.Duration {
 }
 
 // ingest posts every body once, signed, from o.c senders, and times each.
+// Like wrk, each sender writes pre-rendered HTTP/1.1 requests on its own
+// keep-alive connection and reads just enough of each answer: the
+// generator shares the machine with the server, so it must cost little.
 func ingest(o options, path, secret string, bodies [][]byte) (ingestResult, error) {
-	type signed struct {
-		body []byte
-		sig  string
-		id   string
+	u, err := url.Parse(o.target)
+	if err != nil {
+		return ingestResult{}, err
 	}
-	reqs := make([]signed, len(bodies))
+	reqs := make([][]byte, len(bodies))
 	for i, b := range bodies {
 		m := hmac.New(sha256.New, []byte(secret))
 		m.Write(b)
-		reqs[i] = signed{b, base64.StdEncoding.EncodeToString(m.Sum(nil)), fmt.Sprintf("load-%d", i)}
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"+
+			"X-Shopify-Topic: orders/paid\r\nX-Shopify-Hmac-Sha256: %s\r\nX-Shopify-Event-Id: load-%d\r\n"+
+			"X-Shopify-Shop-Domain: load.myshopify.com\r\n\r\n", path, u.Host, len(b), base64.StdEncoding.EncodeToString(m.Sum(nil)), i)
+		reqs[i] = append([]byte(head), b...)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.c, MaxConnsPerHost: o.c}, Timeout: 30 * time.Second}
-	url := o.target + path
 	var next atomic.Int64
 	lat := make([][]time.Duration, o.c)
 	var ok, failed atomic.Int64
@@ -241,35 +246,40 @@ func ingest(o options, path, secret string, bodies [][]byte) (ingestResult, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var conn net.Conn
+			var rd *bufio.Reader
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(reqs) {
-					return
+					break
 				}
-				r := reqs[i]
-				req, _ := http.NewRequest("POST", url, bytes.NewReader(r.body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Shopify-Topic", "orders/paid")
-				req.Header.Set("X-Shopify-Hmac-Sha256", r.sig)
-				req.Header.Set("X-Shopify-Event-Id", r.id)
-				req.Header.Set("X-Shopify-Shop-Domain", "load.myshopify.com")
+				if conn == nil {
+					c, err := net.Dial("tcp", u.Host)
+					if err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+						continue
+					}
+					conn, rd = c, bufio.NewReaderSize(c, 4096)
+				}
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				d := time.Since(t0)
-				if err != nil {
+				status, err := roundTrip(conn, rd, reqs[i])
+				lat[w] = append(lat[w], time.Since(t0))
+				switch {
+				case err != nil:
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
+					conn.Close()
+					conn = nil
+				case status == 200:
 					ok.Add(1)
-				} else {
+				default:
 					failed.Add(1)
-					firstErr.CompareAndSwap(nil, "status "+resp.Status)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("status %d", status))
 				}
-				lat[w] = append(lat[w], d)
+			}
+			if conn != nil {
+				conn.Close()
 			}
 		}()
 	}
@@ -283,6 +293,47 @@ func ingest(o options, path, secret string, bodies [][]byte) (ingestResult, erro
 		fmt.Fprintf(os.Stderr, "first failure: %v\n", e)
 	}
 	return res, nil
+}
+
+// roundTrip writes one request and reads its answer's status line, headers
+// and Content-Length body.
+func roundTrip(conn net.Conn, rd *bufio.Reader, req []byte) (int, error) {
+	if _, err := conn.Write(req); err != nil {
+		return 0, err
+	}
+	line, err := rd.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	length := -1
+	for {
+		h, err := rd.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(h) <= 2 {
+			break
+		}
+		if k, v, ok := bytes.Cut(h, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
+				return 0, fmt.Errorf("bad Content-Length %q", v)
+			}
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("answer without Content-Length")
+	}
+	if _, err := rd.Discard(length); err != nil {
+		return 0, err
+	}
+	return status, nil
 }
 
 // fakeMeta answers like Meta's Conversions API. It holds requests until
