@@ -320,3 +320,138 @@ func TestShutdownFinishesInFlightSends(t *testing.T) {
 		t.Errorf("in-flight send after shutdown: %+v", d)
 	}
 }
+
+// TestReplicasOnPostgresNeverSendTwice runs two workers with different
+// owners on one PostgreSQL database, as two replicas would: every delivery
+// is sent by exactly one of them.
+func TestReplicasOnPostgresNeverSendTwice(t *testing.T) {
+	st := storetest.Postgres(t)
+	if st == nil {
+		t.Skip("POSTBACK_TEST_POSTGRES is not set: the replica test needs PostgreSQL")
+	}
+	ctx := context.Background()
+	now := time.Now().UTC()
+	shop, err := st.CreateShop(ctx, store.Shop{Name: "s", Source: mapping.SourceShopify, SigningSecret: "x", Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	sent := map[string][]string{}
+	newSender := func(owner string) *sender {
+		return &sender{answer: func(call int, convs []mapping.Conversion) []platforms.Result {
+			mu.Lock()
+			for _, c := range convs {
+				sent[c.OrderID] = append(sent[c.OrderID], owner)
+			}
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond) // a platform takes a moment
+			return all(len(convs), nil)
+		}}
+	}
+	a, b := newSender("a"), newSender("b")
+	// Several destinations, so both replicas have work at once.
+	for i := 0; i < 4; i++ {
+		if _, err := st.CreateDestination(ctx, store.Destination{ShopID: shop.ID, Platform: "fake", Enabled: true, Credentials: map[string]string{"t": "t"}}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const orders = 150
+	var items []store.Incoming
+	for i := 0; i < orders; i++ {
+		id := fmt.Sprint(5000 + i)
+		items = append(items, store.Incoming{ShopID: shop.ID, Source: mapping.SourceShopify, Topic: "orders/paid", ReceivedAt: now,
+			Webhook: mapping.Webhook{DeliveryID: "d" + id, OrderID: id, Outcome: mapping.OutcomeConversion, Conversion: &mapping.Conversion{
+				EventID: id, EventName: mapping.EventPurchase, EventTime: now, OrderID: id, Value: decimal.RequireFromString("1"), Currency: "USD"}}})
+	}
+	routing := NewRouting(map[string]platforms.Sender{"fake": a})
+	if _, err := st.CommitBatch(ctx, items, routing); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for owner, snd := range map[string]*sender{"a": a, "b": b} {
+		w := New(Config{Store: st, Senders: map[string]platforms.Sender{"fake": snd}, Metrics: metrics.New(prometheus.NewRegistry()),
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Owner: owner, Poll: 5 * time.Millisecond})
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = w.Run(runCtx) }()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := 0
+		for _, owners := range sent {
+			n += len(owners)
+		}
+		mu.Unlock()
+		if n >= orders*4 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	byOwner := map[string]int{}
+	for order, owners := range sent {
+		if len(owners) != 4 {
+			t.Errorf("order %s sent %d times (by %v), want once per destination (4)", order, len(owners), owners)
+		}
+		for _, o := range owners {
+			byOwner[o]++
+		}
+	}
+	if len(sent) != orders {
+		t.Errorf("%d orders sent, want %d", len(sent), orders)
+	}
+	if byOwner["a"] == 0 || byOwner["b"] == 0 {
+		t.Logf("work split %v (one replica did everything; the test still proves no double send)", byOwner)
+	}
+}
+
+// adjuster is a sender that also takes refund adjustments.
+type adjuster struct {
+	sender
+	adjs []platforms.Adjustment
+}
+
+func (a *adjuster) Adjust(ctx context.Context, d platforms.Destination, adjs []platforms.Adjustment) []platforms.Result {
+	a.mu.Lock()
+	a.adjs = append(a.adjs, adjs...)
+	a.mu.Unlock()
+	return all(len(adjs), nil)
+}
+
+func TestRefundAdjustmentWaitsForItsConversionThenSends(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result { return all(len(convs), nil) })
+	adj := &adjuster{sender: sender{answer: func(call int, convs []mapping.Conversion) []platforms.Result { return all(len(convs), nil) }}}
+	f.w.cfg.Senders["fake"] = adj
+	routing := NewRouting(f.w.cfg.Senders)
+	ctx := context.Background()
+	order := f.orders(t, 1, time.Hour)
+	refund := store.Incoming{ShopID: f.shopID, Source: mapping.SourceShopify, Topic: "refunds/create", ReceivedAt: f.clk.Now(),
+		Webhook: mapping.Webhook{DeliveryID: "r1", OrderID: "1000", Outcome: mapping.OutcomeRefund, Refunds: []mapping.Refund{{
+			RefundID: "rf1", OrderID: "1000", Amount: decimal.RequireFromString("4.00"), Currency: "USD", Time: f.clk.Now()}}}}
+	// The refund arrives while the conversion is still pending: its
+	// adjustment is queued, and must wait for the conversion to go first.
+	res, err := f.st.CommitBatch(ctx, []store.Incoming{refund}, routing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res[0].Reason, "adjustment queued for fake") {
+		t.Fatalf("refund = %+v", res[0])
+	}
+	// One drain sends the conversion; the adjustment claimed alongside it
+	// waits a minute for it, then goes.
+	f.drain()
+	if d := f.delivery(t, order[0]); d.Status != store.DeliveryDelivered {
+		t.Fatalf("conversion = %+v", d)
+	}
+	f.clk.Add(2 * time.Minute)
+	f.drain()
+	if len(adj.adjs) != 1 || adj.adjs[0].Remaining.String() != "5.99" || adj.adjs[0].Refund.Amount.String() != "4" || adj.adjs[0].Original.OrderID != "1000" {
+		t.Fatalf("adjustments sent = %+v", adj.adjs)
+	}
+	ev, err := f.st.Event(ctx, res[0].EventID)
+	if err != nil || len(ev.Deliveries) != 1 || ev.Deliveries[0].Kind != store.KindAdjustment || ev.Deliveries[0].Status != store.DeliveryDelivered {
+		t.Errorf("refund event deliveries = %+v, %v", ev.Deliveries, err)
+	}
+}
