@@ -31,6 +31,8 @@ func (w *Worker) sendBatch(ctx context.Context, dest store.Destination, sender p
 	)
 	for _, c := range claimed {
 		switch {
+		case c.Problem != "":
+			outs = append(outs, failed(c, now, "invalid", c.Problem))
 		case sender == nil:
 			outs = append(outs, failed(c, now, "invalid", fmt.Sprintf("platform %q is not supported by this version of Postback", dest.Platform)))
 		case !dest.Enabled:

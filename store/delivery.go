@@ -30,6 +30,10 @@ type Claimed struct {
 	Remaining          decimal.Decimal
 	ConversionSent     bool
 	ConversionRejected bool
+	// Problem says why the delivery cannot be sent at all (its stored
+	// conversion is unreadable, or a refund's conversion is gone); the
+	// worker fails it with this reason instead of blocking the queue.
+	Problem string
 }
 
 type attemptRow struct {
@@ -151,12 +155,14 @@ func loadClaimed(tx *gormDB, rows []claimedRow) ([]Claimed, error) {
 		}
 		if r.Kind == KindAdjustment {
 			if err := loadAdjustment(tx, &c, r.RefundID); err != nil {
-				return nil, err
+				c.Problem = err.Error()
 			}
 		} else if cj := convs[r.EventID]; cj != "" {
 			if err := json.Unmarshal([]byte(cj), &c.Conversion); err != nil {
-				return nil, fmt.Errorf("claim: event %d conversion: %w", r.EventID, err)
+				c.Problem = fmt.Sprintf("stored conversion of event %d is unreadable: %v", r.EventID, err)
 			}
+		} else {
+			c.Problem = fmt.Sprintf("event %d has no conversion", r.EventID)
 		}
 		out = append(out, c)
 	}

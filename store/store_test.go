@@ -560,3 +560,40 @@ func TestRefundsLinkToTheConversionAndQueueAdjustments(t *testing.T) {
 		})
 	}
 }
+
+func TestPruneKeepsUnfinishedEventsAndOrderKeys(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			d := newDest(t, s, sh.ID, "meta", nil)
+			res, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, "e1", "1"), paid(sh.ID, "e2", "2")}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := s.Claim(ctx, d.ID, "w", 1, t0, time.Minute)
+			if err := s.Complete(ctx, "w", []store.Outcome{{DeliveryID: c[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryDelivered}}, t0); err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.Prune(ctx, t0.Add(24*time.Hour), 100)
+			if err != nil || n != 1 {
+				t.Fatalf("Prune = %d, %v; want 1 (the delivered one; the pending one stays)", n, err)
+			}
+			if _, err := s.Event(ctx, c[0].EventID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("pruned event still there: %v", err)
+			}
+			other := res[0].EventID
+			if other == c[0].EventID {
+				other = res[1].EventID
+			}
+			if _, err := s.Event(ctx, other); err != nil {
+				t.Errorf("pending event was pruned: %v", err)
+			}
+			// The pruned order still cannot convert again.
+			again, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, "e9", c[0].Conversion.OrderID)}, routing{})
+			if err != nil || again[0].Status != store.StatusDuplicate {
+				t.Errorf("old order after pruning: %+v, %v; want duplicate", again, err)
+			}
+		})
+	}
+}

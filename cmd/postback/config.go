@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type Config struct {
 	RetryMaxBackoff time.Duration
 	retryBackoff    string
 	retryMaxBackoff string
+	// Retention is how long finished events are kept; 0 keeps them.
+	Retention time.Duration
+	retention string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
 }
@@ -73,6 +77,7 @@ func settings() []setting {
 		{env: "POSTBACK_LOG_LEVEL", def: "info", help: "debug, info, warn or error", field: func(c *Config) *string { return &c.LogLevel }},
 		{env: "POSTBACK_LOG_FORMAT", def: "text", help: "text or json", field: func(c *Config) *string { return &c.LogFormat }},
 		{env: "POSTBACK_DEBUG_ADDR", help: "if set, serve pprof profiles on this address (e.g. 127.0.0.1:6060)", field: func(c *Config) *string { return &c.DebugAddr }},
+		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
@@ -157,6 +162,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return Config{}, errors.New("POSTBACK_LOG_FORMAT: must be text or json")
 	}
 	var err error
+	if cfg.Retention, err = parseDays(cfg.retention); err != nil || cfg.Retention < 0 {
+		return Config{}, errors.New("POSTBACK_RETENTION: must be a duration such as 90d or 720h, or 0")
+	}
 	if cfg.RetryBackoff, err = time.ParseDuration(cfg.retryBackoff); err != nil || cfg.RetryBackoff <= 0 {
 		return Config{}, errors.New("POSTBACK_RETRY_BACKOFF: must be a positive duration such as 30s")
 	}
@@ -218,4 +226,19 @@ func loadKey(cfg Config, log *slog.Logger) ([]byte, error) {
 	}
 	log.Info("generated an encryption key for stored credentials; back it up with the database, or set POSTBACK_SECRET_KEY", slog.String("path", path))
 	return store.ParseKey(k)
+}
+
+// parseDays reads a duration, also in days ("90d").
+func parseDays(v string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	if v == "0" {
+		return 0, nil
+	}
+	return time.ParseDuration(v)
 }

@@ -175,6 +175,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 			log.Error("delivery worker stopped", slog.String("error", err.Error()))
 		}
 	}()
+	if cfg.Retention > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); prune(workCtx, st, cfg.Retention, log) }()
+	}
 	if cfg.DebugAddr != "" {
 		go serveDebug(cfg.DebugAddr, log)
 	}
@@ -270,5 +274,35 @@ func serveDebug(addr string, log *slog.Logger) {
 	log.Info("serving pprof", slog.String("addr", addr))
 	if err := srv.ListenAndServe(); err != nil {
 		log.Warn("pprof listener stopped", slog.String("error", err.Error()))
+	}
+}
+
+// prune deletes finished events older than the retention, hourly.
+func prune(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		var total int64
+		for {
+			n, err := st.Prune(ctx, time.Now().Add(-retention), 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Error("prune old events", slog.String("error", err.Error()))
+				}
+				break
+			}
+			total += n
+			if n < 1000 {
+				break
+			}
+		}
+		if total > 0 {
+			log.Info("pruned finished events past the retention", slog.Int64("events", total), slog.Duration("retention", retention))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
