@@ -368,6 +368,18 @@ func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
 		}
 		return won, nil
 	}
+	// The same order everywhere, so that two replicas inserting the same
+	// keys queue behind each other instead of deadlocking.
+	byKey := func(k []key) {
+		sort.Slice(k, func(i, j int) bool {
+			if k[i].shop != k[j].shop {
+				return k[i].shop < k[j].shop
+			}
+			return k[i].key < k[j].key
+		})
+	}
+	byKey(deliveries)
+	byKey(orders)
 	wonDelivery, err := insert("webhook_deliveries", "delivery_id", deliveries, false)
 	if err != nil {
 		return err
