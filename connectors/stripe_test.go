@@ -664,19 +664,19 @@ func TestStripeParseRefunds(t *testing.T) {
 			name: "charge.refunded: 15.00 of 49.99",
 			body: fixture(t, "stripe", "charge_refunded.json"),
 			want: mapping.Refund{RefundID: "ch_3PVExampleElements03QrSt:1500", OrderID: "pi_3PVExampleElements03QrSt",
-				Amount: decimal.RequireFromString("15"), Currency: "USD", Time: at},
+				Amount: decimal.RequireFromString("15"), Currency: "USD", Time: at, Cumulative: true},
 		},
 		{
 			name: "charge.refunded: second partial refund reports the cumulative 25.00",
 			body: stripeEdit(t, "charge_refunded", func(_, o map[string]any) { o["amount_refunded"] = 2500 }),
 			want: mapping.Refund{RefundID: "ch_3PVExampleElements03QrSt:2500", OrderID: "pi_3PVExampleElements03QrSt",
-				Amount: decimal.RequireFromString("25"), Currency: "USD", Time: at},
+				Amount: decimal.RequireFromString("25"), Currency: "USD", Time: at, Cumulative: true},
 		},
 		{
 			name: "charge.refunded: full",
 			body: stripeEdit(t, "charge_refunded", func(_, o map[string]any) { o["amount_refunded"], o["refunded"] = 4999, true }),
 			want: mapping.Refund{RefundID: "ch_3PVExampleElements03QrSt:4999", OrderID: "pi_3PVExampleElements03QrSt",
-				Amount: decimal.RequireFromString("49.99"), Currency: "USD", Full: true, Time: at},
+				Amount: decimal.RequireFromString("49.99"), Currency: "USD", Full: true, Time: at, Cumulative: true},
 		},
 		{
 			name: "charge.refunded before 2022-11-15 names the latest refund",
@@ -688,13 +688,13 @@ func TestStripeParseRefunds(t *testing.T) {
 				}}
 			}),
 			want: mapping.Refund{RefundID: "re_newest", OrderID: "pi_3PVExampleElements03QrSt",
-				Amount: decimal.RequireFromString("15"), Currency: "USD", Time: at, Reason: "requested_by_customer"},
+				Amount: decimal.RequireFromString("15"), Currency: "USD", Time: at, Reason: "requested_by_customer", Cumulative: true},
 		},
 		{
 			name: "charge.refunded without a payment intent (Charges API)",
 			body: stripeEdit(t, "charge_refunded", func(_, o map[string]any) { o["payment_intent"] = nil }),
 			want: mapping.Refund{RefundID: "ch_3PVExampleElements03QrSt:1500", OrderID: "ch_3PVExampleElements03QrSt",
-				Amount: decimal.RequireFromString("15"), Currency: "USD", Time: at},
+				Amount: decimal.RequireFromString("15"), Currency: "USD", Time: at, Cumulative: true},
 		},
 		{
 			name: "refund.created: this refund's own amount",
