@@ -422,3 +422,7 @@ func TestPendingDeliveriesSurviveRestart(t *testing.T) {
 		t.Errorf("Meta received %d events after restart, want 1", n)
 	}
 }
+
+func decodeJSON(resp *http.Response, out any) error {
+	return json.NewDecoder(resp.Body).Decode(out)
+}
