@@ -197,7 +197,11 @@ func loadKey(cfg Config, log *slog.Logger) ([]byte, error) {
 		}
 		return store.ParseKey(k)
 	}
-	path := filepath.Join(filepath.Dir(dbPath), "postback.key")
+	dir := filepath.Dir(dbPath)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("POSTBACK_DATABASE_URL: directory %s of the SQLite database does not exist", dir)
+	}
+	path := filepath.Join(dir, "postback.key")
 	b, err := os.ReadFile(path)
 	if err == nil {
 		key, err := store.ParseKey(string(b))
