@@ -35,6 +35,9 @@ type fieldView struct {
 	Set      bool
 	Checked  bool
 	Error    string
+	// Retype marks a secret typed into a refused form: it is not sent
+	// back, so the merchant pastes it again.
+	Retype bool
 }
 
 func fieldKey(f platforms.Field) string {
@@ -63,6 +66,7 @@ func buildFields(sender platforms.Sender, d store.Destination, form *gin.Context
 		}
 		switch {
 		case f.Secret:
+			fv.Retype = form != nil && form.PostForm(fv.Key) != ""
 		case f.Bool && form != nil:
 			fv.Checked = form.PostForm(fv.Key) == "true"
 		case f.Bool:

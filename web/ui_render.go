@@ -294,13 +294,12 @@ var flashes = map[string]string{
 	"welcome":          "Welcome. Start by adding a shop.",
 	"shop-saved":       "Shop saved.",
 	"shop-deleted":     "Shop deleted, with its destinations and events.",
-	"dest-created":     "Destination added. Send a test event to check the credentials.",
 	"dest-saved":       "Destination saved.",
 	"dest-deleted":     "Destination deleted.",
 	"dest-enabled":     "Destination enabled.",
 	"dest-disabled":    "Destination disabled: new conversions are not queued for it.",
 	"redelivered":      "Queued again. The delivery worker sends it within seconds; reload this page to see the result.",
-	"redelivered-none": "Nothing was queued: no delivery of this event failed. Tick “also resend delivered” to send it to every destination again.",
+	"redelivered-none": "Nothing was queued: no delivery of this event failed. Tick “also resend deliveries that succeeded” to send it to every destination again.",
 	"token-revoked":    "Token revoked.",
 }
 

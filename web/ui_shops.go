@@ -36,6 +36,10 @@ type shopFormPage struct {
 	Source   string
 	Values   shopValues
 	Errors   map[string]string
+	// SecretTyped and KeyTyped say a refused form carried a secret, which
+	// is not sent back: the merchant pastes it again.
+	SecretTyped bool
+	KeyTyped    bool
 }
 
 // shopView is what pages show of a shop: its secrets only as set or not.
@@ -221,6 +225,7 @@ func handleUIShopCreate(cfg Config, v *views) gin.HandlerFunc {
 				p.Source = ""
 			}
 			p.Shop.Source, p.Values, p.Errors = p.Source, vals, formErrors(bad)
+			p.SecretTyped, p.KeyTyped = c.PostForm("signing_secret") != "", c.PostForm("stripe_api_key") != ""
 			v.render(c, http.StatusUnprocessableEntity, "shop_form", p)
 			return
 		}
@@ -352,7 +357,8 @@ func handleUIShopSave(cfg Config, v *views, shops *shopCache) gin.HandlerFunc {
 			bad = applyShopInput(&sh, in, false)
 		}
 		if bad != nil {
-			p := shopFormPage{page: pageFor(c, "Edit "+orig.Name, "shops"), Shop: viewShop(orig), Source: string(orig.Source), Values: vals, Errors: formErrors(bad)}
+			p := shopFormPage{page: pageFor(c, "Edit "+orig.Name, "shops"), Shop: viewShop(orig), Source: string(orig.Source), Values: vals, Errors: formErrors(bad),
+				SecretTyped: c.PostForm("signing_secret") != "", KeyTyped: c.PostForm("stripe_api_key") != ""}
 			v.render(c, http.StatusUnprocessableEntity, "shop_form", p)
 			return
 		}

@@ -401,6 +401,9 @@ func TestUIShops(t *testing.T) {
 				mustContain(t, "refused shop form", p.body, "has-error", `value="`+f.Get("name")+`"`)
 			}
 			mustNotContain(t, "refused shop form", p.body, "shpss_topsecret")
+			if tt.field != "source" {
+				mustContain(t, "refused shop form", p.body, "Paste it again: secrets are never sent back")
+			}
 			if shops, _ := h.store.Shops(context.Background()); len(shops) != 0 {
 				t.Errorf("a refused form saved %d shops", len(shops))
 			}
@@ -508,6 +511,7 @@ func TestUIDestinations(t *testing.T) {
 	}{
 		{"missing everything", fakeForm("", "", false), []string{"missing credentials for fake: pixel, token", "Required."}},
 		{"missing token", fakeForm("px", "", false), []string{"missing credentials for fake: token", `value="px"`}},
+		{"missing pixel", fakeForm("", "typed-secret", false), []string{"missing credentials for fake: pixel", "Paste it again: secrets are never sent back"}},
 		{"unknown platform", url.Values{"platform": {"myspace"}}, []string{"Unknown platform"}},
 	}
 	for _, tt := range bad {
@@ -517,6 +521,7 @@ func TestUIDestinations(t *testing.T) {
 				t.Fatalf("POST %v: %d, want 422", tt.form, p.code)
 			}
 			mustContain(t, "refused destination form", p.body, tt.want...)
+			mustNotContain(t, "refused destination form", p.body, "typed-secret")
 			if ds, _ := h.store.Destinations(context.Background(), shop.ID); len(ds) != 0 {
 				t.Errorf("a refused form saved %d destinations", len(ds))
 			}
@@ -533,7 +538,10 @@ func TestUIDestinations(t *testing.T) {
 	d := ds[0]
 	path := fmt.Sprintf("/admin/destinations/%d", d.ID)
 	page := b.get(t, p.location)
-	mustContain(t, "destination page", page.body, "Destination added.", `value="px-1"`, "Leave empty to keep the saved value",
+	if n := strings.Count(page.body, "Destination added."); n != 1 {
+		t.Errorf("new destination page says %d times that it was added, want once", n)
+	}
+	mustContain(t, "destination page", page.body, `value="px-1"`, "Leave empty to keep the saved value",
 		"fill in <strong>test</strong>", "Send test event")
 	mustNotContain(t, "destination page", page.body, "very-secret-token")
 	shopPage := b.get(t, fmt.Sprintf("/admin/shops/%d", shop.ID))
