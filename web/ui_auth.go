@@ -273,7 +273,7 @@ func handleSetupForm(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		if n > 0 {
-			v.notFound(c, "Setup is done: this page")
+			v.fail(c, http.StatusNotFound, "Not found", "Setup is done: an account exists. Log in instead.")
 			return
 		}
 		renderSetup(c, cfg, v, http.StatusOK, loginPage{Username: "admin"})
@@ -305,7 +305,7 @@ func handleSetup(cfg Config, v *views, guard *setupGuard) gin.HandlerFunc {
 			return
 		}
 		if n > 0 {
-			v.notFound(c, "Setup is done: this page")
+			v.fail(c, http.StatusNotFound, "Not found", "Setup is done: an account exists. Log in instead.")
 			return
 		}
 		p := loginPage{Username: strings.TrimSpace(c.PostForm("username")), Errors: map[string]string{}}

@@ -186,25 +186,44 @@ func chromium(t *testing.T) context.Context {
 	return ctx
 }
 
-// signedShopifyOrder is the orders/paid fixture, moved to yesterday (Meta
-// refuses events older than 7 days), signed as Shopify signs it.
-func signedShopifyOrder(t *testing.T, secret string) ([]byte, http.Header) {
+// postShopify posts a Shopify fixture, moved to yesterday (Meta refuses
+// events older than 7 days), signed as Shopify signs it, and returns the
+// answer's status.
+func postShopify(t *testing.T, url, secret, fixture, topic string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "connectors", "testdata", "shopify", "orders_paid.json"))
-	if err != nil {
-		t.Fatal(err)
+	raw := []byte(`{"id": 1, broken`)
+	if fixture != "" {
+		var err error
+		raw, err = os.ReadFile(filepath.Join("..", "connectors", "testdata", "shopify", fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	body := bytes.ReplaceAll(raw, []byte("2025-05-14T"), []byte(time.Now().UTC().Add(-24*time.Hour).Format("2006-01-02")+"T"))
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
-	h.Set("X-Shopify-Topic", "orders/paid")
-	h.Set("X-Shopify-Shop-Domain", "northwind-outfitters.myshopify.com")
-	h.Set("X-Shopify-Webhook-Id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
-	h.Set("X-Shopify-Event-Id", "98880550-7158-44d4-b7cd-2c97c8a091b5")
-	return body, h
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-Shopify-Topic", topic)
+	req.Header.Set("X-Shopify-Shop-Domain", "northwind-outfitters.myshopify.com")
+	req.Header.Set("X-Shopify-Webhook-Id", fmt.Sprintf("wh-%s-%s", topic, fixture))
+	req.Header.Set("X-Shopify-Event-Id", fmt.Sprintf("ev-%s-%s", topic, fixture))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook %s %s: %d %v", topic, fixture, resp.StatusCode, err)
+	}
+	return answer.Status
 }
 
 // TestBrowserFromLoginToRedelivery walks the merchant's first day in a
@@ -338,20 +357,8 @@ func TestBrowserFromLoginToRedelivery(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#live")),
 		chromedp.WaitVisible(chromedp.CSS(".empty-row")),
 	)
-	body, header := signedShopifyOrder(t, shopKey)
-	req, err := http.NewRequest(http.MethodPost, webhookURL, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = header
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(answer), `"accepted"`) {
-		t.Fatalf("signed webhook: %d %s, want 200 accepted", resp.StatusCode, answer)
+	if status := postShopify(t, webhookURL, shopKey, "orders_paid.json", "orders/paid"); status != store.StatusAccepted {
+		t.Fatalf("signed orders/paid webhook: %s, want accepted", status)
 	}
 	// No reload: the list refreshes itself until the delivery is done.
 	step("watch the order arrive and get delivered", 20*time.Second,
@@ -408,6 +415,35 @@ func TestBrowserFromLoginToRedelivery(t *testing.T) {
 	step("shops", 10*time.Second, chromedp.Click(chromedp.CSS(`.nav a[href="/admin/shops"]`)), chromedp.WaitVisible(chromedp.CSS("table.table")))
 	shot("shops")
 	if shots {
+		// A fuller set of pages for the screenshots: a pending order, an
+		// unreadable body, a token, a dry run and the 404 page.
+		if status := postShopify(t, webhookURL, shopKey, "orders_create_pending.json", "orders/create"); status != store.StatusIgnored {
+			t.Errorf("pending order: %s, want ignored", status)
+		}
+		if status := postShopify(t, webhookURL, shopKey, "", "orders/paid"); status != store.StatusError {
+			t.Errorf("unreadable body: %s, want error", status)
+		}
+		step("events with every status", 10*time.Second, chromedp.Navigate(base+"/admin/events"), chromedp.WaitVisible(chromedp.CSS(".chip-error")))
+		shot("events")
+		step("an unreadable webhook", 10*time.Second, chromedp.Click(chromedp.CSS(`#event-rows tr[data-id] td.num a`)), chromedp.WaitVisible(chromedp.CSS(".reason-error")))
+		shot("event-error")
+		shops, err := s.store.Shops(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dests, err := s.store.Destinations(context.Background(), shops[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step("dry run", 10*time.Second, chromedp.Navigate(fmt.Sprintf("%s/admin/destinations/%d/dry-run?event_id=%d", base, dests[0].ID, events[0].ID)),
+			chromedp.WaitVisible(chromedp.CSS("pre.code")))
+		shot("dry-run")
+		step("create a token", 10*time.Second, chromedp.Navigate(base+"/admin/tokens"), chromedp.WaitVisible(chromedp.CSS(`input[name="name"]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "deploy script"), chromedp.Click(chromedp.CSS(`form.inline-form button`)),
+			chromedp.WaitVisible(chromedp.CSS("#new-token")))
+		shot("tokens")
+		step("not found", 10*time.Second, chromedp.Navigate(base+"/admin/shops/999"), chromedp.WaitVisible(chromedp.CSS(".error-page")))
+		shot("not-found")
 		step("phone size", 10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/admin/events"),
 			chromedp.WaitVisible(chromedp.CSS("#event-rows tr[data-id]")))
 		shot("events-phone")
