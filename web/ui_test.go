@@ -21,6 +21,7 @@ import (
 )
 
 func TestUIRedirectsToLoginOrSetup(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser(t)
 	if p := b.get(t, "/"); p.code != http.StatusFound || p.location != "/admin/" {
@@ -77,6 +78,7 @@ func TestUIRedirectsToLoginOrSetup(t *testing.T) {
 }
 
 func TestUISetupCreatesTheFirstAdminOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser(t)
 	p := b.get(t, "/admin/setup")
@@ -131,6 +133,7 @@ func TestUISetupCreatesTheFirstAdminOnce(t *testing.T) {
 }
 
 func TestUILoginAndLogout(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if _, err := h.store.CreateUser(context.Background(), adminUser, adminPassword, time.Now()); err != nil {
 		t.Fatal(err)
@@ -197,6 +200,7 @@ func mustURL(t *testing.T, raw string) *url.URL {
 }
 
 func TestUISessionCookieAttributes(t *testing.T) {
+	t.Parallel()
 	for _, secure := range []bool{false, true} {
 		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
 			h := newHarness(t, func(c *web.Config) { c.SecureCookies = secure })
@@ -223,6 +227,7 @@ func TestUISessionCookieAttributes(t *testing.T) {
 }
 
 func TestUILoginRateLimit(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	h := newHarness(t, func(c *web.Config) { c.Now = clk.Now })
 	if _, err := h.store.CreateUser(context.Background(), adminUser, adminPassword, time.Now()); err != nil {
@@ -265,6 +270,7 @@ func TestUILoginRateLimit(t *testing.T) {
 }
 
 func TestUIRejectsPostsWithoutCSRFToken(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	shop := h.createShop(t, "s3cret")
 	dest := h.createDest(t, shop.ID, true)
@@ -353,6 +359,7 @@ func (h *harness) signedEvent(t *testing.T, shop shopResp, body []byte) int64 {
 }
 
 func TestUIShops(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.loggedIn(t)
 	if p := b.get(t, "/admin/shops"); p.code != 200 {
@@ -495,6 +502,7 @@ func fakeForm(pixel, token string, test bool) url.Values {
 }
 
 func TestUIDestinations(t *testing.T) {
+	t.Parallel()
 	var notified atomic.Int32
 	h := newHarness(t, func(c *web.Config) { c.Notify = func() { notified.Add(1) } })
 	shop := h.createShop(t, "s3cret")
@@ -617,6 +625,7 @@ func TestUIDestinations(t *testing.T) {
 }
 
 func TestUIEvents(t *testing.T) {
+	t.Parallel()
 	var notified atomic.Int32
 	h := newHarness(t, func(c *web.Config) { c.Notify = func() { notified.Add(1) } })
 	shop := h.createShop(t, "s3cret")
@@ -718,6 +727,7 @@ func TestUIEvents(t *testing.T) {
 // TestUIEscapesHostileText stores an order whose every text field carries
 // markup, and checks each page shows it as text.
 func TestUIEscapesHostileText(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.loggedIn(t)
 	const x = `<script>alert("pwn")</script>`
@@ -776,6 +786,7 @@ func (allRouting) Adjusts(string) bool                          { return false }
 func (allRouting) MaxAge(string) time.Duration                  { return 7 * 24 * time.Hour }
 
 func TestUIDashboard(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.loggedIn(t)
 	empty := b.get(t, "/admin/")
@@ -808,6 +819,7 @@ func TestUIDashboard(t *testing.T) {
 }
 
 func TestUITokens(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.loggedIn(t)
 	mustContain(t, "tokens page", b.get(t, "/admin/tokens").body, "No token yet.")
@@ -853,6 +865,7 @@ func (h *harness) apiWith(t *testing.T, token, path string) int {
 }
 
 func TestUIStaticAndHeaders(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.loggedIn(t)
 	p := b.get(t, "/admin/shops")
