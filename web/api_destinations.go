@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -71,7 +70,7 @@ func toPlatformDestination(d store.Destination) platforms.Destination {
 
 // mergeFields validates given credentials or settings against a platform's
 // fields and merges them into into; "" or null removes a value.
-func mergeFields(into map[string]string, given map[string]any, fields []platforms.Field, settings bool) (bool, string) {
+func mergeFields(into map[string]string, given map[string]any, fields []platforms.Field, settings bool) (bool, *fieldError) {
 	what := "credentials"
 	if settings {
 		what = "settings"
@@ -86,7 +85,7 @@ func mergeFields(into map[string]string, given map[string]any, fields []platform
 	for k, raw := range given {
 		f, ok := known[k]
 		if !ok {
-			return false, fmt.Sprintf("%s.%s is not a field of this platform (known: %s)", what, k, strings.Join(fieldNames(known), ", "))
+			return false, badField(what+"."+k, "is not a field of this platform (known: "+strings.Join(fieldNames(known), ", ")+")")
 		}
 		var v string
 		switch x := raw.(type) {
@@ -100,13 +99,13 @@ func mergeFields(into map[string]string, given map[string]any, fields []platform
 		case json.Number:
 			v = x.String()
 		default:
-			return false, fmt.Sprintf("%s.%s must be a string", what, k)
+			return false, badField(what+"."+k, "must be a string")
 		}
 		if f.Bool && v != "" && v != "true" && v != "false" {
-			return false, fmt.Sprintf("%s.%s must be true or false", what, k)
+			return false, badField(what+"."+k, "must be true or false")
 		}
 		if len(v) > 4096 {
-			return false, fmt.Sprintf("%s.%s is too long", what, k)
+			return false, badField(what+"."+k, "is too long")
 		}
 		if into[k] != v {
 			changed = true
@@ -117,7 +116,7 @@ func mergeFields(into map[string]string, given map[string]any, fields []platform
 			into[k] = v
 		}
 	}
-	return changed, ""
+	return changed, nil
 }
 
 func fieldNames(m map[string]platforms.Field) []string {
@@ -150,16 +149,17 @@ func platformNames(senders map[string]platforms.Sender) []string {
 	return out
 }
 
-// validateDestination applies in to d and returns a message if invalid.
-func validateDestination(d *store.Destination, in destinationInput, senders map[string]platforms.Sender, creating bool) (credsChanged bool, msg string) {
+// validateDestination applies in to d and returns what is invalid, or nil.
+// The API and the admin UI share it.
+func validateDestination(d *store.Destination, in destinationInput, senders map[string]platforms.Sender, creating bool) (credsChanged bool, bad *fieldError) {
 	if creating {
 		if in.Platform == nil || senders[*in.Platform] == nil {
-			return false, "platform must be one of " + strings.Join(platformNames(senders), ", ")
+			return false, badField("platform", "must be one of "+strings.Join(platformNames(senders), ", "))
 		}
 		d.Platform = *in.Platform
 		d.Enabled = true
 	} else if in.Platform != nil && *in.Platform != d.Platform {
-		return false, "platform cannot be changed; add another destination"
+		return false, badField("platform", "cannot be changed; add another destination")
 	}
 	fields := senders[d.Platform].Fields()
 	if d.Credentials == nil {
@@ -168,20 +168,20 @@ func validateDestination(d *store.Destination, in destinationInput, senders map[
 	if d.Settings == nil {
 		d.Settings = map[string]string{}
 	}
-	credsChanged, msg = mergeFields(d.Credentials, in.Credentials, fields, false)
-	if msg != "" {
-		return false, msg
+	credsChanged, bad = mergeFields(d.Credentials, in.Credentials, fields, false)
+	if bad != nil {
+		return false, bad
 	}
-	if _, msg = mergeFields(d.Settings, in.Settings, fields, true); msg != "" {
-		return false, msg
+	if _, bad = mergeFields(d.Settings, in.Settings, fields, true); bad != nil {
+		return false, bad
 	}
 	if in.Enabled != nil {
 		d.Enabled = *in.Enabled
 	}
 	if missing := missingRequired(*d, fields); len(missing) > 0 {
-		return false, "missing credentials for " + d.Platform + ": " + strings.Join(missing, ", ")
+		return false, &fieldError{Field: "credentials", Message: "missing credentials for " + d.Platform + ": " + strings.Join(missing, ", ")}
 	}
-	return credsChanged, ""
+	return credsChanged, nil
 }
 
 func handleDestinationCreate(cfg Config) gin.HandlerFunc {
@@ -200,8 +200,8 @@ func handleDestinationCreate(cfg Config) gin.HandlerFunc {
 			return
 		}
 		d := store.Destination{ShopID: shopID}
-		if _, msg := validateDestination(&d, in, cfg.Senders, true); msg != "" {
-			jsonError(c, http.StatusUnprocessableEntity, msg)
+		if _, bad := validateDestination(&d, in, cfg.Senders, true); bad != nil {
+			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
 		d, err := cfg.Store.CreateDestination(ctx, d, cfg.Now())
@@ -272,9 +272,9 @@ func handleDestinationUpdate(cfg Config) gin.HandlerFunc {
 			jsonError(c, http.StatusUnprocessableEntity, "platform "+d.Platform+" is not supported by this version")
 			return
 		}
-		changed, msg := validateDestination(&d, in, cfg.Senders, false)
-		if msg != "" {
-			jsonError(c, http.StatusUnprocessableEntity, msg)
+		changed, bad := validateDestination(&d, in, cfg.Senders, false)
+		if bad != nil {
+			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
 		d, err = cfg.Store.UpdateDestination(ctx, d, changed, cfg.Now())

@@ -90,34 +90,34 @@ func nonNilSlice(s []string) []string {
 	return s
 }
 
-// applyShopInput validates in and applies it to sh. It returns a message
-// for the merchant when something is invalid.
-func applyShopInput(sh *store.Shop, in shopInput, creating bool) string {
+// applyShopInput validates in and applies it to sh. It returns what is
+// invalid, naming the field, or nil. The API and the admin UI share it.
+func applyShopInput(sh *store.Shop, in shopInput, creating bool) *fieldError {
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
 		if name == "" || len(name) > 200 {
-			return "name must be 1 to 200 characters"
+			return badField("name", "must be 1 to 200 characters")
 		}
 		sh.Name = name
 	} else if creating {
-		return "name is required"
+		return badField("name", "is required")
 	}
 	if in.Source != nil {
 		if !creating {
-			return "source cannot be changed; create another shop"
+			return badField("source", "cannot be changed; create another shop")
 		}
 		src := mapping.Source(strings.TrimSpace(*in.Source))
 		if !src.Valid() {
-			return "source must be one of shopify, woocommerce, stripe"
+			return badField("source", "must be one of shopify, woocommerce, stripe")
 		}
 		sh.Source = src
 	} else if creating {
-		return "source is required (shopify, woocommerce or stripe)"
+		return badField("source", "is required (shopify, woocommerce or stripe)")
 	}
 	if in.Trigger != nil {
 		t := mapping.Trigger(strings.TrimSpace(*in.Trigger))
 		if !t.Valid() {
-			return "trigger must be paid or fulfilled"
+			return badField("trigger", "must be paid or fulfilled")
 		}
 		sh.Rules.Trigger = t
 	} else if creating {
@@ -126,7 +126,7 @@ func applyShopInput(sh *store.Shop, in shopInput, creating bool) string {
 	if in.SigningSecret != nil {
 		secret := strings.TrimSpace(*in.SigningSecret)
 		if len(secret) > 500 {
-			return "signing_secret is too long"
+			return badField("signing_secret", "is too long")
 		}
 		if !creating && sh.SigningSecret != "" && secret != sh.SigningSecret && in.PreviousSigningSecret == nil {
 			// Stores keep signing with the old secret for a while after a
@@ -141,39 +141,39 @@ func applyShopInput(sh *store.Shop, in shopInput, creating bool) string {
 	if in.StripeAPIKey != nil {
 		key := strings.TrimSpace(*in.StripeAPIKey)
 		if key != "" && !strings.HasPrefix(key, "rk_") && !strings.HasPrefix(key, "sk_") {
-			return "stripe_api_key must be a restricted key (rk_…)"
+			return badField("stripe_api_key", "must be a restricted key (rk_…)")
 		}
 		sh.StripeAPIKey = key
 	}
 	if in.Settings != nil {
-		if msg := applySettings(&sh.Rules, *in.Settings); msg != "" {
-			return msg
+		if bad := applySettings(&sh.Rules, *in.Settings); bad != nil {
+			return bad
 		}
 	}
-	return ""
+	return nil
 }
 
-func applySettings(r *mapping.ShopRules, s shopSettings) string {
+func applySettings(r *mapping.ShopRules, s shopSettings) *fieldError {
 	tpl := strings.TrimSpace(s.EventIDTemplate)
 	if tpl != "" && (!strings.Contains(tpl, "{order_id}") || len(tpl) > 200) {
-		return "settings.event_id_template must contain {order_id} (for example purchase-{order_id}), or be empty for the bare order id"
+		return badField("settings.event_id_template", "must contain {order_id} (for example purchase-{order_id}), or be empty for the bare order id")
 	}
 	vr := mapping.ValueRule(s.ValueRule)
 	if !vr.Valid() {
-		return "settings.value_rule must be total or subtotal"
+		return badField("settings.value_rule", "must be total or subtotal")
 	}
 	cur := mapping.CurrencyRule(s.Currency)
 	if !cur.Valid() {
-		return "settings.currency must be shop or presentment"
+		return badField("settings.currency", "must be shop or presentment")
 	}
 	switch s.StripeSubscriptionEvent {
 	case "", mapping.EventPurchase, mapping.EventSubscribe:
 	default:
-		return "settings.stripe_subscription_event must be Purchase or Subscribe"
+		return badField("settings.stripe_subscription_event", "must be Purchase or Subscribe")
 	}
 	for name, key := range s.AttributeNames {
 		if mapping.CanonicalClickKey(key) == "" {
-			return fmt.Sprintf("settings.attribute_names[%q]: %q is not a click id or browser id name", name, key)
+			return &fieldError{Field: "settings.attribute_names", Message: fmt.Sprintf("settings.attribute_names[%q]: %q is not a click id or browser id name", name, key)}
 		}
 	}
 	trigger := r.Trigger
@@ -182,7 +182,7 @@ func applySettings(r *mapping.ShopRules, s shopSettings) string {
 		AttributeNames: s.AttributeNames, SendZeroValue: s.SendZeroValue, StripeRenewals: s.StripeRenewals,
 		StripeSubscriptionEvent: s.StripeSubscriptionEvent,
 	}
-	return ""
+	return nil
 }
 
 func handleShopCreate(cfg Config) gin.HandlerFunc {
@@ -192,8 +192,8 @@ func handleShopCreate(cfg Config) gin.HandlerFunc {
 			return
 		}
 		var sh store.Shop
-		if msg := applyShopInput(&sh, in, true); msg != "" {
-			jsonError(c, http.StatusUnprocessableEntity, msg)
+		if bad := applyShopInput(&sh, in, true); bad != nil {
+			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
 		sh, err := cfg.Store.CreateShop(c.Request.Context(), sh, cfg.Now())
@@ -251,8 +251,8 @@ func handleShopUpdate(cfg Config, shops *shopCache) gin.HandlerFunc {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
-		if msg := applyShopInput(&sh, in, false); msg != "" {
-			jsonError(c, http.StatusUnprocessableEntity, msg)
+		if bad := applyShopInput(&sh, in, false); bad != nil {
+			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
 		sh, err = cfg.Store.UpdateShop(ctx, sh, cfg.Now())

@@ -29,7 +29,7 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	api.GET("/events/:id", handleEventGet(cfg))
 	api.POST("/events/:id/redeliver", handleEventRedeliver(cfg))
 
-	addUIRoutes(r, cfg)
+	uiNotFound := addUIRoutes(r, cfg, shops)
 
-	r.NoRoute(handleNotFound())
+	r.NoRoute(uiNotFound, handleNotFound())
 }

@@ -111,7 +111,9 @@ type harness struct {
 	stopCommit context.CancelFunc
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness starts a server on SQLite with the fake connector and
+// sender; opts adjust its configuration before it starts.
+func newHarness(t *testing.T, opts ...func(*web.Config)) *harness {
 	t.Helper()
 	st := storetest.SQLite(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -122,12 +124,15 @@ func newHarness(t *testing.T) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { committer.Run(ctx); close(done) }()
-	h := web.NewServer(web.Config{
+	cfg := web.Config{
 		Store: st, Committer: committer, Connectors: map[mapping.Source]connectors.Connector{mapping.SourceShopify: fakeConnector{}},
 		Senders: senders, Routing: routing, Log: log, Metrics: metrics.New(reg), Gatherer: reg,
 		PublicURL: "https://postback.example.com/", APIToken: apiToken, MaxBody: 1024,
-	})
-	srv := httptest.NewServer(h)
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := httptest.NewServer(web.NewServer(cfg))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &harness{srv: srv, store: st, stopCommit: cancel}
 }

@@ -1,0 +1,344 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
+
+	"github.com/postbackhq/postback/mapping"
+)
+
+// uiFS holds the admin UI's templates and its one stylesheet and script.
+//
+//go:embed templates/*.html static/*
+var uiFS embed.FS
+
+// views renders the admin UI's pages.
+type views struct {
+	t   *template.Template
+	log *slog.Logger
+	// assets maps a static file name to its URL with a content hash, so
+	// browsers may cache it for good.
+	assets map[string]string
+}
+
+// parseViews parses every template once. Templates are embedded, so an
+// error here is a defect of the build, found by any test that starts a
+// server; the caller refuses to start.
+func parseViews(log *slog.Logger, now func() time.Time) (*views, error) {
+	v := &views{log: log, assets: map[string]string{}}
+	entries, err := fs.ReadDir(uiFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("admin ui assets: %w", err)
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(uiFS, "static/"+e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("admin ui assets: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		v.assets[e.Name()] = "/admin/static/" + e.Name() + "?v=" + hex.EncodeToString(sum[:6])
+	}
+	t, err := template.New("ui").Funcs(uiFuncs(v.assets, now)).ParseFS(uiFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("admin ui templates: %w", err)
+	}
+	v.t = t
+	return v, nil
+}
+
+// render executes a page into a buffer first, so a template error becomes
+// a clean 500 instead of half a page.
+func (v *views) render(c *gin.Context, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := v.t.ExecuteTemplate(&buf, name, data); err != nil {
+		v.log.ErrorContext(c.Request.Context(), "render page", slog.String("template", name), slog.String("error", err.Error()))
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error while rendering the page"))
+		c.Abort()
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// errorPage is the data of the one page every UI error renders.
+type errorPage struct {
+	page
+	Status  int
+	Heading string
+	Message string
+	Back    string
+}
+
+// fail renders the error page and stops the handler chain.
+func (v *views) fail(c *gin.Context, status int, heading, msg string) {
+	p := errorPage{page: pageFor(c, heading, ""), Status: status, Heading: heading, Message: msg, Back: "/admin/"}
+	v.render(c, status, "error", p)
+	c.Abort()
+}
+
+// notFound is the UI's 404 page.
+func (v *views) notFound(c *gin.Context, what string) {
+	v.fail(c, http.StatusNotFound, "Not found", what+" does not exist, or was deleted.")
+}
+
+// storeFail shows a store error: not found as 404, anything else as a
+// temporary failure, logged.
+func (v *views) storeFail(c *gin.Context, err error, what string) {
+	switch {
+	case isNotFound(err):
+		v.notFound(c, what)
+	default:
+		v.log.ErrorContext(c.Request.Context(), "database error", slog.String("what", what), slog.String("error", err.Error()))
+		v.fail(c, http.StatusServiceUnavailable, "Temporarily unavailable", "The database did not answer. Try again in a moment.")
+	}
+}
+
+// uiFuncs are the helpers templates may call.
+func uiFuncs(assets map[string]string, now func() time.Time) template.FuncMap {
+	return template.FuncMap{
+		"asset":         func(name string) string { return assets[name] },
+		"when":          fmtTime,
+		"iso":           func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"ago":           func(t time.Time) string { return fmtAgo(now(), t) },
+		"pretty":        prettyJSON,
+		"prettyValue":   prettyValue,
+		"platformLabel": platformLabel,
+		"sourceLabel":   sourceLabel,
+		"latency":       func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
+		"pct":           func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
+		"identifiers":   identifiersOf,
+		"qualityClass":  qualityClass,
+		"add":           func(a, b int) int { return a + b },
+		"mul":           func(a, b int) int { return a * b },
+		"money":         fmtMoney,
+		"matchView":     func(m *mapping.Match, platform string) matchView { return matchView{Match: m, Platform: platform} },
+	}
+}
+
+// matchView is the data of the "match" template: a match and the platform
+// it was for ("" for the event's own).
+type matchView struct {
+	Match    *mapping.Match
+	Platform string
+}
+
+// fmtTime is a time as the UI shows it before the browser turns it into
+// local time: UTC, to the second.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func fmtAgo(now, t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < time.Minute:
+		s = strconv.Itoa(int(d.Seconds())) + " s"
+	case d < time.Hour:
+		s = strconv.Itoa(int(d.Minutes())) + " min"
+	case d < 48*time.Hour:
+		s = strconv.Itoa(int(d.Hours())) + " h"
+	default:
+		s = strconv.Itoa(int(d.Hours()/24)) + " days"
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}
+
+// minorUnits are the currencies whose amounts do not have two decimals
+// (ISO 4217 exponents); the rest show cents.
+var minorUnits = map[string]int32{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0, "RWF": 0,
+	"UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+// fmtMoney shows a stored decimal amount with its currency's decimals,
+// never rounding away a digit that was sent.
+func fmtMoney(value, currency string) string {
+	d, err := decimal.NewFromString(value)
+	if err != nil {
+		return strings.TrimSpace(value + " " + currency)
+	}
+	places, ok := minorUnits[currency]
+	if !ok {
+		places = 2
+	}
+	if exp := -d.Exponent(); exp > places {
+		places = exp
+	}
+	return strings.TrimSpace(d.StringFixed(places) + " " + currency)
+}
+
+// prettyJSON indents a JSON text for reading; anything else is returned
+// as it is.
+func prettyJSON(s string) string {
+	var buf bytes.Buffer
+	if json.Indent(&buf, []byte(s), "", "  ") != nil {
+		return s
+	}
+	return buf.String()
+}
+
+// prettyValue renders a value as indented JSON.
+func prettyValue(v any) string {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Sprintf("cannot show: %v", err)
+	}
+	return string(b)
+}
+
+var platformLabels = map[string]string{
+	"meta": "Meta", "google_ads": "Google Ads", "tiktok": "TikTok", "reddit": "Reddit", "linkedin": "LinkedIn",
+	"microsoft": "Microsoft Ads", "pinterest": "Pinterest", "snapchat": "Snapchat",
+}
+
+func platformLabel(name string) string {
+	if l, ok := platformLabels[name]; ok {
+		return l
+	}
+	return name
+}
+
+func sourceLabel(s any) string {
+	switch fmt.Sprint(s) {
+	case string(mapping.SourceShopify):
+		return "Shopify"
+	case string(mapping.SourceWooCommerce):
+		return "WooCommerce"
+	case string(mapping.SourceStripe):
+		return "Stripe"
+	}
+	return fmt.Sprint(s)
+}
+
+// identifier is one match signal and whether it was present.
+type identifier struct {
+	Label   string
+	Present bool
+}
+
+// identifiersOf lists a match's identifiers in the order platforms value
+// them; browser ids only where they apply (Meta, and the event itself).
+func identifiersOf(m *mapping.Match, platform string) []identifier {
+	if m == nil {
+		return nil
+	}
+	out := []identifier{
+		{"Click id", m.ClickID}, {"Email", m.Email}, {"Phone", m.Phone}, {"Name", m.Name}, {"Address", m.Address},
+		{"Customer id", m.ExternalID}, {"IP address", m.IP}, {"User agent", m.UserAgent},
+	}
+	if platform == "" || platform == "meta" {
+		out = append(out, identifier{"Browser id (fbp)", m.FBP}, identifier{"Click cookie (fbc)", m.FBC})
+	}
+	return out
+}
+
+func qualityClass(q int) string {
+	switch {
+	case q >= 7:
+		return "good"
+	case q >= 4:
+		return "fair"
+	}
+	return "poor"
+}
+
+// page is what every page's layout needs; each page's data embeds it.
+type page struct {
+	Title string
+	Nav   string
+	User  string
+	CSRF  string
+	Flash string
+}
+
+// pageFor fills the layout data from the request's session, if any.
+func pageFor(c *gin.Context, title, nav string) page {
+	p := page{Title: title, Nav: nav, Flash: flashes[c.Query("msg")]}
+	if s, ok := sessionOf(c); ok {
+		p.User, p.CSRF = s.User.Username, s.CSRFToken
+	}
+	return p
+}
+
+// flashes are the fixed messages a redirect may ask for with ?msg=; only
+// these keys are shown, so no one can put words on the page by a link.
+var flashes = map[string]string{
+	"welcome":          "Welcome. Start by adding a shop.",
+	"shop-saved":       "Shop saved.",
+	"shop-deleted":     "Shop deleted, with its destinations and events.",
+	"dest-saved":       "Destination saved.",
+	"dest-deleted":     "Destination deleted.",
+	"dest-enabled":     "Destination enabled.",
+	"dest-disabled":    "Destination disabled: new conversions are not queued for it.",
+	"redelivered":      "Queued again. The delivery worker sends it within seconds; reload this page to see the result.",
+	"redelivered-none": "Nothing was queued: no delivery of this event failed. Tick “also resend deliveries that succeeded” to send it to every destination again.",
+	"token-revoked":    "Token revoked.",
+}
+
+// securityHeaders keeps the admin pages out of frames and caches and lets
+// them load only their own script and stylesheet.
+func securityHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		setSecurityHeaders(c)
+		c.Next()
+	}
+}
+
+const uiCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func setSecurityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", uiCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	if c.Request.Body != nil {
+		// Admin forms are small; a larger body is not one of ours.
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20)
+	}
+}
+
+// serveStatic serves the embedded stylesheet and script; their URLs carry
+// a content hash, so they may be cached for a year.
+func serveStatic(assets map[string]string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		name := strings.TrimPrefix(c.Param("file"), "/")
+		if _, ok := assets[name]; !ok {
+			c.AbortWithStatus(http.StatusNotFound)
+			return
+		}
+		c.Header("Cache-Control", "public, max-age=31536000, immutable")
+		c.Header("X-Content-Type-Options", "nosniff")
+		c.FileFromFS("static/"+name, http.FS(uiFS))
+	}
+}
