@@ -46,6 +46,8 @@ type browser struct {
 	h    *harness
 	c    *http.Client
 	csrf string
+	// headers are added to every form post.
+	headers map[string]string
 }
 
 // page is one answer of the UI.
@@ -115,6 +117,9 @@ func (b *browser) post(t *testing.T, path string, form url.Values) page {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range b.headers {
+		req.Header.Set(k, v)
+	}
 	return b.do(t, req)
 }
 

@@ -44,6 +44,10 @@ type Config struct {
 	Notify func()
 	// SecureCookies marks session cookies Secure (PublicURL is https).
 	SecureCookies bool
+	// TrustedProxies are the addresses (IPs or CIDRs) of reverse proxies
+	// whose X-Forwarded-For is believed; empty trusts none, so the client
+	// address is the connection's.
+	TrustedProxies []string
 	// ShopCacheTTL is how long a shop looked up by webhook key is reused
 	// (default 5 s); changes made on another replica apply after it.
 	ShopCacheTTL time.Duration
@@ -67,6 +71,12 @@ func NewServer(cfg Config) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Gin believes X-Forwarded-For from anyone by default, which would let
+	// a client pick its own address past the login rate limit.
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		cfg.Log.Error("ignoring POSTBACK_TRUSTED_PROXIES", slog.String("error", err.Error()))
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(recovery(cfg.Log), accessLog(cfg.Log))
 	shops := newShopCache(cfg.Store, cfg.ShopCacheTTL, cfg.Now)
 	addRoutes(r, cfg, shops)

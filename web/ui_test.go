@@ -269,6 +269,30 @@ func TestUILoginRateLimit(t *testing.T) {
 	}
 }
 
+// TestUILoginRateLimitIgnoresForwardedFor checks that a client cannot
+// escape the per-address limit by claiming another address: only
+// configured proxies are believed.
+func TestUILoginRateLimitIgnoresForwardedFor(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if _, err := h.store.CreateUser(context.Background(), adminUser, adminPassword, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b := h.browser(t)
+	b.get(t, "/admin/login")
+	for i := 1; i <= 6; i++ {
+		b.headers = map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i)}
+		p := b.post(t, "/admin/login", url.Values{"username": {fmt.Sprint("user", i)}, "password": {"wrong"}})
+		want := http.StatusUnauthorized
+		if i == 6 {
+			want = http.StatusTooManyRequests
+		}
+		if p.code != want {
+			t.Fatalf("attempt %d with a forged X-Forwarded-For: %d, want %d", i, p.code, want)
+		}
+	}
+}
+
 func TestUIRejectsPostsWithoutCSRFToken(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +28,10 @@ type Config struct {
 	APIToken      string
 	LogLevel      string
 	LogFormat     string
+	// TrustedProxies lists reverse proxies whose X-Forwarded-For is
+	// believed.
+	TrustedProxies []string
+	trustedProxies string
 	// DebugAddr, when set, serves Go's pprof profiles there (keep it on
 	// loopback or a private network).
 	DebugAddr string
@@ -76,6 +81,7 @@ func settings() []setting {
 		{env: "POSTBACK_API_TOKEN", help: "if set, accepted as a Bearer token for /api/v1", secret: true, field: func(c *Config) *string { return &c.APIToken }},
 		{env: "POSTBACK_LOG_LEVEL", def: "info", help: "debug, info, warn or error", field: func(c *Config) *string { return &c.LogLevel }},
 		{env: "POSTBACK_LOG_FORMAT", def: "text", help: "text or json", field: func(c *Config) *string { return &c.LogFormat }},
+		{env: "POSTBACK_TRUSTED_PROXIES", help: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)", field: func(c *Config) *string { return &c.trustedProxies }},
 		{env: "POSTBACK_DEBUG_ADDR", help: "if set, serve pprof profiles on this address (e.g. 127.0.0.1:6060)", field: func(c *Config) *string { return &c.DebugAddr }},
 		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
@@ -160,6 +166,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		return Config{}, errors.New("POSTBACK_LOG_FORMAT: must be text or json")
+	}
+	for _, p := range strings.Split(cfg.trustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return Config{}, fmt.Errorf("POSTBACK_TRUSTED_PROXIES: %q is not an IP address or CIDR", p)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
 	var err error
 	if cfg.Retention, err = parseDays(cfg.retention); err != nil || cfg.Retention < 0 {

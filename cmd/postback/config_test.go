@@ -44,6 +44,7 @@ func TestParseConfig(t *testing.T) {
 		{"retention", []string{"POSTBACK_RETENTION", "forever"}, "POSTBACK_RETENTION"},
 		{"backoff", []string{"POSTBACK_RETRY_BACKOFF", "-1s"}, "POSTBACK_RETRY_BACKOFF"},
 		{"empty addr", []string{"POSTBACK_ADDR", " "}, "POSTBACK_ADDR"},
+		{"proxy", []string{"POSTBACK_TRUSTED_PROXIES", "10.0.0.0/8, example.com"}, "POSTBACK_TRUSTED_PROXIES"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
