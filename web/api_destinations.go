@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -181,7 +182,24 @@ func validateDestination(d *store.Destination, in destinationInput, senders map[
 	if missing := missingRequired(*d, fields); len(missing) > 0 {
 		return false, &fieldError{Field: "credentials", Message: "missing credentials for " + d.Platform + ": " + strings.Join(missing, ", ")}
 	}
+	// Each sender checks the shape of its configuration when it builds a
+	// request (an api_version of the wrong form, both of Reddit's ids);
+	// render a sample now, so a mistake is refused on save rather than
+	// parking the destination at its first send.
+	if _, err := senders[d.Platform].Render(toPlatformDestination(*d), []mapping.Conversion{SampleConversion(time.Now())}); err != nil && errors.Is(err, platforms.ErrAuth) {
+		return false, &fieldError{Field: "credentials", Message: d.Platform + " configuration is not valid: " + configMessage(err)}
+	}
 	return credsChanged, nil
+}
+
+// configMessage is a configuration error's own message, without the class
+// prefix meant for delivery logs.
+func configMessage(err error) string {
+	var pe *platforms.Error
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return err.Error()
 }
 
 func handleDestinationCreate(cfg Config) gin.HandlerFunc {

@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/web"
 )
 
 func TestAPIRequiresToken(t *testing.T) {
@@ -261,5 +264,36 @@ func TestEventsAPI(t *testing.T) {
 	}
 	if code := h.api(t, "POST", "/api/v1/events/424242/redeliver", nil, nil); code != 404 {
 		t.Errorf("redeliver unknown: %d, want 404", code)
+	}
+}
+
+// TestDestinationConfigurationCheckedOnSave uses the real Meta and Reddit
+// senders: a configuration they would refuse at send time is refused when
+// it is saved.
+func TestDestinationConfigurationCheckedOnSave(t *testing.T) {
+	h := newHarness(t, func(c *web.Config) {
+		c.Senders = map[string]platforms.Sender{
+			"meta":   platforms.NewMeta(platforms.Config{BaseURL: "http://127.0.0.1:1"}),
+			"reddit": platforms.NewReddit(platforms.Config{BaseURL: "http://127.0.0.1:1"}),
+		}
+	})
+	shop := h.createShop(t, "s")
+	path := fmt.Sprintf("/api/v1/shops/%d/destinations", shop.ID)
+	tests := []struct {
+		name string
+		body map[string]any
+		want int
+	}{
+		{"meta ok", map[string]any{"platform": "meta", "credentials": map[string]any{"pixel_id": "1234567890", "access_token": "EAAB"}}, 201},
+		{"meta bad api version", map[string]any{"platform": "meta", "credentials": map[string]any{"pixel_id": "1234567890", "access_token": "EAAB"}, "settings": map[string]any{"api_version": "25"}}, 422},
+		{"reddit both ids", map[string]any{"platform": "reddit", "credentials": map[string]any{"pixel_id": "t2_abc", "ad_account_id": "a2_x", "access_token": "tok"}}, 422},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out map[string]any
+			if code := h.api(t, "POST", path, tt.body, &out); code != tt.want {
+				t.Errorf("POST %v: %d %v, want %d", tt.body, code, out, tt.want)
+			}
+		})
 	}
 }
