@@ -51,6 +51,7 @@ type shopView struct {
 	SecretSet         bool
 	PreviousSecretSet bool
 	StripeKeySet      bool
+	EventIDTemplate   string
 	CreatedAt         time.Time
 }
 
@@ -58,7 +59,7 @@ func viewShop(sh store.Shop) shopView {
 	return shopView{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), Trigger: string(sh.Rules.Trigger),
 		SecretSet: sh.SigningSecret != "", PreviousSecretSet: sh.PreviousSecret != "", StripeKeySet: sh.StripeAPIKey != "",
-		CreatedAt: sh.CreatedAt,
+		EventIDTemplate: sh.Rules.EventIDTemplate, CreatedAt: sh.CreatedAt,
 	}
 }
 

@@ -457,6 +457,9 @@ func TestUIShops(t *testing.T) {
 	mustContain(t, "new shop page", detail.body, "Shop added.", web.WebhookURL("https://postback.example.com", sh),
 		"Settings › Notifications › Webhooks", "Order payment", "Refund create", `data-copy="#webhook-url"`)
 	mustNotContain(t, "new shop page", detail.body, "shpss_topsecret")
+	// The click-id snippet the match advice points to is on the page,
+	// escaped as text.
+	mustContain(t, "new shop page", detail.body, "Click ids and the pixel", "/cart/update.js", "&lt;script&gt;", `data-copy="#click-snippet"`)
 	if list := b.get(t, "/admin/shops"); !strings.Contains(list.body, "Acme") {
 		t.Errorf("shop list lacks the new shop:\n%s", clip(list.body))
 	}
