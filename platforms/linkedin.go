@@ -71,13 +71,7 @@ type linkedinToken struct {
 // NewLinkedIn returns the LinkedIn sender. oauthURL is LinkedIn's OAuth
 // token endpoint; "" means https://www.linkedin.com/oauth/v2/accessToken.
 func NewLinkedIn(cfg Config, oauthURL string) *LinkedIn {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = linkedinDefaultBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(linkedinDefaultBaseURL, 30*time.Second)
 	if oauthURL == "" {
 		oauthURL = linkedinDefaultOAuthURL
 	}

@@ -56,13 +56,7 @@ var (
 // means https://graph.facebook.com; a nil cfg.Client gets a 30-second
 // timeout.
 func NewMeta(cfg Config) *Meta {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = metaBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(metaBaseURL, 30*time.Second)
 	return &Meta{cfg: cfg}
 }
 

@@ -41,13 +41,7 @@ const (
 
 // NewMicrosoft returns the Microsoft UET sender.
 func NewMicrosoft(cfg Config) *Microsoft {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = microsoftDefaultBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(microsoftDefaultBaseURL, 30*time.Second)
 	return &Microsoft{cfg: cfg}
 }
 

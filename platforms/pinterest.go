@@ -40,13 +40,7 @@ const (
 
 // NewPinterest returns the Pinterest sender.
 func NewPinterest(cfg Config) *Pinterest {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = pinterestDefaultBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(pinterestDefaultBaseURL, 30*time.Second)
 	return &Pinterest{cfg: cfg}
 }
 

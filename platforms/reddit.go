@@ -41,13 +41,7 @@ var _ Sender = (*Reddit)(nil)
 // NewReddit returns a Reddit sender. An empty BaseURL means Reddit's public
 // Ads API host; a nil Client gets one with a 15-second timeout.
 func NewReddit(cfg Config) *Reddit {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = redditDefaultURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 15 * time.Second}
-	}
+	cfg = cfg.withDefaults(redditDefaultURL, 15*time.Second)
 	return &Reddit{cfg: cfg}
 }
 

@@ -42,13 +42,7 @@ var _ Sender = (*Snapchat)(nil)
 // NewSnapchat returns a Snapchat sender. An empty BaseURL means Snap's public
 // host; a nil Client gets one with a 15-second timeout.
 func NewSnapchat(cfg Config) *Snapchat {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = snapchatDefaultURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 15 * time.Second}
-	}
+	cfg = cfg.withDefaults(snapchatDefaultURL, 15*time.Second)
 	return &Snapchat{cfg: cfg}
 }
 

@@ -54,13 +54,7 @@ var _ Sender = (*TikTok)(nil)
 // NewTikTok returns a TikTok sender. An empty BaseURL means TikTok's public
 // host; a nil Client gets one with a 15-second timeout.
 func NewTikTok(cfg Config) *TikTok {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = tiktokDefaultURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 15 * time.Second}
-	}
+	cfg = cfg.withDefaults(tiktokDefaultURL, 15*time.Second)
 	return &TikTok{cfg: cfg}
 }
 
