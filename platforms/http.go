@@ -3,6 +3,7 @@ package platforms
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,134 @@ func results(payloads [][]byte, matches []mapping.Match, status int, response st
 		}
 	}
 	return out
+}
+
+// spread gives the conversions at idx one shared outcome (err nil for
+// success): for a request answered or failed as a whole.
+func spread(results []Result, idx []int, status int, response string, err error) {
+	for _, i := range idx {
+		results[i].StatusCode, results[i].Response, results[i].Err = status, response, err
+	}
+}
+
+// prepare builds each conversion's event with build and encodes it. It
+// returns one Result per conversion, carrying build's Match even when the
+// conversion fails, and the indexes and events of the conversions ready to
+// send, in order; only those carry their Payload. A conversion past maxAge
+// fails with ageError(platform, maxAge) whatever build said; one that build
+// refuses fails with build's error.
+func prepare[E any](convs []mapping.Conversion, now time.Time, maxAge time.Duration, platform string,
+	build func(mapping.Conversion) (E, mapping.Match, error)) (results []Result, ready []int, events []json.RawMessage) {
+	results = make([]Result, len(convs))
+	for i, c := range convs {
+		ev, match, err := build(c)
+		results[i].Match = match
+		switch {
+		case tooOld(c, maxAge, now):
+			results[i].Err = ageError(platform, maxAge)
+		case err != nil:
+			results[i].Err = err
+		default:
+			b, err := encode(ev)
+			if err != nil {
+				results[i].Err = Invalid(0, "", fmt.Sprintf("cannot encode event: %v", err))
+				continue
+			}
+			results[i].Payload = b
+			ready = append(ready, i)
+			events = append(events, b)
+		}
+	}
+	return results, ready, events
+}
+
+// encode is an event's JSON; an event that already is JSON is taken as it
+// is.
+func encode[E any](ev E) (json.RawMessage, error) {
+	if raw, ok := any(ev).(json.RawMessage); ok {
+		return raw, nil
+	}
+	return json.Marshal(ev)
+}
+
+// renderBatch renders the one request a batch is sent in, for platforms
+// whose dry run fails unless every conversion could be sent. The batch must
+// hold 1 to limit conversions; endpoint is asked next, so a destination
+// without its ids fails whatever the conversions; then every conversion is
+// built and encoded, and body wraps the events. Errors start with platform
+// and name the conversion at fault.
+func renderBatch[E any](platform string, limit int, convs []mapping.Conversion, endpoint func() (string, error),
+	build func(mapping.Conversion) (E, mapping.Match, error), body func([]json.RawMessage) ([]byte, error),
+	header map[string]string) (Request, error) {
+	if len(convs) == 0 {
+		return Request{}, errors.New(platform + ": no conversions to render")
+	}
+	if len(convs) > limit {
+		return Request{}, fmt.Errorf("%s: %d conversions exceed the batch limit of %d", platform, len(convs), limit)
+	}
+	url, err := endpoint()
+	if err != nil {
+		return Request{}, fmt.Errorf("%s: %w", platform, err)
+	}
+	events := make([]json.RawMessage, 0, len(convs))
+	for _, c := range convs {
+		ev, _, err := build(c)
+		if err != nil {
+			return Request{}, fmt.Errorf("%s: conversion %s: %w", platform, c.EventID, err)
+		}
+		b, err := encode(ev)
+		if err != nil {
+			return Request{}, fmt.Errorf("%s: encode conversion %s: %w", platform, c.EventID, err)
+		}
+		events = append(events, b)
+	}
+	b, err := body(events)
+	if err != nil {
+		return Request{}, fmt.Errorf("%s: encode batch: %w", platform, err)
+	}
+	return Request{Method: http.MethodPost, URL: url, Header: header, Body: b}, nil
+}
+
+// credential is the destination's credential name, trimmed; a missing one
+// is an ErrAuth failure.
+func credential(d Destination, name string) (string, error) {
+	v := strings.TrimSpace(d.Credentials[name])
+	if v == "" {
+		return "", Auth(0, "missing_credential", name+" is not set")
+	}
+	return v, nil
+}
+
+// bearerHeaders are the headers of a JSON request authorised with a bearer
+// token.
+func bearerHeaders(token string) map[string]string {
+	return map[string]string{
+		"Authorization": "Bearer " + token,
+		"Content-Type":  "application/json",
+	}
+}
+
+// postBearer sends events in one request to endpoint(d), wrapped by body and
+// authorised with the destination's access_token as a bearer token, and
+// returns the answer and the token (to redact it from what is kept). An
+// error is a failure every event shares: no endpoint or token, a body that
+// cannot be encoded, or no answer (with whatever of it came).
+func postBearer(ctx context.Context, client *http.Client, d Destination, endpoint func(Destination) (string, error),
+	body func([]json.RawMessage) ([]byte, error), events []json.RawMessage) (ans answer, token string, err error) {
+	url, err := endpoint(d)
+	if err != nil {
+		return answer{}, "", err
+	}
+	token, err = credential(d, "access_token")
+	if err != nil {
+		return answer{}, "", err
+	}
+	b, err := body(events)
+	if err != nil {
+		return answer{}, "", Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err))
+	}
+	ans, err = post(ctx, client, url, bearerHeaders(token), b)
+	return ans, token, err
 }
 
 // tooOld reports whether a conversion is past the platform's window.
