@@ -110,6 +110,29 @@ func prepare[E any](convs []mapping.Conversion, now time.Time, maxAge time.Durat
 	return results, ready, events
 }
 
+// prepareRecent is prepare for platforms whose render encodes the event
+// itself and that do not render a conversion past maxAge at all: that one
+// fails for its age with no Match.
+func prepareRecent(convs []mapping.Conversion, now time.Time, maxAge time.Duration, platform string,
+	render func(mapping.Conversion, time.Time) (json.RawMessage, mapping.Match, error)) (results []Result, ready []int, events []json.RawMessage) {
+	return prepare(convs, now, maxAge, platform, func(c mapping.Conversion) (json.RawMessage, mapping.Match, error) {
+		if tooOld(c, maxAge, now) {
+			return nil, mapping.Match{}, nil // prepare fails it for its age
+		}
+		return render(c, now)
+	})
+}
+
+// failAll is n results that all fail with err, none sent: for a destination
+// that cannot be used.
+func failAll(n int, err error) []Result {
+	out := make([]Result, n)
+	for i := range out {
+		out[i].Err = err
+	}
+	return out
+}
+
 // encode is an event's JSON; an event that already is JSON is taken as it
 // is.
 func encode[E any](ev E) (json.RawMessage, error) {
@@ -157,6 +180,27 @@ func renderBatch[E any](platform string, limit int, convs []mapping.Conversion, 
 	return Request{Method: http.MethodPost, URL: url, Header: header, Body: b}, nil
 }
 
+// renderReady renders the request Send would make with the events prepare
+// found ready, for platforms whose dry run leaves out the conversions Send
+// would fail without sending. With none ready it returns the first failure
+// in results, or, for an empty batch, an error starting with platform.
+func renderReady(platform, url string, header map[string]string, results []Result, events []json.RawMessage,
+	body func([]json.RawMessage) ([]byte, error)) (Request, error) {
+	if len(events) == 0 {
+		for _, r := range results {
+			if r.Err != nil {
+				return Request{}, r.Err
+			}
+		}
+		return Request{}, errors.New(platform + ": no conversions to send")
+	}
+	b, err := body(events)
+	if err != nil {
+		return Request{}, fmt.Errorf("%s: encode request: %w", platform, err)
+	}
+	return Request{Method: http.MethodPost, URL: url, Header: header, Body: b}, nil
+}
+
 // credential is the destination's credential name, trimmed; a missing one
 // is an ErrAuth failure.
 func credential(d Destination, name string) (string, error) {
@@ -197,6 +241,25 @@ func postBearer(ctx context.Context, client *http.Client, d Destination, endpoin
 	}
 	ans, err = post(ctx, client, url, bearerHeaders(token), b)
 	return ans, token, err
+}
+
+// classified is post's failure as the *Error it is; any other error counts
+// as a transient failure of platform's request.
+func classified(err error, platform string) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return Transient(0, "", platform+": request failed")
+}
+
+// asError is e as an error: nil when e is nil, since a nil *Error stored in
+// an error is not a nil error.
+func asError(e *Error) error {
+	if e == nil {
+		return nil
+	}
+	return e
 }
 
 // tooOld reports whether a conversion is past the platform's window.
