@@ -273,6 +273,17 @@ func ageError(platform string, maxAge time.Duration) *Error {
 	return Invalid(0, "event_too_old", fmt.Sprintf("event is older than %s's %d-day window; not sent", platform, days))
 }
 
+// hashedField is a hashed identifier as Meta, Pinterest and Snapchat take
+// it: a one-element array holding the SHA-256 hex of a normalized value (a
+// value that already is a digest passes through), or nil when there is
+// nothing to send.
+func hashedField(normalized string) []string {
+	if h := mapping.Hash(normalized); h != "" {
+		return []string{h}
+	}
+	return nil
+}
+
 // redact replaces a secret's value in s.
 func redact(s, secret string) string {
 	if secret == "" {

@@ -122,15 +122,6 @@ var pinterestEventNames = map[string]string{
 	mapping.EventSubscribe: "subscribe",
 }
 
-// pinterestHashed returns a one-element array of the SHA-256 of a
-// normalized value, or nil when there is nothing to send.
-func pinterestHashed(normalized string) []string {
-	if normalized == "" {
-		return nil
-	}
-	return []string{mapping.Hash(normalized)}
-}
-
 // pinterestEmail normalizes an email (trimmed, lower case); a SHA-256 digest
 // passes through.
 func pinterestEmail(raw string) string {
@@ -166,17 +157,17 @@ func (p *Pinterest) build(c mapping.Conversion) (pinterestEvent, mapping.Match, 
 	// zp: the spec asks for digits (a US ZIP, cut to 5); postcodes elsewhere
 	// keep their letters, normalized as for Meta.
 	ud := pinterestUserData{
-		Em:              pinterestHashed(pinterestEmail(u.Email)),
-		Ph:              pinterestHashed(pinterestPhone(u)),
-		Fn:              pinterestHashed(mapping.NormalizeName(u.FirstName)),
-		Ln:              pinterestHashed(mapping.NormalizeName(u.LastName)),
-		Ge:              pinterestHashed(mapping.NormalizeGender(u.Gender)),
-		Db:              pinterestHashed(mapping.NormalizeBirthDate(u.BirthDate)),
-		Ct:              pinterestHashed(mapping.NormalizeCity(u.City)),
-		St:              pinterestHashed(mapping.NormalizeState(u.State, u.Country)),
-		Zp:              pinterestHashed(mapping.NormalizeZip(u.Zip, u.Country)),
-		Country:         pinterestHashed(mapping.NormalizeCountry(u.Country)),
-		ExternalID:      pinterestHashed(mapping.NormalizeExternalID(u.ExternalID)),
+		Em:              hashedField(pinterestEmail(u.Email)),
+		Ph:              hashedField(pinterestPhone(u)),
+		Fn:              hashedField(mapping.NormalizeName(u.FirstName)),
+		Ln:              hashedField(mapping.NormalizeName(u.LastName)),
+		Ge:              hashedField(mapping.NormalizeGender(u.Gender)),
+		Db:              hashedField(mapping.NormalizeBirthDate(u.BirthDate)),
+		Ct:              hashedField(mapping.NormalizeCity(u.City)),
+		St:              hashedField(mapping.NormalizeState(u.State, u.Country)),
+		Zp:              hashedField(mapping.NormalizeZip(u.Zip, u.Country)),
+		Country:         hashedField(mapping.NormalizeCountry(u.Country)),
+		ExternalID:      hashedField(mapping.NormalizeExternalID(u.ExternalID)),
 		ClientIPAddress: strings.TrimSpace(c.ClientIP),
 		ClientUserAgent: strings.TrimSpace(c.UserAgent),
 		ClickID:         strings.TrimSpace(c.ClickIDs.EPIK),

@@ -194,15 +194,6 @@ func snapchatHashPhone(raw, country string) string {
 	return mapping.Hash(mapping.PhoneDigits(e164))
 }
 
-// snapchatHashed wraps a normalized value's hash in the array Snap expects,
-// or nil when there is nothing.
-func snapchatHashed(normalized string) []string {
-	if h := mapping.Hash(normalized); h != "" {
-		return []string{h}
-	}
-	return nil
-}
-
 func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error) {
 	name, ok := snapchatEventName(c.EventName)
 	if !ok {
@@ -229,15 +220,15 @@ func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mappi
 		ActionSource:   "OFFLINE",
 		EventSourceURL: strings.TrimSpace(c.SourceURL),
 		UserData: snapchatUserData{
-			Fn:              snapchatHashed(mapping.NormalizeName(u.FirstName)),
-			Ln:              snapchatHashed(mapping.NormalizeName(u.LastName)),
-			Ge:              snapchatHashed(mapping.NormalizeGender(u.Gender)),
-			Db:              snapchatHashed(mapping.NormalizeBirthDate(u.BirthDate)),
-			Ct:              snapchatHashed(mapping.NormalizeCity(u.City)),
-			St:              snapchatHashed(mapping.NormalizeState(u.State, u.Country)),
-			Zp:              snapchatHashed(mapping.NormalizeZip(u.Zip, u.Country)),
-			Country:         snapchatHashed(mapping.NormalizeCountry(u.Country)),
-			ExternalID:      snapchatHashed(mapping.NormalizeExternalID(u.ExternalID)),
+			Fn:              hashedField(mapping.NormalizeName(u.FirstName)),
+			Ln:              hashedField(mapping.NormalizeName(u.LastName)),
+			Ge:              hashedField(mapping.NormalizeGender(u.Gender)),
+			Db:              hashedField(mapping.NormalizeBirthDate(u.BirthDate)),
+			Ct:              hashedField(mapping.NormalizeCity(u.City)),
+			St:              hashedField(mapping.NormalizeState(u.State, u.Country)),
+			Zp:              hashedField(mapping.NormalizeZip(u.Zip, u.Country)),
+			Country:         hashedField(mapping.NormalizeCountry(u.Country)),
+			ExternalID:      hashedField(mapping.NormalizeExternalID(u.ExternalID)),
 			ClientIPAddress: strings.TrimSpace(c.ClientIP),
 			ClientUserAgent: strings.TrimSpace(c.UserAgent),
 			ScClickID:       strings.TrimSpace(c.ClickIDs.ScCID),
