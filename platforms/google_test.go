@@ -2,8 +2,6 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +38,6 @@ const (
 
 var (
 	googleDateTimeRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$`)
-	googleHexRe      = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	googlePathRe     = regexp.MustCompile(`^/(v\d+)/customers/(\d{10}):(uploadClickConversions|uploadConversionAdjustments)$`)
 )
 
@@ -308,7 +305,7 @@ func (a *googleFakeAds) checkConversion(i int, c map[string]any) {
 			switch k {
 			case "hashedEmail", "hashedPhoneNumber":
 				set++
-				if s, _ := v.(string); !googleHexRe.MatchString(s) {
+				if s, _ := v.(string); !testHexRE.MatchString(s) {
 					a.t.Errorf("ads: conversions[%d].userIdentifiers[%d].%s = %q, want 64 lowercase hex", i, j, k, s)
 				}
 			case "userIdentifierSource":
@@ -446,11 +443,6 @@ func googleConv(id string) mapping.Conversion {
 	}
 }
 
-func googleSHA256(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
 // googleClassOf names the class sentinel an error matches.
 func googleClassOf(err error) string {
 	for _, c := range []struct {
@@ -582,8 +574,8 @@ func TestGoogleAdsHashVectors(t *testing.T) {
 	}
 	got := body.Conversions[0].UserIdentifiers
 	want := []googleUserIdentifier{
-		{UserIdentifierSource: "FIRST_PARTY", HashedEmail: googleSHA256("janedoe@gmail.com")},
-		{UserIdentifierSource: "FIRST_PARTY", HashedPhoneNumber: googleSHA256("+12175550143")},
+		{UserIdentifierSource: "FIRST_PARTY", HashedEmail: testSHA256("janedoe@gmail.com")},
+		{UserIdentifierSource: "FIRST_PARTY", HashedPhoneNumber: testSHA256("+12175550143")},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("user identifiers for %+v (-want +got):\n%s", conv.User, diff)

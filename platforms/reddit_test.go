@@ -3,8 +3,6 @@ package platforms
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +11,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -31,13 +28,6 @@ const (
 	redditTestToken   = "rdt-secret-token-5c4b3a"
 )
 
-var redditHexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func redditSHA(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
 // redditTestDest returns a v3 (pixel) or v2.0 (ad account) destination.
 func redditTestDest(v3 bool, settings map[string]string) Destination {
 	cred := map[string]string{"access_token": redditTestToken}
@@ -47,20 +37,6 @@ func redditTestDest(v3 bool, settings map[string]string) Destination {
 		cred["ad_account_id"] = redditTestAccount
 	}
 	return Destination{ID: 9, ShopID: 1, Platform: "reddit", Credentials: cred, Settings: settings}
-}
-
-func redditSortedConversions() ([]string, []mapping.Conversion) {
-	all := testConversions()
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	convs := make([]mapping.Conversion, len(names))
-	for i, n := range names {
-		convs[i] = all[n]
-	}
-	return names, convs
 }
 
 // Strict mirrors of Reddit's request schemas: unknown fields fail the test.
@@ -152,30 +128,24 @@ func newRedditFake(t *testing.T, respond func(w http.ResponseWriter, seen reddit
 	return f
 }
 
-func redditWriteJSON(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	io.WriteString(w, body)
-}
-
 func (f *redditFake) serve(w http.ResponseWriter, r *http.Request) {
 	v3Path := "/api/v3/pixels/" + redditTestPixel + "/conversion_events"
 	v2Path := "/api/v2.0/conversions/events/" + redditTestAccount
 	if r.Method != http.MethodPost || (r.URL.Path != v3Path && r.URL.Path != v2Path) {
 		f.t.Errorf("reddit fake: got %s %s", r.Method, r.URL.Path)
-		redditWriteJSON(w, 404, `{"error":{"message":"Not Found"}}`)
+		writeJSON(w, 404, `{"error":{"message":"Not Found"}}`)
 		return
 	}
 	switch auth := r.Header.Get("Authorization"); {
 	case auth == "":
-		redditWriteJSON(w, 401, `{"error":{"message":"No bearer token provided"}}`)
+		writeJSON(w, 401, `{"error":{"message":"No bearer token provided"}}`)
 		return
 	case auth != "Bearer "+redditTestToken:
-		redditWriteJSON(w, 401, `{"error":{"reason":"UNAUTHORIZED","explanation":"Invalid token"}}`)
+		writeJSON(w, 401, `{"error":{"reason":"UNAUTHORIZED","explanation":"Invalid token"}}`)
 		return
 	}
 	if ua := r.Header.Get("User-Agent"); ua == "" || strings.HasPrefix(ua, "Go-http-client") {
-		redditWriteJSON(w, 429, `{"error":{"message":"Your user agent was automatically ratelimited."}}`)
+		writeJSON(w, 429, `{"error":{"message":"Your user agent was automatically ratelimited."}}`)
 		f.t.Errorf("reddit fake: default user agent %q", ua)
 		return
 	}
@@ -193,7 +163,7 @@ func (f *redditFake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(problems) > 0 {
 		f.t.Errorf("reddit fake: invalid request: %s\n%s", strings.Join(problems, "; "), body)
-		redditWriteJSON(w, 400, fmt.Sprintf(`{"message":"There were %d invalid conversion events. None were processed.","invalid_events":[{"error_message":%q}]}`, len(problems), problems[0]))
+		writeJSON(w, 400, fmt.Sprintf(`{"message":"There were %d invalid conversion events. None were processed.","invalid_events":[{"error_message":%q}]}`, len(problems), problems[0]))
 		return
 	}
 	f.mu.Lock()
@@ -202,20 +172,14 @@ func (f *redditFake) serve(w http.ResponseWriter, r *http.Request) {
 	f.respond(w, seen)
 }
 
-func redditStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
 func redditCheckUser(i int, u redditFakeUser) []string {
 	var p []string
 	for name, h := range map[string]string{"email": u.Email, "phone_number": u.PhoneNumber, "external_id": u.ExternalID, "ip_address": u.IPAddress} {
-		if h != "" && !redditHexRE.MatchString(h) {
+		if h != "" && !testHexRE.MatchString(h) {
 			p = append(p, fmt.Sprintf("events[%d].user.%s %q is not SHA-256 hex", i, name, h))
 		}
 	}
-	if redditHexRE.MatchString(u.UserAgent) {
+	if testHexRE.MatchString(u.UserAgent) {
 		p = append(p, fmt.Sprintf("events[%d].user.user_agent is hashed", i))
 	}
 	return p
@@ -223,7 +187,7 @@ func redditCheckUser(i int, u redditFakeUser) []string {
 
 func (f *redditFake) checkV3(body []byte, seen *redditFakeSeen) []string {
 	var req redditFakeV3
-	if err := redditStrict(body, &req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		return []string{"v3 body: " + err.Error()}
 	}
 	var p []string
@@ -254,7 +218,7 @@ func (f *redditFake) checkV3(body []byte, seen *redditFakeSeen) []string {
 
 func (f *redditFake) checkV2(body []byte, seen *redditFakeSeen) []string {
 	var req redditFakeV2
-	if err := redditStrict(body, &req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		return []string{"v2 body: " + err.Error()}
 	}
 	var p []string
@@ -291,7 +255,7 @@ func (f *redditFake) sender(timeout time.Duration) *Reddit {
 }
 
 func redditOK(w http.ResponseWriter, seen redditFakeSeen) {
-	redditWriteJSON(w, 200, fmt.Sprintf(`{"data":{"message":"Successfully processed %d conversion events."}}`, len(seen.ids)))
+	writeJSON(w, 200, fmt.Sprintf(`{"data":{"message":"Successfully processed %d conversion events."}}`, len(seen.ids)))
 }
 
 func TestRedditGolden(t *testing.T) {
@@ -325,7 +289,7 @@ func TestRedditSendSuccess(t *testing.T) {
 		t.Run(fmt.Sprintf("v3=%v", v3), func(t *testing.T) {
 			f := newRedditFake(t, redditOK)
 			rd := f.sender(5 * time.Second)
-			names, convs := redditSortedConversions()
+			names, convs := sortedConversions()
 			d := redditTestDest(v3, nil)
 
 			results := rd.Send(context.Background(), d, convs)
@@ -338,7 +302,7 @@ func TestRedditSendSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !redditJSONEqual(t, seen[0].raw, rendered.Body) {
+			if !jsonEqual(t, seen[0].raw, rendered.Body) {
 				t.Errorf("sent body differs from Render body\nsent:   %s\nrender: %s", seen[0].raw, rendered.Body)
 			}
 			events := redditSentEvents(t, seen[0].raw, v3)
@@ -351,7 +315,7 @@ func TestRedditSendSuccess(t *testing.T) {
 				if r.Err != nil || r.StatusCode != 200 {
 					t.Errorf("%s: (%d, %v), want (200, nil)", names[i], r.StatusCode, r.Err)
 				}
-				if !redditJSONEqual(t, r.Payload, events[i]) {
+				if !jsonEqual(t, r.Payload, events[i]) {
 					t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, events[i])
 				}
 				if diff := cmp.Diff(wantMatch[names[i]].Score(), r.Match); diff != "" {
@@ -404,11 +368,11 @@ func TestRedditHashVectors(t *testing.T) {
 	// Reddit's published vectors: both spellings of Alice hash alike, and
 	// "+15554441234" is hashed with its "+".
 	const aliceHash = "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976"
-	if got := redditHashEmail("Al.ice$+Apple@Example.Com"); got != aliceHash || redditSHA("alice@example.com") != aliceHash {
+	if got := redditHashEmail("Al.ice$+Apple@Example.Com"); got != aliceHash || testSHA256("alice@example.com") != aliceHash {
 		t.Errorf("email vector: got %s, want %s", got, aliceHash)
 	}
 	const phoneHash = "e5b124c58580eb16bd959b8d0cac12b12c952e2ceae0203d416cff94f10b994a"
-	if got := redditHashPhone("+15554441234", "US"); got != phoneHash || redditSHA("+15554441234") != phoneHash {
+	if got := redditHashPhone("+15554441234", "US"); got != phoneHash || testSHA256("+15554441234") != phoneHash {
 		t.Errorf("phone vector: got %s, want %s", got, phoneHash)
 	}
 
@@ -419,16 +383,16 @@ func TestRedditHashVectors(t *testing.T) {
 		want redditFakeUser
 	}{
 		{"full", redditFakeUser{
-			Email:       redditSHA("janedoe@example.com"),
-			PhoneNumber: redditSHA("+12175550143"),
-			ExternalID:  redditSHA("7390123456789"),
-			IPAddress:   redditSHA("203.0.113.42"),
+			Email:       testSHA256("janedoe@example.com"),
+			PhoneNumber: testSHA256("+12175550143"),
+			ExternalID:  testSHA256("7390123456789"),
+			IPAddress:   testSHA256("203.0.113.42"),
 			UserAgent:   all["full"].UserAgent,
 		}},
-		{"phone_only", redditFakeUser{PhoneNumber: redditSHA("+493012345678")}},
+		{"phone_only", redditFakeUser{PhoneNumber: testSHA256("+493012345678")}},
 		{"prehashed_jpy", redditFakeUser{
 			Email:     "a3f1d4c2b6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829",
-			IPAddress: redditSHA("2001:db8::1"),
+			IPAddress: testSHA256("2001:db8::1"),
 			UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
 		}},
 	}
@@ -447,7 +411,7 @@ func TestRedditHashVectors(t *testing.T) {
 			}
 		})
 	}
-	if got, want := redditHashIP(" 2001:DB8:0::1 "), redditSHA("2001:db8::1"); got != want {
+	if got, want := redditHashIP(" 2001:DB8:0::1 "), testSHA256("2001:db8::1"); got != want {
 		t.Errorf("IPv6 is hashed in canonical form: got %s, want %s", got, want)
 	}
 }
@@ -479,7 +443,7 @@ func TestRedditErrors(t *testing.T) {
 				for k, v := range tc.header {
 					w.Header().Set(k, v)
 				}
-				redditWriteJSON(w, tc.status, tc.body)
+				writeJSON(w, tc.status, tc.body)
 			})
 			res := f.sender(5*time.Second).Send(context.Background(), redditTestDest(true, nil), []mapping.Conversion{c})
 			r := res[0]
@@ -622,7 +586,7 @@ func TestRedditInvalidBatchIsSplit(t *testing.T) {
 	f := newRedditFake(t, func(w http.ResponseWriter, seen redditFakeSeen) {
 		for _, id := range seen.ids {
 			if id == "bad" {
-				redditWriteJSON(w, 400, `{"message":"There were 1 invalid conversion events. None were processed.","invalid_events":[{"error_message":"bad product"}]}`)
+				writeJSON(w, 400, `{"message":"There were 1 invalid conversion events. None were processed.","invalid_events":[{"error_message":"bad product"}]}`)
 				return
 			}
 		}
@@ -752,16 +716,4 @@ func FuzzRedditNormalizeEmail(f *testing.F) {
 			t.Fatalf("not idempotent: %q → %q → %q", in, got, again)
 		}
 	})
-}
-
-func redditJSONEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, a)
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	return cmp.Equal(x, y)
 }

@@ -3,8 +3,6 @@ package platforms
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -30,33 +26,12 @@ const (
 	snapchatTestToken = "snap-secret-token-e1d2c3"
 )
 
-var snapchatHexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func snapchatSHA(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
 func snapchatTestDest(settings map[string]string) Destination {
 	return Destination{
 		ID: 11, ShopID: 1, Platform: "snapchat",
 		Credentials: map[string]string{"pixel_id": snapchatTestPixel, "access_token": snapchatTestToken},
 		Settings:    settings,
 	}
-}
-
-func snapchatSortedConversions() ([]string, []mapping.Conversion) {
-	all := testConversions()
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	convs := make([]mapping.Conversion, len(names))
-	for i, n := range names {
-		convs[i] = all[n]
-	}
-	return names, convs
 }
 
 // Strict mirror of Snap's v3 request schema.
@@ -129,24 +104,18 @@ func newSnapchatFake(t *testing.T, respond func(w http.ResponseWriter, seen snap
 	return f
 }
 
-func snapchatWrite(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	io.WriteString(w, body)
-}
-
 func (f *snapchatFake) serve(w http.ResponseWriter, r *http.Request) {
 	events := "/v3/" + snapchatTestPixel + "/events"
 	if r.Method != http.MethodPost || (r.URL.Path != events && r.URL.Path != events+"/validate") {
 		f.t.Errorf("snapchat fake: got %s %s", r.Method, r.URL.Path)
-		snapchatWrite(w, 404, `{"status":"INVALID","reason":"Not found"}`)
+		writeJSON(w, 404, `{"status":"INVALID","reason":"Not found"}`)
 		return
 	}
 	if r.Header.Get("Authorization") != "" {
 		f.t.Errorf("snapchat fake: token sent in a header; Snap takes it in the query")
 	}
 	if r.URL.Query().Get("access_token") != snapchatTestToken {
-		snapchatWrite(w, 401, `{"status":"INVALID","reason":"Unauthorized: invalid access token"}`)
+		writeJSON(w, 401, `{"status":"INVALID","reason":"Unauthorized: invalid access token"}`)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
@@ -159,12 +128,12 @@ func (f *snapchatFake) serve(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&seen.req); err != nil {
 		f.t.Errorf("snapchat fake: body does not decode strictly: %v\n%s", err, body)
-		snapchatWrite(w, 400, `{"status":"INVALID","reason":"Malformed JSON"}`)
+		writeJSON(w, 400, `{"status":"INVALID","reason":"Malformed JSON"}`)
 		return
 	}
 	if problems := snapchatFakeCheck(seen.req); len(problems) > 0 {
 		f.t.Errorf("snapchat fake: invalid request: %s\n%s", strings.Join(problems, "; "), body)
-		snapchatWrite(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":%q}`, strings.Join(problems, "; ")))
+		writeJSON(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":%q}`, strings.Join(problems, "; ")))
 		return
 	}
 	f.mu.Lock()
@@ -198,7 +167,7 @@ func snapchatFakeCheck(req snapchatFakeRequest) []string {
 		u := e.UserData
 		for _, list := range [][]string{u.Em, u.Ph, u.Fn, u.Ln, u.Ge, u.Db, u.Ct, u.St, u.Zp, u.Country, u.ExternalID} {
 			for _, h := range list {
-				if !snapchatHexRE.MatchString(h) {
+				if !testHexRE.MatchString(h) {
 					p = append(p, fmt.Sprintf("data[%d] Unhashed PII: %q", i, h))
 				}
 			}
@@ -229,14 +198,14 @@ func (f *snapchatFake) sender(timeout time.Duration) *Snapchat {
 // from /events/validate.
 func snapchatOK(w http.ResponseWriter, seen snapchatFakeSeen) {
 	if !seen.validate {
-		snapchatWrite(w, 200, `{"status":"VALID","reason":"All events processed"}`)
+		writeJSON(w, 200, `{"status":"VALID","reason":"All events processed"}`)
 		return
 	}
 	var logs []string
 	for i := range seen.req.Data {
 		logs = append(logs, fmt.Sprintf(`{"event":%d,"status":"VALID","warnings":[]}`, i))
 	}
-	snapchatWrite(w, 200, `{"status":"VALID","test_event":true,"reason":"validated","event_logs":[`+strings.Join(logs, ",")+`]}`)
+	writeJSON(w, 200, `{"status":"VALID","test_event":true,"reason":"validated","event_logs":[`+strings.Join(logs, ",")+`]}`)
 }
 
 func TestSnapchatGolden(t *testing.T) {
@@ -262,7 +231,7 @@ func TestSnapchatGolden(t *testing.T) {
 func TestSnapchatSendSuccess(t *testing.T) {
 	f := newSnapchatFake(t, snapchatOK)
 	sc := f.sender(5 * time.Second)
-	names, convs := snapchatSortedConversions()
+	names, convs := sortedConversions()
 
 	results := sc.Send(context.Background(), snapchatTestDest(nil), convs)
 
@@ -274,7 +243,7 @@ func TestSnapchatSendSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !snapchatJSONEqual(t, seen[0].raw, rendered.Body) {
+	if !jsonEqual(t, seen[0].raw, rendered.Body) {
 		t.Errorf("sent body differs from Render body\nsent:   %s\nrender: %s", seen[0].raw, rendered.Body)
 	}
 	var sent struct{ Data []json.RawMessage }
@@ -291,7 +260,7 @@ func TestSnapchatSendSuccess(t *testing.T) {
 		if r.Err != nil || r.StatusCode != 200 {
 			t.Errorf("%s: (%d, %v), want (200, nil)", names[i], r.StatusCode, r.Err)
 		}
-		if !snapchatJSONEqual(t, r.Payload, sent.Data[i]) {
+		if !jsonEqual(t, r.Payload, sent.Data[i]) {
 			t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, sent.Data[i])
 		}
 		if diff := cmp.Diff(wantMatch[names[i]].Score(), r.Match); diff != "" {
@@ -305,16 +274,16 @@ func TestSnapchatSendSuccess(t *testing.T) {
 
 func TestSnapchatHashVectors(t *testing.T) {
 	// Snap's documented examples.
-	if got, want := snapchatHashEmail("Person@Example.com"), "542d240129883c019e106e3b1b2d3f3cb3537c43c425364de8e951d5a3083345"; got != want || snapchatSHA("person@example.com") != want {
+	if got, want := snapchatHashEmail("Person@Example.com"), "542d240129883c019e106e3b1b2d3f3cb3537c43c425364de8e951d5a3083345"; got != want || testSHA256("person@example.com") != want {
 		t.Errorf("email example: got %s, want %s", got, want)
 	}
-	if got, want := snapchatHashPhone("+44 844 412 4653", "GB"), "dc008fda46e2e64002cf2f82a4906236282d431c4f75e5b60bfe79fc48546383"; got != want || snapchatSHA("448444124653") != want {
+	if got, want := snapchatHashPhone("+44 844 412 4653", "GB"), "dc008fda46e2e64002cf2f82a4906236282d431c4f75e5b60bfe79fc48546383"; got != want || testSHA256("448444124653") != want {
 		t.Errorf("phone example: got %s, want %s", got, want)
 	}
 
 	sc := NewSnapchat(Config{Now: func() time.Time { return testNow }})
 	all := testConversions()
-	h := func(s string) []string { return []string{snapchatSHA(s)} }
+	h := func(s string) []string { return []string{testSHA256(s)} }
 	tests := []struct {
 		name string
 		want snapchatFakeUser
@@ -376,7 +345,7 @@ func TestSnapchatErrors(t *testing.T) {
 				for k, v := range tc.header {
 					w.Header().Set(k, v)
 				}
-				snapchatWrite(w, tc.status, tc.body)
+				writeJSON(w, tc.status, tc.body)
 			})
 			r := f.sender(5*time.Second).Send(context.Background(), snapchatTestDest(nil), []mapping.Conversion{c})[0]
 			if !errors.Is(r.Err, tc.wantClass) {
@@ -531,7 +500,7 @@ func TestSnapchatTestMode(t *testing.T) {
 
 func TestSnapchatValidatePerEvent(t *testing.T) {
 	f := newSnapchatFake(t, func(w http.ResponseWriter, seen snapchatFakeSeen) {
-		snapchatWrite(w, 200, `{"status":"INVALID","test_event":true,"reason":"1 event invalid","event_logs":[`+
+		writeJSON(w, 200, `{"status":"INVALID","test_event":true,"reason":"1 event invalid","event_logs":[`+
 			`{"event":0,"status":"VALID","warnings":["sc_cookie1 not recognised"]},`+
 			`{"event":1,"status":"INVALID","errors":{"codes":["TS01"],"error_msgs":["Timestamp invalid or out of range"]},"warnings":[]}]}`)
 	})
@@ -553,7 +522,7 @@ func TestSnapchatInvalidBatchIsSplit(t *testing.T) {
 	f := newSnapchatFake(t, func(w http.ResponseWriter, seen snapchatFakeSeen) {
 		for i, e := range seen.req.Data {
 			if e.EventID == "bad" {
-				snapchatWrite(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":"Invalid content","event":%d}`, i))
+				writeJSON(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":"Invalid content","event":%d}`, i))
 				return
 			}
 		}
@@ -671,16 +640,4 @@ func FuzzSnapchatClassify(f *testing.F) {
 			}
 		}
 	})
-}
-
-func snapchatJSONEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, a)
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	return cmp.Equal(x, y)
 }

@@ -3,8 +3,6 @@ package platforms
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -30,35 +26,12 @@ const (
 	tiktokTestToken = "tt-secret-token-9f8e7d"
 )
 
-var tiktokHexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-// tiktokSHA is an independent SHA-256 hex of a literal normalized string.
-func tiktokSHA(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
 func tiktokTestDest(settings map[string]string) Destination {
 	return Destination{
 		ID: 7, ShopID: 1, Platform: "tiktok",
 		Credentials: map[string]string{"pixel_code": tiktokTestPixel, "access_token": tiktokTestToken},
 		Settings:    settings,
 	}
-}
-
-// tiktokSortedConversions returns testConversions in name order.
-func tiktokSortedConversions() ([]string, []mapping.Conversion) {
-	all := testConversions()
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	convs := make([]mapping.Conversion, len(names))
-	for i, n := range names {
-		convs[i] = all[n]
-	}
-	return names, convs
 }
 
 // The fake Events API decodes strictly: a field name TikTok does not define
@@ -202,11 +175,11 @@ func tiktokFakeCheck(req tiktokFakeRequest) []string {
 			}
 		}
 		for _, h := range hashed {
-			if !tiktokHexRE.MatchString(h) {
+			if !testHexRE.MatchString(h) {
 				p = append(p, fmt.Sprintf("data[%d] identifier %q is not lowercase SHA-256 hex", i, h))
 			}
 		}
-		if ev.User.IP != "" && tiktokHexRE.MatchString(ev.User.IP) {
+		if ev.User.IP != "" && testHexRE.MatchString(ev.User.IP) {
 			p = append(p, fmt.Sprintf("data[%d].user.ip is hashed", i))
 		}
 		if len(ev.Properties.Currency) != 3 {
@@ -258,7 +231,7 @@ func TestTikTokGolden(t *testing.T) {
 func TestTikTokSendSuccess(t *testing.T) {
 	f := newTikTokFake(t, tiktokOK)
 	tt := f.sender(5 * time.Second)
-	names, convs := tiktokSortedConversions()
+	names, convs := sortedConversions()
 
 	results := tt.Send(context.Background(), tiktokTestDest(nil), convs)
 
@@ -273,7 +246,7 @@ func TestTikTokSendSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tiktokJSONEqual(t, raw[0], rendered.Body) {
+	if !jsonEqual(t, raw[0], rendered.Body) {
 		t.Errorf("sent body differs from Render body\nsent:   %s\nrender: %s", raw[0], rendered.Body)
 	}
 	var sent struct{ Data []json.RawMessage }
@@ -289,7 +262,7 @@ func TestTikTokSendSuccess(t *testing.T) {
 		if r.Err != nil || r.StatusCode != http.StatusOK {
 			t.Errorf("%s: result = (%d, %v), want (200, nil)", names[i], r.StatusCode, r.Err)
 		}
-		if !tiktokJSONEqual(t, r.Payload, sent.Data[i]) {
+		if !jsonEqual(t, r.Payload, sent.Data[i]) {
 			t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, sent.Data[i])
 		}
 		want := wantMatch[names[i]].Score()
@@ -324,16 +297,16 @@ func TestTikTokHashVectors(t *testing.T) {
 	}{
 		{
 			name:       "full",
-			email:      []string{tiktokSHA("jane.doe+shop@example.com")},
-			phone:      []string{tiktokSHA("+12175550143")}, // TikTok hashes E.164 with the "+"
-			externalID: []string{tiktokSHA("7390123456789")},
-			first:      tiktokSHA("jane"), last: tiktokSHA("odoe"), zip: tiktokSHA("62701"),
+			email:      []string{testSHA256("jane.doe+shop@example.com")},
+			phone:      []string{testSHA256("+12175550143")}, // TikTok hashes E.164 with the "+"
+			externalID: []string{testSHA256("7390123456789")},
+			first:      testSHA256("jane"), last: testSHA256("odoe"), zip: testSHA256("62701"),
 			city: "springfield", state: "il", country: "us",
 		},
 		{
 			name:  "phone_only",
-			phone: []string{tiktokSHA("+493012345678")},
-			first: tiktokSHA("jürgen"), last: tiktokSHA("müller"), zip: tiktokSHA("10115"),
+			phone: []string{testSHA256("+493012345678")},
+			first: testSHA256("jürgen"), last: testSHA256("müller"), zip: testSHA256("10115"),
 			city: "berlin", country: "de",
 		},
 		{
@@ -661,16 +634,4 @@ func FuzzTikTokClassify(f *testing.F) {
 			t.Fatalf("status %d body %q: class %v", status, body, e.Class)
 		}
 	})
-}
-
-func tiktokJSONEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, a)
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	return cmp.Equal(x, y)
 }
