@@ -94,8 +94,7 @@ type googleFakeOAuth struct {
 func newGoogleFakeOAuth(t *testing.T) *googleFakeOAuth {
 	t.Helper()
 	o := &googleFakeOAuth{t: t, expiresIn: 3599, secret: googleTestClientSecret, issued: map[string]bool{}}
-	o.srv = httptest.NewServer(http.HandlerFunc(o.serve))
-	t.Cleanup(o.srv.Close)
+	o.srv = startFake(t, http.HandlerFunc(o.serve))
 	return o
 }
 
@@ -195,8 +194,7 @@ type googleFakeAds struct {
 func newGoogleFakeAds(t *testing.T, oauth *googleFakeOAuth) *googleFakeAds {
 	t.Helper()
 	a := &googleFakeAds{t: t, oauth: oauth}
-	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
-	t.Cleanup(a.srv.Close)
+	a.srv = startFake(t, http.HandlerFunc(a.serve))
 	return a
 }
 

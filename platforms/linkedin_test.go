@@ -18,7 +18,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -48,8 +47,7 @@ type linkedinFake struct {
 	// answer, when set, answers a well-formed request.
 	answer func(w http.ResponseWriter, events []linkedinTestEvent, batch bool)
 
-	mu       sync.Mutex
-	requests []linkedinRequest
+	recorder[linkedinRequest]
 }
 
 type linkedinRequest struct {
@@ -89,15 +87,7 @@ func newLinkedinFake(t *testing.T, setup ...func(*linkedinFake)) (*linkedinFake,
 	for _, fn := range setup {
 		fn(f)
 	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func (f *linkedinFake) calls() []linkedinRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]linkedinRequest(nil), f.requests...)
+	return f, startFake(t, f)
 }
 
 func (f *linkedinFake) reject(w http.ResponseWriter, format string, args ...any) {
@@ -163,9 +153,7 @@ func (f *linkedinFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, linkedinRequest{token: token, batch: batch, events: events})
-	f.mu.Unlock()
+	f.record(linkedinRequest{token: token, batch: batch, events: events})
 	if f.answer != nil {
 		f.answer(w, events, batch)
 		return
@@ -232,19 +220,11 @@ func TestLinkedInGolden(t *testing.T) {
 	for name, c := range testConversions() {
 		t.Run(name, func(t *testing.T) {
 			req, err := l.Render(linkedinTestDestination(), []mapping.Conversion{c})
-			var got []byte
+			var got any = req
 			if err != nil {
-				got, err = json.Marshal(map[string]string{"error": err.Error()})
-			} else {
-				got, err = json.Marshal(req)
+				got = map[string]string{"error": err.Error()}
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(got), "li-token-abc") {
-				t.Errorf("rendered request shows the access token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "linkedin", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "linkedin", name+".golden.json"), got, "li-token-abc")
 		})
 	}
 }
@@ -555,8 +535,7 @@ func TestLinkedInTokenRefresh(t *testing.T) {
 		f.tokens = map[string]bool{"fresh-1": true, "fresh-2": true}
 	})
 	oauth := &linkedinOAuthFake{t: t}
-	osrv := httptest.NewServer(oauth)
-	t.Cleanup(osrv.Close)
+	osrv := startFake(t, oauth)
 
 	now := testNow
 	cfg := testConfig(srv.URL, 5*time.Second)
@@ -603,8 +582,7 @@ func TestLinkedInTokenRefresh(t *testing.T) {
 
 	t.Run("refresh refused", func(t *testing.T) {
 		oauth := &linkedinOAuthFake{t: t, fail: true}
-		osrv := httptest.NewServer(oauth)
-		defer osrv.Close()
+		osrv := startFake(t, oauth)
 		l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), osrv.URL)
 		res := l.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
 		if !errors.Is(res[0].Err, ErrAuth) {
@@ -619,8 +597,7 @@ func TestLinkedInTokenRefresh(t *testing.T) {
 
 	t.Run("no stored token mints one first", func(t *testing.T) {
 		oauth := &linkedinOAuthFake{t: t}
-		osrv := httptest.NewServer(oauth)
-		defer osrv.Close()
+		osrv := startFake(t, oauth)
 		l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), osrv.URL)
 		d := d
 		d.Credentials = map[string]string{"conversion_rule_id": "104729", "refresh_token": "li-refresh", "client_id": "app-id", "client_secret": "app-secret"}
@@ -683,18 +660,7 @@ func TestLinkedInNotSent(t *testing.T) {
 }
 
 func TestLinkedInHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Reading the body lets the server notice the client hanging up.
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) }) // runs first: frees the handler so Close returns
-	l := NewLinkedIn(testConfig(srv.URL, 100*time.Millisecond), "")
+	l := NewLinkedIn(testConfig(hungServer(t).URL, 100*time.Millisecond), "")
 	res := l.Send(context.Background(), linkedinTestDestination(), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
 		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
@@ -705,11 +671,7 @@ func TestLinkedInBatchAtLimit(t *testing.T) {
 	f, srv := newLinkedinFake(t)
 	l := NewLinkedIn(testConfig(srv.URL, 30*time.Second), "")
 	base := testConversions()["prehashed_jpy"]
-	convs := make([]mapping.Conversion, l.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, l.BatchSize())
 	res := l.Send(context.Background(), linkedinTestDestination(), convs)
 	if len(res) != len(convs) {
 		t.Fatalf("got %d results, want %d", len(res), len(convs))

@@ -73,8 +73,7 @@ type metaFake struct {
 func newMetaFake(t *testing.T, answer func(n int, c metaCall) metaReply) (*metaFake, *httptest.Server) {
 	t.Helper()
 	f := &metaFake{t: t, version: metaVersion, answer: answer}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
+	srv := startFake(t, f)
 	return f, srv
 }
 
@@ -300,7 +299,7 @@ func (f *metaFake) problems() []string {
 }
 
 func metaSender(baseURL string, timeout time.Duration) *Meta {
-	return NewMeta(Config{BaseURL: baseURL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }})
+	return NewMeta(testConfig(baseURL, timeout))
 }
 
 func metaDestination(settings map[string]string) Destination {

@@ -5,20 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/shopspring/decimal"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -76,8 +73,7 @@ type microsoftFake struct {
 	t      *testing.T
 	answer func(w http.ResponseWriter, events []microsoftTestEvent)
 
-	mu       sync.Mutex
-	requests []microsoftTestRequest
+	recorder[microsoftTestRequest]
 }
 
 type microsoftTestRequest struct {
@@ -91,15 +87,7 @@ func newMicrosoftFake(t *testing.T, setup ...func(*microsoftFake)) (*microsoftFa
 	for _, fn := range setup {
 		fn(f)
 	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func (f *microsoftFake) calls() []microsoftTestRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]microsoftTestRequest(nil), f.requests...)
+	return f, startFake(t, f)
 }
 
 func (f *microsoftFake) reject(w http.ResponseWriter, index int, prop, format string, args ...any) {
@@ -144,9 +132,7 @@ func (f *microsoftFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, microsoftTestRequest{body: body, events: events})
-	f.mu.Unlock()
+	f.record(microsoftTestRequest{body: body, events: events})
 	if f.answer != nil {
 		f.answer(w, events)
 		return
@@ -192,14 +178,7 @@ func TestMicrosoftGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render(%s): %v", name, err)
 			}
-			got, err := json.Marshal(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(got), "ms-capi-token") {
-				t.Errorf("rendered request shows the token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "microsoft", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "microsoft", name+".golden.json"), req, "ms-capi-token")
 		})
 	}
 }
@@ -468,17 +447,7 @@ func TestMicrosoftMalformedMsclkid(t *testing.T) {
 }
 
 func TestMicrosoftHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-	m := NewMicrosoft(testConfig(srv.URL, 100*time.Millisecond))
+	m := NewMicrosoft(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	res := m.Send(context.Background(), microsoftTestDestination(), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
 		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
@@ -489,11 +458,7 @@ func TestMicrosoftBatchAtLimit(t *testing.T) {
 	f, srv := newMicrosoftFake(t)
 	m := NewMicrosoft(testConfig(srv.URL, 30*time.Second))
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, m.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, m.BatchSize())
 	res := m.Send(context.Background(), microsoftTestDestination(), convs)
 	for i, r := range res {
 		if r.Err != nil {

@@ -5,19 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -79,8 +76,7 @@ type pinterestFake struct {
 	t      *testing.T
 	answer func(w http.ResponseWriter, events []pinterestTestEvent)
 
-	mu       sync.Mutex
-	requests []pinterestTestRequest
+	recorder[pinterestTestRequest]
 }
 
 type pinterestTestRequest struct {
@@ -94,15 +90,7 @@ func newPinterestFake(t *testing.T, setup ...func(*pinterestFake)) (*pinterestFa
 	for _, fn := range setup {
 		fn(f)
 	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func (f *pinterestFake) calls() []pinterestTestRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]pinterestTestRequest(nil), f.requests...)
+	return f, startFake(t, f)
 }
 
 func (f *pinterestFake) reject(w http.ResponseWriter, format string, args ...any) {
@@ -149,9 +137,7 @@ func (f *pinterestFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, pinterestTestRequest{test: test, events: body.Data})
-	f.mu.Unlock()
+	f.record(pinterestTestRequest{test: test, events: body.Data})
 	if f.answer != nil {
 		f.answer(w, body.Data)
 		return
@@ -235,19 +221,11 @@ func TestPinterestGolden(t *testing.T) {
 	for name, c := range testConversions() {
 		t.Run(name, func(t *testing.T) {
 			req, err := p.Render(pinterestTestDestination(), []mapping.Conversion{c})
-			var got []byte
+			var got any = req
 			if err != nil {
-				got, err = json.Marshal(map[string]string{"error": err.Error()})
-			} else {
-				got, err = json.Marshal(req)
+				got = map[string]string{"error": err.Error()}
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(got), "pina-token") {
-				t.Errorf("rendered request shows the token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "pinterest", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "pinterest", name+".golden.json"), got, "pina-token")
 		})
 	}
 }
@@ -509,17 +487,7 @@ func TestPinterestNotSent(t *testing.T) {
 }
 
 func TestPinterestHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-	p := NewPinterest(testConfig(srv.URL, 100*time.Millisecond))
+	p := NewPinterest(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	res := p.Send(context.Background(), pinterestTestDestination(), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
 		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
@@ -530,11 +498,7 @@ func TestPinterestBatchAtLimit(t *testing.T) {
 	f, srv := newPinterestFake(t)
 	p := NewPinterest(testConfig(srv.URL, 30*time.Second))
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, p.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, p.BatchSize())
 	res := p.Send(context.Background(), pinterestTestDestination(), convs)
 	for i, r := range res {
 		if r.Err != nil {

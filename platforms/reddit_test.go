@@ -12,13 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -116,15 +114,13 @@ type redditFake struct {
 	srv     *httptest.Server
 	respond func(w http.ResponseWriter, seen redditFakeSeen)
 
-	mu   sync.Mutex
-	seen []redditFakeSeen
+	recorder[redditFakeSeen]
 }
 
 func newRedditFake(t *testing.T, respond func(w http.ResponseWriter, seen redditFakeSeen)) *redditFake {
 	t.Helper()
 	f := &redditFake{t: t, respond: respond}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f.srv = startFake(t, http.HandlerFunc(f.serve))
 	return f
 }
 
@@ -166,9 +162,7 @@ func (f *redditFake) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, fmt.Sprintf(`{"message":"There were %d invalid conversion events. None were processed.","invalid_events":[{"error_message":%q}]}`, len(problems), problems[0]))
 		return
 	}
-	f.mu.Lock()
-	f.seen = append(f.seen, seen)
-	f.mu.Unlock()
+	f.record(seen)
 	f.respond(w, seen)
 }
 
@@ -244,14 +238,8 @@ func (f *redditFake) checkV2(body []byte, seen *redditFakeSeen) []string {
 	return p
 }
 
-func (f *redditFake) got() []redditFakeSeen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]redditFakeSeen(nil), f.seen...)
-}
-
 func (f *redditFake) sender(timeout time.Duration) *Reddit {
-	return NewReddit(Config{BaseURL: f.srv.URL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }})
+	return NewReddit(testConfig(f.srv.URL, timeout))
 }
 
 func redditOK(w http.ResponseWriter, seen redditFakeSeen) {
@@ -271,14 +259,7 @@ func TestRedditGolden(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Render(%s): %v", name, err)
 				}
-				got, err := json.Marshal(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if bytes.Contains(got, []byte(redditTestToken)) {
-					t.Errorf("rendered request contains the token:\n%s", got)
-				}
-				testutil.GoldenJSON(t, filepath.Join("testdata", "reddit", file), got, *update)
+				checkGolden(t, filepath.Join("testdata", "reddit", file), req, redditTestToken)
 			})
 		}
 	}
@@ -294,7 +275,7 @@ func TestRedditSendSuccess(t *testing.T) {
 
 			results := rd.Send(context.Background(), d, convs)
 
-			seen := f.got()
+			seen := f.calls()
 			if len(seen) != 1 || seen[0].v3 != v3 {
 				t.Fatalf("requests = %+v, want one %v request", seen, v3)
 			}
@@ -478,16 +459,7 @@ func TestRedditWrongTokenIsAuth(t *testing.T) {
 }
 
 func TestRedditHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	rd := NewReddit(Config{BaseURL: srv.URL, Client: &http.Client{Timeout: 100 * time.Millisecond}, Now: func() time.Time { return testNow }})
+	rd := NewReddit(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	res := rd.Send(context.Background(), redditTestDest(true, nil), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
 		t.Fatalf("(%d, %v), want no answer and ErrTransient", res[0].StatusCode, res[0].Err)
@@ -510,7 +482,7 @@ func TestRedditTooOld(t *testing.T) {
 	if res[1].Err != nil {
 		t.Errorf("fresh: %v", res[1].Err)
 	}
-	seen := f.got()
+	seen := f.calls()
 	if len(seen) != 1 || !cmp.Equal(seen[0].ids, []string{fresh.EventID}) {
 		t.Fatalf("sent %v, want only %q", seen, fresh.EventID)
 	}
@@ -523,17 +495,13 @@ func TestRedditBatchAtLimit(t *testing.T) {
 		t.Fatalf("BatchSize = %d, want 1000", rd.BatchSize())
 	}
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, rd.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, rd.BatchSize())
 	for i, r := range rd.Send(context.Background(), redditTestDest(true, nil), convs) {
 		if r.Err != nil {
 			t.Fatalf("result %d: %v", i, r.Err)
 		}
 	}
-	if seen := f.got(); len(seen) != 1 || len(seen[0].ids) != len(convs) {
+	if seen := f.calls(); len(seen) != 1 || len(seen[0].ids) != len(convs) {
 		t.Fatalf("want one request with %d events, got %d requests", len(convs), len(seen))
 	}
 }
@@ -566,15 +534,15 @@ func TestRedditTestMode(t *testing.T) {
 			}
 			res := rd.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
 			if tc.wantConfig {
-				if !errors.Is(res[0].Err, ErrAuth) || len(f.got()) != 0 {
-					t.Fatalf("Err = %v (sent %d), want a configuration error and nothing sent", res[0].Err, len(f.got()))
+				if !errors.Is(res[0].Err, ErrAuth) || len(f.calls()) != 0 {
+					t.Fatalf("Err = %v (sent %d), want a configuration error and nothing sent", res[0].Err, len(f.calls()))
 				}
 				return
 			}
 			if res[0].Err != nil {
 				t.Fatal(res[0].Err)
 			}
-			seen := f.got()[0]
+			seen := f.calls()[0]
 			if seen.testID != tc.wantTestID || seen.testMode != tc.wantV2Flag {
 				t.Errorf("test_id, test_mode = %q, %v; want %q, %v", seen.testID, seen.testMode, tc.wantTestID, tc.wantV2Flag)
 			}
@@ -601,7 +569,7 @@ func TestRedditInvalidBatchIsSplit(t *testing.T) {
 			t.Errorf("v3=%v: results %v, %v, %v; want nil, ErrInvalid, nil", v3, res[0].Err, res[1].Err, res[2].Err)
 		}
 	}
-	if n := len(f.got()); n != 8 {
+	if n := len(f.calls()); n != 8 {
 		t.Errorf("requests = %d, want (1 batch + 3 resends) per version", n)
 	}
 }
@@ -628,7 +596,7 @@ func TestRedditConfigErrors(t *testing.T) {
 			if _, err := rd.Render(d, []mapping.Conversion{testConversions()["full"]}); !errors.Is(err, ErrAuth) {
 				t.Errorf("Render: %v, want ErrAuth", err)
 			}
-			if n := len(f.got()); n != 0 {
+			if n := len(f.calls()); n != 0 {
 				t.Errorf("%d requests sent with a broken destination", n)
 			}
 		})

@@ -1,7 +1,6 @@
 package platforms
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,13 +10,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -92,15 +89,13 @@ type snapchatFake struct {
 	srv     *httptest.Server
 	respond func(w http.ResponseWriter, seen snapchatFakeSeen)
 
-	mu   sync.Mutex
-	seen []snapchatFakeSeen
+	recorder[snapchatFakeSeen]
 }
 
 func newSnapchatFake(t *testing.T, respond func(w http.ResponseWriter, seen snapchatFakeSeen)) *snapchatFake {
 	t.Helper()
 	f := &snapchatFake{t: t, respond: respond}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f.srv = startFake(t, http.HandlerFunc(f.serve))
 	return f
 }
 
@@ -124,9 +119,7 @@ func (f *snapchatFake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seen := snapchatFakeSeen{validate: strings.HasSuffix(r.URL.Path, "/validate"), raw: body}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&seen.req); err != nil {
+	if err := decodeStrict(body, &seen.req); err != nil {
 		f.t.Errorf("snapchat fake: body does not decode strictly: %v\n%s", err, body)
 		writeJSON(w, 400, `{"status":"INVALID","reason":"Malformed JSON"}`)
 		return
@@ -136,9 +129,7 @@ func (f *snapchatFake) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":%q}`, strings.Join(problems, "; ")))
 		return
 	}
-	f.mu.Lock()
-	f.seen = append(f.seen, seen)
-	f.mu.Unlock()
+	f.record(seen)
 	f.respond(w, seen)
 }
 
@@ -184,14 +175,8 @@ func snapchatFakeCheck(req snapchatFakeRequest) []string {
 	return p
 }
 
-func (f *snapchatFake) got() []snapchatFakeSeen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]snapchatFakeSeen(nil), f.seen...)
-}
-
 func (f *snapchatFake) sender(timeout time.Duration) *Snapchat {
-	return NewSnapchat(Config{BaseURL: f.srv.URL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }})
+	return NewSnapchat(testConfig(f.srv.URL, timeout))
 }
 
 // snapchatOK answers like Snap: a plain VALID from /events, per-event logs
@@ -216,14 +201,7 @@ func TestSnapchatGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render(%s): %v", name, err)
 			}
-			got, err := json.Marshal(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(got, []byte(snapchatTestToken)) {
-				t.Errorf("rendered request contains the token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "snapchat", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "snapchat", name+".golden.json"), req, snapchatTestToken)
 		})
 	}
 }
@@ -235,7 +213,7 @@ func TestSnapchatSendSuccess(t *testing.T) {
 
 	results := sc.Send(context.Background(), snapchatTestDest(nil), convs)
 
-	seen := f.got()
+	seen := f.calls()
 	if len(seen) != 1 || seen[0].validate {
 		t.Fatalf("requests = %d, want one to /events", len(seen))
 	}
@@ -381,7 +359,7 @@ func TestSnapchatTokenNeverLeaks(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	base := srv.URL
 	srv.Close()
-	sc := NewSnapchat(Config{BaseURL: base, Client: &http.Client{Timeout: time.Second}, Now: func() time.Time { return testNow }})
+	sc := NewSnapchat(testConfig(base, time.Second))
 	r := sc.Send(context.Background(), snapchatTestDest(nil), []mapping.Conversion{testConversions()["full"]})[0]
 	if !errors.Is(r.Err, ErrTransient) {
 		t.Fatalf("Err = %v, want ErrTransient", r.Err)
@@ -399,16 +377,7 @@ func TestSnapchatTokenNeverLeaks(t *testing.T) {
 }
 
 func TestSnapchatHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	sc := NewSnapchat(Config{BaseURL: srv.URL, Client: &http.Client{Timeout: 100 * time.Millisecond}, Now: func() time.Time { return testNow }})
+	sc := NewSnapchat(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	r := sc.Send(context.Background(), snapchatTestDest(nil), []mapping.Conversion{testConversions()["full"]})[0]
 	if !errors.Is(r.Err, ErrTransient) || r.StatusCode != 0 {
 		t.Fatalf("(%d, %v), want no answer and ErrTransient", r.StatusCode, r.Err)
@@ -437,7 +406,7 @@ func TestSnapchatTooOld(t *testing.T) {
 	if res[1].Err != nil || res[2].Err != nil {
 		t.Errorf("in-window events: %v, %v", res[1].Err, res[2].Err)
 	}
-	seen := f.got()
+	seen := f.calls()
 	if len(seen) != 1 || len(seen[0].req.Data) != 2 {
 		t.Fatalf("want one request with the 2 in-window events, got %d requests", len(seen))
 	}
@@ -450,17 +419,13 @@ func TestSnapchatBatchAtLimit(t *testing.T) {
 		t.Fatalf("BatchSize = %d, want 2000", sc.BatchSize())
 	}
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, sc.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, sc.BatchSize())
 	for i, r := range sc.Send(context.Background(), snapchatTestDest(nil), convs) {
 		if r.Err != nil {
 			t.Fatalf("result %d: %v", i, r.Err)
 		}
 	}
-	if seen := f.got(); len(seen) != 1 || len(seen[0].req.Data) != len(convs) {
+	if seen := f.calls(); len(seen) != 1 || len(seen[0].req.Data) != len(convs) {
 		t.Fatalf("want one request with %d events, got %d requests", len(convs), len(seen))
 	}
 }
@@ -490,7 +455,7 @@ func TestSnapchatTestMode(t *testing.T) {
 			if r.Err != nil {
 				t.Fatal(r.Err)
 			}
-			seen := f.got()[0]
+			seen := f.calls()[0]
 			if seen.validate != tc.wantValidate || seen.req.TestEventCode != tc.wantCode {
 				t.Errorf("validate, test_event_code = %v, %q; want %v, %q", seen.validate, seen.req.TestEventCode, tc.wantValidate, tc.wantCode)
 			}
@@ -513,7 +478,7 @@ func TestSnapchatValidatePerEvent(t *testing.T) {
 	if !errors.As(res[1].Err, &e) || e.Class != ErrInvalid || e.Code != "TS01" {
 		t.Errorf("event 1: %v, want ErrInvalid TS01", res[1].Err)
 	}
-	if n := len(f.got()); n != 1 {
+	if n := len(f.calls()); n != 1 {
 		t.Errorf("requests = %d, want 1 (per-event logs need no resend)", n)
 	}
 }
@@ -535,7 +500,7 @@ func TestSnapchatInvalidBatchIsSplit(t *testing.T) {
 	if res[0].Err != nil || res[2].Err != nil || !errors.Is(res[1].Err, ErrInvalid) {
 		t.Errorf("results %v, %v, %v; want nil, ErrInvalid, nil", res[0].Err, res[1].Err, res[2].Err)
 	}
-	if n := len(f.got()); n != 4 {
+	if n := len(f.calls()); n != 4 {
 		t.Errorf("requests = %d, want 1 batch + 3 resends", n)
 	}
 }
@@ -560,7 +525,7 @@ func TestSnapchatRefusesBeforeSending(t *testing.T) {
 			if res[1].Err != nil {
 				t.Errorf("good: %v", res[1].Err)
 			}
-			if seen := f.got(); len(seen) != 1 || len(seen[0].req.Data) != 1 {
+			if seen := f.calls(); len(seen) != 1 || len(seen[0].req.Data) != 1 {
 				t.Errorf("want one request with the good event only")
 			}
 		})
@@ -581,7 +546,7 @@ func TestSnapchatConfigErrors(t *testing.T) {
 		if _, err := sc.Render(d, []mapping.Conversion{testConversions()["full"]}); !errors.Is(err, ErrAuth) {
 			t.Errorf("Render with %v: %v, want ErrAuth", cred, err)
 		}
-		if n := len(f.got()); n != 0 {
+		if n := len(f.calls()); n != 0 {
 			t.Errorf("%d requests sent with a broken destination", n)
 		}
 	}

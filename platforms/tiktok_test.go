@@ -1,7 +1,6 @@
 package platforms
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,13 +10,11 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -89,16 +86,19 @@ type tiktokFake struct {
 	srv     *httptest.Server
 	respond func(w http.ResponseWriter, req tiktokFakeRequest)
 
-	mu       sync.Mutex
-	requests []tiktokFakeRequest
-	raw      [][]byte
+	recorder[tiktokFakeSeen]
+}
+
+// tiktokFakeSeen is one request the fake accepted, decoded and as sent.
+type tiktokFakeSeen struct {
+	req tiktokFakeRequest
+	raw []byte
 }
 
 func newTikTokFake(t *testing.T, respond func(w http.ResponseWriter, req tiktokFakeRequest)) *tiktokFake {
 	t.Helper()
 	f := &tiktokFake{t: t, respond: respond}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f.srv = startFake(t, http.HandlerFunc(f.serve))
 	return f
 }
 
@@ -130,9 +130,7 @@ func (f *tiktokFake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req tiktokFakeRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		f.t.Errorf("tiktok fake: body does not decode strictly: %v\n%s", err, body)
 		tiktokWriteCode(w, 40002, "Invalid JSON")
 		return
@@ -142,10 +140,7 @@ func (f *tiktokFake) serve(w http.ResponseWriter, r *http.Request) {
 		tiktokWriteCode(w, 40002, strings.Join(problems, "; "))
 		return
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, req)
-	f.raw = append(f.raw, body)
-	f.mu.Unlock()
+	f.record(tiktokFakeSeen{req: req, raw: body})
 	f.respond(w, req)
 }
 
@@ -192,18 +187,17 @@ func tiktokFakeCheck(req tiktokFakeRequest) []string {
 	return p
 }
 
-func (f *tiktokFake) got() ([]tiktokFakeRequest, [][]byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]tiktokFakeRequest(nil), f.requests...), append([][]byte(nil), f.raw...)
+// got is what the fake accepted: the decoded requests and the raw bodies.
+func (f *tiktokFake) got() (reqs []tiktokFakeRequest, raw [][]byte) {
+	for _, c := range f.calls() {
+		reqs = append(reqs, c.req)
+		raw = append(raw, c.raw)
+	}
+	return reqs, raw
 }
 
 func (f *tiktokFake) sender(timeout time.Duration) *TikTok {
-	return NewTikTok(Config{
-		BaseURL: f.srv.URL,
-		Client:  &http.Client{Timeout: timeout},
-		Now:     func() time.Time { return testNow },
-	})
+	return NewTikTok(testConfig(f.srv.URL, timeout))
 }
 
 func tiktokOK(w http.ResponseWriter, _ tiktokFakeRequest) { tiktokWriteCode(w, 0, "OK") }
@@ -216,14 +210,7 @@ func TestTikTokGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render(%s): %v", name, err)
 			}
-			got, err := json.Marshal(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(got, []byte(tiktokTestToken)) {
-				t.Errorf("rendered request contains the access token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "tiktok", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "tiktok", name+".golden.json"), req, tiktokTestToken)
 		})
 	}
 }
@@ -421,16 +408,7 @@ func TestTikTokWrongTokenIsAuth(t *testing.T) {
 }
 
 func TestTikTokHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	tt := NewTikTok(Config{BaseURL: srv.URL, Client: &http.Client{Timeout: 100 * time.Millisecond}, Now: func() time.Time { return testNow }})
+	tt := NewTikTok(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	res := tt.Send(context.Background(), tiktokTestDest(nil), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || !errors.Is(res[0].Err, ErrRetryable) {
 		t.Fatalf("Err = %v, want ErrTransient", res[0].Err)
@@ -472,11 +450,7 @@ func TestTikTokBatchAtLimit(t *testing.T) {
 		t.Fatalf("BatchSize = %d, want 1000", tt.BatchSize())
 	}
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, tt.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, tt.BatchSize())
 	res := tt.Send(context.Background(), tiktokTestDest(nil), convs)
 	reqs, _ := f.got()
 	if len(reqs) != 1 || len(reqs[0].Data) != len(convs) {
