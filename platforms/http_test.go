@@ -38,14 +38,6 @@ func helperConv(id, order, value string, age time.Duration) mapping.Conversion {
 	return mapping.Conversion{EventID: id, OrderID: order, OrderName: value, EventTime: testNow.Add(-age)}
 }
 
-func errCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
-
 func TestPrepare(t *testing.T) {
 	const maxAge = 7 * 24 * time.Hour
 	old := maxAge + time.Hour

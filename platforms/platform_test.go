@@ -216,6 +216,16 @@ func testError(t *testing.T, err error) *Error {
 	return e
 }
 
+// errCode is the platform's code of a classified failure, "" for any
+// other error.
+func errCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
 // checkGolden compares v, a rendered request (or its error), as JSON with
 // the golden file at path, and checks that secret does not show in it.
 func checkGolden(t *testing.T, path string, v any, secret string) {
