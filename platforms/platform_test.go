@@ -116,6 +116,19 @@ func batchOf(base mapping.Conversion, n int) []mapping.Conversion {
 	return convs
 }
 
+// describeFields is each field as "credential|setting:name:req=…:secret=…".
+func describeFields(fields []Field) []string {
+	var out []string
+	for _, f := range fields {
+		kind := "credential"
+		if f.Setting {
+			kind = "setting"
+		}
+		out = append(out, fmt.Sprintf("%s:%s:req=%v:secret=%v", kind, f.Name, f.Required, f.Secret))
+	}
+	return out
+}
+
 // testConfig is a sender's configuration against a fake platform at
 // baseURL, on the test clock.
 func testConfig(baseURL string, timeout time.Duration) Config {

@@ -623,14 +623,7 @@ func TestRedditSubscribeIsCustom(t *testing.T) {
 
 func TestRedditFields(t *testing.T) {
 	rd := NewReddit(Config{})
-	var got []string
-	for _, f := range rd.Fields() {
-		kind := "credential"
-		if f.Setting {
-			kind = "setting"
-		}
-		got = append(got, fmt.Sprintf("%s:%s:req=%v:secret=%v", kind, f.Name, f.Required, f.Secret))
-	}
+	got := describeFields(rd.Fields())
 	want := []string{
 		"credential:pixel_id:req=false:secret=false",
 		"credential:ad_account_id:req=false:secret=false",

@@ -563,14 +563,7 @@ func TestTikTokInvalidCurrency(t *testing.T) {
 
 func TestTikTokFields(t *testing.T) {
 	tt := NewTikTok(Config{})
-	var got []string
-	for _, f := range tt.Fields() {
-		kind := "credential"
-		if f.Setting {
-			kind = "setting"
-		}
-		got = append(got, fmt.Sprintf("%s:%s:req=%v:secret=%v", kind, f.Name, f.Required, f.Secret))
-	}
+	got := describeFields(tt.Fields())
 	want := []string{
 		"credential:pixel_code:req=true:secret=false",
 		"credential:access_token:req=true:secret=true",
