@@ -118,12 +118,7 @@ type googleTokenEntry struct {
 // NewGoogleAds returns the Google Ads sender. oauthURL is the base of the
 // OAuth token endpoint (POST {oauthURL}/token); empty means Google's.
 func NewGoogleAds(cfg Config, oauthURL string) *GoogleAds {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = googleDefaultBaseURL
-	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(googleDefaultBaseURL, 30*time.Second)
 	if oauthURL == "" {
 		oauthURL = googleDefaultOAuthURL
 	}

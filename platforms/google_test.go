@@ -2,8 +2,6 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +38,6 @@ const (
 
 var (
 	googleDateTimeRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$`)
-	googleHexRe      = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	googlePathRe     = regexp.MustCompile(`^/(v\d+)/customers/(\d{10}):(uploadClickConversions|uploadConversionAdjustments)$`)
 )
 
@@ -97,8 +94,7 @@ type googleFakeOAuth struct {
 func newGoogleFakeOAuth(t *testing.T) *googleFakeOAuth {
 	t.Helper()
 	o := &googleFakeOAuth{t: t, expiresIn: 3599, secret: googleTestClientSecret, issued: map[string]bool{}}
-	o.srv = httptest.NewServer(http.HandlerFunc(o.serve))
-	t.Cleanup(o.srv.Close)
+	o.srv = startFake(t, http.HandlerFunc(o.serve))
 	return o
 }
 
@@ -198,8 +194,7 @@ type googleFakeAds struct {
 func newGoogleFakeAds(t *testing.T, oauth *googleFakeOAuth) *googleFakeAds {
 	t.Helper()
 	a := &googleFakeAds{t: t, oauth: oauth}
-	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
-	t.Cleanup(a.srv.Close)
+	a.srv = startFake(t, http.HandlerFunc(a.serve))
 	return a
 }
 
@@ -308,7 +303,7 @@ func (a *googleFakeAds) checkConversion(i int, c map[string]any) {
 			switch k {
 			case "hashedEmail", "hashedPhoneNumber":
 				set++
-				if s, _ := v.(string); !googleHexRe.MatchString(s) {
+				if s, _ := v.(string); !testHexRE.MatchString(s) {
 					a.t.Errorf("ads: conversions[%d].userIdentifiers[%d].%s = %q, want 64 lowercase hex", i, j, k, s)
 				}
 			case "userIdentifierSource":
@@ -446,11 +441,6 @@ func googleConv(id string) mapping.Conversion {
 	}
 }
 
-func googleSHA256(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
 // googleClassOf names the class sentinel an error matches.
 func googleClassOf(err error) string {
 	for _, c := range []struct {
@@ -465,14 +455,6 @@ func googleClassOf(err error) string {
 		return "ok"
 	}
 	return "unclassified: " + err.Error()
-}
-
-func googleCode(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
 }
 
 // --- tests ---------------------------------------------------------------------
@@ -582,8 +564,8 @@ func TestGoogleAdsHashVectors(t *testing.T) {
 	}
 	got := body.Conversions[0].UserIdentifiers
 	want := []googleUserIdentifier{
-		{UserIdentifierSource: "FIRST_PARTY", HashedEmail: googleSHA256("janedoe@gmail.com")},
-		{UserIdentifierSource: "FIRST_PARTY", HashedPhoneNumber: googleSHA256("+12175550143")},
+		{UserIdentifierSource: "FIRST_PARTY", HashedEmail: testSHA256("janedoe@gmail.com")},
+		{UserIdentifierSource: "FIRST_PARTY", HashedPhoneNumber: testSHA256("+12175550143")},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("user identifiers for %+v (-want +got):\n%s", conv.User, diff)
@@ -743,7 +725,7 @@ func TestGoogleAdsUnauthorizedRefreshes(t *testing.T) {
 		})
 		res := h.g.Send(context.Background(), googleTestDestination(), []mapping.Conversion{googleConv("a"), googleConv("b")})
 		for i, r := range res {
-			if !errors.Is(r.Err, ErrAuth) || googleCode(r.Err) != "NOT_ADS_USER" || r.StatusCode != 401 {
+			if !errors.Is(r.Err, ErrAuth) || errCode(r.Err) != "NOT_ADS_USER" || r.StatusCode != 401 {
 				t.Errorf("row %d: err %v (status %d), want ErrAuth NOT_ADS_USER 401", i, r.Err, r.StatusCode)
 			}
 		}
@@ -758,7 +740,7 @@ func TestGoogleAdsInvalidGrant(t *testing.T) {
 	h.oauth.Revoke()
 	res := h.g.Send(context.Background(), googleTestDestination(), []mapping.Conversion{googleConv("a"), googleConv("b")})
 	for i, r := range res {
-		if !errors.Is(r.Err, ErrAuth) || !errors.Is(r.Err, ErrPermanent) || googleCode(r.Err) != "invalid_grant" {
+		if !errors.Is(r.Err, ErrAuth) || !errors.Is(r.Err, ErrPermanent) || errCode(r.Err) != "invalid_grant" {
 			t.Errorf("row %d: err %v, want permanent ErrAuth invalid_grant", i, r.Err)
 		}
 		if r.Err != nil && strings.Contains(r.Err.Error(), googleTestRefreshToken) {
@@ -802,8 +784,8 @@ func TestGoogleAdsPartialFailure(t *testing.T) {
 			if got := googleClassOf(r.Err); got != tt.class {
 				t.Errorf("row 1 with %s: class %s (%v), want %s", tt.enum, got, r.Err, tt.class)
 			}
-			if r.Err != nil && googleCode(r.Err) != tt.enum {
-				t.Errorf("row 1 code = %q, want %q", googleCode(r.Err), tt.enum)
+			if r.Err != nil && errCode(r.Err) != tt.enum {
+				t.Errorf("row 1 code = %q, want %q", errCode(r.Err), tt.enum)
 			}
 			var e *Error
 			if errors.As(r.Err, &e) && e.RetryAfter != tt.retryAfter {
@@ -850,8 +832,8 @@ func TestGoogleAdsIndexMapping(t *testing.T) {
 	want := []string{"ok", "invalid", "invalid", "ok"}
 	codes := []string{"", "event_too_old", "CLICK_NOT_FOUND", ""}
 	for i := range convs {
-		if got := googleClassOf(res[i].Err); got != want[i] || googleCode(res[i].Err) != codes[i] {
-			t.Errorf("row %d (%s): %s %q, want %s %q", i, convs[i].EventID, got, googleCode(res[i].Err), want[i], codes[i])
+		if got := googleClassOf(res[i].Err); got != want[i] || errCode(res[i].Err) != codes[i] {
+			t.Errorf("row %d (%s): %s %q, want %s %q", i, convs[i].EventID, got, errCode(res[i].Err), want[i], codes[i])
 		}
 	}
 	if res[1].StatusCode != 0 || len(res[1].Payload) == 0 {
@@ -957,13 +939,13 @@ func TestGoogleAdsLocalFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newGoogleHarness(t)
 			res := h.g.Send(context.Background(), googleTestDestination(), []mapping.Conversion{tt.conv})
-			if !errors.Is(res[0].Err, ErrInvalid) || googleCode(res[0].Err) != tt.code {
+			if !errors.Is(res[0].Err, ErrInvalid) || errCode(res[0].Err) != tt.code {
 				t.Errorf("Send(%s): %v, want ErrInvalid %s", tt.conv.EventID, res[0].Err, tt.code)
 			}
 			if n, calls := len(h.ads.Requests()), h.oauth.Calls(); n != 0 || calls != 0 {
 				t.Errorf("Send(%s) made %d Ads and %d token calls, want none", tt.conv.EventID, n, calls)
 			}
-			if _, err := h.g.Render(googleTestDestination(), []mapping.Conversion{tt.conv}); googleCode(err) != tt.code {
+			if _, err := h.g.Render(googleTestDestination(), []mapping.Conversion{tt.conv}); errCode(err) != tt.code {
 				t.Errorf("Render(%s) error %v, want %s", tt.conv.EventID, err, tt.code)
 			}
 		})
@@ -1031,7 +1013,7 @@ func TestGoogleAdsConfiguration(t *testing.T) {
 			d := googleTestDestination()
 			tt.change(&d)
 			res := h.g.Send(context.Background(), d, []mapping.Conversion{googleConv("a")})
-			if !errors.Is(res[0].Err, ErrAuth) || googleCode(res[0].Err) != "invalid_configuration" {
+			if !errors.Is(res[0].Err, ErrAuth) || errCode(res[0].Err) != "invalid_configuration" {
 				t.Errorf("Send: %v, want ErrAuth invalid_configuration", res[0].Err)
 			}
 			if _, err := h.g.Render(d, []mapping.Conversion{googleConv("a")}); !errors.Is(err, ErrAuth) {
@@ -1181,8 +1163,8 @@ func TestGoogleAdsAdjust(t *testing.T) {
 			}
 			res := h.g.Adjust(context.Background(), googleTestDestination(), []Adjustment{tt.adj})
 			r := res[0]
-			if got := googleClassOf(r.Err); got != tt.class || googleCode(r.Err) != tt.code {
-				t.Errorf("Adjust: %s %q (%v), want %s %q", got, googleCode(r.Err), r.Err, tt.class, tt.code)
+			if got := googleClassOf(r.Err); got != tt.class || errCode(r.Err) != tt.code {
+				t.Errorf("Adjust: %s %q (%v), want %s %q", got, errCode(r.Err), r.Err, tt.class, tt.code)
 			}
 			var e *Error
 			if errors.As(r.Err, &e) && e.RetryAfter != tt.retryAfter {

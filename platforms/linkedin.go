@@ -71,13 +71,7 @@ type linkedinToken struct {
 // NewLinkedIn returns the LinkedIn sender. oauthURL is LinkedIn's OAuth
 // token endpoint; "" means https://www.linkedin.com/oauth/v2/accessToken.
 func NewLinkedIn(cfg Config, oauthURL string) *LinkedIn {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = linkedinDefaultBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(linkedinDefaultBaseURL, 30*time.Second)
 	if oauthURL == "" {
 		oauthURL = linkedinDefaultOAuthURL
 	}
@@ -172,9 +166,9 @@ func (l *LinkedIn) build(d Destination, c mapping.Conversion) (linkedinEvent, ma
 	}
 	m = m.Score()
 
-	rule := strings.TrimSpace(d.Credentials["conversion_rule_id"])
-	if rule == "" {
-		return ev, m, Auth(0, "missing_credential", "conversion_rule_id is not set")
+	rule, err := credential(d, "conversion_rule_id")
+	if err != nil {
+		return ev, m, err
 	}
 	if len(ev.User.UserIDs) == 0 {
 		return ev, m, Invalid(0, "no_identifier", "LinkedIn matches only on an email or a li_fat_id click id, and this conversion has neither; not sent")
@@ -233,61 +227,17 @@ func linkedinBody(events []json.RawMessage) ([]byte, error) {
 // Render builds the request for a batch without sending it; the access
 // token is redacted. It fails if any conversion could not be sent.
 func (l *LinkedIn) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	if len(convs) == 0 {
-		return Request{}, errors.New("linkedin: no conversions to render")
-	}
-	if len(convs) > linkedinBatchSize {
-		return Request{}, fmt.Errorf("linkedin: %d conversions exceed the batch limit of %d", len(convs), linkedinBatchSize)
-	}
-	events := make([]json.RawMessage, 0, len(convs))
-	for _, c := range convs {
-		ev, _, err := l.build(d, c)
-		if err != nil {
-			return Request{}, fmt.Errorf("linkedin: conversion %s: %w", c.EventID, err)
-		}
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return Request{}, fmt.Errorf("linkedin: encode conversion %s: %w", c.EventID, err)
-		}
-		events = append(events, b)
-	}
-	body, err := linkedinBody(events)
-	if err != nil {
-		return Request{}, fmt.Errorf("linkedin: encode batch: %w", err)
-	}
-	return Request{
-		Method: http.MethodPost,
-		URL:    l.endpoint(),
-		Header: l.headers(d, "REDACTED", len(events) > 1),
-		Body:   body,
-	}, nil
+	endpoint := func() (string, error) { return l.endpoint(), nil }
+	build := func(c mapping.Conversion) (linkedinEvent, mapping.Match, error) { return l.build(d, c) }
+	return renderBatch("linkedin", linkedinBatchSize, convs, endpoint, build, linkedinBody, l.headers(d, "REDACTED", len(convs) > 1))
 }
 
 // Send delivers a batch. Conversions past the 90-day window or without a
 // matchable identifier fail without being sent; the others go in one
 // request (isolated on an invalid answer).
 func (l *LinkedIn) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	now := l.cfg.now()
-	results := make([]Result, len(convs))
-	var ready []int
-	for i, c := range convs {
-		ev, m, err := l.build(d, c)
-		results[i].Match = m
-		switch {
-		case tooOld(c, linkedinMaxAge, now):
-			results[i].Err = ageError("LinkedIn", linkedinMaxAge)
-		case err != nil:
-			results[i].Err = err
-		default:
-			b, err := json.Marshal(ev)
-			if err != nil {
-				results[i].Err = Invalid(0, "", fmt.Sprintf("cannot encode event: %v", err))
-				continue
-			}
-			results[i].Payload = b
-			ready = append(ready, i)
-		}
-	}
+	build := func(c mapping.Conversion) (linkedinEvent, mapping.Match, error) { return l.build(d, c) }
+	results, ready, _ := prepare(convs, l.cfg.now(), linkedinMaxAge, "LinkedIn", build)
 	if len(ready) > 0 {
 		l.deliver(ctx, d, ready, results)
 	}
@@ -303,34 +253,24 @@ func (l *LinkedIn) deliver(ctx context.Context, d Destination, idx []int, result
 	}
 	body, err := linkedinBody(events)
 	if err != nil {
-		l.record(idx, results, answer{}, Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err)))
+		spread(results, idx, 0, "", Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err)))
 		return
 	}
 	ans, err := l.post(ctx, d, body, len(idx) > 1)
 	if err != nil {
-		l.record(idx, results, ans, err)
+		spread(results, idx, ans.Status, string(ans.Body), err)
 		return
 	}
 	cerr := linkedinClassify(ans, d, l.cfg.now())
 	switch {
 	case cerr == nil && len(idx) == 1:
-		l.record(idx, results, ans, nil)
+		spread(results, idx, ans.Status, string(ans.Body), nil)
 	case cerr == nil:
 		l.batchOutcome(idx, results, ans)
 	case errors.Is(cerr, ErrInvalid) && len(idx) > 1:
 		l.isolate(ctx, d, idx, results, ans)
 	default:
-		l.record(idx, results, ans, cerr)
-	}
-}
-
-// record gives every conversion at idx one shared outcome (nil for
-// success).
-func (l *LinkedIn) record(idx []int, results []Result, ans answer, err error) {
-	for _, i := range idx {
-		results[i].StatusCode = ans.Status
-		results[i].Response = string(ans.Body)
-		results[i].Err = err
+		spread(results, idx, ans.Status, string(ans.Body), cerr)
 	}
 }
 
@@ -351,7 +291,7 @@ type linkedinBatchAnswer struct {
 func (l *LinkedIn) batchOutcome(idx []int, results []Result, ans answer) {
 	var ba linkedinBatchAnswer
 	if err := json.Unmarshal(ans.Body, &ba); err != nil || len(ba.Elements) != len(idx) {
-		l.record(idx, results, ans, nil)
+		spread(results, idx, ans.Status, string(ans.Body), nil)
 		return
 	}
 	for k, i := range idx {
@@ -513,13 +453,10 @@ func linkedinTokenKey(d Destination) string {
 // lives, else the stored access_token until LinkedIn refuses it, else a new
 // one from the token endpoint. stale is a token LinkedIn just refused.
 func (l *LinkedIn) accessToken(ctx context.Context, d Destination, stale string) (string, error) {
-	given := strings.TrimSpace(d.Credentials["access_token"])
 	if !linkedinCanRefresh(d) {
-		if given == "" {
-			return "", Auth(0, "missing_credential", "access_token is not set")
-		}
-		return given, nil
+		return credential(d, "access_token")
 	}
+	given := strings.TrimSpace(d.Credentials["access_token"])
 	key := linkedinTokenKey(d)
 	// One refresh at a time: concurrent sends wait for the new token rather
 	// than each spending the refresh token.

@@ -2,8 +2,6 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,16 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
-
-// linkedinSHA256Hex hashes a hand-normalized value, independently of
-// mapping.Hash.
-func linkedinSHA256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
 
 func linkedinTestDestination() Destination {
 	return Destination{ID: 7, ShopID: 1, Platform: "linkedin", Credentials: map[string]string{
@@ -38,12 +28,7 @@ func linkedinTestDestination() Destination {
 	}}
 }
 
-func linkedinTestConfig(baseURL string, timeout time.Duration) Config {
-	return Config{BaseURL: baseURL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }}
-}
-
 var (
-	linkedinHexRE     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	linkedinVersionRE = regexp.MustCompile(`^20[0-9]{2}(0[1-9]|1[0-2])$`)
 	linkedinRuleRE    = regexp.MustCompile(`^urn:lla:llaPartnerConversion:[0-9]+$`)
 	linkedinCurRE     = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -62,8 +47,7 @@ type linkedinFake struct {
 	// answer, when set, answers a well-formed request.
 	answer func(w http.ResponseWriter, events []linkedinTestEvent, batch bool)
 
-	mu       sync.Mutex
-	requests []linkedinRequest
+	recorder[linkedinRequest]
 }
 
 type linkedinRequest struct {
@@ -103,28 +87,14 @@ func newLinkedinFake(t *testing.T, setup ...func(*linkedinFake)) (*linkedinFake,
 	for _, fn := range setup {
 		fn(f)
 	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func (f *linkedinFake) calls() []linkedinRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]linkedinRequest(nil), f.requests...)
-}
-
-func linkedinWrite(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
+	return f, startFake(t, f)
 }
 
 func (f *linkedinFake) reject(w http.ResponseWriter, format string, args ...any) {
 	f.t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	f.t.Errorf("fake LinkedIn rejected the request: %s", msg)
-	linkedinWrite(w, http.StatusUnprocessableEntity, fmt.Sprintf(`{"status":422,"message":%q}`, msg))
+	writeJSON(w, http.StatusUnprocessableEntity, fmt.Sprintf(`{"status":422,"message":%q}`, msg))
 }
 
 func (f *linkedinFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -146,7 +116,7 @@ func (f *linkedinFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || !f.tokens[token] {
-		linkedinWrite(w, http.StatusUnauthorized, `{"status":401,"serviceErrorCode":65601,"code":"EXPIRED_ACCESS_TOKEN","message":"The token used in the request has expired"}`)
+		writeJSON(w, http.StatusUnauthorized, `{"status":401,"serviceErrorCode":65601,"code":"EXPIRED_ACCESS_TOKEN","message":"The token used in the request has expired"}`)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
@@ -183,9 +153,7 @@ func (f *linkedinFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, linkedinRequest{token: token, batch: batch, events: events})
-	f.mu.Unlock()
+	f.record(linkedinRequest{token: token, batch: batch, events: events})
 	if f.answer != nil {
 		f.answer(w, events, batch)
 		return
@@ -203,7 +171,7 @@ func linkedinAccept(w http.ResponseWriter, events []linkedinTestEvent, batch boo
 	for i := range statuses {
 		statuses[i] = `{"status":201}`
 	}
-	linkedinWrite(w, http.StatusOK, `{"elements":[`+strings.Join(statuses, ",")+`]}`)
+	writeJSON(w, http.StatusOK, `{"elements":[`+strings.Join(statuses, ",")+`]}`)
 }
 
 // linkedinCheckEvent validates one event as LinkedIn's schema does.
@@ -230,7 +198,7 @@ func linkedinCheckEvent(ev linkedinTestEvent) string {
 	for _, id := range ev.User.UserIDs {
 		switch id.IDType {
 		case "SHA256_EMAIL":
-			if !linkedinHexRE.MatchString(id.IDValue) {
+			if !testHexRE.MatchString(id.IDValue) {
 				return fmt.Sprintf("SHA256_EMAIL %q is not lowercase SHA-256 hex", id.IDValue)
 			}
 		case "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "ACXIOM_ID", "ORACLE_MOAT_ID":
@@ -247,33 +215,16 @@ func linkedinCheckEvent(ev linkedinTestEvent) string {
 	return ""
 }
 
-func linkedinErr(t *testing.T, err error) *Error {
-	t.Helper()
-	var e *Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v is not a *platforms.Error", err)
-	}
-	return e
-}
-
 func TestLinkedInGolden(t *testing.T) {
 	l := NewLinkedIn(Config{Now: func() time.Time { return testNow }}, "")
 	for name, c := range testConversions() {
 		t.Run(name, func(t *testing.T) {
 			req, err := l.Render(linkedinTestDestination(), []mapping.Conversion{c})
-			var got []byte
+			var got any = req
 			if err != nil {
-				got, err = json.Marshal(map[string]string{"error": err.Error()})
-			} else {
-				got, err = json.Marshal(req)
+				got = map[string]string{"error": err.Error()}
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(got), "li-token-abc") {
-				t.Errorf("rendered request shows the access token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "linkedin", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "linkedin", name+".golden.json"), got, "li-token-abc")
 		})
 	}
 }
@@ -336,7 +287,7 @@ func TestLinkedInRender(t *testing.T) {
 
 func TestLinkedInSendPayload(t *testing.T) {
 	f, srv := newLinkedinFake(t)
-	l := NewLinkedIn(linkedinTestConfig(srv.URL, 5*time.Second), "")
+	l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), "")
 	convs := testConversions()
 	full, pre := convs["full"], convs["prehashed_jpy"]
 	pre.ClickIDs.LiFatID = "li-fat-jp"
@@ -359,7 +310,7 @@ func TestLinkedInSendPayload(t *testing.T) {
 		t.Fatalf("LinkedIn got %d requests (%+v), want one BATCH_CREATE of 2", len(reqs), reqs)
 	}
 	got := reqs[0].events[0]
-	if want := linkedinSHA256Hex("jane.doe+shop@example.com"); got.User.UserIDs[0].IDType != "SHA256_EMAIL" || got.User.UserIDs[0].IDValue != want {
+	if want := testSHA256("jane.doe+shop@example.com"); got.User.UserIDs[0].IDType != "SHA256_EMAIL" || got.User.UserIDs[0].IDValue != want {
 		t.Errorf("full: first user id = %+v, want SHA256_EMAIL %s", got.User.UserIDs[0], want)
 	}
 	if got.User.UserIDs[1].IDType != "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID" || got.User.UserIDs[1].IDValue != "li-fat-abc" {
@@ -439,10 +390,10 @@ func TestLinkedInSendErrors(t *testing.T) {
 					for k, v := range tt.header {
 						w.Header().Set(k, v)
 					}
-					linkedinWrite(w, tt.status, tt.body)
+					writeJSON(w, tt.status, tt.body)
 				}
 			})
-			l := NewLinkedIn(linkedinTestConfig(srv.URL, 5*time.Second), "")
+			l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), "")
 			res := l.Send(context.Background(), linkedinTestDestination(), []mapping.Conversion{testConversions()["full"]})
 			if len(res) != 1 {
 				t.Fatalf("got %d results, want 1", len(res))
@@ -457,7 +408,7 @@ func TestLinkedInSendErrors(t *testing.T) {
 			if !errors.Is(r.Err, tt.want) {
 				t.Fatalf("answer %d %s: error %v, want %v", tt.status, tt.body, r.Err, tt.want)
 			}
-			e := linkedinErr(t, r.Err)
+			e := testError(t, r.Err)
 			if e.RetryAfter != tt.retryAfter || e.Code != tt.code || e.StatusCode != tt.status {
 				t.Errorf("answer %d: got retry %v code %q status %d, want %v %q %d", tt.status, e.RetryAfter, e.Code, e.StatusCode, tt.retryAfter, tt.code, tt.status)
 			}
@@ -474,10 +425,10 @@ func TestLinkedInSendErrors(t *testing.T) {
 func TestLinkedInBatchElementStatus(t *testing.T) {
 	_, srv := newLinkedinFake(t, func(f *linkedinFake) {
 		f.answer = func(w http.ResponseWriter, _ []linkedinTestEvent, _ bool) {
-			linkedinWrite(w, http.StatusOK, `{"elements":[{"status":201},{"status":400,"error":{"message":"Duplicate eventId","code":"DUPLICATE"}}]}`)
+			writeJSON(w, http.StatusOK, `{"elements":[{"status":201},{"status":400,"error":{"message":"Duplicate eventId","code":"DUPLICATE"}}]}`)
 		}
 	})
-	l := NewLinkedIn(linkedinTestConfig(srv.URL, 5*time.Second), "")
+	l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), "")
 	convs := testConversions()
 	res := l.Send(context.Background(), linkedinTestDestination(), []mapping.Conversion{convs["full"], convs["prehashed_jpy"]})
 	if res[0].Err != nil {
@@ -514,13 +465,13 @@ func TestLinkedInBatchIsolation(t *testing.T) {
 						if tt.indexed {
 							msg = fmt.Sprintf("Index: %d, ERROR :: /eventId :: duplicate event\n", k)
 						}
-						linkedinWrite(w, http.StatusUnprocessableEntity, fmt.Sprintf(`{"status":422,"message":%q}`, msg))
+						writeJSON(w, http.StatusUnprocessableEntity, fmt.Sprintf(`{"status":422,"message":%q}`, msg))
 						return
 					}
 					linkedinAccept(w, events, isBatch)
 				}
 			})
-			l := NewLinkedIn(linkedinTestConfig(srv.URL, 5*time.Second), "")
+			l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), "")
 			res := l.Send(context.Background(), linkedinTestDestination(), batch)
 
 			var calls []int
@@ -563,14 +514,14 @@ func (o *linkedinOAuthFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.t.Errorf("token endpoint form (-want +got):\n%s", diff)
 	}
 	if o.fail {
-		linkedinWrite(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"The provided authorization grant or refresh token is invalid, expired or revoked"}`)
+		writeJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"The provided authorization grant or refresh token is invalid, expired or revoked"}`)
 		return
 	}
 	o.mu.Lock()
 	o.minted++
 	n := o.minted
 	o.mu.Unlock()
-	linkedinWrite(w, http.StatusOK, fmt.Sprintf(`{"access_token":"fresh-%d","expires_in":5184000,"refresh_token":"li-refresh","refresh_token_expires_in":31536000}`, n))
+	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"access_token":"fresh-%d","expires_in":5184000,"refresh_token":"li-refresh","refresh_token_expires_in":31536000}`, n))
 }
 
 func (o *linkedinOAuthFake) count() int {
@@ -584,11 +535,10 @@ func TestLinkedInTokenRefresh(t *testing.T) {
 		f.tokens = map[string]bool{"fresh-1": true, "fresh-2": true}
 	})
 	oauth := &linkedinOAuthFake{t: t}
-	osrv := httptest.NewServer(oauth)
-	t.Cleanup(osrv.Close)
+	osrv := startFake(t, oauth)
 
 	now := testNow
-	cfg := linkedinTestConfig(srv.URL, 5*time.Second)
+	cfg := testConfig(srv.URL, 5*time.Second)
 	cfg.Now = func() time.Time { return now }
 	l := NewLinkedIn(cfg, osrv.URL)
 	d := linkedinTestDestination()
@@ -632,9 +582,8 @@ func TestLinkedInTokenRefresh(t *testing.T) {
 
 	t.Run("refresh refused", func(t *testing.T) {
 		oauth := &linkedinOAuthFake{t: t, fail: true}
-		osrv := httptest.NewServer(oauth)
-		defer osrv.Close()
-		l := NewLinkedIn(linkedinTestConfig(srv.URL, 5*time.Second), osrv.URL)
+		osrv := startFake(t, oauth)
+		l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), osrv.URL)
 		res := l.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
 		if !errors.Is(res[0].Err, ErrAuth) {
 			t.Fatalf("error %v, want ErrAuth when the refresh token is refused", res[0].Err)
@@ -648,9 +597,8 @@ func TestLinkedInTokenRefresh(t *testing.T) {
 
 	t.Run("no stored token mints one first", func(t *testing.T) {
 		oauth := &linkedinOAuthFake{t: t}
-		osrv := httptest.NewServer(oauth)
-		defer osrv.Close()
-		l := NewLinkedIn(linkedinTestConfig(srv.URL, 5*time.Second), osrv.URL)
+		osrv := startFake(t, oauth)
+		l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), osrv.URL)
 		d := d
 		d.Credentials = map[string]string{"conversion_rule_id": "104729", "refresh_token": "li-refresh", "client_id": "app-id", "client_secret": "app-secret"}
 		before := len(f.calls())
@@ -680,7 +628,7 @@ func TestLinkedInNotSent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, srv := newLinkedinFake(t)
-			l := NewLinkedIn(linkedinTestConfig(srv.URL, 5*time.Second), "")
+			l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), "")
 			d := linkedinTestDestination()
 			if tt.dest != nil {
 				tt.dest(&d)
@@ -688,7 +636,7 @@ func TestLinkedInNotSent(t *testing.T) {
 			// A sendable conversion rides along to prove the rest still goes.
 			ok := convs["prehashed_jpy"]
 			res := l.Send(context.Background(), d, []mapping.Conversion{tt.conv, ok})
-			if !errors.Is(res[0].Err, tt.want) || linkedinErr(t, res[0].Err).Code != tt.wantCode {
+			if !errors.Is(res[0].Err, tt.want) || testError(t, res[0].Err).Code != tt.wantCode {
 				t.Errorf("error %v, want %v with code %q", res[0].Err, tt.want, tt.wantCode)
 			}
 			if tt.want == ErrAuth {
@@ -712,18 +660,7 @@ func TestLinkedInNotSent(t *testing.T) {
 }
 
 func TestLinkedInHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Reading the body lets the server notice the client hanging up.
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) }) // runs first: frees the handler so Close returns
-	l := NewLinkedIn(linkedinTestConfig(srv.URL, 100*time.Millisecond), "")
+	l := NewLinkedIn(testConfig(hungServer(t).URL, 100*time.Millisecond), "")
 	res := l.Send(context.Background(), linkedinTestDestination(), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
 		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
@@ -732,13 +669,9 @@ func TestLinkedInHungServer(t *testing.T) {
 
 func TestLinkedInBatchAtLimit(t *testing.T) {
 	f, srv := newLinkedinFake(t)
-	l := NewLinkedIn(linkedinTestConfig(srv.URL, 30*time.Second), "")
+	l := NewLinkedIn(testConfig(srv.URL, 30*time.Second), "")
 	base := testConversions()["prehashed_jpy"]
-	convs := make([]mapping.Conversion, l.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, l.BatchSize())
 	res := l.Send(context.Background(), linkedinTestDestination(), convs)
 	if len(res) != len(convs) {
 		t.Fatalf("got %d results, want %d", len(res), len(convs))

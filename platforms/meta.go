@@ -56,13 +56,7 @@ var (
 // means https://graph.facebook.com; a nil cfg.Client gets a 30-second
 // timeout.
 func NewMeta(cfg Config) *Meta {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = metaBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(metaBaseURL, 30*time.Second)
 	return &Meta{cfg: cfg}
 }
 
@@ -238,17 +232,17 @@ func (m *Meta) event(c mapping.Conversion, now time.Time) (metaEvent, mapping.Ma
 func metaUser(c mapping.Conversion) (metaUserData, mapping.Match) {
 	u := c.User
 	ud := metaUserData{
-		Em:         metaHashed(mapping.NormalizeEmail(u.Email)),
-		Ph:         metaHashed(metaPhone(u.Phone, u.Country)),
-		Fn:         metaHashed(mapping.NormalizeName(u.FirstName)),
-		Ln:         metaHashed(mapping.NormalizeName(u.LastName)),
-		Ge:         metaHashed(mapping.NormalizeGender(u.Gender)),
-		Db:         metaHashed(mapping.NormalizeBirthDate(u.BirthDate)),
-		Ct:         metaHashed(mapping.NormalizeCity(u.City)),
-		St:         metaHashed(mapping.NormalizeState(u.State, u.Country)),
-		Zp:         metaHashed(mapping.NormalizeZip(u.Zip, u.Country)),
-		Country:    metaHashed(mapping.NormalizeCountry(u.Country)),
-		ExternalID: metaHashed(mapping.NormalizeExternalID(u.ExternalID)),
+		Em:         hashedField(mapping.NormalizeEmail(u.Email)),
+		Ph:         hashedField(metaPhone(u.Phone, u.Country)),
+		Fn:         hashedField(mapping.NormalizeName(u.FirstName)),
+		Ln:         hashedField(mapping.NormalizeName(u.LastName)),
+		Ge:         hashedField(mapping.NormalizeGender(u.Gender)),
+		Db:         hashedField(mapping.NormalizeBirthDate(u.BirthDate)),
+		Ct:         hashedField(mapping.NormalizeCity(u.City)),
+		St:         hashedField(mapping.NormalizeState(u.State, u.Country)),
+		Zp:         hashedField(mapping.NormalizeZip(u.Zip, u.Country)),
+		Country:    hashedField(mapping.NormalizeCountry(u.Country)),
+		ExternalID: hashedField(mapping.NormalizeExternalID(u.ExternalID)),
 		// Browser context is never hashed.
 		ClientIPAddress: metaIP(c.ClientIP),
 		ClientUserAgent: strings.TrimSpace(c.UserAgent),
@@ -277,15 +271,6 @@ func metaUser(c mapping.Conversion) (metaUserData, mapping.Match) {
 		FBC:        ud.FBC != "",
 	}
 	return ud, match.Score()
-}
-
-// metaHashed is the one-element array Meta takes for a hashed field, or nil
-// for an empty value.
-func metaHashed(normalized string) []string {
-	if h := mapping.Hash(normalized); h != "" {
-		return []string{h}
-	}
-	return nil
 }
 
 // metaPhone is the phone as Meta hashes it: digits only, with the country

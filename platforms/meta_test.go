@@ -3,8 +3,6 @@ package platforms
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,8 +73,7 @@ type metaFake struct {
 func newMetaFake(t *testing.T, answer func(n int, c metaCall) metaReply) (*metaFake, *httptest.Server) {
 	t.Helper()
 	f := &metaFake{t: t, version: metaVersion, answer: answer}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
+	srv := startFake(t, f)
 	return f, srv
 }
 
@@ -168,7 +165,6 @@ func (f *metaFake) validate(r *http.Request, raw []byte, c *metaCall) []string {
 }
 
 var (
-	metaHex64     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	metaFBCShape  = regexp.MustCompile(`^fb\.[0-9]\.[0-9]{13}\.[^.\s]+(\.[A-Za-z0-9]+)?$`)
 	metaHashedKey = []string{"em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id"}
 )
@@ -219,7 +215,7 @@ func metaValidateEvent(ev map[string]any, now time.Time) []string {
 			continue
 		}
 		for _, h := range arr {
-			if s, _ := h.(string); !metaHex64.MatchString(s) {
+			if s, _ := h.(string); !testHexRE.MatchString(s) {
 				bad("user_data.%s value %v is not lowercase SHA-256 hex", k, h)
 			}
 		}
@@ -303,7 +299,7 @@ func (f *metaFake) problems() []string {
 }
 
 func metaSender(baseURL string, timeout time.Duration) *Meta {
-	return NewMeta(Config{BaseURL: baseURL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }})
+	return NewMeta(testConfig(baseURL, timeout))
 }
 
 func metaDestination(settings map[string]string) Destination {
@@ -319,11 +315,6 @@ func metaConv(id string) mapping.Conversion {
 		Value: decimal.RequireFromString("10.50"), Currency: "USD",
 		User: mapping.User{Email: id + "@example.com"},
 	}
-}
-
-func metaSHA256(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
 }
 
 // metaDecode decodes with numbers kept as written.
@@ -458,24 +449,24 @@ func TestMetaHashVectors(t *testing.T) {
 	tests := []struct {
 		conv, field, want string
 	}{
-		{"full", "em", metaSHA256("jane.doe+shop@example.com")},
-		{"full", "ph", metaSHA256("12175550143")},
-		{"full", "fn", metaSHA256("jane")},
-		{"full", "ln", metaSHA256("odoe")},
-		{"full", "ct", metaSHA256("springfield")},
-		{"full", "st", metaSHA256("il")},
-		{"full", "zp", metaSHA256("62701")},
-		{"full", "country", metaSHA256("us")},
-		{"full", "external_id", metaSHA256("7390123456789")},
-		{"phone_only", "ph", metaSHA256("493012345678")},
-		{"phone_only", "fn", metaSHA256("jürgen")},
-		{"phone_only", "ln", metaSHA256("müller")},
-		{"phone_only", "ct", metaSHA256("berlin")},
-		{"phone_only", "zp", metaSHA256("10115")},
-		{"phone_only", "country", metaSHA256("de")},
+		{"full", "em", testSHA256("jane.doe+shop@example.com")},
+		{"full", "ph", testSHA256("12175550143")},
+		{"full", "fn", testSHA256("jane")},
+		{"full", "ln", testSHA256("odoe")},
+		{"full", "ct", testSHA256("springfield")},
+		{"full", "st", testSHA256("il")},
+		{"full", "zp", testSHA256("62701")},
+		{"full", "country", testSHA256("us")},
+		{"full", "external_id", testSHA256("7390123456789")},
+		{"phone_only", "ph", testSHA256("493012345678")},
+		{"phone_only", "fn", testSHA256("jürgen")},
+		{"phone_only", "ln", testSHA256("müller")},
+		{"phone_only", "ct", testSHA256("berlin")},
+		{"phone_only", "zp", testSHA256("10115")},
+		{"phone_only", "country", testSHA256("de")},
 		// Already hashed by the store: passed through, never hashed twice.
 		{"prehashed_jpy", "em", "a3f1d4c2b6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829"},
-		{"prehashed_jpy", "country", metaSHA256("jp")},
+		{"prehashed_jpy", "country", testSHA256("jp")},
 	}
 	events := map[string]map[string]any{}
 	for name, c := range convs {
@@ -597,17 +588,17 @@ func TestMetaEventRules(t *testing.T) {
 		{"fbp alone is enough", func(c *mapping.Conversion) { c.User, c.ClickIDs.FBP = mapping.User{}, "fb.1.1.2" },
 			func(_, ud map[string]any) string { return metaWant(ud["fbp"], "fb.1.1.2") }, nil},
 		{"E.164 phone", func(c *mapping.Conversion) { c.User.Phone = "+447911123456" },
-			func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{metaSHA256("447911123456")}) }, nil},
+			func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("447911123456")}) }, nil},
 		{"national phone without country left out", func(c *mapping.Conversion) { c.User.Phone = "030 12345678" },
 			func(_, ud map[string]any) string { return metaWant(ud["ph"], nil) }, nil},
-		{"pre-hashed phone passed through", func(c *mapping.Conversion) { c.User.Phone = strings.ToUpper(metaSHA256("12175550143")) },
-			func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{metaSHA256("12175550143")}) }, nil},
+		{"pre-hashed phone passed through", func(c *mapping.Conversion) { c.User.Phone = strings.ToUpper(testSHA256("12175550143")) },
+			func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("12175550143")}) }, nil},
 		{"gender and birth date", func(c *mapping.Conversion) { c.User.Gender, c.User.BirthDate = "Female", "2/16/1997" },
 			func(_, ud map[string]any) string {
-				return metaWant(ud["ge"], []any{metaSHA256("f")}) + metaWant(ud["db"], []any{metaSHA256("19970216")})
+				return metaWant(ud["ge"], []any{testSHA256("f")}) + metaWant(ud["db"], []any{testSHA256("19970216")})
 			}, nil},
 		{"state name to code", func(c *mapping.Conversion) { c.User.State, c.User.Country = "California", "US" },
-			func(_, ud map[string]any) string { return metaWant(ud["st"], []any{metaSHA256("ca")}) }, nil},
+			func(_, ud map[string]any) string { return metaWant(ud["st"], []any{testSHA256("ca")}) }, nil},
 		{"no currency on a non-purchase event", func(c *mapping.Conversion) { c.EventName, c.Currency = mapping.EventSubscribe, "" },
 			func(ev, _ map[string]any) string {
 				return metaWant(ev["custom_data"], map[string]any{"order_id": "o1"})

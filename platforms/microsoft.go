@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -41,13 +40,7 @@ const (
 
 // NewMicrosoft returns the Microsoft UET sender.
 func NewMicrosoft(cfg Config) *Microsoft {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = microsoftDefaultBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(microsoftDefaultBaseURL, 30*time.Second)
 	return &Microsoft{cfg: cfg}
 }
 
@@ -236,18 +229,11 @@ func microsoftPhoneHash(u mapping.User) string {
 }
 
 func (m *Microsoft) endpoint(d Destination) (string, error) {
-	tag := strings.TrimSpace(d.Credentials["uet_tag_id"])
-	if tag == "" {
-		return "", Auth(0, "missing_credential", "uet_tag_id is not set")
+	tag, err := credential(d, "uet_tag_id")
+	if err != nil {
+		return "", err
 	}
 	return m.cfg.BaseURL + "/v1/" + url.PathEscape(tag) + "/events", nil
-}
-
-func microsoftHeaders(token string) map[string]string {
-	return map[string]string{
-		"Authorization": "Bearer " + token,
-		"Content-Type":  "application/json",
-	}
 }
 
 func microsoftBody(events []json.RawMessage) ([]byte, error) {
@@ -257,33 +243,8 @@ func microsoftBody(events []json.RawMessage) ([]byte, error) {
 // Render builds the request for a batch without sending it; the token is
 // redacted. It fails if any conversion could not be sent.
 func (m *Microsoft) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	if len(convs) == 0 {
-		return Request{}, errors.New("microsoft: no conversions to render")
-	}
-	if len(convs) > microsoftBatchSize {
-		return Request{}, fmt.Errorf("microsoft: %d conversions exceed the batch limit of %d", len(convs), microsoftBatchSize)
-	}
-	endpoint, err := m.endpoint(d)
-	if err != nil {
-		return Request{}, fmt.Errorf("microsoft: %w", err)
-	}
-	events := make([]json.RawMessage, 0, len(convs))
-	for _, c := range convs {
-		ev, _, err := m.build(c)
-		if err != nil {
-			return Request{}, fmt.Errorf("microsoft: conversion %s: %w", c.EventID, err)
-		}
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return Request{}, fmt.Errorf("microsoft: encode conversion %s: %w", c.EventID, err)
-		}
-		events = append(events, b)
-	}
-	body, err := microsoftBody(events)
-	if err != nil {
-		return Request{}, fmt.Errorf("microsoft: encode batch: %w", err)
-	}
-	return Request{Method: http.MethodPost, URL: endpoint, Header: microsoftHeaders("REDACTED"), Body: body}, nil
+	endpoint := func() (string, error) { return m.endpoint(d) }
+	return renderBatch("microsoft", microsoftBatchSize, convs, endpoint, m.build, microsoftBody, bearerHeaders("REDACTED"))
 }
 
 // Send delivers a batch. Conversions past the 7-day window or without any
@@ -291,54 +252,13 @@ func (m *Microsoft) Render(d Destination, convs []mapping.Conversion) (Request, 
 // each gets the outcome Microsoft reports for its index.
 func (m *Microsoft) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
 	now := m.cfg.now()
-	results := make([]Result, len(convs))
-	var idx []int
-	var events []json.RawMessage
-	for i, c := range convs {
-		ev, match, err := m.build(c)
-		results[i].Match = match
-		switch {
-		case tooOld(c, microsoftMaxAge, now):
-			results[i].Err = ageError("Microsoft", microsoftMaxAge)
-		case err != nil:
-			results[i].Err = err
-		default:
-			b, err := json.Marshal(ev)
-			if err != nil {
-				results[i].Err = Invalid(0, "", fmt.Sprintf("cannot encode event: %v", err))
-				continue
-			}
-			results[i].Payload = b
-			idx = append(idx, i)
-			events = append(events, b)
-		}
-	}
+	results, idx, events := prepare(convs, now, microsoftMaxAge, "Microsoft", m.build)
 	if len(idx) == 0 {
 		return results
 	}
-	shared := func(status int, response string, err error) {
-		for _, i := range idx {
-			results[i].StatusCode, results[i].Response, results[i].Err = status, response, err
-		}
-	}
-	endpoint, err := m.endpoint(d)
+	ans, token, err := postBearer(ctx, m.cfg.Client, d, m.endpoint, microsoftBody, events)
 	if err != nil {
-		shared(0, "", err)
-		return results
-	}
-	token := strings.TrimSpace(d.Credentials["access_token"])
-	if token == "" {
-		shared(0, "", Auth(0, "missing_credential", "access_token is not set"))
-		return results
-	}
-	body, err := microsoftBody(events)
-	if err != nil {
-		shared(0, "", Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err)))
-		return results
-	}
-	ans, err := post(ctx, m.cfg.Client, endpoint, microsoftHeaders(token), body)
-	if err != nil {
-		shared(ans.Status, string(ans.Body), err)
+		spread(results, idx, ans.Status, string(ans.Body), err)
 		return results
 	}
 	outcomes := microsoftOutcomes(ans, len(idx), now)

@@ -2,34 +2,22 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/shopspring/decimal"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
-
-// microsoftSHA256Hex hashes a hand-normalized value, independently of
-// mapping.Hash.
-func microsoftSHA256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
 
 func microsoftTestDestination() Destination {
 	return Destination{ID: 8, ShopID: 1, Platform: "microsoft", Credentials: map[string]string{
@@ -38,12 +26,7 @@ func microsoftTestDestination() Destination {
 	}}
 }
 
-func microsoftTestConfig(baseURL string, timeout time.Duration) Config {
-	return Config{BaseURL: baseURL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }}
-}
-
 var (
-	microsoftHexRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	microsoftGUIDRE = regexp.MustCompile(`^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	microsoftCurRE  = regexp.MustCompile(`^[A-Z]{3}$`)
 )
@@ -90,8 +73,7 @@ type microsoftFake struct {
 	t      *testing.T
 	answer func(w http.ResponseWriter, events []microsoftTestEvent)
 
-	mu       sync.Mutex
-	requests []microsoftTestRequest
+	recorder[microsoftTestRequest]
 }
 
 type microsoftTestRequest struct {
@@ -105,28 +87,14 @@ func newMicrosoftFake(t *testing.T, setup ...func(*microsoftFake)) (*microsoftFa
 	for _, fn := range setup {
 		fn(f)
 	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func (f *microsoftFake) calls() []microsoftTestRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]microsoftTestRequest(nil), f.requests...)
-}
-
-func microsoftWrite(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
+	return f, startFake(t, f)
 }
 
 func (f *microsoftFake) reject(w http.ResponseWriter, index int, prop, format string, args ...any) {
 	f.t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	f.t.Errorf("fake Microsoft rejected the request: event %d %s: %s", index, prop, msg)
-	microsoftWrite(w, http.StatusBadRequest, fmt.Sprintf(
+	writeJSON(w, http.StatusBadRequest, fmt.Sprintf(
 		`{"eventsReceived":0,"error":{"code":"InvalidRequest","message":"validation failed","details":[{"index":%d,"propertyName":%q,"errorMessage":%q,"isWarning":false}]},"traceId":"t-1"}`,
 		index, prop, msg))
 }
@@ -137,7 +105,7 @@ func (f *microsoftFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer ms-capi-token" {
-		microsoftWrite(w, http.StatusUnauthorized, `{"error":{"code":"Unauthorized","message":"Invalid token for the tag"},"traceId":"t-2"}`)
+		writeJSON(w, http.StatusUnauthorized, `{"error":{"code":"Unauthorized","message":"Invalid token for the tag"},"traceId":"t-2"}`)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
@@ -164,14 +132,12 @@ func (f *microsoftFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, microsoftTestRequest{body: body, events: events})
-	f.mu.Unlock()
+	f.record(microsoftTestRequest{body: body, events: events})
 	if f.answer != nil {
 		f.answer(w, events)
 		return
 	}
-	microsoftWrite(w, http.StatusOK, fmt.Sprintf(`{"eventsReceived":%d,"traceId":"t-3"}`, len(events)))
+	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"eventsReceived":%d,"traceId":"t-3"}`, len(events)))
 }
 
 // microsoftCheckEvent validates one event as the UET Conversions API does.
@@ -191,7 +157,7 @@ func microsoftCheckEvent(ev microsoftTestEvent) (prop, msg string) {
 		return "userData", "needs at least one identifier"
 	}
 	for prop, v := range map[string]string{"userData.em": u.Em, "userData.ph": u.Ph} {
-		if v != "" && !microsoftHexRE.MatchString(v) {
+		if v != "" && !testHexRE.MatchString(v) {
 			return prop, fmt.Sprintf("%q is not lowercase SHA-256 hex", v)
 		}
 	}
@@ -204,15 +170,6 @@ func microsoftCheckEvent(ev microsoftTestEvent) (prop, msg string) {
 	return "", ""
 }
 
-func microsoftErr(t *testing.T, err error) *Error {
-	t.Helper()
-	var e *Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v is not a *platforms.Error", err)
-	}
-	return e
-}
-
 func TestMicrosoftGolden(t *testing.T) {
 	m := NewMicrosoft(Config{Now: func() time.Time { return testNow }})
 	for name, c := range testConversions() {
@@ -221,14 +178,7 @@ func TestMicrosoftGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render(%s): %v", name, err)
 			}
-			got, err := json.Marshal(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(got), "ms-capi-token") {
-				t.Errorf("rendered request shows the token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "microsoft", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "microsoft", name+".golden.json"), req, "ms-capi-token")
 		})
 	}
 }
@@ -248,7 +198,7 @@ func TestMicrosoftEmailHash(t *testing.T) {
 	for _, tt := range tests {
 		want := ""
 		if tt.want != "" {
-			want = microsoftSHA256Hex(tt.want)
+			want = testSHA256(tt.want)
 		}
 		if got := microsoftEmailHash(tt.in); got != want {
 			t.Errorf("microsoftEmailHash(%q) = %q, want sha256(%q) = %q", tt.in, got, tt.want, want)
@@ -262,7 +212,7 @@ func TestMicrosoftEmailHash(t *testing.T) {
 
 func TestMicrosoftSendPayload(t *testing.T) {
 	f, srv := newMicrosoftFake(t)
-	m := NewMicrosoft(microsoftTestConfig(srv.URL, 5*time.Second))
+	m := NewMicrosoft(testConfig(srv.URL, 5*time.Second))
 	convs := testConversions()
 	res := m.Send(context.Background(), microsoftTestDestination(), []mapping.Conversion{convs["full"], convs["phone_only"], convs["prehashed_jpy"]})
 	for i, r := range res {
@@ -282,8 +232,8 @@ func TestMicrosoftSendPayload(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"full em: local part without dots and +tag", full.UserData.Em, microsoftSHA256Hex("janedoe@example.com")},
-		{"full ph: E.164 with +", full.UserData.Ph, microsoftSHA256Hex("+12175550143")},
+		{"full em: local part without dots and +tag", full.UserData.Em, testSHA256("janedoe@example.com")},
+		{"full ph: E.164 with +", full.UserData.Ph, testSHA256("+12175550143")},
 		{"full msclkid as is", full.UserData.Msclkid, "d52a7a1a0b7c1f2d3e4f5a6b7c8d9e0f"},
 		{"full ip", full.UserData.ClientIPAddress, "203.0.113.42"},
 		{"full eventType", full.EventType, "custom"},
@@ -295,7 +245,7 @@ func TestMicrosoftSendPayload(t *testing.T) {
 		{"full transactionId", full.CustomData.TransactionID, "5820393472058"},
 		{"full itemIds", full.CustomData.ItemIDs, []string{"8012345678901", "8012345678902"}},
 		{"full pageType", full.CustomData.PageType, "purchase"},
-		{"phone_only ph: national number read in DE", phone.UserData.Ph, microsoftSHA256Hex("+493012345678")},
+		{"phone_only ph: national number read in DE", phone.UserData.Ph, testSHA256("+493012345678")},
 		{"phone_only em", phone.UserData.Em, ""},
 		{"prehashed em passed through", pre.UserData.Em, testConversions()["prehashed_jpy"].User.Email},
 		{"prehashed value", *pre.CustomData.Value, 12800.0},
@@ -347,10 +297,10 @@ func TestMicrosoftSendErrors(t *testing.T) {
 					for k, v := range tt.header {
 						w.Header().Set(k, v)
 					}
-					microsoftWrite(w, tt.status, tt.body)
+					writeJSON(w, tt.status, tt.body)
 				}
 			})
-			m := NewMicrosoft(microsoftTestConfig(srv.URL, 5*time.Second))
+			m := NewMicrosoft(testConfig(srv.URL, 5*time.Second))
 			res := m.Send(context.Background(), microsoftTestDestination(), []mapping.Conversion{testConversions()["full"]})
 			r := res[0]
 			if tt.want == nil {
@@ -362,7 +312,7 @@ func TestMicrosoftSendErrors(t *testing.T) {
 			if !errors.Is(r.Err, tt.want) {
 				t.Fatalf("answer %d %s: error %v, want %v", tt.status, tt.body, r.Err, tt.want)
 			}
-			e := microsoftErr(t, r.Err)
+			e := testError(t, r.Err)
 			if e.RetryAfter != tt.retryAfter || e.Code != tt.code || e.StatusCode != tt.status {
 				t.Errorf("answer %d: got retry %v code %q status %d, want %v %q %d", tt.status, e.RetryAfter, e.Code, e.StatusCode, tt.retryAfter, tt.code, tt.status)
 			}
@@ -374,7 +324,7 @@ func TestMicrosoftSendErrors(t *testing.T) {
 
 	t.Run("token the fake refuses", func(t *testing.T) {
 		_, srv := newMicrosoftFake(t)
-		m := NewMicrosoft(microsoftTestConfig(srv.URL, 5*time.Second))
+		m := NewMicrosoft(testConfig(srv.URL, 5*time.Second))
 		d := microsoftTestDestination()
 		d.Credentials["access_token"] = "wrong"
 		res := m.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
@@ -415,9 +365,9 @@ func TestMicrosoftPerEventDetails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, srv := newMicrosoftFake(t, func(f *microsoftFake) {
-				f.answer = func(w http.ResponseWriter, _ []microsoftTestEvent) { microsoftWrite(w, tt.status, tt.body) }
+				f.answer = func(w http.ResponseWriter, _ []microsoftTestEvent) { writeJSON(w, tt.status, tt.body) }
 			})
-			m := NewMicrosoft(microsoftTestConfig(srv.URL, 5*time.Second))
+			m := NewMicrosoft(testConfig(srv.URL, 5*time.Second))
 			res := m.Send(context.Background(), microsoftTestDestination(), batch)
 			for i, r := range res {
 				if (tt.want[i] == nil) != (r.Err == nil) || (tt.want[i] != nil && !errors.Is(r.Err, tt.want[i])) {
@@ -455,14 +405,14 @@ func TestMicrosoftNotSent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, srv := newMicrosoftFake(t)
-			m := NewMicrosoft(microsoftTestConfig(srv.URL, 5*time.Second))
+			m := NewMicrosoft(testConfig(srv.URL, 5*time.Second))
 			d := microsoftTestDestination()
 			if tt.dest != nil {
 				tt.dest(&d)
 			}
 			ok := convs["prehashed_jpy"]
 			res := m.Send(context.Background(), d, []mapping.Conversion{tt.conv, ok})
-			if !errors.Is(res[0].Err, tt.want) || microsoftErr(t, res[0].Err).Code != tt.wantCode {
+			if !errors.Is(res[0].Err, tt.want) || testError(t, res[0].Err).Code != tt.wantCode {
 				t.Errorf("error %v, want %v with code %q", res[0].Err, tt.want, tt.wantCode)
 			}
 			if tt.want == ErrAuth {
@@ -484,7 +434,7 @@ func TestMicrosoftNotSent(t *testing.T) {
 
 func TestMicrosoftMalformedMsclkid(t *testing.T) {
 	f, srv := newMicrosoftFake(t)
-	m := NewMicrosoft(microsoftTestConfig(srv.URL, 5*time.Second))
+	m := NewMicrosoft(testConfig(srv.URL, 5*time.Second))
 	c := testConversions()["full"]
 	c.ClickIDs.MSCLKID = "not-a-guid"
 	res := m.Send(context.Background(), microsoftTestDestination(), []mapping.Conversion{c})
@@ -497,17 +447,7 @@ func TestMicrosoftMalformedMsclkid(t *testing.T) {
 }
 
 func TestMicrosoftHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-	m := NewMicrosoft(microsoftTestConfig(srv.URL, 100*time.Millisecond))
+	m := NewMicrosoft(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	res := m.Send(context.Background(), microsoftTestDestination(), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
 		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
@@ -516,13 +456,9 @@ func TestMicrosoftHungServer(t *testing.T) {
 
 func TestMicrosoftBatchAtLimit(t *testing.T) {
 	f, srv := newMicrosoftFake(t)
-	m := NewMicrosoft(microsoftTestConfig(srv.URL, 30*time.Second))
+	m := NewMicrosoft(testConfig(srv.URL, 30*time.Second))
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, m.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, m.BatchSize())
 	res := m.Send(context.Background(), microsoftTestDestination(), convs)
 	for i, r := range res {
 		if r.Err != nil {

@@ -3,7 +3,6 @@ package platforms
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,13 +39,7 @@ const (
 
 // NewPinterest returns the Pinterest sender.
 func NewPinterest(cfg Config) *Pinterest {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = pinterestDefaultBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
-	}
+	cfg = cfg.withDefaults(pinterestDefaultBaseURL, 30*time.Second)
 	return &Pinterest{cfg: cfg}
 }
 
@@ -129,15 +122,6 @@ var pinterestEventNames = map[string]string{
 	mapping.EventSubscribe: "subscribe",
 }
 
-// pinterestHashed returns a one-element array of the SHA-256 of a
-// normalized value, or nil when there is nothing to send.
-func pinterestHashed(normalized string) []string {
-	if normalized == "" {
-		return nil
-	}
-	return []string{mapping.Hash(normalized)}
-}
-
 // pinterestEmail normalizes an email (trimmed, lower case); a SHA-256 digest
 // passes through.
 func pinterestEmail(raw string) string {
@@ -173,17 +157,17 @@ func (p *Pinterest) build(c mapping.Conversion) (pinterestEvent, mapping.Match, 
 	// zp: the spec asks for digits (a US ZIP, cut to 5); postcodes elsewhere
 	// keep their letters, normalized as for Meta.
 	ud := pinterestUserData{
-		Em:              pinterestHashed(pinterestEmail(u.Email)),
-		Ph:              pinterestHashed(pinterestPhone(u)),
-		Fn:              pinterestHashed(mapping.NormalizeName(u.FirstName)),
-		Ln:              pinterestHashed(mapping.NormalizeName(u.LastName)),
-		Ge:              pinterestHashed(mapping.NormalizeGender(u.Gender)),
-		Db:              pinterestHashed(mapping.NormalizeBirthDate(u.BirthDate)),
-		Ct:              pinterestHashed(mapping.NormalizeCity(u.City)),
-		St:              pinterestHashed(mapping.NormalizeState(u.State, u.Country)),
-		Zp:              pinterestHashed(mapping.NormalizeZip(u.Zip, u.Country)),
-		Country:         pinterestHashed(mapping.NormalizeCountry(u.Country)),
-		ExternalID:      pinterestHashed(mapping.NormalizeExternalID(u.ExternalID)),
+		Em:              hashedField(pinterestEmail(u.Email)),
+		Ph:              hashedField(pinterestPhone(u)),
+		Fn:              hashedField(mapping.NormalizeName(u.FirstName)),
+		Ln:              hashedField(mapping.NormalizeName(u.LastName)),
+		Ge:              hashedField(mapping.NormalizeGender(u.Gender)),
+		Db:              hashedField(mapping.NormalizeBirthDate(u.BirthDate)),
+		Ct:              hashedField(mapping.NormalizeCity(u.City)),
+		St:              hashedField(mapping.NormalizeState(u.State, u.Country)),
+		Zp:              hashedField(mapping.NormalizeZip(u.Zip, u.Country)),
+		Country:         hashedField(mapping.NormalizeCountry(u.Country)),
+		ExternalID:      hashedField(mapping.NormalizeExternalID(u.ExternalID)),
 		ClientIPAddress: strings.TrimSpace(c.ClientIP),
 		ClientUserAgent: strings.TrimSpace(c.UserAgent),
 		ClickID:         strings.TrimSpace(c.ClickIDs.EPIK),
@@ -236,22 +220,15 @@ func (p *Pinterest) build(c mapping.Conversion) (pinterestEvent, mapping.Match, 
 }
 
 func (p *Pinterest) endpoint(d Destination) (string, error) {
-	account := strings.TrimSpace(d.Credentials["ad_account_id"])
-	if account == "" {
-		return "", Auth(0, "missing_credential", "ad_account_id is not set")
+	account, err := credential(d, "ad_account_id")
+	if err != nil {
+		return "", err
 	}
 	u := p.cfg.BaseURL + "/v5/ad_accounts/" + url.PathEscape(account) + "/events"
 	if p.TestMode(d) {
 		u += "?test=true"
 	}
 	return u, nil
-}
-
-func pinterestHeaders(token string) map[string]string {
-	return map[string]string{
-		"Authorization": "Bearer " + token,
-		"Content-Type":  "application/json",
-	}
 }
 
 func pinterestBody(events []json.RawMessage) ([]byte, error) {
@@ -263,33 +240,8 @@ func pinterestBody(events []json.RawMessage) ([]byte, error) {
 // Render builds the request for a batch without sending it; the token is
 // redacted. It fails if any conversion could not be sent.
 func (p *Pinterest) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	if len(convs) == 0 {
-		return Request{}, errors.New("pinterest: no conversions to render")
-	}
-	if len(convs) > pinterestBatchSize {
-		return Request{}, fmt.Errorf("pinterest: %d conversions exceed the batch limit of %d", len(convs), pinterestBatchSize)
-	}
-	endpoint, err := p.endpoint(d)
-	if err != nil {
-		return Request{}, fmt.Errorf("pinterest: %w", err)
-	}
-	events := make([]json.RawMessage, 0, len(convs))
-	for _, c := range convs {
-		ev, _, err := p.build(c)
-		if err != nil {
-			return Request{}, fmt.Errorf("pinterest: conversion %s: %w", c.EventID, err)
-		}
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return Request{}, fmt.Errorf("pinterest: encode conversion %s: %w", c.EventID, err)
-		}
-		events = append(events, b)
-	}
-	body, err := pinterestBody(events)
-	if err != nil {
-		return Request{}, fmt.Errorf("pinterest: encode batch: %w", err)
-	}
-	return Request{Method: http.MethodPost, URL: endpoint, Header: pinterestHeaders("REDACTED"), Body: body}, nil
+	endpoint := func() (string, error) { return p.endpoint(d) }
+	return renderBatch("pinterest", pinterestBatchSize, convs, endpoint, p.build, pinterestBody, bearerHeaders("REDACTED"))
 }
 
 // Send delivers a batch. Conversions past the 7-day window or without the
@@ -297,54 +249,13 @@ func (p *Pinterest) Render(d Destination, convs []mapping.Conversion) (Request, 
 // one request and each gets the status Pinterest reports for it.
 func (p *Pinterest) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
 	now := p.cfg.now()
-	results := make([]Result, len(convs))
-	var idx []int
-	var events []json.RawMessage
-	for i, c := range convs {
-		ev, match, err := p.build(c)
-		results[i].Match = match
-		switch {
-		case tooOld(c, pinterestMaxAge, now):
-			results[i].Err = ageError("Pinterest", pinterestMaxAge)
-		case err != nil:
-			results[i].Err = err
-		default:
-			b, err := json.Marshal(ev)
-			if err != nil {
-				results[i].Err = Invalid(0, "", fmt.Sprintf("cannot encode event: %v", err))
-				continue
-			}
-			results[i].Payload = b
-			idx = append(idx, i)
-			events = append(events, b)
-		}
-	}
+	results, idx, events := prepare(convs, now, pinterestMaxAge, "Pinterest", p.build)
 	if len(idx) == 0 {
 		return results
 	}
-	shared := func(status int, response string, err error) {
-		for _, i := range idx {
-			results[i].StatusCode, results[i].Response, results[i].Err = status, response, err
-		}
-	}
-	endpoint, err := p.endpoint(d)
+	ans, token, err := postBearer(ctx, p.cfg.Client, d, p.endpoint, pinterestBody, events)
 	if err != nil {
-		shared(0, "", err)
-		return results
-	}
-	token := strings.TrimSpace(d.Credentials["access_token"])
-	if token == "" {
-		shared(0, "", Auth(0, "missing_credential", "access_token is not set"))
-		return results
-	}
-	body, err := pinterestBody(events)
-	if err != nil {
-		shared(0, "", Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err)))
-		return results
-	}
-	ans, err := post(ctx, p.cfg.Client, endpoint, pinterestHeaders(token), body)
-	if err != nil {
-		shared(ans.Status, string(ans.Body), err)
+		spread(results, idx, ans.Status, string(ans.Body), err)
 		return results
 	}
 	for k, o := range pinterestOutcomes(ans, len(idx), now) {

@@ -2,33 +2,21 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
-
-// pinterestSHA256Hex hashes a hand-normalized value, independently of
-// mapping.Hash.
-func pinterestSHA256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
 
 func pinterestTestDestination() Destination {
 	return Destination{ID: 9, ShopID: 1, Platform: "pinterest", Credentials: map[string]string{
@@ -37,12 +25,7 @@ func pinterestTestDestination() Destination {
 	}}
 }
 
-func pinterestTestConfig(baseURL string, timeout time.Duration) Config {
-	return Config{BaseURL: baseURL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }}
-}
-
 var (
-	pinterestHexRE    = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	pinterestAmountRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
 	pinterestCurRE    = regexp.MustCompile(`^[A-Z]{3}$`)
 )
@@ -93,8 +76,7 @@ type pinterestFake struct {
 	t      *testing.T
 	answer func(w http.ResponseWriter, events []pinterestTestEvent)
 
-	mu       sync.Mutex
-	requests []pinterestTestRequest
+	recorder[pinterestTestRequest]
 }
 
 type pinterestTestRequest struct {
@@ -108,28 +90,14 @@ func newPinterestFake(t *testing.T, setup ...func(*pinterestFake)) (*pinterestFa
 	for _, fn := range setup {
 		fn(f)
 	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func (f *pinterestFake) calls() []pinterestTestRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]pinterestTestRequest(nil), f.requests...)
-}
-
-func pinterestWrite(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
+	return f, startFake(t, f)
 }
 
 func (f *pinterestFake) reject(w http.ResponseWriter, format string, args ...any) {
 	f.t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	f.t.Errorf("fake Pinterest rejected the request: %s", msg)
-	pinterestWrite(w, http.StatusBadRequest, fmt.Sprintf(`{"code":1,"message":%q}`, msg))
+	writeJSON(w, http.StatusBadRequest, fmt.Sprintf(`{"code":1,"message":%q}`, msg))
 }
 
 func (f *pinterestFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -145,7 +113,7 @@ func (f *pinterestFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer pina-token" {
-		pinterestWrite(w, http.StatusUnauthorized, `{"code":2,"message":"Authentication failed."}`)
+		writeJSON(w, http.StatusUnauthorized, `{"code":2,"message":"Authentication failed."}`)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
@@ -169,9 +137,7 @@ func (f *pinterestFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, pinterestTestRequest{test: test, events: body.Data})
-	f.mu.Unlock()
+	f.record(pinterestTestRequest{test: test, events: body.Data})
 	if f.answer != nil {
 		f.answer(w, body.Data)
 		return
@@ -184,7 +150,7 @@ func pinterestAcceptAll(w http.ResponseWriter, n int) {
 	for i := range events {
 		events[i] = `{"status":"processed","error_message":null,"warning_message":null}`
 	}
-	pinterestWrite(w, http.StatusOK, fmt.Sprintf(`{"num_events_received":%d,"num_events_processed":%d,"events":[%s]}`, n, n, strings.Join(events, ",")))
+	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"num_events_received":%d,"num_events_processed":%d,"events":[%s]}`, n, n, strings.Join(events, ",")))
 }
 
 // pinterestCheckEvent validates one event against the v5 spec, filling the
@@ -215,7 +181,7 @@ func pinterestCheckEvent(ev *pinterestTestEvent) string {
 			return fmt.Sprintf("user_data.%s must be a non-empty array of strings", k)
 		}
 		for _, v := range vs {
-			if !pinterestHexRE.MatchString(v) {
+			if !testHexRE.MatchString(v) {
 				return fmt.Sprintf("user_data.%s %q is not lowercase SHA-256 hex", k, v)
 			}
 		}
@@ -250,40 +216,23 @@ func pinterestCheckEvent(ev *pinterestTestEvent) string {
 	return ""
 }
 
-func pinterestErr(t *testing.T, err error) *Error {
-	t.Helper()
-	var e *Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v is not a *platforms.Error", err)
-	}
-	return e
-}
-
 func TestPinterestGolden(t *testing.T) {
 	p := NewPinterest(Config{Now: func() time.Time { return testNow }})
 	for name, c := range testConversions() {
 		t.Run(name, func(t *testing.T) {
 			req, err := p.Render(pinterestTestDestination(), []mapping.Conversion{c})
-			var got []byte
+			var got any = req
 			if err != nil {
-				got, err = json.Marshal(map[string]string{"error": err.Error()})
-			} else {
-				got, err = json.Marshal(req)
+				got = map[string]string{"error": err.Error()}
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(got), "pina-token") {
-				t.Errorf("rendered request shows the token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "pinterest", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "pinterest", name+".golden.json"), got, "pina-token")
 		})
 	}
 }
 
 func TestPinterestSendPayload(t *testing.T) {
 	f, srv := newPinterestFake(t)
-	p := NewPinterest(pinterestTestConfig(srv.URL, 5*time.Second))
+	p := NewPinterest(testConfig(srv.URL, 5*time.Second))
 	convs := testConversions()
 	// Pinterest cannot take a phone-only event; with the browser's IP and
 	// user agent it can, which exercises the German phone and names.
@@ -300,7 +249,7 @@ func TestPinterestSendPayload(t *testing.T) {
 		t.Fatalf("Pinterest got %d requests, want one live request with 3 events", len(reqs))
 	}
 	full, de, pre := reqs[0].events[0], reqs[0].events[1], reqs[0].events[2]
-	h := pinterestSHA256Hex
+	h := testSHA256
 	wantFull := map[string][]string{
 		"em": {h("jane.doe+shop@example.com")}, "ph": {h("12175550143")}, "fn": {h("jane")}, "ln": {h("odoe")},
 		"ct": {h("springfield")}, "st": {h("il")}, "zp": {h("62701")}, "country": {h("us")}, "external_id": {h("7390123456789")},
@@ -382,16 +331,16 @@ func TestPinterestSendErrors(t *testing.T) {
 					for k, v := range tt.header {
 						w.Header().Set(k, v)
 					}
-					pinterestWrite(w, tt.status, tt.body)
+					writeJSON(w, tt.status, tt.body)
 				}
 			})
-			p := NewPinterest(pinterestTestConfig(srv.URL, 5*time.Second))
+			p := NewPinterest(testConfig(srv.URL, 5*time.Second))
 			res := p.Send(context.Background(), pinterestTestDestination(), []mapping.Conversion{testConversions()["full"]})
 			r := res[0]
 			if !errors.Is(r.Err, tt.want) {
 				t.Fatalf("answer %d %s: error %v, want %v", tt.status, tt.body, r.Err, tt.want)
 			}
-			e := pinterestErr(t, r.Err)
+			e := testError(t, r.Err)
 			if e.RetryAfter != tt.retryAfter || e.Code != tt.code || e.StatusCode != tt.status {
 				t.Errorf("answer %d: got retry %v code %q status %d, want %v %q %d", tt.status, e.RetryAfter, e.Code, e.StatusCode, tt.retryAfter, tt.code, tt.status)
 			}
@@ -403,7 +352,7 @@ func TestPinterestSendErrors(t *testing.T) {
 
 	t.Run("token the fake refuses", func(t *testing.T) {
 		_, srv := newPinterestFake(t)
-		p := NewPinterest(pinterestTestConfig(srv.URL, 5*time.Second))
+		p := NewPinterest(testConfig(srv.URL, 5*time.Second))
 		d := pinterestTestDestination()
 		d.Credentials["access_token"] = "expired"
 		res := p.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
@@ -433,10 +382,10 @@ func TestPinterestPerEventStatus(t *testing.T) {
 					processed++
 				}
 			}
-			pinterestWrite(w, http.StatusOK, fmt.Sprintf(`{"num_events_received":%d,"num_events_processed":%d,"events":[%s]}`, len(events), processed, strings.Join(parts, ",")))
+			writeJSON(w, http.StatusOK, fmt.Sprintf(`{"num_events_received":%d,"num_events_processed":%d,"events":[%s]}`, len(events), processed, strings.Join(parts, ",")))
 		}
 	})
-	p := NewPinterest(pinterestTestConfig(srv.URL, 5*time.Second))
+	p := NewPinterest(testConfig(srv.URL, 5*time.Second))
 	res := p.Send(context.Background(), pinterestTestDestination(), []mapping.Conversion{convs["full"], bad, convs["prehashed_jpy"]})
 	if res[0].Err != nil || res[0].Match.Reported != "Unknown field: custom_data.np" {
 		t.Errorf("event 0: error %v reported %q, want accepted with Pinterest's warning", res[0].Err, res[0].Match.Reported)
@@ -466,7 +415,7 @@ func TestPinterestTestFlag(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, srv := newPinterestFake(t)
-			p := NewPinterest(pinterestTestConfig(srv.URL, 5*time.Second))
+			p := NewPinterest(testConfig(srv.URL, 5*time.Second))
 			d := pinterestTestDestination()
 			if tt.setting != "" {
 				d.Settings = map[string]string{"test": tt.setting}
@@ -511,14 +460,14 @@ func TestPinterestNotSent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, srv := newPinterestFake(t)
-			p := NewPinterest(pinterestTestConfig(srv.URL, 5*time.Second))
+			p := NewPinterest(testConfig(srv.URL, 5*time.Second))
 			d := pinterestTestDestination()
 			if tt.dest != nil {
 				tt.dest(&d)
 			}
 			ok := convs["prehashed_jpy"]
 			res := p.Send(context.Background(), d, []mapping.Conversion{tt.conv, ok})
-			if !errors.Is(res[0].Err, tt.want) || pinterestErr(t, res[0].Err).Code != tt.wantCode {
+			if !errors.Is(res[0].Err, tt.want) || testError(t, res[0].Err).Code != tt.wantCode {
 				t.Errorf("error %v, want %v with code %q", res[0].Err, tt.want, tt.wantCode)
 			}
 			if tt.want == ErrAuth {
@@ -538,17 +487,7 @@ func TestPinterestNotSent(t *testing.T) {
 }
 
 func TestPinterestHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-	p := NewPinterest(pinterestTestConfig(srv.URL, 100*time.Millisecond))
+	p := NewPinterest(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	res := p.Send(context.Background(), pinterestTestDestination(), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
 		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
@@ -557,13 +496,9 @@ func TestPinterestHungServer(t *testing.T) {
 
 func TestPinterestBatchAtLimit(t *testing.T) {
 	f, srv := newPinterestFake(t)
-	p := NewPinterest(pinterestTestConfig(srv.URL, 30*time.Second))
+	p := NewPinterest(testConfig(srv.URL, 30*time.Second))
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, p.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, p.BatchSize())
 	res := p.Send(context.Background(), pinterestTestDestination(), convs)
 	for i, r := range res {
 		if r.Err != nil {

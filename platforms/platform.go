@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -99,6 +100,20 @@ func (c Config) now() time.Time {
 		return time.Now()
 	}
 	return c.Now()
+}
+
+// withDefaults is c as a sender keeps it: an empty BaseURL becomes the
+// platform's public host base, without trailing slashes, and a nil Client
+// becomes one with the given timeout.
+func (c Config) withDefaults(base string, timeout time.Duration) Config {
+	if c.BaseURL == "" {
+		c.BaseURL = base
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.Client == nil {
+		c.Client = &http.Client{Timeout: timeout}
+	}
+	return c
 }
 
 // Adjustment restates or retracts a conversion already delivered, for a

@@ -3,7 +3,6 @@ package platforms
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -41,13 +40,7 @@ var _ Sender = (*Reddit)(nil)
 // NewReddit returns a Reddit sender. An empty BaseURL means Reddit's public
 // Ads API host; a nil Client gets one with a 15-second timeout.
 func NewReddit(cfg Config) *Reddit {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = redditDefaultURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 15 * time.Second}
-	}
+	cfg = cfg.withDefaults(redditDefaultURL, 15*time.Second)
 	return &Reddit{cfg: cfg}
 }
 
@@ -367,79 +360,36 @@ func redditRender(c mapping.Conversion, v3 bool, now time.Time) (json.RawMessage
 	return b, m.Score(), nil
 }
 
-// redditItem is a rendered conversion waiting to be sent.
-type redditItem struct {
-	index int
-	event json.RawMessage
+// prepare renders every conversion for the destination's API version.
+// Conversions that cannot be sent already carry their failure in results.
+func (r *Reddit) prepare(creds redditCreds, convs []mapping.Conversion) (results []Result, ready []int, events []json.RawMessage) {
+	render := func(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error) {
+		return redditRender(c, creds.v3, now)
+	}
+	return prepareRecent(convs, r.cfg.now(), redditMaxAge, "Reddit", render)
 }
 
-func (r *Reddit) prepare(d Destination, convs []mapping.Conversion) (redditCreds, []redditItem, []Result, error) {
-	out := make([]Result, len(convs))
-	creds, err := redditCredsOf(d)
-	if err != nil {
-		for i := range out {
-			out[i].Err = err
-		}
-		return creds, nil, out, err
-	}
-	now := r.cfg.now()
-	var items []redditItem
-	for i, c := range convs {
-		if tooOld(c, redditMaxAge, now) {
-			out[i].Err = ageError("Reddit", redditMaxAge)
-			continue
-		}
-		ev, m, err := redditRender(c, creds.v3, now)
-		if err != nil {
-			out[i].Err = err
-			continue
-		}
-		out[i].Payload, out[i].Match = ev, m
-		items = append(items, redditItem{index: i, event: ev})
-	}
-	return creds, items, out, nil
-}
-
-func redditBody(creds redditCreds, items []redditItem) ([]byte, error) {
-	events := make([]json.RawMessage, len(items))
-	for i, it := range items {
-		events[i] = it.event
-	}
-	if creds.v3 {
+// body is the request that sends events in the destination's API version.
+func (c redditCreds) body(events []json.RawMessage) ([]byte, error) {
+	if c.v3 {
 		var b redditBodyV3
-		b.Data.TestID = creds.testID
+		b.Data.TestID = c.testID
 		b.Data.Events = events
 		return json.Marshal(b)
 	}
-	return json.Marshal(redditBodyV2{TestMode: creds.testMode, Events: events})
+	return json.Marshal(redditBodyV2{TestMode: c.testMode, Events: events})
 }
 
 // Render builds the request Send would make for convs, with the token
 // redacted. Conversions Send would fail without sending are left out; it is
 // an error when none is left.
 func (r *Reddit) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	creds, items, out, err := r.prepare(d, convs)
+	creds, err := redditCredsOf(d)
 	if err != nil {
 		return Request{}, err
 	}
-	if len(items) == 0 {
-		for _, res := range out {
-			if res.Err != nil {
-				return Request{}, res.Err
-			}
-		}
-		return Request{}, errors.New("reddit: no conversions to send")
-	}
-	body, err := redditBody(creds, items)
-	if err != nil {
-		return Request{}, fmt.Errorf("reddit: encode request: %w", err)
-	}
-	return Request{
-		Method: http.MethodPost,
-		URL:    creds.url(r.cfg.BaseURL),
-		Header: map[string]string{"Authorization": "Bearer REDACTED", "Content-Type": "application/json"},
-		Body:   body,
-	}, nil
+	results, _, events := r.prepare(creds, convs)
+	return renderReady("reddit", creds.url(r.cfg.BaseURL), bearerHeaders("REDACTED"), results, events, creds.body)
 }
 
 // Send delivers convs in one request and returns one Result per conversion.
@@ -447,46 +397,39 @@ func (r *Reddit) Render(d Destination, convs []mapping.Conversion) (Request, err
 // processed"), so a rejected batch of several events is resent one event at
 // a time to find the bad ones.
 func (r *Reddit) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	creds, items, out, err := r.prepare(d, convs)
-	if err != nil || len(items) == 0 {
-		return out
+	creds, err := redditCredsOf(d)
+	if err != nil {
+		return failAll(len(convs), err)
 	}
-	r.deliver(ctx, creds, items, out)
-	return out
+	results, ready, events := r.prepare(creds, convs)
+	if len(ready) > 0 {
+		r.deliver(ctx, creds, ready, events, results)
+	}
+	return results
 }
 
-func (r *Reddit) deliver(ctx context.Context, creds redditCreds, items []redditItem, out []Result) {
-	body, err := redditBody(creds, items)
+// deliver sends events, those of the conversions at idx, and records each
+// one's outcome in out.
+func (r *Reddit) deliver(ctx context.Context, creds redditCreds, idx []int, events []json.RawMessage, out []Result) {
+	body, err := creds.body(events)
 	if err != nil {
-		for _, it := range items {
-			out[it.index].Err = Invalid(0, "", fmt.Sprintf("reddit: cannot encode request: %v", err))
-		}
+		spread(out, idx, 0, "", Invalid(0, "", fmt.Sprintf("reddit: cannot encode request: %v", err)))
 		return
 	}
-	header := map[string]string{"Authorization": "Bearer " + creds.token}
-	a, perr := post(ctx, r.cfg.Client, creds.url(r.cfg.BaseURL), header, body)
+	a, perr := post(ctx, r.cfg.Client, creds.url(r.cfg.BaseURL), bearerHeaders(creds.token), body)
 	var failure *Error
 	if perr != nil {
-		if !errors.As(perr, &failure) {
-			failure = Transient(0, "", "reddit: request failed")
-		}
+		failure = classified(perr, "reddit")
 	} else {
 		failure = redditClassify(a, r.cfg.now())
 	}
-	if failure != nil && failure.Class == ErrInvalid && a.Status == http.StatusBadRequest && len(items) > 1 {
-		for _, it := range items {
-			r.deliver(ctx, creds, []redditItem{it}, out)
+	if failure != nil && failure.Class == ErrInvalid && a.Status == http.StatusBadRequest && len(idx) > 1 {
+		for k := range idx {
+			r.deliver(ctx, creds, idx[k:k+1], events[k:k+1], out)
 		}
 		return
 	}
-	for _, it := range items {
-		res := &out[it.index]
-		res.StatusCode = a.Status
-		res.Response = string(a.Body)
-		if failure != nil {
-			res.Err = failure
-		}
-	}
+	spread(out, idx, a.Status, string(a.Body), asError(failure))
 }
 
 // redditAnswer covers Reddit's error shapes: v3 {"error":{"code","message",

@@ -3,8 +3,6 @@ package platforms
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,15 +11,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -30,13 +25,6 @@ const (
 	redditTestAccount = "t2_testaccount7"
 	redditTestToken   = "rdt-secret-token-5c4b3a"
 )
-
-var redditHexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func redditSHA(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
 
 // redditTestDest returns a v3 (pixel) or v2.0 (ad account) destination.
 func redditTestDest(v3 bool, settings map[string]string) Destination {
@@ -47,20 +35,6 @@ func redditTestDest(v3 bool, settings map[string]string) Destination {
 		cred["ad_account_id"] = redditTestAccount
 	}
 	return Destination{ID: 9, ShopID: 1, Platform: "reddit", Credentials: cred, Settings: settings}
-}
-
-func redditSortedConversions() ([]string, []mapping.Conversion) {
-	all := testConversions()
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	convs := make([]mapping.Conversion, len(names))
-	for i, n := range names {
-		convs[i] = all[n]
-	}
-	return names, convs
 }
 
 // Strict mirrors of Reddit's request schemas: unknown fields fail the test.
@@ -140,22 +114,14 @@ type redditFake struct {
 	srv     *httptest.Server
 	respond func(w http.ResponseWriter, seen redditFakeSeen)
 
-	mu   sync.Mutex
-	seen []redditFakeSeen
+	recorder[redditFakeSeen]
 }
 
 func newRedditFake(t *testing.T, respond func(w http.ResponseWriter, seen redditFakeSeen)) *redditFake {
 	t.Helper()
 	f := &redditFake{t: t, respond: respond}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f.srv = startFake(t, http.HandlerFunc(f.serve))
 	return f
-}
-
-func redditWriteJSON(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	io.WriteString(w, body)
 }
 
 func (f *redditFake) serve(w http.ResponseWriter, r *http.Request) {
@@ -163,19 +129,19 @@ func (f *redditFake) serve(w http.ResponseWriter, r *http.Request) {
 	v2Path := "/api/v2.0/conversions/events/" + redditTestAccount
 	if r.Method != http.MethodPost || (r.URL.Path != v3Path && r.URL.Path != v2Path) {
 		f.t.Errorf("reddit fake: got %s %s", r.Method, r.URL.Path)
-		redditWriteJSON(w, 404, `{"error":{"message":"Not Found"}}`)
+		writeJSON(w, 404, `{"error":{"message":"Not Found"}}`)
 		return
 	}
 	switch auth := r.Header.Get("Authorization"); {
 	case auth == "":
-		redditWriteJSON(w, 401, `{"error":{"message":"No bearer token provided"}}`)
+		writeJSON(w, 401, `{"error":{"message":"No bearer token provided"}}`)
 		return
 	case auth != "Bearer "+redditTestToken:
-		redditWriteJSON(w, 401, `{"error":{"reason":"UNAUTHORIZED","explanation":"Invalid token"}}`)
+		writeJSON(w, 401, `{"error":{"reason":"UNAUTHORIZED","explanation":"Invalid token"}}`)
 		return
 	}
 	if ua := r.Header.Get("User-Agent"); ua == "" || strings.HasPrefix(ua, "Go-http-client") {
-		redditWriteJSON(w, 429, `{"error":{"message":"Your user agent was automatically ratelimited."}}`)
+		writeJSON(w, 429, `{"error":{"message":"Your user agent was automatically ratelimited."}}`)
 		f.t.Errorf("reddit fake: default user agent %q", ua)
 		return
 	}
@@ -193,29 +159,21 @@ func (f *redditFake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(problems) > 0 {
 		f.t.Errorf("reddit fake: invalid request: %s\n%s", strings.Join(problems, "; "), body)
-		redditWriteJSON(w, 400, fmt.Sprintf(`{"message":"There were %d invalid conversion events. None were processed.","invalid_events":[{"error_message":%q}]}`, len(problems), problems[0]))
+		writeJSON(w, 400, fmt.Sprintf(`{"message":"There were %d invalid conversion events. None were processed.","invalid_events":[{"error_message":%q}]}`, len(problems), problems[0]))
 		return
 	}
-	f.mu.Lock()
-	f.seen = append(f.seen, seen)
-	f.mu.Unlock()
+	f.record(seen)
 	f.respond(w, seen)
-}
-
-func redditStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
 }
 
 func redditCheckUser(i int, u redditFakeUser) []string {
 	var p []string
 	for name, h := range map[string]string{"email": u.Email, "phone_number": u.PhoneNumber, "external_id": u.ExternalID, "ip_address": u.IPAddress} {
-		if h != "" && !redditHexRE.MatchString(h) {
+		if h != "" && !testHexRE.MatchString(h) {
 			p = append(p, fmt.Sprintf("events[%d].user.%s %q is not SHA-256 hex", i, name, h))
 		}
 	}
-	if redditHexRE.MatchString(u.UserAgent) {
+	if testHexRE.MatchString(u.UserAgent) {
 		p = append(p, fmt.Sprintf("events[%d].user.user_agent is hashed", i))
 	}
 	return p
@@ -223,7 +181,7 @@ func redditCheckUser(i int, u redditFakeUser) []string {
 
 func (f *redditFake) checkV3(body []byte, seen *redditFakeSeen) []string {
 	var req redditFakeV3
-	if err := redditStrict(body, &req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		return []string{"v3 body: " + err.Error()}
 	}
 	var p []string
@@ -254,7 +212,7 @@ func (f *redditFake) checkV3(body []byte, seen *redditFakeSeen) []string {
 
 func (f *redditFake) checkV2(body []byte, seen *redditFakeSeen) []string {
 	var req redditFakeV2
-	if err := redditStrict(body, &req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		return []string{"v2 body: " + err.Error()}
 	}
 	var p []string
@@ -280,18 +238,12 @@ func (f *redditFake) checkV2(body []byte, seen *redditFakeSeen) []string {
 	return p
 }
 
-func (f *redditFake) got() []redditFakeSeen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]redditFakeSeen(nil), f.seen...)
-}
-
 func (f *redditFake) sender(timeout time.Duration) *Reddit {
-	return NewReddit(Config{BaseURL: f.srv.URL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }})
+	return NewReddit(testConfig(f.srv.URL, timeout))
 }
 
 func redditOK(w http.ResponseWriter, seen redditFakeSeen) {
-	redditWriteJSON(w, 200, fmt.Sprintf(`{"data":{"message":"Successfully processed %d conversion events."}}`, len(seen.ids)))
+	writeJSON(w, 200, fmt.Sprintf(`{"data":{"message":"Successfully processed %d conversion events."}}`, len(seen.ids)))
 }
 
 func TestRedditGolden(t *testing.T) {
@@ -307,14 +259,7 @@ func TestRedditGolden(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Render(%s): %v", name, err)
 				}
-				got, err := json.Marshal(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if bytes.Contains(got, []byte(redditTestToken)) {
-					t.Errorf("rendered request contains the token:\n%s", got)
-				}
-				testutil.GoldenJSON(t, filepath.Join("testdata", "reddit", file), got, *update)
+				checkGolden(t, filepath.Join("testdata", "reddit", file), req, redditTestToken)
 			})
 		}
 	}
@@ -325,12 +270,12 @@ func TestRedditSendSuccess(t *testing.T) {
 		t.Run(fmt.Sprintf("v3=%v", v3), func(t *testing.T) {
 			f := newRedditFake(t, redditOK)
 			rd := f.sender(5 * time.Second)
-			names, convs := redditSortedConversions()
+			names, convs := sortedConversions()
 			d := redditTestDest(v3, nil)
 
 			results := rd.Send(context.Background(), d, convs)
 
-			seen := f.got()
+			seen := f.calls()
 			if len(seen) != 1 || seen[0].v3 != v3 {
 				t.Fatalf("requests = %+v, want one %v request", seen, v3)
 			}
@@ -338,7 +283,7 @@ func TestRedditSendSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !redditJSONEqual(t, seen[0].raw, rendered.Body) {
+			if !jsonEqual(t, seen[0].raw, rendered.Body) {
 				t.Errorf("sent body differs from Render body\nsent:   %s\nrender: %s", seen[0].raw, rendered.Body)
 			}
 			events := redditSentEvents(t, seen[0].raw, v3)
@@ -351,7 +296,7 @@ func TestRedditSendSuccess(t *testing.T) {
 				if r.Err != nil || r.StatusCode != 200 {
 					t.Errorf("%s: (%d, %v), want (200, nil)", names[i], r.StatusCode, r.Err)
 				}
-				if !redditJSONEqual(t, r.Payload, events[i]) {
+				if !jsonEqual(t, r.Payload, events[i]) {
 					t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, events[i])
 				}
 				if diff := cmp.Diff(wantMatch[names[i]].Score(), r.Match); diff != "" {
@@ -404,11 +349,11 @@ func TestRedditHashVectors(t *testing.T) {
 	// Reddit's published vectors: both spellings of Alice hash alike, and
 	// "+15554441234" is hashed with its "+".
 	const aliceHash = "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976"
-	if got := redditHashEmail("Al.ice$+Apple@Example.Com"); got != aliceHash || redditSHA("alice@example.com") != aliceHash {
+	if got := redditHashEmail("Al.ice$+Apple@Example.Com"); got != aliceHash || testSHA256("alice@example.com") != aliceHash {
 		t.Errorf("email vector: got %s, want %s", got, aliceHash)
 	}
 	const phoneHash = "e5b124c58580eb16bd959b8d0cac12b12c952e2ceae0203d416cff94f10b994a"
-	if got := redditHashPhone("+15554441234", "US"); got != phoneHash || redditSHA("+15554441234") != phoneHash {
+	if got := redditHashPhone("+15554441234", "US"); got != phoneHash || testSHA256("+15554441234") != phoneHash {
 		t.Errorf("phone vector: got %s, want %s", got, phoneHash)
 	}
 
@@ -419,16 +364,16 @@ func TestRedditHashVectors(t *testing.T) {
 		want redditFakeUser
 	}{
 		{"full", redditFakeUser{
-			Email:       redditSHA("janedoe@example.com"),
-			PhoneNumber: redditSHA("+12175550143"),
-			ExternalID:  redditSHA("7390123456789"),
-			IPAddress:   redditSHA("203.0.113.42"),
+			Email:       testSHA256("janedoe@example.com"),
+			PhoneNumber: testSHA256("+12175550143"),
+			ExternalID:  testSHA256("7390123456789"),
+			IPAddress:   testSHA256("203.0.113.42"),
 			UserAgent:   all["full"].UserAgent,
 		}},
-		{"phone_only", redditFakeUser{PhoneNumber: redditSHA("+493012345678")}},
+		{"phone_only", redditFakeUser{PhoneNumber: testSHA256("+493012345678")}},
 		{"prehashed_jpy", redditFakeUser{
 			Email:     "a3f1d4c2b6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829",
-			IPAddress: redditSHA("2001:db8::1"),
+			IPAddress: testSHA256("2001:db8::1"),
 			UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
 		}},
 	}
@@ -447,7 +392,7 @@ func TestRedditHashVectors(t *testing.T) {
 			}
 		})
 	}
-	if got, want := redditHashIP(" 2001:DB8:0::1 "), redditSHA("2001:db8::1"); got != want {
+	if got, want := redditHashIP(" 2001:DB8:0::1 "), testSHA256("2001:db8::1"); got != want {
 		t.Errorf("IPv6 is hashed in canonical form: got %s, want %s", got, want)
 	}
 }
@@ -479,7 +424,7 @@ func TestRedditErrors(t *testing.T) {
 				for k, v := range tc.header {
 					w.Header().Set(k, v)
 				}
-				redditWriteJSON(w, tc.status, tc.body)
+				writeJSON(w, tc.status, tc.body)
 			})
 			res := f.sender(5*time.Second).Send(context.Background(), redditTestDest(true, nil), []mapping.Conversion{c})
 			r := res[0]
@@ -514,16 +459,7 @@ func TestRedditWrongTokenIsAuth(t *testing.T) {
 }
 
 func TestRedditHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	rd := NewReddit(Config{BaseURL: srv.URL, Client: &http.Client{Timeout: 100 * time.Millisecond}, Now: func() time.Time { return testNow }})
+	rd := NewReddit(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	res := rd.Send(context.Background(), redditTestDest(true, nil), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
 		t.Fatalf("(%d, %v), want no answer and ErrTransient", res[0].StatusCode, res[0].Err)
@@ -546,7 +482,7 @@ func TestRedditTooOld(t *testing.T) {
 	if res[1].Err != nil {
 		t.Errorf("fresh: %v", res[1].Err)
 	}
-	seen := f.got()
+	seen := f.calls()
 	if len(seen) != 1 || !cmp.Equal(seen[0].ids, []string{fresh.EventID}) {
 		t.Fatalf("sent %v, want only %q", seen, fresh.EventID)
 	}
@@ -559,17 +495,13 @@ func TestRedditBatchAtLimit(t *testing.T) {
 		t.Fatalf("BatchSize = %d, want 1000", rd.BatchSize())
 	}
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, rd.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, rd.BatchSize())
 	for i, r := range rd.Send(context.Background(), redditTestDest(true, nil), convs) {
 		if r.Err != nil {
 			t.Fatalf("result %d: %v", i, r.Err)
 		}
 	}
-	if seen := f.got(); len(seen) != 1 || len(seen[0].ids) != len(convs) {
+	if seen := f.calls(); len(seen) != 1 || len(seen[0].ids) != len(convs) {
 		t.Fatalf("want one request with %d events, got %d requests", len(convs), len(seen))
 	}
 }
@@ -602,15 +534,15 @@ func TestRedditTestMode(t *testing.T) {
 			}
 			res := rd.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
 			if tc.wantConfig {
-				if !errors.Is(res[0].Err, ErrAuth) || len(f.got()) != 0 {
-					t.Fatalf("Err = %v (sent %d), want a configuration error and nothing sent", res[0].Err, len(f.got()))
+				if !errors.Is(res[0].Err, ErrAuth) || len(f.calls()) != 0 {
+					t.Fatalf("Err = %v (sent %d), want a configuration error and nothing sent", res[0].Err, len(f.calls()))
 				}
 				return
 			}
 			if res[0].Err != nil {
 				t.Fatal(res[0].Err)
 			}
-			seen := f.got()[0]
+			seen := f.calls()[0]
 			if seen.testID != tc.wantTestID || seen.testMode != tc.wantV2Flag {
 				t.Errorf("test_id, test_mode = %q, %v; want %q, %v", seen.testID, seen.testMode, tc.wantTestID, tc.wantV2Flag)
 			}
@@ -622,7 +554,7 @@ func TestRedditInvalidBatchIsSplit(t *testing.T) {
 	f := newRedditFake(t, func(w http.ResponseWriter, seen redditFakeSeen) {
 		for _, id := range seen.ids {
 			if id == "bad" {
-				redditWriteJSON(w, 400, `{"message":"There were 1 invalid conversion events. None were processed.","invalid_events":[{"error_message":"bad product"}]}`)
+				writeJSON(w, 400, `{"message":"There were 1 invalid conversion events. None were processed.","invalid_events":[{"error_message":"bad product"}]}`)
 				return
 			}
 		}
@@ -637,7 +569,7 @@ func TestRedditInvalidBatchIsSplit(t *testing.T) {
 			t.Errorf("v3=%v: results %v, %v, %v; want nil, ErrInvalid, nil", v3, res[0].Err, res[1].Err, res[2].Err)
 		}
 	}
-	if n := len(f.got()); n != 8 {
+	if n := len(f.calls()); n != 8 {
 		t.Errorf("requests = %d, want (1 batch + 3 resends) per version", n)
 	}
 }
@@ -664,7 +596,7 @@ func TestRedditConfigErrors(t *testing.T) {
 			if _, err := rd.Render(d, []mapping.Conversion{testConversions()["full"]}); !errors.Is(err, ErrAuth) {
 				t.Errorf("Render: %v, want ErrAuth", err)
 			}
-			if n := len(f.got()); n != 0 {
+			if n := len(f.calls()); n != 0 {
 				t.Errorf("%d requests sent with a broken destination", n)
 			}
 		})
@@ -691,14 +623,7 @@ func TestRedditSubscribeIsCustom(t *testing.T) {
 
 func TestRedditFields(t *testing.T) {
 	rd := NewReddit(Config{})
-	var got []string
-	for _, f := range rd.Fields() {
-		kind := "credential"
-		if f.Setting {
-			kind = "setting"
-		}
-		got = append(got, fmt.Sprintf("%s:%s:req=%v:secret=%v", kind, f.Name, f.Required, f.Secret))
-	}
+	got := describeFields(rd.Fields())
 	want := []string{
 		"credential:pixel_id:req=false:secret=false",
 		"credential:ad_account_id:req=false:secret=false",
@@ -752,16 +677,4 @@ func FuzzRedditNormalizeEmail(f *testing.F) {
 			t.Fatalf("not idempotent: %q → %q → %q", in, got, again)
 		}
 	})
-}
-
-func redditJSONEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, a)
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	return cmp.Equal(x, y)
 }

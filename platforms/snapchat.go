@@ -3,7 +3,6 @@ package platforms
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -42,13 +41,7 @@ var _ Sender = (*Snapchat)(nil)
 // NewSnapchat returns a Snapchat sender. An empty BaseURL means Snap's public
 // host; a nil Client gets one with a 15-second timeout.
 func NewSnapchat(cfg Config) *Snapchat {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = snapchatDefaultURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 15 * time.Second}
-	}
+	cfg = cfg.withDefaults(snapchatDefaultURL, 15*time.Second)
 	return &Snapchat{cfg: cfg}
 }
 
@@ -201,15 +194,6 @@ func snapchatHashPhone(raw, country string) string {
 	return mapping.Hash(mapping.PhoneDigits(e164))
 }
 
-// snapchatHashed wraps a normalized value's hash in the array Snap expects,
-// or nil when there is nothing.
-func snapchatHashed(normalized string) []string {
-	if h := mapping.Hash(normalized); h != "" {
-		return []string{h}
-	}
-	return nil
-}
-
 func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error) {
 	name, ok := snapchatEventName(c.EventName)
 	if !ok {
@@ -236,15 +220,15 @@ func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mappi
 		ActionSource:   "OFFLINE",
 		EventSourceURL: strings.TrimSpace(c.SourceURL),
 		UserData: snapchatUserData{
-			Fn:              snapchatHashed(mapping.NormalizeName(u.FirstName)),
-			Ln:              snapchatHashed(mapping.NormalizeName(u.LastName)),
-			Ge:              snapchatHashed(mapping.NormalizeGender(u.Gender)),
-			Db:              snapchatHashed(mapping.NormalizeBirthDate(u.BirthDate)),
-			Ct:              snapchatHashed(mapping.NormalizeCity(u.City)),
-			St:              snapchatHashed(mapping.NormalizeState(u.State, u.Country)),
-			Zp:              snapchatHashed(mapping.NormalizeZip(u.Zip, u.Country)),
-			Country:         snapchatHashed(mapping.NormalizeCountry(u.Country)),
-			ExternalID:      snapchatHashed(mapping.NormalizeExternalID(u.ExternalID)),
+			Fn:              hashedField(mapping.NormalizeName(u.FirstName)),
+			Ln:              hashedField(mapping.NormalizeName(u.LastName)),
+			Ge:              hashedField(mapping.NormalizeGender(u.Gender)),
+			Db:              hashedField(mapping.NormalizeBirthDate(u.BirthDate)),
+			Ct:              hashedField(mapping.NormalizeCity(u.City)),
+			St:              hashedField(mapping.NormalizeState(u.State, u.Country)),
+			Zp:              hashedField(mapping.NormalizeZip(u.Zip, u.Country)),
+			Country:         hashedField(mapping.NormalizeCountry(u.Country)),
+			ExternalID:      hashedField(mapping.NormalizeExternalID(u.ExternalID)),
 			ClientIPAddress: strings.TrimSpace(c.ClientIP),
 			ClientUserAgent: strings.TrimSpace(c.UserAgent),
 			ScClickID:       strings.TrimSpace(c.ClickIDs.ScCID),
@@ -293,72 +277,28 @@ func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mappi
 	return b, m.Score(), nil
 }
 
-type snapchatItem struct {
-	index int
-	event json.RawMessage
+// prepare renders every conversion. Conversions that cannot be sent already
+// carry their failure in results.
+func (s *Snapchat) prepare(convs []mapping.Conversion) (results []Result, ready []int, events []json.RawMessage) {
+	return prepareRecent(convs, s.cfg.now(), snapchatMaxAge, "Snapchat", snapchatRender)
 }
 
-func (s *Snapchat) prepare(d Destination, convs []mapping.Conversion) (snapchatCreds, []snapchatItem, []Result, error) {
-	out := make([]Result, len(convs))
-	creds, err := snapchatCredsOf(d)
-	if err != nil {
-		for i := range out {
-			out[i].Err = err
-		}
-		return creds, nil, out, err
-	}
-	now := s.cfg.now()
-	var items []snapchatItem
-	for i, c := range convs {
-		if tooOld(c, snapchatMaxAge, now) {
-			out[i].Err = ageError("Snapchat", snapchatMaxAge)
-			continue
-		}
-		ev, m, err := snapchatRender(c, now)
-		if err != nil {
-			out[i].Err = err
-			continue
-		}
-		out[i].Payload, out[i].Match = ev, m
-		items = append(items, snapchatItem{index: i, event: ev})
-	}
-	return creds, items, out, nil
-}
-
-func snapchatBody(creds snapchatCreds, items []snapchatItem) ([]byte, error) {
-	req := snapchatRequest{TestEventCode: creds.testCode, Data: make([]json.RawMessage, len(items))}
-	for i, it := range items {
-		req.Data[i] = it.event
-	}
-	return json.Marshal(req)
+// body is the request that sends events, with the test event code if set.
+func (c snapchatCreds) body(events []json.RawMessage) ([]byte, error) {
+	return json.Marshal(snapchatRequest{TestEventCode: c.testCode, Data: events})
 }
 
 // Render builds the request Send would make for convs, with the access token
 // in the URL redacted. Conversions Send would fail without sending are left
 // out; it is an error when none is left.
 func (s *Snapchat) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	creds, items, out, err := s.prepare(d, convs)
+	creds, err := snapchatCredsOf(d)
 	if err != nil {
 		return Request{}, err
 	}
-	if len(items) == 0 {
-		for _, r := range out {
-			if r.Err != nil {
-				return Request{}, r.Err
-			}
-		}
-		return Request{}, errors.New("snapchat: no conversions to send")
-	}
-	body, err := snapchatBody(creds, items)
-	if err != nil {
-		return Request{}, fmt.Errorf("snapchat: encode request: %w", err)
-	}
-	return Request{
-		Method: http.MethodPost,
-		URL:    creds.url(s.cfg.BaseURL, "REDACTED"),
-		Header: map[string]string{"Content-Type": "application/json"},
-		Body:   body,
-	}, nil
+	results, _, events := s.prepare(convs)
+	header := map[string]string{"Content-Type": "application/json"}
+	return renderReady("snapchat", creds.url(s.cfg.BaseURL, "REDACTED"), header, results, events, creds.body)
 }
 
 // Send delivers convs in one request and returns one Result per conversion.
@@ -366,51 +306,48 @@ func (s *Snapchat) Render(d Destination, convs []mapping.Conversion) (Request, e
 // others were kept, so each event is resent alone (event_id deduplicates
 // any that were) and gets its own verdict.
 func (s *Snapchat) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	creds, items, out, err := s.prepare(d, convs)
-	if err != nil || len(items) == 0 {
-		return out
+	creds, err := snapchatCredsOf(d)
+	if err != nil {
+		return failAll(len(convs), err)
 	}
-	s.deliver(ctx, creds, items, out)
-	return out
+	results, ready, events := s.prepare(convs)
+	if len(ready) > 0 {
+		s.deliver(ctx, creds, ready, events, results)
+	}
+	return results
 }
 
-func (s *Snapchat) deliver(ctx context.Context, creds snapchatCreds, items []snapchatItem, out []Result) {
-	body, err := snapchatBody(creds, items)
+// deliver sends events, those of the conversions at idx, and records each
+// one's outcome in out.
+func (s *Snapchat) deliver(ctx context.Context, creds snapchatCreds, idx []int, events []json.RawMessage, out []Result) {
+	body, err := creds.body(events)
 	if err != nil {
-		for _, it := range items {
-			out[it.index].Err = Invalid(0, "", fmt.Sprintf("snapchat: cannot encode request: %v", err))
-		}
+		spread(out, idx, 0, "", Invalid(0, "", fmt.Sprintf("snapchat: cannot encode request: %v", err)))
 		return
 	}
 	a, perr := post(ctx, s.cfg.Client, creds.url(s.cfg.BaseURL, creds.token), nil, body)
 	var v snapchatVerdict
 	if perr != nil {
-		var e *Error
-		if !errors.As(perr, &e) {
-			e = Transient(0, "", "snapchat: request failed")
-		}
-		v.batch = e
+		v.batch = classified(perr, "snapchat")
 	} else {
-		v = snapchatClassify(a, len(items), s.cfg.now())
+		v = snapchatClassify(a, len(idx), s.cfg.now())
 	}
-	if v.batch != nil && v.batch.Class == ErrInvalid && v.perEvent == nil && len(items) > 1 {
-		for _, it := range items {
-			s.deliver(ctx, creds, []snapchatItem{it}, out)
+	if v.batch != nil && v.batch.Class == ErrInvalid && v.perEvent == nil && len(idx) > 1 {
+		for k := range idx {
+			s.deliver(ctx, creds, idx[k:k+1], events[k:k+1], out)
 		}
 		return
 	}
-	for i, it := range items {
-		r := &out[it.index]
+	for k, i := range idx {
+		r := &out[i]
 		r.StatusCode = a.Status
 		r.Response = string(a.Body)
 		failure := v.batch
 		if v.perEvent != nil {
-			failure = v.perEvent[i]
-			r.Match.Reported = v.warnings[i]
+			failure = v.perEvent[k]
+			r.Match.Reported = v.warnings[k]
 		}
-		if failure != nil {
-			r.Err = failure
-		}
+		r.Err = asError(failure)
 	}
 }
 

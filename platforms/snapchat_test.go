@@ -1,10 +1,7 @@
 package platforms
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,16 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -30,33 +23,12 @@ const (
 	snapchatTestToken = "snap-secret-token-e1d2c3"
 )
 
-var snapchatHexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func snapchatSHA(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
 func snapchatTestDest(settings map[string]string) Destination {
 	return Destination{
 		ID: 11, ShopID: 1, Platform: "snapchat",
 		Credentials: map[string]string{"pixel_id": snapchatTestPixel, "access_token": snapchatTestToken},
 		Settings:    settings,
 	}
-}
-
-func snapchatSortedConversions() ([]string, []mapping.Conversion) {
-	all := testConversions()
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	convs := make([]mapping.Conversion, len(names))
-	for i, n := range names {
-		convs[i] = all[n]
-	}
-	return names, convs
 }
 
 // Strict mirror of Snap's v3 request schema.
@@ -117,36 +89,28 @@ type snapchatFake struct {
 	srv     *httptest.Server
 	respond func(w http.ResponseWriter, seen snapchatFakeSeen)
 
-	mu   sync.Mutex
-	seen []snapchatFakeSeen
+	recorder[snapchatFakeSeen]
 }
 
 func newSnapchatFake(t *testing.T, respond func(w http.ResponseWriter, seen snapchatFakeSeen)) *snapchatFake {
 	t.Helper()
 	f := &snapchatFake{t: t, respond: respond}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f.srv = startFake(t, http.HandlerFunc(f.serve))
 	return f
-}
-
-func snapchatWrite(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	io.WriteString(w, body)
 }
 
 func (f *snapchatFake) serve(w http.ResponseWriter, r *http.Request) {
 	events := "/v3/" + snapchatTestPixel + "/events"
 	if r.Method != http.MethodPost || (r.URL.Path != events && r.URL.Path != events+"/validate") {
 		f.t.Errorf("snapchat fake: got %s %s", r.Method, r.URL.Path)
-		snapchatWrite(w, 404, `{"status":"INVALID","reason":"Not found"}`)
+		writeJSON(w, 404, `{"status":"INVALID","reason":"Not found"}`)
 		return
 	}
 	if r.Header.Get("Authorization") != "" {
 		f.t.Errorf("snapchat fake: token sent in a header; Snap takes it in the query")
 	}
 	if r.URL.Query().Get("access_token") != snapchatTestToken {
-		snapchatWrite(w, 401, `{"status":"INVALID","reason":"Unauthorized: invalid access token"}`)
+		writeJSON(w, 401, `{"status":"INVALID","reason":"Unauthorized: invalid access token"}`)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
@@ -155,21 +119,17 @@ func (f *snapchatFake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seen := snapchatFakeSeen{validate: strings.HasSuffix(r.URL.Path, "/validate"), raw: body}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&seen.req); err != nil {
+	if err := decodeStrict(body, &seen.req); err != nil {
 		f.t.Errorf("snapchat fake: body does not decode strictly: %v\n%s", err, body)
-		snapchatWrite(w, 400, `{"status":"INVALID","reason":"Malformed JSON"}`)
+		writeJSON(w, 400, `{"status":"INVALID","reason":"Malformed JSON"}`)
 		return
 	}
 	if problems := snapchatFakeCheck(seen.req); len(problems) > 0 {
 		f.t.Errorf("snapchat fake: invalid request: %s\n%s", strings.Join(problems, "; "), body)
-		snapchatWrite(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":%q}`, strings.Join(problems, "; ")))
+		writeJSON(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":%q}`, strings.Join(problems, "; ")))
 		return
 	}
-	f.mu.Lock()
-	f.seen = append(f.seen, seen)
-	f.mu.Unlock()
+	f.record(seen)
 	f.respond(w, seen)
 }
 
@@ -198,7 +158,7 @@ func snapchatFakeCheck(req snapchatFakeRequest) []string {
 		u := e.UserData
 		for _, list := range [][]string{u.Em, u.Ph, u.Fn, u.Ln, u.Ge, u.Db, u.Ct, u.St, u.Zp, u.Country, u.ExternalID} {
 			for _, h := range list {
-				if !snapchatHexRE.MatchString(h) {
+				if !testHexRE.MatchString(h) {
 					p = append(p, fmt.Sprintf("data[%d] Unhashed PII: %q", i, h))
 				}
 			}
@@ -215,28 +175,22 @@ func snapchatFakeCheck(req snapchatFakeRequest) []string {
 	return p
 }
 
-func (f *snapchatFake) got() []snapchatFakeSeen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]snapchatFakeSeen(nil), f.seen...)
-}
-
 func (f *snapchatFake) sender(timeout time.Duration) *Snapchat {
-	return NewSnapchat(Config{BaseURL: f.srv.URL, Client: &http.Client{Timeout: timeout}, Now: func() time.Time { return testNow }})
+	return NewSnapchat(testConfig(f.srv.URL, timeout))
 }
 
 // snapchatOK answers like Snap: a plain VALID from /events, per-event logs
 // from /events/validate.
 func snapchatOK(w http.ResponseWriter, seen snapchatFakeSeen) {
 	if !seen.validate {
-		snapchatWrite(w, 200, `{"status":"VALID","reason":"All events processed"}`)
+		writeJSON(w, 200, `{"status":"VALID","reason":"All events processed"}`)
 		return
 	}
 	var logs []string
 	for i := range seen.req.Data {
 		logs = append(logs, fmt.Sprintf(`{"event":%d,"status":"VALID","warnings":[]}`, i))
 	}
-	snapchatWrite(w, 200, `{"status":"VALID","test_event":true,"reason":"validated","event_logs":[`+strings.Join(logs, ",")+`]}`)
+	writeJSON(w, 200, `{"status":"VALID","test_event":true,"reason":"validated","event_logs":[`+strings.Join(logs, ",")+`]}`)
 }
 
 func TestSnapchatGolden(t *testing.T) {
@@ -247,14 +201,7 @@ func TestSnapchatGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render(%s): %v", name, err)
 			}
-			got, err := json.Marshal(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(got, []byte(snapchatTestToken)) {
-				t.Errorf("rendered request contains the token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "snapchat", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "snapchat", name+".golden.json"), req, snapchatTestToken)
 		})
 	}
 }
@@ -262,11 +209,11 @@ func TestSnapchatGolden(t *testing.T) {
 func TestSnapchatSendSuccess(t *testing.T) {
 	f := newSnapchatFake(t, snapchatOK)
 	sc := f.sender(5 * time.Second)
-	names, convs := snapchatSortedConversions()
+	names, convs := sortedConversions()
 
 	results := sc.Send(context.Background(), snapchatTestDest(nil), convs)
 
-	seen := f.got()
+	seen := f.calls()
 	if len(seen) != 1 || seen[0].validate {
 		t.Fatalf("requests = %d, want one to /events", len(seen))
 	}
@@ -274,7 +221,7 @@ func TestSnapchatSendSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !snapchatJSONEqual(t, seen[0].raw, rendered.Body) {
+	if !jsonEqual(t, seen[0].raw, rendered.Body) {
 		t.Errorf("sent body differs from Render body\nsent:   %s\nrender: %s", seen[0].raw, rendered.Body)
 	}
 	var sent struct{ Data []json.RawMessage }
@@ -291,7 +238,7 @@ func TestSnapchatSendSuccess(t *testing.T) {
 		if r.Err != nil || r.StatusCode != 200 {
 			t.Errorf("%s: (%d, %v), want (200, nil)", names[i], r.StatusCode, r.Err)
 		}
-		if !snapchatJSONEqual(t, r.Payload, sent.Data[i]) {
+		if !jsonEqual(t, r.Payload, sent.Data[i]) {
 			t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, sent.Data[i])
 		}
 		if diff := cmp.Diff(wantMatch[names[i]].Score(), r.Match); diff != "" {
@@ -305,16 +252,16 @@ func TestSnapchatSendSuccess(t *testing.T) {
 
 func TestSnapchatHashVectors(t *testing.T) {
 	// Snap's documented examples.
-	if got, want := snapchatHashEmail("Person@Example.com"), "542d240129883c019e106e3b1b2d3f3cb3537c43c425364de8e951d5a3083345"; got != want || snapchatSHA("person@example.com") != want {
+	if got, want := snapchatHashEmail("Person@Example.com"), "542d240129883c019e106e3b1b2d3f3cb3537c43c425364de8e951d5a3083345"; got != want || testSHA256("person@example.com") != want {
 		t.Errorf("email example: got %s, want %s", got, want)
 	}
-	if got, want := snapchatHashPhone("+44 844 412 4653", "GB"), "dc008fda46e2e64002cf2f82a4906236282d431c4f75e5b60bfe79fc48546383"; got != want || snapchatSHA("448444124653") != want {
+	if got, want := snapchatHashPhone("+44 844 412 4653", "GB"), "dc008fda46e2e64002cf2f82a4906236282d431c4f75e5b60bfe79fc48546383"; got != want || testSHA256("448444124653") != want {
 		t.Errorf("phone example: got %s, want %s", got, want)
 	}
 
 	sc := NewSnapchat(Config{Now: func() time.Time { return testNow }})
 	all := testConversions()
-	h := func(s string) []string { return []string{snapchatSHA(s)} }
+	h := func(s string) []string { return []string{testSHA256(s)} }
 	tests := []struct {
 		name string
 		want snapchatFakeUser
@@ -376,7 +323,7 @@ func TestSnapchatErrors(t *testing.T) {
 				for k, v := range tc.header {
 					w.Header().Set(k, v)
 				}
-				snapchatWrite(w, tc.status, tc.body)
+				writeJSON(w, tc.status, tc.body)
 			})
 			r := f.sender(5*time.Second).Send(context.Background(), snapchatTestDest(nil), []mapping.Conversion{c})[0]
 			if !errors.Is(r.Err, tc.wantClass) {
@@ -412,7 +359,7 @@ func TestSnapchatTokenNeverLeaks(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	base := srv.URL
 	srv.Close()
-	sc := NewSnapchat(Config{BaseURL: base, Client: &http.Client{Timeout: time.Second}, Now: func() time.Time { return testNow }})
+	sc := NewSnapchat(testConfig(base, time.Second))
 	r := sc.Send(context.Background(), snapchatTestDest(nil), []mapping.Conversion{testConversions()["full"]})[0]
 	if !errors.Is(r.Err, ErrTransient) {
 		t.Fatalf("Err = %v, want ErrTransient", r.Err)
@@ -430,16 +377,7 @@ func TestSnapchatTokenNeverLeaks(t *testing.T) {
 }
 
 func TestSnapchatHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	sc := NewSnapchat(Config{BaseURL: srv.URL, Client: &http.Client{Timeout: 100 * time.Millisecond}, Now: func() time.Time { return testNow }})
+	sc := NewSnapchat(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	r := sc.Send(context.Background(), snapchatTestDest(nil), []mapping.Conversion{testConversions()["full"]})[0]
 	if !errors.Is(r.Err, ErrTransient) || r.StatusCode != 0 {
 		t.Fatalf("(%d, %v), want no answer and ErrTransient", r.StatusCode, r.Err)
@@ -468,7 +406,7 @@ func TestSnapchatTooOld(t *testing.T) {
 	if res[1].Err != nil || res[2].Err != nil {
 		t.Errorf("in-window events: %v, %v", res[1].Err, res[2].Err)
 	}
-	seen := f.got()
+	seen := f.calls()
 	if len(seen) != 1 || len(seen[0].req.Data) != 2 {
 		t.Fatalf("want one request with the 2 in-window events, got %d requests", len(seen))
 	}
@@ -481,17 +419,13 @@ func TestSnapchatBatchAtLimit(t *testing.T) {
 		t.Fatalf("BatchSize = %d, want 2000", sc.BatchSize())
 	}
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, sc.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, sc.BatchSize())
 	for i, r := range sc.Send(context.Background(), snapchatTestDest(nil), convs) {
 		if r.Err != nil {
 			t.Fatalf("result %d: %v", i, r.Err)
 		}
 	}
-	if seen := f.got(); len(seen) != 1 || len(seen[0].req.Data) != len(convs) {
+	if seen := f.calls(); len(seen) != 1 || len(seen[0].req.Data) != len(convs) {
 		t.Fatalf("want one request with %d events, got %d requests", len(convs), len(seen))
 	}
 }
@@ -521,7 +455,7 @@ func TestSnapchatTestMode(t *testing.T) {
 			if r.Err != nil {
 				t.Fatal(r.Err)
 			}
-			seen := f.got()[0]
+			seen := f.calls()[0]
 			if seen.validate != tc.wantValidate || seen.req.TestEventCode != tc.wantCode {
 				t.Errorf("validate, test_event_code = %v, %q; want %v, %q", seen.validate, seen.req.TestEventCode, tc.wantValidate, tc.wantCode)
 			}
@@ -531,7 +465,7 @@ func TestSnapchatTestMode(t *testing.T) {
 
 func TestSnapchatValidatePerEvent(t *testing.T) {
 	f := newSnapchatFake(t, func(w http.ResponseWriter, seen snapchatFakeSeen) {
-		snapchatWrite(w, 200, `{"status":"INVALID","test_event":true,"reason":"1 event invalid","event_logs":[`+
+		writeJSON(w, 200, `{"status":"INVALID","test_event":true,"reason":"1 event invalid","event_logs":[`+
 			`{"event":0,"status":"VALID","warnings":["sc_cookie1 not recognised"]},`+
 			`{"event":1,"status":"INVALID","errors":{"codes":["TS01"],"error_msgs":["Timestamp invalid or out of range"]},"warnings":[]}]}`)
 	})
@@ -544,7 +478,7 @@ func TestSnapchatValidatePerEvent(t *testing.T) {
 	if !errors.As(res[1].Err, &e) || e.Class != ErrInvalid || e.Code != "TS01" {
 		t.Errorf("event 1: %v, want ErrInvalid TS01", res[1].Err)
 	}
-	if n := len(f.got()); n != 1 {
+	if n := len(f.calls()); n != 1 {
 		t.Errorf("requests = %d, want 1 (per-event logs need no resend)", n)
 	}
 }
@@ -553,7 +487,7 @@ func TestSnapchatInvalidBatchIsSplit(t *testing.T) {
 	f := newSnapchatFake(t, func(w http.ResponseWriter, seen snapchatFakeSeen) {
 		for i, e := range seen.req.Data {
 			if e.EventID == "bad" {
-				snapchatWrite(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":"Invalid content","event":%d}`, i))
+				writeJSON(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":"Invalid content","event":%d}`, i))
 				return
 			}
 		}
@@ -566,7 +500,7 @@ func TestSnapchatInvalidBatchIsSplit(t *testing.T) {
 	if res[0].Err != nil || res[2].Err != nil || !errors.Is(res[1].Err, ErrInvalid) {
 		t.Errorf("results %v, %v, %v; want nil, ErrInvalid, nil", res[0].Err, res[1].Err, res[2].Err)
 	}
-	if n := len(f.got()); n != 4 {
+	if n := len(f.calls()); n != 4 {
 		t.Errorf("requests = %d, want 1 batch + 3 resends", n)
 	}
 }
@@ -591,7 +525,7 @@ func TestSnapchatRefusesBeforeSending(t *testing.T) {
 			if res[1].Err != nil {
 				t.Errorf("good: %v", res[1].Err)
 			}
-			if seen := f.got(); len(seen) != 1 || len(seen[0].req.Data) != 1 {
+			if seen := f.calls(); len(seen) != 1 || len(seen[0].req.Data) != 1 {
 				t.Errorf("want one request with the good event only")
 			}
 		})
@@ -612,7 +546,7 @@ func TestSnapchatConfigErrors(t *testing.T) {
 		if _, err := sc.Render(d, []mapping.Conversion{testConversions()["full"]}); !errors.Is(err, ErrAuth) {
 			t.Errorf("Render with %v: %v, want ErrAuth", cred, err)
 		}
-		if n := len(f.got()); n != 0 {
+		if n := len(f.calls()); n != 0 {
 			t.Errorf("%d requests sent with a broken destination", n)
 		}
 	}
@@ -671,16 +605,4 @@ func FuzzSnapchatClassify(f *testing.F) {
 			}
 		}
 	})
-}
-
-func snapchatJSONEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, a)
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	return cmp.Equal(x, y)
 }

@@ -3,9 +3,7 @@ package platforms
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -54,13 +52,7 @@ var _ Sender = (*TikTok)(nil)
 // NewTikTok returns a TikTok sender. An empty BaseURL means TikTok's public
 // host; a nil Client gets one with a 15-second timeout.
 func NewTikTok(cfg Config) *TikTok {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = tiktokDefaultURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 15 * time.Second}
-	}
+	cfg = cfg.withDefaults(tiktokDefaultURL, 15*time.Second)
 	return &TikTok{cfg: cfg}
 }
 
@@ -280,99 +272,51 @@ func tiktokRender(c mapping.Conversion, now time.Time) (json.RawMessage, mapping
 	return b, m.Score(), nil
 }
 
-// tiktokItem is a rendered conversion waiting to be sent.
-type tiktokItem struct {
-	index int
-	event json.RawMessage
+// prepare renders every conversion. Conversions that cannot be sent already
+// carry their failure in results.
+func (t *TikTok) prepare(convs []mapping.Conversion) (results []Result, ready []int, events []json.RawMessage) {
+	return prepareRecent(convs, t.cfg.now(), tiktokMaxAge, "TikTok", tiktokRender)
 }
 
-// prepare checks the destination and renders every conversion. Conversions
-// that cannot be sent already carry their failure in out.
-func (t *TikTok) prepare(d Destination, convs []mapping.Conversion) (tiktokCreds, []tiktokItem, []Result, error) {
-	out := make([]Result, len(convs))
-	creds, err := tiktokCredsOf(d)
-	if err != nil {
-		for i := range out {
-			out[i].Err = err
-		}
-		return creds, nil, out, err
-	}
-	now := t.cfg.now()
-	var items []tiktokItem
-	for i, c := range convs {
-		if tooOld(c, tiktokMaxAge, now) {
-			out[i].Err = ageError("TikTok", tiktokMaxAge)
-			continue
-		}
-		ev, m, err := tiktokRender(c, now)
-		if err != nil {
-			out[i].Err = err
-			continue
-		}
-		out[i].Payload, out[i].Match = ev, m
-		items = append(items, tiktokItem{index: i, event: ev})
-	}
-	return creds, items, out, nil
-}
-
-func (t *TikTok) body(creds tiktokCreds, items []tiktokItem) ([]byte, error) {
-	req := tiktokRequest{EventSource: "web", EventSourceID: creds.pixel, TestEventCode: creds.testCode}
-	for _, it := range items {
-		req.Data = append(req.Data, it.event)
-	}
-	return json.Marshal(req)
+// body is the request that sends events to the destination's pixel.
+func (c tiktokCreds) body(events []json.RawMessage) ([]byte, error) {
+	return json.Marshal(tiktokRequest{EventSource: "web", EventSourceID: c.pixel, TestEventCode: c.testCode, Data: events})
 }
 
 // Render builds the request Send would make for convs, with the access token
 // redacted. Conversions Send would fail without sending are left out; it is
 // an error when none is left.
 func (t *TikTok) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	creds, items, out, err := t.prepare(d, convs)
+	creds, err := tiktokCredsOf(d)
 	if err != nil {
 		return Request{}, err
 	}
-	if len(items) == 0 {
-		return Request{}, tiktokNothingToSend(out)
-	}
-	body, err := t.body(creds, items)
-	if err != nil {
-		return Request{}, fmt.Errorf("tiktok: encode request: %w", err)
-	}
-	return Request{
-		Method: http.MethodPost,
-		URL:    t.cfg.BaseURL + tiktokPath,
-		Header: map[string]string{"Access-Token": "REDACTED", "Content-Type": "application/json"},
-		Body:   body,
-	}, nil
-}
-
-func tiktokNothingToSend(out []Result) error {
-	for _, r := range out {
-		if r.Err != nil {
-			return r.Err
-		}
-	}
-	return errors.New("tiktok: no conversions to send")
+	results, _, events := t.prepare(convs)
+	header := map[string]string{"Access-Token": "REDACTED", "Content-Type": "application/json"}
+	return renderReady("tiktok", t.cfg.BaseURL+tiktokPath, header, results, events, creds.body)
 }
 
 // Send delivers convs in one request and returns one Result per conversion.
 // When TikTok rejects a batch of several events as invalid, it rejects all
 // of them, so each event is then sent alone to find the bad ones.
 func (t *TikTok) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	creds, items, out, err := t.prepare(d, convs)
-	if err != nil || len(items) == 0 {
-		return out
+	creds, err := tiktokCredsOf(d)
+	if err != nil {
+		return failAll(len(convs), err)
 	}
-	t.deliver(ctx, creds, items, out)
-	return out
+	results, ready, events := t.prepare(convs)
+	if len(ready) > 0 {
+		t.deliver(ctx, creds, ready, events, results)
+	}
+	return results
 }
 
-func (t *TikTok) deliver(ctx context.Context, creds tiktokCreds, items []tiktokItem, out []Result) {
-	body, err := t.body(creds, items)
+// deliver sends events, those of the conversions at idx, and records each
+// one's outcome in out.
+func (t *TikTok) deliver(ctx context.Context, creds tiktokCreds, idx []int, events []json.RawMessage, out []Result) {
+	body, err := creds.body(events)
 	if err != nil {
-		for _, it := range items {
-			out[it.index].Err = Invalid(0, "", fmt.Sprintf("tiktok: cannot encode request: %v", err))
-		}
+		spread(out, idx, 0, "", Invalid(0, "", fmt.Sprintf("tiktok: cannot encode request: %v", err)))
 		return
 	}
 	header := map[string]string{"Access-Token": creds.token}
@@ -380,35 +324,20 @@ func (t *TikTok) deliver(ctx context.Context, creds tiktokCreds, items []tiktokI
 	var reported string
 	var failure *Error
 	if perr != nil {
-		failure = tiktokAsError(perr)
+		failure = classified(perr, "tiktok")
 	} else {
 		reported, failure = tiktokClassify(a, t.cfg.now())
 	}
-	if failure != nil && failure.Class == ErrInvalid && len(items) > 1 {
-		for _, it := range items {
-			t.deliver(ctx, creds, []tiktokItem{it}, out)
+	if failure != nil && failure.Class == ErrInvalid && len(idx) > 1 {
+		for k := range idx {
+			t.deliver(ctx, creds, idx[k:k+1], events[k:k+1], out)
 		}
 		return
 	}
-	for _, it := range items {
-		r := &out[it.index]
-		r.StatusCode = a.Status
-		r.Response = string(a.Body)
-		r.Match.Reported = reported
-		if failure != nil {
-			r.Err = failure
-		}
+	spread(out, idx, a.Status, string(a.Body), asError(failure))
+	for _, i := range idx {
+		out[i].Match.Reported = reported
 	}
-}
-
-// tiktokAsError keeps post's classified failure, or makes any other error
-// transient.
-func tiktokAsError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return Transient(0, "", "tiktok: request failed")
 }
 
 // tiktokAnswer is TikTok's response envelope.

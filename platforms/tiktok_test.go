@@ -1,10 +1,7 @@
 package platforms
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,16 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -30,35 +23,12 @@ const (
 	tiktokTestToken = "tt-secret-token-9f8e7d"
 )
 
-var tiktokHexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-// tiktokSHA is an independent SHA-256 hex of a literal normalized string.
-func tiktokSHA(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
 func tiktokTestDest(settings map[string]string) Destination {
 	return Destination{
 		ID: 7, ShopID: 1, Platform: "tiktok",
 		Credentials: map[string]string{"pixel_code": tiktokTestPixel, "access_token": tiktokTestToken},
 		Settings:    settings,
 	}
-}
-
-// tiktokSortedConversions returns testConversions in name order.
-func tiktokSortedConversions() ([]string, []mapping.Conversion) {
-	all := testConversions()
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	convs := make([]mapping.Conversion, len(names))
-	for i, n := range names {
-		convs[i] = all[n]
-	}
-	return names, convs
 }
 
 // The fake Events API decodes strictly: a field name TikTok does not define
@@ -116,16 +86,19 @@ type tiktokFake struct {
 	srv     *httptest.Server
 	respond func(w http.ResponseWriter, req tiktokFakeRequest)
 
-	mu       sync.Mutex
-	requests []tiktokFakeRequest
-	raw      [][]byte
+	recorder[tiktokFakeSeen]
+}
+
+// tiktokFakeSeen is one request the fake accepted, decoded and as sent.
+type tiktokFakeSeen struct {
+	req tiktokFakeRequest
+	raw []byte
 }
 
 func newTikTokFake(t *testing.T, respond func(w http.ResponseWriter, req tiktokFakeRequest)) *tiktokFake {
 	t.Helper()
 	f := &tiktokFake{t: t, respond: respond}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f.srv = startFake(t, http.HandlerFunc(f.serve))
 	return f
 }
 
@@ -157,9 +130,7 @@ func (f *tiktokFake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req tiktokFakeRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		f.t.Errorf("tiktok fake: body does not decode strictly: %v\n%s", err, body)
 		tiktokWriteCode(w, 40002, "Invalid JSON")
 		return
@@ -169,10 +140,7 @@ func (f *tiktokFake) serve(w http.ResponseWriter, r *http.Request) {
 		tiktokWriteCode(w, 40002, strings.Join(problems, "; "))
 		return
 	}
-	f.mu.Lock()
-	f.requests = append(f.requests, req)
-	f.raw = append(f.raw, body)
-	f.mu.Unlock()
+	f.record(tiktokFakeSeen{req: req, raw: body})
 	f.respond(w, req)
 }
 
@@ -202,11 +170,11 @@ func tiktokFakeCheck(req tiktokFakeRequest) []string {
 			}
 		}
 		for _, h := range hashed {
-			if !tiktokHexRE.MatchString(h) {
+			if !testHexRE.MatchString(h) {
 				p = append(p, fmt.Sprintf("data[%d] identifier %q is not lowercase SHA-256 hex", i, h))
 			}
 		}
-		if ev.User.IP != "" && tiktokHexRE.MatchString(ev.User.IP) {
+		if ev.User.IP != "" && testHexRE.MatchString(ev.User.IP) {
 			p = append(p, fmt.Sprintf("data[%d].user.ip is hashed", i))
 		}
 		if len(ev.Properties.Currency) != 3 {
@@ -219,18 +187,17 @@ func tiktokFakeCheck(req tiktokFakeRequest) []string {
 	return p
 }
 
-func (f *tiktokFake) got() ([]tiktokFakeRequest, [][]byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]tiktokFakeRequest(nil), f.requests...), append([][]byte(nil), f.raw...)
+// got is what the fake accepted: the decoded requests and the raw bodies.
+func (f *tiktokFake) got() (reqs []tiktokFakeRequest, raw [][]byte) {
+	for _, c := range f.calls() {
+		reqs = append(reqs, c.req)
+		raw = append(raw, c.raw)
+	}
+	return reqs, raw
 }
 
 func (f *tiktokFake) sender(timeout time.Duration) *TikTok {
-	return NewTikTok(Config{
-		BaseURL: f.srv.URL,
-		Client:  &http.Client{Timeout: timeout},
-		Now:     func() time.Time { return testNow },
-	})
+	return NewTikTok(testConfig(f.srv.URL, timeout))
 }
 
 func tiktokOK(w http.ResponseWriter, _ tiktokFakeRequest) { tiktokWriteCode(w, 0, "OK") }
@@ -243,14 +210,7 @@ func TestTikTokGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render(%s): %v", name, err)
 			}
-			got, err := json.Marshal(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(got, []byte(tiktokTestToken)) {
-				t.Errorf("rendered request contains the access token:\n%s", got)
-			}
-			testutil.GoldenJSON(t, filepath.Join("testdata", "tiktok", name+".golden.json"), got, *update)
+			checkGolden(t, filepath.Join("testdata", "tiktok", name+".golden.json"), req, tiktokTestToken)
 		})
 	}
 }
@@ -258,7 +218,7 @@ func TestTikTokGolden(t *testing.T) {
 func TestTikTokSendSuccess(t *testing.T) {
 	f := newTikTokFake(t, tiktokOK)
 	tt := f.sender(5 * time.Second)
-	names, convs := tiktokSortedConversions()
+	names, convs := sortedConversions()
 
 	results := tt.Send(context.Background(), tiktokTestDest(nil), convs)
 
@@ -273,7 +233,7 @@ func TestTikTokSendSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tiktokJSONEqual(t, raw[0], rendered.Body) {
+	if !jsonEqual(t, raw[0], rendered.Body) {
 		t.Errorf("sent body differs from Render body\nsent:   %s\nrender: %s", raw[0], rendered.Body)
 	}
 	var sent struct{ Data []json.RawMessage }
@@ -289,7 +249,7 @@ func TestTikTokSendSuccess(t *testing.T) {
 		if r.Err != nil || r.StatusCode != http.StatusOK {
 			t.Errorf("%s: result = (%d, %v), want (200, nil)", names[i], r.StatusCode, r.Err)
 		}
-		if !tiktokJSONEqual(t, r.Payload, sent.Data[i]) {
+		if !jsonEqual(t, r.Payload, sent.Data[i]) {
 			t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, sent.Data[i])
 		}
 		want := wantMatch[names[i]].Score()
@@ -324,16 +284,16 @@ func TestTikTokHashVectors(t *testing.T) {
 	}{
 		{
 			name:       "full",
-			email:      []string{tiktokSHA("jane.doe+shop@example.com")},
-			phone:      []string{tiktokSHA("+12175550143")}, // TikTok hashes E.164 with the "+"
-			externalID: []string{tiktokSHA("7390123456789")},
-			first:      tiktokSHA("jane"), last: tiktokSHA("odoe"), zip: tiktokSHA("62701"),
+			email:      []string{testSHA256("jane.doe+shop@example.com")},
+			phone:      []string{testSHA256("+12175550143")}, // TikTok hashes E.164 with the "+"
+			externalID: []string{testSHA256("7390123456789")},
+			first:      testSHA256("jane"), last: testSHA256("odoe"), zip: testSHA256("62701"),
 			city: "springfield", state: "il", country: "us",
 		},
 		{
 			name:  "phone_only",
-			phone: []string{tiktokSHA("+493012345678")},
-			first: tiktokSHA("jürgen"), last: tiktokSHA("müller"), zip: tiktokSHA("10115"),
+			phone: []string{testSHA256("+493012345678")},
+			first: testSHA256("jürgen"), last: testSHA256("müller"), zip: testSHA256("10115"),
 			city: "berlin", country: "de",
 		},
 		{
@@ -448,16 +408,7 @@ func TestTikTokWrongTokenIsAuth(t *testing.T) {
 }
 
 func TestTikTokHungServer(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	tt := NewTikTok(Config{BaseURL: srv.URL, Client: &http.Client{Timeout: 100 * time.Millisecond}, Now: func() time.Time { return testNow }})
+	tt := NewTikTok(testConfig(hungServer(t).URL, 100*time.Millisecond))
 	res := tt.Send(context.Background(), tiktokTestDest(nil), []mapping.Conversion{testConversions()["full"]})
 	if !errors.Is(res[0].Err, ErrTransient) || !errors.Is(res[0].Err, ErrRetryable) {
 		t.Fatalf("Err = %v, want ErrTransient", res[0].Err)
@@ -499,11 +450,7 @@ func TestTikTokBatchAtLimit(t *testing.T) {
 		t.Fatalf("BatchSize = %d, want 1000", tt.BatchSize())
 	}
 	base := testConversions()["full"]
-	convs := make([]mapping.Conversion, tt.BatchSize())
-	for i := range convs {
-		convs[i] = base
-		convs[i].EventID = fmt.Sprintf("order-%d", i)
-	}
+	convs := batchOf(base, tt.BatchSize())
 	res := tt.Send(context.Background(), tiktokTestDest(nil), convs)
 	reqs, _ := f.got()
 	if len(reqs) != 1 || len(reqs[0].Data) != len(convs) {
@@ -616,14 +563,7 @@ func TestTikTokInvalidCurrency(t *testing.T) {
 
 func TestTikTokFields(t *testing.T) {
 	tt := NewTikTok(Config{})
-	var got []string
-	for _, f := range tt.Fields() {
-		kind := "credential"
-		if f.Setting {
-			kind = "setting"
-		}
-		got = append(got, fmt.Sprintf("%s:%s:req=%v:secret=%v", kind, f.Name, f.Required, f.Secret))
-	}
+	got := describeFields(tt.Fields())
 	want := []string{
 		"credential:pixel_code:req=true:secret=false",
 		"credential:access_token:req=true:secret=true",
@@ -661,16 +601,4 @@ func FuzzTikTokClassify(f *testing.F) {
 			t.Fatalf("status %d body %q: class %v", status, body, e.Class)
 		}
 	})
-}
-
-func tiktokJSONEqual(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	var x, y any
-	if err := json.Unmarshal(a, &x); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, a)
-	}
-	if err := json.Unmarshal(b, &y); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, b)
-	}
-	return cmp.Equal(x, y)
 }
