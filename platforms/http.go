@@ -58,18 +58,6 @@ func post(ctx context.Context, client *http.Client, url string, header map[strin
 	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
-// results returns n results sharing one outcome: for platforms that accept or
-// reject a whole batch at once.
-func results(payloads [][]byte, matches []mapping.Match, status int, response string, err error) []Result {
-	out := make([]Result, len(payloads))
-	for i := range payloads {
-		out[i] = Result{Payload: payloads[i], StatusCode: status, Response: response, Err: err}
-		if i < len(matches) {
-			out[i].Match = matches[i]
-		}
-	}
-	return out
-}
 
 // spread gives the conversions at idx one shared outcome (err nil for
 // success): for a request answered or failed as a whole.
