@@ -58,7 +58,6 @@ func post(ctx context.Context, client *http.Client, url string, header map[strin
 	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
-
 // spread gives the conversions at idx one shared outcome (err nil for
 // success): for a request answered or failed as a whole.
 func spread(results []Result, idx []int, status int, response string, err error) {
