@@ -206,7 +206,11 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 	for i := range ps {
 		byShop[ps[i].in.ShopID] = append(byShop[ps[i].in.ShopID], keysOf(&ps[i])...)
 	}
-	held := map[string]int64{}
+	type shopKey struct {
+		shop int64
+		key  string
+	}
+	held := map[shopKey]int64{}
 	for shop, keys := range byShop {
 		keys = uniqueNonEmpty(keys)
 		for len(keys) > 0 {
@@ -220,12 +224,12 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 				return fmt.Errorf("look up %s: %w", table, err)
 			}
 			for _, r := range rows {
-				held[fmt.Sprint(shop, "\x00", r.Key)] = r.EventID
+				held[shopKey{shop, r.Key}] = r.EventID
 			}
 			keys = keys[n:]
 		}
 	}
-	claimed := map[string]int{}
+	claimed := map[shopKey]int{}
 	for i := range ps {
 		p := &ps[i]
 		keys := keysOf(p)
@@ -233,7 +237,7 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 			continue
 		}
 		for _, k := range keys {
-			hk := fmt.Sprint(p.in.ShopID, "\x00", k)
+			hk := shopKey{p.in.ShopID, k}
 			if orig, ok := held[hk]; ok {
 				p.dupOf, p.dupByDelivery = orig, byDelivery
 				p.markDup(fmt.Sprintf(why+" (event %d)", k, orig))
@@ -247,7 +251,7 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 		}
 		if !p.isDup() {
 			for _, k := range keys {
-				claimed[fmt.Sprint(p.in.ShopID, "\x00", k)] = i
+				claimed[shopKey{p.in.ShopID, k}] = i
 			}
 		}
 	}
