@@ -1,0 +1,47 @@
+-- +goose Up
+-- A shop's connection to its store's own API (issue 12): where the store
+-- is, its sealed credentials, the state of the connection, and the
+-- reconciliation runs that compare the store's paid orders with the
+-- webhooks received.
+
+-- Events say whether a webhook brought them or reconciliation backfilled
+-- them from the store's API.
+ALTER TABLE events ADD COLUMN origin TEXT NOT NULL DEFAULT 'webhook';
+
+CREATE TABLE shop_store_api (
+    shop_id            BIGINT  PRIMARY KEY REFERENCES shops(id) ON DELETE CASCADE,
+    store_url          TEXT    NOT NULL DEFAULT '',
+    credentials        BLOB,             -- sealed JSON object
+    -- status is ok, auth_failed, unreachable, throttled or error, with the
+    -- safe message in status_error; status_at is when it was set.
+    status             TEXT    NOT NULL DEFAULT '',
+    status_error       TEXT    NOT NULL DEFAULT '',
+    status_at          BIGINT  NOT NULL DEFAULT 0,
+    -- next_reconcile_at is claimed with a compare-and-set so that one
+    -- replica runs each interval's reconciliation.
+    next_reconcile_at  BIGINT  NOT NULL DEFAULT 0,
+    backoff_until      BIGINT  NOT NULL DEFAULT 0,
+    failures           INTEGER NOT NULL DEFAULT 0,
+    updated_at         BIGINT  NOT NULL
+);
+
+CREATE TABLE reconcile_runs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    shop_id       BIGINT  NOT NULL REFERENCES shops(id) ON DELETE CASCADE,
+    trigger_kind  TEXT    NOT NULL DEFAULT 'schedule', -- schedule or manual
+    started_at    BIGINT  NOT NULL,
+    finished_at   BIGINT  NOT NULL DEFAULT 0,
+    window_start  BIGINT  NOT NULL,
+    window_end    BIGINT  NOT NULL,
+    checked       INTEGER NOT NULL DEFAULT 0,
+    missing       INTEGER NOT NULL DEFAULT 0,
+    backfilled    INTEGER NOT NULL DEFAULT 0,
+    too_old       INTEGER NOT NULL DEFAULT 0,
+    error         TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX reconcile_runs_shop ON reconcile_runs (shop_id, id);
+
+-- +goose Down
+DROP TABLE reconcile_runs;
+DROP TABLE shop_store_api;
+ALTER TABLE events DROP COLUMN origin;

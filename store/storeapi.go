@@ -1,0 +1,288 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Origins of an event.
+const (
+	OriginWebhook        = "webhook"
+	OriginReconciliation = "reconciliation"
+)
+
+// Statuses of a shop's store API connection.
+const (
+	StoreAPIOK          = "ok"
+	StoreAPIAuthFailed  = "auth_failed"
+	StoreAPIUnreachable = "unreachable"
+	StoreAPIThrottled   = "throttled"
+	StoreAPIError       = "error"
+)
+
+// StoreAPI is a shop's connection to its store's own API: where the store
+// is, its credentials (decrypted), and what happened the last time it was
+// used.
+type StoreAPI struct {
+	ShopID int64
+	// URL is the store's base URL (https://<shop>.myshopify.com, the
+	// WordPress site, or empty for Stripe).
+	URL string
+	// Credentials are write-only in the API: admin_api_token, api_secret,
+	// consumer_key, consumer_secret.
+	Credentials     map[string]string
+	Status          string
+	StatusError     string
+	StatusAt        time.Time
+	NextReconcileAt time.Time
+	BackoffUntil    time.Time
+	Failures        int
+	UpdatedAt       time.Time
+}
+
+type storeAPIRow struct {
+	ShopID          int64 `gorm:"primaryKey;autoIncrement:false"`
+	StoreURL        string
+	Credentials     []byte
+	Status          string
+	StatusError     string
+	StatusAt        int64
+	NextReconcileAt int64
+	BackoffUntil    int64
+	Failures        int
+	UpdatedAt       int64 `gorm:"autoUpdateTime:false"`
+}
+
+func (storeAPIRow) TableName() string { return "shop_store_api" }
+
+// StoreAPI returns a shop's store API connection; a shop that never set
+// one gets an empty StoreAPI and no error.
+func (s *Store) StoreAPI(ctx context.Context, shopID int64) (StoreAPI, error) {
+	var rows []storeAPIRow
+	if err := s.rdb.WithContext(ctx).Where("shop_id = ?", shopID).Limit(1).Find(&rows).Error; err != nil {
+		return StoreAPI{}, fmt.Errorf("load store api: %w", err)
+	}
+	if len(rows) == 0 {
+		return StoreAPI{ShopID: shopID, Credentials: map[string]string{}}, nil
+	}
+	return s.rowToStoreAPI(rows[0])
+}
+
+func (s *Store) rowToStoreAPI(r storeAPIRow) (StoreAPI, error) {
+	a := StoreAPI{
+		ShopID: r.ShopID, URL: r.StoreURL, Status: r.Status, StatusError: r.StatusError,
+		StatusAt: fromMS(r.StatusAt), NextReconcileAt: fromMS(r.NextReconcileAt),
+		BackoffUntil: fromMS(r.BackoffUntil), Failures: r.Failures, UpdatedAt: fromMS(r.UpdatedAt),
+		Credentials: map[string]string{},
+	}
+	plain, err := s.sealer.Open(r.Credentials)
+	if err != nil {
+		return StoreAPI{}, fmt.Errorf("shop %d store credentials: %w", r.ShopID, err)
+	}
+	if plain != "" {
+		if err := json.Unmarshal([]byte(plain), &a.Credentials); err != nil {
+			return StoreAPI{}, fmt.Errorf("shop %d store credentials: %w", r.ShopID, err)
+		}
+	}
+	return a, nil
+}
+
+// SaveStoreAPI stores a shop's store URL and credentials. The connection
+// status is reset, since new credentials deserve a fresh try, and the next
+// reconciliation is due at once.
+func (s *Store) SaveStoreAPI(ctx context.Context, a StoreAPI, now time.Time) error {
+	cj, err := json.Marshal(a.Credentials)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.sealer.Seal(string(cj))
+	if err != nil {
+		return err
+	}
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`INSERT INTO shop_store_api (shop_id, store_url, credentials, status, status_error, status_at,
+				next_reconcile_at, backoff_until, failures, updated_at)
+			VALUES (?, ?, ?, '', '', 0, 0, 0, 0, ?)
+			ON CONFLICT (shop_id) DO UPDATE SET store_url = excluded.store_url, credentials = excluded.credentials,
+				status = '', status_error = '', status_at = 0, next_reconcile_at = 0, backoff_until = 0, failures = 0,
+				updated_at = excluded.updated_at`,
+			a.ShopID, a.URL, sealed, ms(now)).Error
+	})
+}
+
+// SetStoreAPIStatus records the outcome of a call to the store's API. A
+// failure bumps the failure count and holds further calls until
+// backoffUntil; success clears both.
+func (s *Store) SetStoreAPIStatus(ctx context.Context, shopID int64, status, msg string, backoffUntil, now time.Time) error {
+	return s.exec(ctx, func(db *gormDB) error {
+		failures := "failures + 1"
+		if status == StoreAPIOK {
+			failures = "0"
+		}
+		return db.Exec(`UPDATE shop_store_api SET status = ?, status_error = ?, status_at = ?, backoff_until = ?,
+			failures = `+failures+` WHERE shop_id = ?`, status, msg, ms(now), ms(backoffUntil), shopID).Error
+	})
+}
+
+// ConnectedShops lists the shops with a store API connection, by id.
+func (s *Store) ConnectedShops(ctx context.Context) ([]StoreAPI, error) {
+	var rows []storeAPIRow
+	if err := s.rdb.WithContext(ctx).Order("shop_id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list store apis: %w", err)
+	}
+	out := make([]StoreAPI, 0, len(rows))
+	for _, r := range rows {
+		a, err := s.rowToStoreAPI(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// ClaimReconcile takes the shop's reconciliation due at or before now and
+// moves its due time to next. It is a compare-and-set on one row, so when
+// several replicas share a PostgreSQL database exactly one of them gets
+// true for each interval. A shop backing off from its store's errors is
+// not claimed.
+func (s *Store) ClaimReconcile(ctx context.Context, shopID int64, now, next time.Time) (bool, error) {
+	var n int64
+	err := s.exec(ctx, func(db *gormDB) error {
+		res := db.Exec(`UPDATE shop_store_api SET next_reconcile_at = ?
+			WHERE shop_id = ? AND next_reconcile_at <= ? AND backoff_until <= ?`, ms(next), shopID, ms(now), ms(now))
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim reconciliation: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ReconcileRun is one comparison of a store's orders with what Postback
+// received.
+type ReconcileRun struct {
+	ID          int64
+	ShopID      int64
+	Trigger     string
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	WindowStart time.Time
+	WindowEnd   time.Time
+	// Checked is how many orders the store listed in the window, Missing
+	// how many of them Postback had not converted, Backfilled how many of
+	// those it committed now, TooOld how many were past every destination's
+	// acceptance window.
+	Checked    int
+	Missing    int
+	Backfilled int
+	TooOld     int
+	Error      string
+}
+
+type reconcileRunRow struct {
+	ID          int64 `gorm:"primaryKey"`
+	ShopID      int64
+	TriggerKind string
+	StartedAt   int64
+	FinishedAt  int64
+	WindowStart int64
+	WindowEnd   int64
+	Checked     int
+	Missing     int
+	Backfilled  int
+	TooOld      int
+	Error       string
+}
+
+func (reconcileRunRow) TableName() string { return "reconcile_runs" }
+
+// SaveReconcileRun records a finished run and keeps the shop's last 50.
+func (s *Store) SaveReconcileRun(ctx context.Context, r ReconcileRun) (ReconcileRun, error) {
+	row := reconcileRunRow{
+		ShopID: r.ShopID, TriggerKind: r.Trigger, StartedAt: ms(r.StartedAt), FinishedAt: ms(r.FinishedAt),
+		WindowStart: ms(r.WindowStart), WindowEnd: ms(r.WindowEnd), Checked: r.Checked, Missing: r.Missing,
+		Backfilled: r.Backfilled, TooOld: r.TooOld, Error: r.Error,
+	}
+	err := s.exec(ctx, func(db *gormDB) error {
+		if err := db.Create(&row).Error; err != nil {
+			return err
+		}
+		return db.Exec(`DELETE FROM reconcile_runs WHERE shop_id = ? AND id <= ?`, r.ShopID, row.ID-50).Error
+	})
+	if err != nil {
+		return ReconcileRun{}, fmt.Errorf("save reconciliation run: %w", err)
+	}
+	r.ID = row.ID
+	return r, nil
+}
+
+// LastReconcileRun returns the shop's latest run, or ErrNotFound.
+func (s *Store) LastReconcileRun(ctx context.Context, shopID int64) (ReconcileRun, error) {
+	var rows []reconcileRunRow
+	if err := s.rdb.WithContext(ctx).Where("shop_id = ?", shopID).Order("id DESC").Limit(1).Find(&rows).Error; err != nil {
+		return ReconcileRun{}, fmt.Errorf("load reconciliation run: %w", err)
+	}
+	if len(rows) == 0 {
+		return ReconcileRun{}, ErrNotFound
+	}
+	r := rows[0]
+	return ReconcileRun{
+		ID: r.ID, ShopID: r.ShopID, Trigger: r.TriggerKind, StartedAt: fromMS(r.StartedAt), FinishedAt: fromMS(r.FinishedAt),
+		WindowStart: fromMS(r.WindowStart), WindowEnd: fromMS(r.WindowEnd), Checked: r.Checked, Missing: r.Missing,
+		Backfilled: r.Backfilled, TooOld: r.TooOld, Error: r.Error,
+	}, nil
+}
+
+// ConvertedOrders reports which of keys (order ids and aliases, as the
+// webhooks give them) the shop already converted.
+func (s *Store) ConvertedOrders(ctx context.Context, shopID int64, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	keys = uniqueNonEmpty(keys)
+	for start := 0; start < len(keys); start += 500 {
+		end := min(start+500, len(keys))
+		var found []string
+		err := s.rdb.WithContext(ctx).Table("order_conversions").Select("order_id").
+			Where("shop_id = ? AND order_id IN ?", shopID, keys[start:end]).Scan(&found).Error
+		if err != nil {
+			return nil, fmt.Errorf("look up converted orders: %w", err)
+		}
+		for _, k := range found {
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+// SetEventOrigin labels an event with where it came from. Reconciliation
+// commits through the same path as webhooks and labels its events right
+// after; a crash in between leaves the default, webhook, on an event that
+// is otherwise complete.
+func (s *Store) SetEventOrigin(ctx context.Context, eventID int64, origin string) error {
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`UPDATE events SET origin = ? WHERE id = ?`, origin, eventID).Error
+	})
+}
+
+// EventOrigins returns the origin of each event id given.
+func (s *Store) EventOrigins(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	type row struct {
+		ID     int64
+		Origin string
+	}
+	var rows []row
+	if err := s.rdb.WithContext(ctx).Table("events").Select("id, origin").Where("id IN ?", ids).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load event origins: %w", err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Origin
+	}
+	return out, nil
+}
