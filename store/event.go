@@ -31,6 +31,9 @@ type Event struct {
 	Conversion        *mapping.Conversion
 	Refunds           []mapping.Refund
 	Match             *mapping.Match
+	// Origin is webhook, or reconciliation for an order backfilled from
+	// the store's API.
+	Origin string
 	// Body is the raw webhook body; loaded by Event only.
 	Body       []byte
 	Deliveries []Delivery
@@ -180,7 +183,10 @@ func rowToEvent(r eventRow) (Event, error) {
 		ID: r.ID, ShopID: r.ShopID, Source: r.Source, Topic: r.Topic, Kind: r.Kind, DeliveryID: r.DeliveryID,
 		OrderID: r.OrderID, Status: r.Status, Reason: r.Reason, DuplicateOf: r.DuplicateOf,
 		ReceivedAt: fromMS(r.ReceivedAt), OccurredAt: fromMS(r.OccurredAt), Value: r.Value, Currency: r.Currency,
-		EventName: r.EventName, ConversionEventID: r.ConversionEventID, Test: r.Test,
+		EventName: r.EventName, ConversionEventID: r.ConversionEventID, Test: r.Test, Origin: r.Origin,
+	}
+	if e.Origin == "" {
+		e.Origin = OriginWebhook
 	}
 	if r.Conversion != "" {
 		e.Conversion = new(mapping.Conversion)

@@ -90,6 +90,9 @@ type eventRow struct {
 	Refunds           string
 	MatchInfo         string
 	Body              []byte
+	// Origin is written by SetEventOrigin; inserts take the column's
+	// default, webhook.
+	Origin string `gorm:"->"`
 }
 
 func (eventRow) TableName() string { return "events" }

@@ -266,23 +266,3 @@ func (s *Store) SetEventOrigin(ctx context.Context, eventID int64, origin string
 		return db.Exec(`UPDATE events SET origin = ? WHERE id = ?`, origin, eventID).Error
 	})
 }
-
-// EventOrigins returns the origin of each event id given.
-func (s *Store) EventOrigins(ctx context.Context, ids []int64) (map[int64]string, error) {
-	out := map[int64]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	type row struct {
-		ID     int64
-		Origin string
-	}
-	var rows []row
-	if err := s.rdb.WithContext(ctx).Table("events").Select("id, origin").Where("id IN ?", ids).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("load event origins: %w", err)
-	}
-	for _, r := range rows {
-		out[r.ID] = r.Origin
-	}
-	return out, nil
-}

@@ -29,6 +29,7 @@ type eventJSON struct {
 	EventName         string              `json:"event_name"`
 	ConversionEventID string              `json:"conversion_event_id"`
 	Test              bool                `json:"test"`
+	Origin            string              `json:"origin"`
 	Match             *mapping.Match      `json:"match"`
 	Refunds           []mapping.Refund    `json:"refunds,omitempty"`
 	Deliveries        []deliveryJSON      `json:"deliveries"`
@@ -71,7 +72,7 @@ func toEventJSON(e store.Event, detail bool) eventJSON {
 		ID: e.ID, ShopID: e.ShopID, Source: e.Source, Topic: e.Topic, Kind: e.Kind, DeliveryID: e.DeliveryID,
 		OrderID: e.OrderID, Status: e.Status, Reason: e.Reason, ReceivedAt: timeOrNil(e.ReceivedAt),
 		OccurredAt: timeOrNil(e.OccurredAt), Currency: e.Currency, EventName: e.EventName,
-		ConversionEventID: e.ConversionEventID, Test: e.Test, Match: e.Match, Refunds: e.Refunds,
+		ConversionEventID: e.ConversionEventID, Test: e.Test, Origin: e.Origin, Match: e.Match, Refunds: e.Refunds,
 		Deliveries: make([]deliveryJSON, 0, len(e.Deliveries)),
 	}
 	if e.Value != "" {

@@ -21,20 +21,24 @@ type shopSettings struct {
 	SendZeroValue           bool              `json:"send_zero_value"`
 	StripeRenewals          bool              `json:"stripe_renewals"`
 	StripeSubscriptionEvent string            `json:"stripe_subscription_event"`
+	// StoreURL is the store's base URL for its API; nil leaves it as it is.
+	StoreURL *string `json:"store_url"`
 }
 
 type shopJSON struct {
-	ID                       int64        `json:"id"`
-	Name                     string       `json:"name"`
-	Source                   string       `json:"source"`
-	Trigger                  string       `json:"trigger"`
-	WebhookURL               string       `json:"webhook_url"`
-	SigningSecretSet         bool         `json:"signing_secret_set"`
-	PreviousSigningSecretSet bool         `json:"previous_signing_secret_set"`
-	StripeAPIKeySet          bool         `json:"stripe_api_key_set"`
-	Settings                 shopSettings `json:"settings"`
-	CreatedAt                *string      `json:"created_at"`
-	UpdatedAt                *string      `json:"updated_at"`
+	ID                       int64         `json:"id"`
+	Name                     string        `json:"name"`
+	Source                   string        `json:"source"`
+	Trigger                  string        `json:"trigger"`
+	WebhookURL               string        `json:"webhook_url"`
+	SigningSecretSet         bool          `json:"signing_secret_set"`
+	PreviousSigningSecretSet bool          `json:"previous_signing_secret_set"`
+	StripeAPIKeySet          bool          `json:"stripe_api_key_set"`
+	Settings                 shopSettings  `json:"settings"`
+	CredentialsSet           []string      `json:"credentials_set"`
+	StoreAPI                 *storeAPIJSON `json:"store_api"`
+	CreatedAt                *string       `json:"created_at"`
+	UpdatedAt                *string       `json:"updated_at"`
 }
 
 // shopInput is the body of POST and PATCH; nil fields are left as they are.
@@ -46,6 +50,8 @@ type shopInput struct {
 	Trigger               *string       `json:"trigger"`
 	Settings              *shopSettings `json:"settings"`
 	StripeAPIKey          *string       `json:"stripe_api_key"`
+	// Credentials are the store API's write-only keys; "" removes one.
+	Credentials map[string]string `json:"credentials"`
 }
 
 // WebhookURL is the URL a merchant pastes into the store for a shop.
@@ -196,12 +202,31 @@ func handleShopCreate(cfg Config) gin.HandlerFunc {
 			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
-		sh, err := cfg.Store.CreateShop(c.Request.Context(), sh, cfg.Now())
+		var api store.StoreAPI
+		apiChanged, bad := applyStoreAPIInput(&sh, &api, in)
+		if bad != nil {
+			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
+			return
+		}
+		ctx := c.Request.Context()
+		sh, err := cfg.Store.CreateShop(ctx, sh, cfg.Now())
 		if err != nil {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
-		c.JSON(http.StatusCreated, toShopJSON(cfg.PublicURL, sh))
+		if apiChanged {
+			api.ShopID = sh.ID
+			if err := cfg.Store.SaveStoreAPI(ctx, api, cfg.Now()); err != nil {
+				storeError(c, cfg.Log, err, "shop")
+				return
+			}
+		}
+		out := toShopJSON(cfg.PublicURL, sh)
+		if err := addStoreAPI(ctx, cfg.Store, sh, &out); err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		c.JSON(http.StatusCreated, out)
 	}
 }
 
@@ -214,7 +239,12 @@ func handleShopList(cfg Config) gin.HandlerFunc {
 		}
 		out := make([]shopJSON, 0, len(shops))
 		for _, sh := range shops {
-			out = append(out, toShopJSON(cfg.PublicURL, sh))
+			sj := toShopJSON(cfg.PublicURL, sh)
+			if err := addStoreAPI(c.Request.Context(), cfg.Store, sh, &sj); err != nil {
+				storeError(c, cfg.Log, err, "shops")
+				return
+			}
+			out = append(out, sj)
 		}
 		c.JSON(http.StatusOK, gin.H{"shops": out})
 	}
@@ -231,7 +261,12 @@ func handleShopGet(cfg Config) gin.HandlerFunc {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
-		c.JSON(http.StatusOK, toShopJSON(cfg.PublicURL, sh))
+		out := toShopJSON(cfg.PublicURL, sh)
+		if err := addStoreAPI(c.Request.Context(), cfg.Store, sh, &out); err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		c.JSON(http.StatusOK, out)
 	}
 }
 
@@ -255,13 +290,34 @@ func handleShopUpdate(cfg Config, shops *shopCache) gin.HandlerFunc {
 			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
+		api, err := cfg.Store.StoreAPI(ctx, id)
+		if err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		apiChanged, bad := applyStoreAPIInput(&sh, &api, in)
+		if bad != nil {
+			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
+			return
+		}
 		sh, err = cfg.Store.UpdateShop(ctx, sh, cfg.Now())
 		if err != nil {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
+		if apiChanged {
+			if err := cfg.Store.SaveStoreAPI(ctx, api, cfg.Now()); err != nil {
+				storeError(c, cfg.Log, err, "shop")
+				return
+			}
+		}
 		shops.forget(sh.WebhookKey)
-		c.JSON(http.StatusOK, toShopJSON(cfg.PublicURL, sh))
+		out := toShopJSON(cfg.PublicURL, sh)
+		if err := addStoreAPI(ctx, cfg.Store, sh, &out); err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		c.JSON(http.StatusOK, out)
 	}
 }
 

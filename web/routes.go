@@ -19,6 +19,7 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	api.GET("/shops/:id", handleShopGet(cfg))
 	api.PATCH("/shops/:id", handleShopUpdate(cfg, shops))
 	api.DELETE("/shops/:id", handleShopDelete(cfg, shops))
+	api.POST("/shops/:id/reconcile", handleShopReconcile(cfg))
 	api.POST("/shops/:id/destinations", handleDestinationCreate(cfg))
 	api.GET("/shops/:id/destinations", handleDestinationList(cfg))
 	api.GET("/destinations/:id", handleDestinationGet(cfg))

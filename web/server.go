@@ -39,6 +39,8 @@ type Config struct {
 	MaxBody int64
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// Reconciler runs a shop's reconciliation on demand (nil: answer 503).
+	Reconciler Reconciler
 	// Notify wakes the delivery worker after deliveries were queued
 	// outside a webhook (redeliver).
 	Notify func()

@@ -44,6 +44,10 @@ type Config struct {
 	// Retention is how long finished events are kept; 0 keeps them.
 	Retention time.Duration
 	retention string
+	// ReconcileInterval is how often each connected shop's orders are
+	// compared with the webhooks received; 0 runs it only on demand.
+	ReconcileInterval time.Duration
+	reconcileInterval string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
 }
@@ -85,6 +89,7 @@ func settings() []setting {
 		{env: "POSTBACK_DEBUG_ADDR", help: "if set, serve pprof profiles on this address (e.g. 127.0.0.1:6060)", field: func(c *Config) *string { return &c.DebugAddr }},
 		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
+		{env: "POSTBACK_RECONCILE_INTERVAL", def: "15m", help: "how often each shop with store API credentials is reconciled (jittered); 0 runs it only on demand", field: func(c *Config) *string { return &c.reconcileInterval }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
 	for _, p := range platformURLs {
@@ -185,6 +190,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.RetryMaxBackoff, err = time.ParseDuration(cfg.retryMaxBackoff); err != nil || cfg.RetryMaxBackoff < cfg.RetryBackoff {
 		return Config{}, errors.New("POSTBACK_RETRY_MAX_BACKOFF: must be a duration no shorter than POSTBACK_RETRY_BACKOFF")
+	}
+	if cfg.ReconcileInterval, err = time.ParseDuration(cfg.reconcileInterval); err != nil || (cfg.ReconcileInterval != 0 && cfg.ReconcileInterval < time.Minute) {
+		return Config{}, errors.New("POSTBACK_RECONCILE_INTERVAL: must be a duration of at least 1m, such as 15m, or 0")
 	}
 	return cfg, nil
 }

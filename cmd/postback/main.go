@@ -144,12 +144,13 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		Enrich: newEnricher(cfg, st, httpClient, log),
 	})
 	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: func([]int64) { worker.Notify() }})
+	reconciler := newReconciler(cfg, st, routing, httpClient, worker.Notify, log)
 
 	srv := &http.Server{
 		Handler: web.NewServer(web.Config{
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
-			Notify: worker.Notify, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			Notify: worker.Notify, Reconciler: reconciler, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -178,6 +179,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	if cfg.Retention > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); prune(workCtx, st, cfg.Retention, log) }()
+	}
+	if cfg.ReconcileInterval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); reconciler.Loop(workCtx) }()
 	}
 	if cfg.DebugAddr != "" {
 		go serveDebug(cfg.DebugAddr, log)

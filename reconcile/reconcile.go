@@ -1,0 +1,327 @@
+// Package reconcile compares what each connected store sold with the
+// webhooks Postback received, and backfills the orders whose webhook never
+// came through the same mapping and delivery path, marked with origin
+// reconciliation.
+//
+// It is its own package rather than part of delivery because it drives the
+// store-side connectors (listing orders, parsing them as webhooks) and the
+// ingest path, while delivery drives the platforms; neither needs the
+// other's dependencies.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/postbackhq/postback/connectors"
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/store"
+)
+
+// Defaults for Config.
+const (
+	DefaultInterval = 15 * time.Minute
+	// DefaultWindow is how far back each run looks.
+	DefaultWindow = 72 * time.Hour
+	// DefaultGrace leaves the newest minutes to webhooks still in flight.
+	DefaultGrace = 5 * time.Minute
+	// maxBackoff caps the wait after repeated store API failures.
+	maxBackoff = 6 * time.Hour
+)
+
+// Config is what a Reconciler needs.
+type Config struct {
+	Store      *store.Store
+	Routing    store.Routing
+	Connectors map[mapping.Source]connectors.Connector
+	Listers    map[mapping.Source]connectors.OrderLister
+	// Notify wakes the delivery worker after a backfill queued deliveries.
+	Notify   func()
+	Log      *slog.Logger
+	Interval time.Duration
+	Window   time.Duration
+	Grace    time.Duration
+	Now      func() time.Time
+	// Jitter returns a random extra delay up to d (default uniform).
+	Jitter func(d time.Duration) time.Duration
+}
+
+// Reconciler runs reconciliation for connected shops.
+type Reconciler struct {
+	cfg Config
+}
+
+// New returns a Reconciler with defaults filled in.
+func New(cfg Config) *Reconciler {
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.Grace < 0 {
+		cfg.Grace = 0
+	} else if cfg.Grace == 0 {
+		cfg.Grace = DefaultGrace
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = func(d time.Duration) time.Duration {
+			if d <= 0 {
+				return 0
+			}
+			return rand.N(d)
+		}
+	}
+	return &Reconciler{cfg: cfg}
+}
+
+// Credentials assembles what the store's API needs from a shop and its
+// store API connection.
+func Credentials(sh store.Shop, api store.StoreAPI) connectors.StoreCredentials {
+	c := api.Credentials
+	return connectors.StoreCredentials{
+		StoreURL: api.URL, AdminAPIToken: c["admin_api_token"], APISecret: c["api_secret"],
+		ConsumerKey: c["consumer_key"], ConsumerSecret: c["consumer_secret"], StripeAPIKey: sh.StripeAPIKey,
+	}
+}
+
+// Connected reports whether a shop has what its store's API needs.
+func Connected(sh store.Shop, api store.StoreAPI) bool {
+	c := Credentials(sh, api)
+	switch sh.Source {
+	case mapping.SourceShopify:
+		return c.StoreURL != "" && c.AdminAPIToken != ""
+	case mapping.SourceWooCommerce:
+		return c.StoreURL != "" && c.ConsumerKey != "" && c.ConsumerSecret != ""
+	case mapping.SourceStripe:
+		return c.StripeAPIKey != ""
+	}
+	return false
+}
+
+// Run reconciles one shop now and records the run. trigger is "manual"
+// or "schedule". A store API failure is recorded on the shop (status and
+// backoff) and in the run, and returned.
+func (r *Reconciler) Run(ctx context.Context, shopID int64, trigger string) (store.ReconcileRun, error) {
+	now := r.cfg.Now().UTC()
+	end := now.Add(-r.cfg.Grace)
+	run := store.ReconcileRun{ShopID: shopID, Trigger: trigger, StartedAt: now, WindowEnd: end, WindowStart: end.Add(-r.cfg.Window)}
+	err := r.run(ctx, &run)
+	run.FinishedAt = r.cfg.Now().UTC()
+	if err != nil {
+		run.Error = err.Error()
+	}
+	saved, serr := r.cfg.Store.SaveReconcileRun(context.WithoutCancel(ctx), run)
+	if serr != nil {
+		return run, errors.Join(err, serr)
+	}
+	return saved, err
+}
+
+func (r *Reconciler) run(ctx context.Context, run *store.ReconcileRun) error {
+	st := r.cfg.Store
+	sh, err := st.Shop(ctx, run.ShopID)
+	if err != nil {
+		return err
+	}
+	api, err := st.StoreAPI(ctx, sh.ID)
+	if err != nil {
+		return err
+	}
+	lister, conn := r.cfg.Listers[sh.Source], r.cfg.Connectors[sh.Source]
+	if lister == nil || conn == nil {
+		return fmt.Errorf("no store API client for %s", sh.Source)
+	}
+	if !Connected(sh, api) {
+		return connectors.ErrStoreNotConnected
+	}
+	orders, err := lister.ListOrders(ctx, Credentials(sh, api), run.WindowStart, run.WindowEnd, sh.Rules.Trigger)
+	if err != nil {
+		r.recordFailure(ctx, sh.ID, api, err)
+		return err
+	}
+	if err := st.SetStoreAPIStatus(ctx, sh.ID, store.StoreAPIOK, "", time.Time{}, r.cfg.Now()); err != nil {
+		return err
+	}
+	return r.backfill(ctx, sh, conn, orders, run)
+}
+
+// backfill maps each listed order as its webhook would have been mapped,
+// and commits the conversions not yet converted. The commit deduplicates
+// by the same order keys as webhooks, in the same transaction, so a
+// webhook arriving during the run cannot make a second conversion.
+func (r *Reconciler) backfill(ctx context.Context, sh store.Shop, conn connectors.Connector, orders []connectors.StoreOrder, run *store.ReconcileRun) error {
+	type cand struct {
+		wh   mapping.Webhook
+		body []byte
+	}
+	var cands []cand
+	var keys []string
+	for _, o := range orders {
+		wh, err := conn.Parse(o.Header, o.Body, sh.Rules)
+		if err != nil {
+			r.cfg.Log.WarnContext(ctx, "reconcile: order could not be mapped", slog.Int64("shop_id", sh.ID),
+				slog.String("order_id", o.ID), slog.String("error", err.Error()))
+			continue
+		}
+		if wh.Outcome != mapping.OutcomeConversion || wh.Conversion == nil {
+			continue // not (or no longer) in the shop's trigger state
+		}
+		// No store delivery id: nothing must claim one a webhook could
+		// later bring.
+		wh.DeliveryID = ""
+		cands = append(cands, cand{wh, o.Body})
+		keys = append(keys, wh.OrderID)
+		keys = append(keys, wh.OrderAliases...)
+	}
+	run.Checked = len(cands)
+	done, err := r.cfg.Store.ConvertedOrders(ctx, sh.ID, keys)
+	if err != nil {
+		return err
+	}
+	maxAge, err := r.maxAge(ctx, sh.ID)
+	if err != nil {
+		return err
+	}
+	now := r.cfg.Now().UTC()
+	var batch []store.Incoming
+	for _, c := range cands {
+		if done[c.wh.OrderID] || anyDone(done, c.wh.OrderAliases) {
+			continue
+		}
+		run.Missing++
+		if maxAge > 0 && now.Sub(c.wh.Conversion.EventTime) > maxAge {
+			// Past every destination's acceptance window: sending would
+			// only be refused.
+			run.TooOld++
+			continue
+		}
+		batch = append(batch, store.Incoming{
+			ShopID: sh.ID, Source: sh.Source, Topic: c.wh.Topic, Webhook: c.wh, Body: c.body, ReceivedAt: now,
+		})
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	res, err := r.cfg.Store.CommitBatch(ctx, batch, r.cfg.Routing)
+	if err != nil {
+		return err
+	}
+	for _, c := range res {
+		if err := r.cfg.Store.SetEventOrigin(ctx, c.EventID, store.OriginReconciliation); err != nil {
+			return err
+		}
+		if c.Status == store.StatusAccepted {
+			run.Backfilled++
+		}
+	}
+	r.cfg.Notify()
+	return nil
+}
+
+func anyDone(done map[string]bool, keys []string) bool {
+	for _, k := range keys {
+		if done[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// maxAge is the longest acceptance window among the shop's enabled
+// destinations; 0 when it has none (nothing would be sent anyway, but the
+// event is still recorded).
+func (r *Reconciler) maxAge(ctx context.Context, shopID int64) (time.Duration, error) {
+	dests, err := r.cfg.Store.Destinations(ctx, shopID)
+	if err != nil {
+		return 0, err
+	}
+	var m time.Duration
+	for _, d := range dests {
+		if d.Enabled {
+			m = max(m, r.cfg.Routing.MaxAge(d.Platform))
+		}
+	}
+	return m, nil
+}
+
+// recordFailure sets the shop's store API status from err and holds the
+// scheduled runs back: Retry-After when throttled, else exponentially
+// with the number of failures in a row.
+func (r *Reconciler) recordFailure(ctx context.Context, shopID int64, api store.StoreAPI, err error) {
+	now := r.cfg.Now()
+	status := store.StoreAPIError
+	wait := min(time.Minute<<min(api.Failures, 20), maxBackoff)
+	var th *connectors.ThrottledError
+	switch {
+	case errors.As(err, &th):
+		status, wait = store.StoreAPIThrottled, max(th.RetryAfter, time.Second)
+	case errors.Is(err, connectors.ErrStoreAuth):
+		status = store.StoreAPIAuthFailed
+	case errors.Is(err, connectors.ErrStoreUnavailable):
+		status = store.StoreAPIUnreachable
+	}
+	if serr := r.cfg.Store.SetStoreAPIStatus(context.WithoutCancel(ctx), shopID, status, err.Error(), now.Add(wait), now); serr != nil {
+		r.cfg.Log.ErrorContext(ctx, "record store API status", slog.Int64("shop_id", shopID), slog.String("error", serr.Error()))
+	}
+	r.cfg.Log.WarnContext(ctx, "reconcile: store API failed", slog.Int64("shop_id", shopID),
+		slog.String("status", status), slog.String("error", err.Error()), slog.Duration("backoff", wait))
+}
+
+// Tick runs every connected shop whose reconciliation is due and that this
+// replica claims. It returns how many runs it made.
+func (r *Reconciler) Tick(ctx context.Context) int {
+	apis, err := r.cfg.Store.ConnectedShops(ctx)
+	if err != nil {
+		r.cfg.Log.ErrorContext(ctx, "reconcile: list shops", slog.String("error", err.Error()))
+		return 0
+	}
+	n := 0
+	for _, api := range apis {
+		if ctx.Err() != nil {
+			return n
+		}
+		now := r.cfg.Now()
+		if api.NextReconcileAt.After(now) || api.BackoffUntil.After(now) {
+			continue
+		}
+		next := now.Add(r.cfg.Interval + r.cfg.Jitter(r.cfg.Interval/10))
+		ok, err := r.cfg.Store.ClaimReconcile(ctx, api.ShopID, now, next)
+		if err != nil {
+			r.cfg.Log.ErrorContext(ctx, "reconcile: claim", slog.String("error", err.Error()))
+			continue
+		}
+		if !ok {
+			continue // another replica has it
+		}
+		n++
+		if _, err := r.Run(ctx, api.ShopID, "schedule"); err != nil && !errors.Is(err, connectors.ErrStoreNotConnected) {
+			r.cfg.Log.WarnContext(ctx, "reconcile run failed", slog.Int64("shop_id", api.ShopID), slog.String("error", err.Error()))
+		}
+	}
+	return n
+}
+
+// Loop calls Tick every minute (jittered) until ctx ends.
+func (r *Reconciler) Loop(ctx context.Context) {
+	for {
+		t := time.NewTimer(time.Minute + r.cfg.Jitter(10*time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		r.Tick(ctx)
+	}
+}
