@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeWooREST is a WooCommerce REST API v3 serving a fixed list of orders,
+// checking Basic auth and the query the way WooCommerce reads it.
+type fakeWooREST struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	orders   [][]byte
+	status   int // answer this status instead, when non-zero
+	requests int
+}
+
+const (
+	wooKey    = "ck_e2e_key"
+	wooSecret = "cs_e2e_secret_value"
+)
+
+func newFakeWooREST(t *testing.T) *fakeWooREST {
+	f := &fakeWooREST{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.requests++
+		user, pass, ok := r.BasicAuth()
+		if r.URL.Path != "/wp-json/wc/v3/orders" || r.Method != http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		if !ok || user != wooKey || pass != wooSecret || f.status == http.StatusUnauthorized {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"code":"woocommerce_rest_cannot_view","message":"Sorry, you cannot list resources.","data":{"status":401}}`)
+			return
+		}
+		if f.status != 0 {
+			w.WriteHeader(f.status)
+			return
+		}
+		q := r.URL.Query()
+		if q.Get("status") != "processing,completed" || q.Get("modified_after") == "" || q.Get("dates_are_gmt") != "true" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("X-WP-Total", fmt.Sprint(len(f.orders)))
+		w.Header().Set("X-WP-TotalPages", "1")
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("[" + string(bytes.Join(f.orders, []byte(","))) + "]"))
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeWooREST) set(status int, orders ...[]byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status = status
+	if orders != nil {
+		f.orders = orders
+	}
+}
+
+// TestReconcileBackfillsLostWooCommerceOrder: of two paid orders, one
+// came by webhook and one was lost. Reconciliation finds and backfills the
+// lost one, which reaches Meta once; the one that came is not sent again,
+// nor is anything sent twice by a second run. Rejected credentials show on
+// the shop and send nothing.
+func TestReconcileBackfillsLostWooCommerceOrder(t *testing.T) {
+	meta := newFakeMeta(t)
+	woo := newFakeWooREST(t)
+	in := start(t, map[string]string{"POSTBACK_DATABASE_URL": filepath.Join(t.TempDir(), "p.db"), "POSTBACK_META_URL": meta.srv.URL,
+		"POSTBACK_RECONCILE_INTERVAL": "0"})
+	defer in.stop(t)
+
+	const hookSecret = "wc-hook-secret"
+	var shop struct {
+		ID         int64  `json:"id"`
+		WebhookURL string `json:"webhook_url"`
+	}
+	code := in.api(t, "POST", "/api/v1/shops", map[string]any{
+		"name": "Woo", "source": "woocommerce", "signing_secret": hookSecret, "trigger": "paid",
+		"settings":    map[string]any{"store_url": woo.srv.URL},
+		"credentials": map[string]any{"consumer_key": wooKey, "consumer_secret": wooSecret},
+	}, &shop)
+	if code != 201 {
+		t.Fatalf("create shop: %d", code)
+	}
+	if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/destinations", shop.ID), map[string]any{
+		"platform": "meta", "credentials": map[string]any{"pixel_id": pixelID, "access_token": metaToken}}, nil); code != 201 {
+		t.Fatalf("create destination: %d", code)
+	}
+	day := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
+	came := wooDate.ReplaceAll(storeFixture(t, "woocommerce", "order_updated_processing.json"), []byte(`"$1":"`+day+`T`))
+	lost := bytes.ReplaceAll(came, []byte(`"id":5120`), []byte(`"id":7001`))
+	lost = bytes.ReplaceAll(lost, []byte(`"order_key":"`), []byte(`"order_key":"lost_`))
+	if bytes.Equal(came, lost) {
+		t.Fatal("fixture did not change: pick another order id")
+	}
+
+	// The first order comes by webhook and is delivered.
+	m := hmac.New(sha256.New, []byte(hookSecret))
+	m.Write(came)
+	path := shop.WebhookURL[strings.Index(shop.WebhookURL, "/webhooks/"):]
+	code, out := rawPost(t, in.url+path, came, map[string]string{
+		"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated", "X-WC-Webhook-Delivery-ID": "d-1",
+		"X-WC-Webhook-Signature": base64.StdEncoding.EncodeToString(m.Sum(nil)),
+	})
+	if code != 200 || out["status"] != "accepted" {
+		t.Fatalf("webhook: %d %v", code, out)
+	}
+	waitDelivery(t, in, out["event_id"], "delivered")
+
+	woo.set(0, came, lost)
+	var res map[string]any
+	if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/reconcile", shop.ID), nil, &res); code != 200 {
+		t.Fatalf("reconcile: %d %v", code, res)
+	}
+	for k, want := range map[string]float64{"checked": 2, "missing": 1, "backfilled": 1} {
+		if res[k] != want {
+			t.Errorf("reconcile %s = %v, want %v (%v)", k, res[k], want, res)
+		}
+	}
+	if res["window_start"] == nil || res["window_end"] == nil {
+		t.Errorf("reconcile answer lacks the window: %v", res)
+	}
+	var list struct {
+		Events []struct {
+			ID      int64  `json:"id"`
+			OrderID string `json:"order_id"`
+			Origin  string `json:"origin"`
+		} `json:"events"`
+	}
+	in.api(t, "GET", "/api/v1/events", nil, &list)
+	if len(list.Events) != 2 || list.Events[0].Origin != "reconciliation" || list.Events[1].Origin != "webhook" {
+		t.Fatalf("events = %+v, want the backfilled one (reconciliation) over the webhook's", list.Events)
+	}
+	waitDelivery(t, in, list.Events[0].ID, "delivered")
+
+	// A second run finds nothing missing and sends nothing.
+	if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/reconcile", shop.ID), nil, &res); code != 200 || res["missing"] != 0.0 || res["backfilled"] != 0.0 {
+		t.Fatalf("second reconcile: %d %v", code, res)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(meta.received()); n != 2 {
+		t.Errorf("Meta received %d events, want 2 (each order once)", n)
+	}
+
+	// Rejected credentials: a clear status, the run recorded, nothing sent.
+	woo.set(http.StatusUnauthorized)
+	if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/reconcile", shop.ID), nil, &res); code != http.StatusBadGateway {
+		t.Errorf("reconcile with rejected credentials: %d %v, want 502", code, res)
+	}
+	var got map[string]any
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/shops/%d", in.url, shop.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+testAPIToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	raw.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(raw.String(), wooSecret) || strings.Contains(raw.String(), wooKey) {
+		t.Errorf("shop answer leaks a store credential: %s", raw.String())
+	}
+	if err := json.Unmarshal(raw.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	api, _ := got["store_api"].(map[string]any)
+	if api == nil || api["status"] != "auth_failed" || api["last_reconcile"] == nil {
+		t.Errorf("store_api = %v, want status auth_failed and the last run", got["store_api"])
+	}
+	if set := fmt.Sprint(got["credentials_set"]); set != "[consumer_key consumer_secret]" {
+		t.Errorf("credentials_set = %s", set)
+	}
+	if s, _ := got["settings"].(map[string]any); s["store_url"] != woo.srv.URL {
+		t.Errorf("settings.store_url = %v, want %s", s["store_url"], woo.srv.URL)
+	}
+	if n := len(meta.received()); n != 2 {
+		t.Errorf("Meta received %d events after the failed run, want 2", n)
+	}
+}
