@@ -1,0 +1,297 @@
+package connectors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/postbackhq/postback/mapping"
+)
+
+var (
+	winStart = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	winEnd   = time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+)
+
+// fakeShopifyGraphQL is a GraphQL Admin API that pages its orders two at a
+// time, checks the token, version path and query, and can be told to
+// throttle.
+type fakeShopifyGraphQL struct {
+	t        *testing.T
+	mu       sync.Mutex
+	orders   []json.RawMessage
+	throttle []string // per request: "", "graphql" (THROTTLED body) or "429"
+	calls    int
+	queries  []string
+}
+
+func (f *fakeShopifyGraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if r.Method != http.MethodPost || r.URL.Path != "/admin/api/"+ShopifyAdminVersion+"/graphql.json" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Header.Get("X-Shopify-Access-Token") != "shpat_test" {
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}`)
+		return
+	}
+	if r.Header.Get("Content-Type") != "application/json" {
+		w.WriteHeader(http.StatusUnsupportedMediaType)
+		return
+	}
+	var req struct {
+		Query     string         `json:"query"`
+		Variables map[string]any `json:"variables"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || !strings.Contains(req.Query, "orders(") {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	mode := ""
+	if len(f.throttle) > 0 {
+		mode, f.throttle = f.throttle[0], f.throttle[1:]
+	}
+	switch mode {
+	case "429":
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	case "graphql":
+		fmt.Fprint(w, `{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED","documentation":"https://shopify.dev/api/usage/rate-limits"}}],
+			"extensions":{"cost":{"requestedQueryCost":752,"actualQueryCost":null,"throttleStatus":{"maximumAvailable":2000.0,"currentlyAvailable":652,"restoreRate":100.0}}}}`)
+		return
+	}
+	q, _ := req.Variables["query"].(string)
+	f.queries = append(f.queries, q)
+	start := 0
+	if after, ok := req.Variables["after"].(string); ok {
+		fmt.Sscanf(after, "cursor-%d", &start)
+	}
+	first := int(req.Variables["first"].(float64))
+	end := min(start+first, len(f.orders))
+	page := map[string]any{
+		"pageInfo": map[string]any{"hasNextPage": end < len(f.orders), "endCursor": fmt.Sprintf("cursor-%d", end)},
+		"nodes":    f.orders[start:end],
+	}
+	json.NewEncoder(w).Encode(map[string]any{
+		"data": map[string]any{"orders": page},
+		"extensions": map[string]any{"cost": map[string]any{"requestedQueryCost": 300, "actualQueryCost": 40,
+			"throttleStatus": map[string]any{"maximumAvailable": 2000.0, "currentlyAvailable": 1960, "restoreRate": 100.0}}},
+	})
+}
+
+func shopifyAdminOrder(t *testing.T, id string) json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "shopify_admin", "order.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return json.RawMessage(strings.ReplaceAll(string(b), "820982911946154508", id))
+}
+
+func TestShopifyAdminListsPagesAndWaitsOutThrottling(t *testing.T) {
+	fake := &fakeShopifyGraphQL{t: t, throttle: []string{"", "graphql", "429"}}
+	for _, id := range []string{"1001", "1002", "1003"} {
+		fake.orders = append(fake.orders, shopifyAdminOrder(t, id))
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	var slept []time.Duration
+	admin := NewShopifyAdmin(srv.Client()).WithSleep(func(_ context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		return nil
+	})
+	admin.PageSize = 2
+	orders, err := admin.ListOrders(context.Background(), StoreCredentials{StoreURL: srv.URL, AdminAPIToken: "shpat_test"}, winStart, winEnd, mapping.TriggerPaid)
+	if err != nil {
+		t.Fatalf("ListOrders: %v", err)
+	}
+	if len(orders) != 3 || orders[0].ID != "1001" || orders[2].ID != "1003" {
+		t.Fatalf("orders = %+v, want 1001..1003", orders)
+	}
+	// The THROTTLED answer waits (752-652)/100 = 1 s; the 429 its Retry-After.
+	want := []time.Duration{time.Second, 2 * time.Second}
+	if fmt.Sprint(slept) != fmt.Sprint(want) {
+		t.Errorf("waited %v, want %v", slept, want)
+	}
+	wantQ := "financial_status:paid updated_at:>='2026-12-01T00:00:00Z' updated_at:<'2026-12-03T00:00:00Z'"
+	if len(fake.queries) == 0 || fake.queries[0] != wantQ {
+		t.Errorf("search query = %q, want %q", fake.queries, wantQ)
+	}
+
+	// Each order maps exactly as an orders/paid webhook, click id from the
+	// customer journey's landing page included.
+	wh, err := NewShopify().Parse(orders[0].Header, orders[0].Body, mapping.ShopRules{Trigger: mapping.TriggerPaid})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if wh.Outcome != mapping.OutcomeConversion || wh.OrderID != "1001" || wh.Topic != "orders/paid" {
+		t.Fatalf("webhook = %+v", wh)
+	}
+	c := wh.Conversion
+	if c.Value.String() != "120.94" || c.Currency != "USD" || c.ClickIDs.GCLID != "Cj0KCQiA-journey-gclid" || len(c.Items) != 1 || c.Items[0].Quantity != 1 {
+		t.Errorf("conversion = value %s %s, gclid %q, items %+v", c.Value, c.Currency, c.ClickIDs.GCLID, c.Items)
+	}
+}
+
+func TestShopifyAdminErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		token   string
+		want    error
+	}{
+		{"wrong token", nil, "shpat_wrong", ErrStoreAuth},
+		{"server error", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }, "shpat_test", ErrStoreUnavailable},
+		{"not the store", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<html>hello</html>") }, "shpat_test", ErrStoreBadAnswer},
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://elsewhere.example/", http.StatusFound)
+		}, "shpat_test", ErrStoreBadAnswer},
+		{"access denied", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"data":null,"errors":[{"message":"Access denied for orders field.","extensions":{"code":"ACCESS_DENIED"}}]}`)
+		}, "shpat_test", ErrStoreAuth},
+		{"throttled for too long", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, "shpat_test", ErrStoreUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h http.Handler = &fakeShopifyGraphQL{t: t}
+			if tt.handler != nil {
+				h = tt.handler
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			admin := NewShopifyAdmin(nil).WithSleep(func(context.Context, time.Duration) error { return nil })
+			_, err := admin.ListOrders(context.Background(), StoreCredentials{StoreURL: srv.URL, AdminAPIToken: tt.token}, winStart, winEnd, mapping.TriggerPaid)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if strings.Contains(err.Error(), tt.token) {
+				t.Errorf("error %q carries the token", err)
+			}
+		})
+	}
+}
+
+func TestWooCommerceRESTFollowsPages(t *testing.T) {
+	var pages []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != "ck_1" || p != "cs_1" || r.URL.Path != "/wp-json/wc/v3/orders" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		q := r.URL.Query()
+		if q.Get("modified_after") != "2026-12-01T00:00:00" || q.Get("modified_before") != "2026-12-03T00:00:00" || q.Get("per_page") != "2" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		pages = append(pages, q.Get("page"))
+		w.Header().Set("X-WP-TotalPages", "2")
+		w.Header().Set("X-WP-Total", "3")
+		if q.Get("page") == "1" {
+			fmt.Fprint(w, `[{"id":11,"status":"processing"},{"id":12,"status":"completed"}]`)
+		} else {
+			fmt.Fprint(w, `[{"id":13,"status":"processing"}]`)
+		}
+	}))
+	defer srv.Close()
+	woo := NewWooCommerceREST(nil)
+	woo.PageSize = 2
+	orders, err := woo.ListOrders(context.Background(), StoreCredentials{StoreURL: srv.URL, ConsumerKey: "ck_1", ConsumerSecret: "cs_1"}, winStart, winEnd, mapping.TriggerPaid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range orders {
+		ids = append(ids, o.ID)
+		if o.Header.Get("X-WC-Webhook-Topic") != "order.updated" {
+			t.Errorf("order %s topic %q", o.ID, o.Header.Get("X-WC-Webhook-Topic"))
+		}
+	}
+	if fmt.Sprint(ids) != "[11 12 13]" || fmt.Sprint(pages) != "[1 2]" {
+		t.Errorf("ids %v from pages %v, want [11 12 13] from [1 2]", ids, pages)
+	}
+	_, err = woo.ListOrders(context.Background(), StoreCredentials{StoreURL: srv.URL, ConsumerKey: "ck_1", ConsumerSecret: "wrong"}, winStart, winEnd, mapping.TriggerPaid)
+	if !errors.Is(err, ErrStoreAuth) {
+		t.Errorf("wrong secret: %v, want ErrStoreAuth", err)
+	}
+	_, err = woo.ListOrders(context.Background(), StoreCredentials{StoreURL: "http://woo.example.com", ConsumerKey: "ck_1", ConsumerSecret: "cs_1"}, winStart, winEnd, mapping.TriggerPaid)
+	if err == nil {
+		t.Error("credentials would go over plain http to a remote host")
+	}
+}
+
+func TestStripeAPIListsCompletedSessions(t *testing.T) {
+	session, err := os.ReadFile(filepath.Join("testdata", "stripe", "checkout_session_completed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Data struct {
+			Object map[string]any `json:"object"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(session, &ev); err != nil {
+		t.Fatal(err)
+	}
+	obj := func(id string) map[string]any {
+		o := map[string]any{}
+		for k, v := range ev.Data.Object {
+			o[k] = v
+		}
+		o["id"] = id
+		return o
+	}
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/checkout/sessions" || r.Header.Get("Authorization") != "Bearer rk_test_1" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: rk_test_***"}}`)
+			return
+		}
+		q := r.URL.Query()
+		if q.Get("status") != "complete" || q.Get("created[gte]") != fmt.Sprint(winStart.Unix()) || q.Get("created[lt]") != fmt.Sprint(winEnd.Unix()) {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","message":"bad query %s"}}`, r.URL.RawQuery)
+			return
+		}
+		calls = append(calls, q.Get("starting_after"))
+		page := map[string]any{"object": "list", "url": "/v1/checkout/sessions", "has_more": true, "data": []any{obj("cs_test_1"), obj("cs_test_2")}}
+		if q.Get("starting_after") == "cs_test_2" {
+			page["has_more"], page["data"] = false, []any{obj("cs_test_3")}
+		}
+		json.NewEncoder(w).Encode(page)
+	}))
+	defer srv.Close()
+	api := NewStripeAPI(srv.URL, srv.Client())
+	orders, err := api.ListOrders(context.Background(), StoreCredentials{StripeAPIKey: "rk_test_1"}, winStart, winEnd, mapping.TriggerPaid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orders) != 3 || fmt.Sprint(calls) != "[ cs_test_2]" {
+		t.Fatalf("%d orders over calls %q, want 3 over [\"\" cs_test_2]", len(orders), calls)
+	}
+	wh, err := NewStripe().Parse(orders[2].Header, orders[2].Body, mapping.ShopRules{Trigger: mapping.TriggerPaid})
+	if err != nil || wh.Outcome != mapping.OutcomeConversion || wh.OrderID != "cs_test_3" {
+		t.Fatalf("Parse = %+v, %v; want a conversion of cs_test_3", wh, err)
+	}
+	_, err = api.ListOrders(context.Background(), StoreCredentials{StripeAPIKey: "rk_test_wrong"}, winStart, winEnd, mapping.TriggerPaid)
+	if !errors.Is(err, ErrStoreAuth) || strings.Contains(err.Error(), "rk_test_wrong") {
+		t.Errorf("wrong key: %v, want ErrStoreAuth without the key", err)
+	}
+}
