@@ -53,6 +53,9 @@ type Config struct {
 // Reconciler runs reconciliation for connected shops.
 type Reconciler struct {
 	cfg Config
+	// beforeCommit, when set, runs between the look-up of converted orders
+	// and the commit (tests: a webhook arriving mid-run).
+	beforeCommit func()
 }
 
 // New returns a Reconciler with defaults filled in.
@@ -212,6 +215,9 @@ func (r *Reconciler) backfill(ctx context.Context, sh store.Shop, conn connector
 	}
 	if len(batch) == 0 {
 		return nil
+	}
+	if r.beforeCommit != nil {
+		r.beforeCommit()
 	}
 	res, err := r.cfg.Store.CommitBatch(ctx, batch, r.cfg.Routing)
 	if err != nil {

@@ -46,9 +46,22 @@ func SQLite(t testing.TB) *store.Store {
 // the variable is unset.
 func Postgres(t testing.TB) *store.Store {
 	t.Helper()
+	dsn := PostgresDSN(t)
+	if dsn == "" {
+		return nil
+	}
+	return Open(t, dsn)
+}
+
+// PostgresDSN creates a fresh schema in the database in
+// POSTBACK_TEST_POSTGRES, dropped when the test ends, and returns a DSN
+// using it, so a test can open several stores (replicas) on one database;
+// "" when the variable is unset.
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv("POSTBACK_TEST_POSTGRES")
 	if base == "" {
-		return nil
+		return ""
 	}
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
@@ -75,7 +88,7 @@ func Postgres(t testing.TB) *store.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return Open(t, u.String())
+	return u.String()
 }
 
 // Open opens and migrates a store on dsn with a random key.
