@@ -117,6 +117,7 @@ func uiFuncs(assets map[string]string, now func() time.Time) template.FuncMap {
 		"prettyValue":   prettyValue,
 		"platformLabel": platformLabel,
 		"sourceLabel":   sourceLabel,
+		"storeCred":     storeCred,
 		"latency":       func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
 		"pct":           func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
 		"identifiers":   identifiersOf,

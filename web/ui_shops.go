@@ -40,6 +40,7 @@ type shopFormPage struct {
 	// is not sent back: the merchant pastes it again.
 	SecretTyped bool
 	KeyTyped    bool
+	StoreAPI    storeAPIView
 }
 
 // shopView is what pages show of a shop: its secrets only as set or not.
@@ -132,6 +133,7 @@ func shopInputFromForm(c *gin.Context, sh store.Shop, source mapping.Source, cre
 		settings.AttributeNames = names
 	}
 	in.Settings = &settings
+	storeAPIFromForm(c, source, &in)
 	return in, vals, nil
 }
 
@@ -217,9 +219,14 @@ func handleUIShopCreate(cfg Config, v *views) gin.HandlerFunc {
 		source := mapping.Source(c.PostForm("source"))
 		p := shopFormPage{page: pageFor(c, "Add a shop", "shops"), Creating: true, Source: string(source)}
 		var sh store.Shop
+		var api store.StoreAPI
+		apiChanged := false
 		in, vals, bad := shopInputFromForm(c, sh, source, true)
 		if bad == nil {
 			bad = applyShopInput(&sh, in, true)
+		}
+		if bad == nil {
+			apiChanged, bad = applyStoreAPIInput(&sh, &api, in)
 		}
 		if bad != nil {
 			if !source.Valid() {
@@ -227,6 +234,7 @@ func handleUIShopCreate(cfg Config, v *views) gin.HandlerFunc {
 			}
 			p.Shop.Source, p.Values, p.Errors = p.Source, vals, formErrors(bad)
 			p.SecretTyped, p.KeyTyped = c.PostForm("signing_secret") != "", c.PostForm("stripe_api_key") != ""
+			p.StoreAPI = storeAPIView{URL: c.PostForm("store_url"), Set: map[string]bool{}}
 			v.render(c, http.StatusUnprocessableEntity, "shop_form", p)
 			return
 		}
@@ -234,6 +242,13 @@ func handleUIShopCreate(cfg Config, v *views) gin.HandlerFunc {
 		if err != nil {
 			v.storeFail(c, err, "shop")
 			return
+		}
+		if apiChanged {
+			api.ShopID = sh.ID
+			if err := cfg.Store.SaveStoreAPI(c.Request.Context(), api, cfg.Now()); err != nil {
+				v.storeFail(c, err, "shop")
+				return
+			}
 		}
 		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/shops/%d?msg=shop-created", sh.ID))
 	}
@@ -247,6 +262,8 @@ type shopPage struct {
 	Created      bool
 	Destinations []destinationView
 	Platforms    []platformChoice
+	StoreAPI     storeAPIView
+	Msg          string
 }
 
 // destinationView is what lists show of a destination: never a credential
@@ -320,6 +337,11 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 		for _, d := range ds {
 			p.Destinations = append(p.Destinations, viewDestination(d, cfg.Senders[d.Platform], cfg))
 		}
+		if p.StoreAPI, err = loadStoreAPIView(ctx, cfg.Store, sh); err != nil {
+			v.storeFail(c, err, "This shop")
+			return
+		}
+		p.Msg = c.Query("msg")
 		v.render(c, http.StatusOK, "shop", p)
 	}
 }
@@ -336,6 +358,10 @@ func handleUIShopEdit(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		p := shopFormPage{page: pageFor(c, "Edit "+sh.Name, "shops"), Shop: viewShop(sh), Source: string(sh.Source), Values: valuesOf(sh)}
+		if p.StoreAPI, err = loadStoreAPIView(c.Request.Context(), cfg.Store, sh); err != nil {
+			v.storeFail(c, err, "This shop")
+			return
+		}
 		v.render(c, http.StatusOK, "shop_form", p)
 	}
 }
@@ -353,19 +379,36 @@ func handleUIShopSave(cfg Config, v *views, shops *shopCache) gin.HandlerFunc {
 			return
 		}
 		orig := sh
+		api, err := cfg.Store.StoreAPI(ctx, id)
+		if err != nil {
+			v.storeFail(c, err, "This shop")
+			return
+		}
+		apiChanged := false
 		in, vals, bad := shopInputFromForm(c, sh, sh.Source, false)
 		if bad == nil {
 			bad = applyShopInput(&sh, in, false)
 		}
+		if bad == nil {
+			apiChanged, bad = applyStoreAPIInput(&sh, &api, in)
+		}
 		if bad != nil {
 			p := shopFormPage{page: pageFor(c, "Edit "+orig.Name, "shops"), Shop: viewShop(orig), Source: string(orig.Source), Values: vals, Errors: formErrors(bad),
 				SecretTyped: c.PostForm("signing_secret") != "", KeyTyped: c.PostForm("stripe_api_key") != ""}
+			p.StoreAPI, _ = loadStoreAPIView(ctx, cfg.Store, orig)
+			p.StoreAPI.URL = c.PostForm("store_url")
 			v.render(c, http.StatusUnprocessableEntity, "shop_form", p)
 			return
 		}
 		if _, err := cfg.Store.UpdateShop(ctx, sh, cfg.Now()); err != nil {
 			v.storeFail(c, err, "This shop")
 			return
+		}
+		if apiChanged {
+			if err := cfg.Store.SaveStoreAPI(ctx, api, cfg.Now()); err != nil {
+				v.storeFail(c, err, "This shop")
+				return
+			}
 		}
 		shops.forget(sh.WebhookKey)
 		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/shops/%d?msg=shop-saved", sh.ID))

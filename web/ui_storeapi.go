@@ -1,0 +1,112 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/postbackhq/postback/connectors"
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/store"
+)
+
+// storeAPIView is what the shop pages show of the store API connection:
+// the URL, which credentials are set (never their values), the status and
+// the last reconciliation.
+type storeAPIView struct {
+	URL       string
+	Set       map[string]bool
+	Connected bool
+	Status    string
+	Error     string
+	CheckedAt string
+	Last      *reconcileJSON
+	LastAt    string
+}
+
+func loadStoreAPIView(ctx context.Context, st *store.Store, sh store.Shop) (storeAPIView, error) {
+	var j shopJSON
+	if err := addStoreAPI(ctx, st, sh, &j); err != nil {
+		return storeAPIView{}, err
+	}
+	v := storeAPIView{Set: map[string]bool{}, Connected: j.StoreAPI.Connected, Status: j.StoreAPI.Status,
+		Error: j.StoreAPI.Error, Last: j.StoreAPI.LastReconcile}
+	if j.Settings.StoreURL != nil {
+		v.URL = *j.Settings.StoreURL
+	}
+	for _, k := range j.CredentialsSet {
+		v.Set[k] = true
+	}
+	if j.StoreAPI.CheckedAt != nil {
+		v.CheckedAt = *j.StoreAPI.CheckedAt
+	}
+	if v.Last != nil && v.Last.FinishedAt != nil {
+		v.LastAt = *v.Last.FinishedAt
+	}
+	return v, nil
+}
+
+// storeAPIFromForm reads the store API fields of a shop form into the
+// API's input: the URL always (the form shows it), a credential only when
+// typed, since saved ones are never sent back to the browser.
+func storeAPIFromForm(c *gin.Context, source mapping.Source, in *shopInput) {
+	if source == mapping.SourceStripe {
+		return
+	}
+	if in.Settings != nil {
+		u := c.PostForm("store_url")
+		in.Settings.StoreURL = &u
+	}
+	for _, k := range storeCredentialFields[source] {
+		if v := strings.TrimSpace(c.PostForm(k)); v != "" {
+			if in.Credentials == nil {
+				in.Credentials = map[string]string{}
+			}
+			in.Credentials[k] = v
+		} else if c.PostForm("forget_"+k) == "true" {
+			if in.Credentials == nil {
+				in.Credentials = map[string]string{}
+			}
+			in.Credentials[k] = ""
+		}
+	}
+}
+
+func handleUIShopReconcile(cfg Config, v *views) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := uiID(c, v, "This shop")
+		if !ok {
+			return
+		}
+		ctx := c.Request.Context()
+		if _, err := cfg.Store.Shop(ctx, id); err != nil {
+			v.storeFail(c, err, "This shop")
+			return
+		}
+		msg := "reconciled"
+		if cfg.Reconciler == nil {
+			msg = "reconcile-unavailable"
+		} else if _, err := cfg.Reconciler.Run(ctx, id, "manual"); err != nil {
+			msg = "reconcile-failed"
+			if errors.Is(err, connectors.ErrStoreNotConnected) {
+				msg = "reconcile-not-connected"
+			}
+		}
+		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/shops/%d?msg=%s#store-api", id, msg))
+	}
+}
+
+// storeCredField is one write-only store credential input of the shop form.
+type storeCredField struct {
+	Name, Label, Placeholder, Help string
+	Set                            bool
+}
+
+// storeCred builds a store credential input for the "store_cred" template.
+func storeCred(p shopFormPage, name, label, placeholder, help string) storeCredField {
+	return storeCredField{Name: name, Label: label, Placeholder: placeholder, Help: help, Set: p.StoreAPI.Set[name]}
+}
