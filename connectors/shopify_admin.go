@@ -483,3 +483,88 @@ func (a *ShopifyAdmin) ListOrders(ctx context.Context, cred StoreCredentials, si
 	}
 	return out, fmt.Errorf("%w: more than %d pages of orders", ErrStoreBadAnswer, storeAPIMaxPages)
 }
+
+// Webhook subscriptions through the GraphQL Admin API (read 2026-12-03,
+// shopify.dev admin-graphql: queries/webhookSubscriptions,
+// mutations/webhookSubscriptionCreate; WebhookSubscription.uri replaces the
+// deprecated callbackUrl/endpoint). Subscriptions made through the API are
+// signed with the app's client secret, so Subscribe returns cred.APISecret.
+// Shopify deletes such a subscription after 8 failed retries over about
+// 4 hours, which the health check then reports as missing.
+
+var _ Registrar = (*ShopifyAdmin)(nil)
+
+const shopifySubscriptionsQuery = `query PostbackWebhooks($after: String) {
+  webhookSubscriptions(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id topic uri }
+  }
+}`
+
+const shopifySubscribeMutation = `mutation PostbackSubscribe($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}`
+
+// Subscriptions lists the app's webhook subscriptions on the shop.
+func (a *ShopifyAdmin) Subscriptions(ctx context.Context, cred StoreCredentials) ([]Subscription, error) {
+	var out []Subscription
+	var after any
+	for page := 0; page < storeAPIMaxPages; page++ {
+		var data struct {
+			WebhookSubscriptions struct {
+				PageInfo struct {
+					HasNextPage bool   `json:"hasNextPage"`
+					EndCursor   string `json:"endCursor"`
+				} `json:"pageInfo"`
+				Nodes []struct {
+					ID    string `json:"id"`
+					Topic string `json:"topic"`
+					URI   string `json:"uri"`
+				} `json:"nodes"`
+			} `json:"webhookSubscriptions"`
+		}
+		if err := a.Query(ctx, cred, shopifySubscriptionsQuery, map[string]any{"after": after}, &data); err != nil {
+			return out, err
+		}
+		for _, n := range data.WebhookSubscriptions.Nodes {
+			// Shopify has no paused state: a subscription exists or not.
+			out = append(out, Subscription{ID: n.ID, Topic: n.Topic, URL: n.URI, Active: true, Status: "active"})
+		}
+		if !data.WebhookSubscriptions.PageInfo.HasNextPage {
+			return out, nil
+		}
+		after = data.WebhookSubscriptions.PageInfo.EndCursor
+	}
+	return out, fmt.Errorf("%w: more than %d pages of subscriptions", ErrStoreBadAnswer, storeAPIMaxPages)
+}
+
+// Subscribe creates one subscription per topic. The store signs them with
+// the app's secret, which it returns.
+func (a *ShopifyAdmin) Subscribe(ctx context.Context, cred StoreCredentials, uri string, topics []string, _ string) (string, error) {
+	if cred.APISecret == "" {
+		return "", fmt.Errorf("%w: api_secret (Shopify signs API-made webhooks with the app's secret)", ErrStoreNotConnected)
+	}
+	for _, t := range topics {
+		var data struct {
+			WebhookSubscriptionCreate struct {
+				UserErrors []struct {
+					Message string `json:"message"`
+				} `json:"userErrors"`
+			} `json:"webhookSubscriptionCreate"`
+		}
+		if err := a.Query(ctx, cred, shopifySubscribeMutation, map[string]any{"topic": t, "uri": uri}, &data); err != nil {
+			return "", err
+		}
+		if ue := data.WebhookSubscriptionCreate.UserErrors; len(ue) > 0 {
+			return "", fmt.Errorf("%w: subscribe %s: %s", ErrStoreBadAnswer, t, clip(ue[0].Message, 200))
+		}
+	}
+	return cred.APISecret, nil
+}
+
+// Reactivate does nothing on Shopify, which deletes rather than disables;
+// the caller subscribes again.
+func (a *ShopifyAdmin) Reactivate(context.Context, StoreCredentials, Subscription) error { return nil }

@@ -136,3 +136,66 @@ func stripeSplitPage(l *stripe.CheckoutSessionList, into map[string]json.RawMess
 	}
 	return nil
 }
+
+// Webhook endpoints through stripe-go v79 (read 2026-12-03,
+// docs.stripe.com/api/webhook_endpoints): List, New with url and
+// enabled_events returns the endpoint's secret (only at creation); status
+// is enabled or disabled, and Stripe disables an endpoint that keeps
+// failing. Endpoints are created pinned to stripe-go's API version
+// (stripe.APIVersion), the version connectors/stripe.go parses.
+
+var _ Registrar = (*StripeAPI)(nil)
+
+// Subscriptions lists the account's webhook endpoints, one Subscription
+// per enabled event.
+func (s *StripeAPI) Subscriptions(ctx context.Context, cred StoreCredentials) ([]Subscription, error) {
+	if cred.StripeAPIKey == "" {
+		return nil, fmt.Errorf("%w: stripe_api_key", ErrStoreNotConnected)
+	}
+	api := client.New(cred.StripeAPIKey, s.backends)
+	params := &stripe.WebhookEndpointListParams{}
+	params.Context = ctx
+	params.Limit = stripe.Int64(100)
+	it := api.WebhookEndpoints.List(params)
+	var out []Subscription
+	for it.Next() {
+		ep := it.WebhookEndpoint()
+		for _, ev := range ep.EnabledEvents {
+			out = append(out, Subscription{ID: ep.ID, Topic: ev, URL: ep.URL, Active: ep.Status == "enabled", Status: ep.Status})
+		}
+	}
+	if err := it.Err(); err != nil {
+		return out, stripeAPIError(err)
+	}
+	return out, nil
+}
+
+// Subscribe creates one endpoint for all topics and returns its secret.
+func (s *StripeAPI) Subscribe(ctx context.Context, cred StoreCredentials, url string, topics []string, _ string) (string, error) {
+	if cred.StripeAPIKey == "" {
+		return "", fmt.Errorf("%w: stripe_api_key", ErrStoreNotConnected)
+	}
+	api := client.New(cred.StripeAPIKey, s.backends)
+	params := &stripe.WebhookEndpointParams{URL: stripe.String(url), EnabledEvents: stripe.StringSlice(topics),
+		APIVersion: stripe.String(stripe.APIVersion), Description: stripe.String("Postback")}
+	params.Context = ctx
+	ep, err := api.WebhookEndpoints.New(params)
+	if err != nil {
+		return "", stripeAPIError(err)
+	}
+	if ep.Secret == "" {
+		return "", fmt.Errorf("%w: endpoint created without a secret", ErrStoreBadAnswer)
+	}
+	return ep.Secret, nil
+}
+
+// Reactivate enables a disabled endpoint (its secret is unchanged).
+func (s *StripeAPI) Reactivate(ctx context.Context, cred StoreCredentials, sub Subscription) error {
+	api := client.New(cred.StripeAPIKey, s.backends)
+	params := &stripe.WebhookEndpointParams{Disabled: stripe.Bool(false)}
+	params.Context = ctx
+	if _, err := api.WebhookEndpoints.Update(sub.ID, params); err != nil {
+		return stripeAPIError(err)
+	}
+	return nil
+}

@@ -128,3 +128,72 @@ func (w *WooCommerceREST) ListOrders(ctx context.Context, cred StoreCredentials,
 	}
 	return out, fmt.Errorf("%w: more than %d pages of orders", ErrStoreBadAnswer, storeAPIMaxPages)
 }
+
+// Webhooks through the REST API v3 (read 2026-12-03,
+// woocommerce.github.io/woocommerce-rest-api-docs#webhooks): GET/POST
+// /wp-json/wc/v3/webhooks with {name, topic, delivery_url, secret, status};
+// status is active, paused or disabled, and WooCommerce disables a webhook
+// after 5 failed deliveries in a row (WC_Webhook::failed_delivery), without
+// retrying any. PUT /webhooks/{id} {status: active} turns it back on.
+
+var _ Registrar = (*WooCommerceREST)(nil)
+
+type wooWebhook struct {
+	ID          json.Number `json:"id"`
+	Name        string      `json:"name"`
+	Status      string      `json:"status"`
+	Topic       string      `json:"topic"`
+	DeliveryURL string      `json:"delivery_url"`
+}
+
+// Subscriptions lists every webhook of the store, page by page.
+func (w *WooCommerceREST) Subscriptions(ctx context.Context, cred StoreCredentials) ([]Subscription, error) {
+	var out []Subscription
+	for page := 1; page <= storeAPIMaxPages; page++ {
+		q := url.Values{}
+		q.Set("per_page", "100")
+		q.Set("page", strconv.Itoa(page))
+		raw, h, err := w.do(ctx, cred, http.MethodGet, "/webhooks", q, nil)
+		if err != nil {
+			return out, err
+		}
+		var hooks []wooWebhook
+		if err := json.Unmarshal(raw, &hooks); err != nil {
+			return out, fmt.Errorf("%w: webhooks are not a JSON list", ErrStoreBadAnswer)
+		}
+		for _, hk := range hooks {
+			out = append(out, Subscription{ID: hk.ID.String(), Topic: hk.Topic, URL: hk.DeliveryURL, Active: hk.Status == "active", Status: hk.Status})
+		}
+		total, _ := strconv.Atoi(h.Get("X-WP-TotalPages"))
+		if len(hooks) == 0 || page >= total {
+			return out, nil
+		}
+	}
+	return out, fmt.Errorf("%w: more than %d pages of webhooks", ErrStoreBadAnswer, storeAPIMaxPages)
+}
+
+// Subscribe creates an active webhook per topic, signed with secret.
+func (w *WooCommerceREST) Subscribe(ctx context.Context, cred StoreCredentials, deliveryURL string, topics []string, secret string) (string, error) {
+	if secret == "" {
+		return "", fmt.Errorf("subscribe: no signing secret")
+	}
+	for _, t := range topics {
+		body, err := json.Marshal(map[string]string{"name": "Postback " + t, "topic": t, "delivery_url": deliveryURL, "secret": secret, "status": "active"})
+		if err != nil {
+			return "", err
+		}
+		if _, _, err := w.do(ctx, cred, http.MethodPost, "/webhooks", nil, body); err != nil {
+			return "", err
+		}
+	}
+	return secret, nil
+}
+
+// Reactivate sets a paused or disabled webhook back to active.
+func (w *WooCommerceREST) Reactivate(ctx context.Context, cred StoreCredentials, s Subscription) error {
+	if _, err := strconv.ParseUint(s.ID, 10, 64); err != nil {
+		return fmt.Errorf("%w: webhook id %q", ErrStoreBadAnswer, s.ID)
+	}
+	_, _, err := w.do(ctx, cred, http.MethodPut, "/webhooks/"+s.ID, nil, []byte(`{"status":"active"}`))
+	return err
+}

@@ -39,6 +39,10 @@ type Config struct {
 	Routing    store.Routing
 	Connectors map[mapping.Source]connectors.Connector
 	Listers    map[mapping.Source]connectors.OrderLister
+	// Registrars manage each store's webhook subscriptions (optional).
+	Registrars map[mapping.Source]connectors.Registrar
+	// PublicURL is the base of the shops' webhook URLs.
+	PublicURL string
 	// Notify wakes the delivery worker after a backfill queued deliveries.
 	Notify   func()
 	Log      *slog.Logger
@@ -298,7 +302,11 @@ func (r *Reconciler) Tick(ctx context.Context) int {
 			return n
 		}
 		now := r.cfg.Now()
-		if api.NextReconcileAt.After(now) || api.BackoffUntil.After(now) {
+		if api.BackoffUntil.After(now) {
+			continue
+		}
+		r.tickHealth(ctx, api)
+		if api.NextReconcileAt.After(now) {
 			continue
 		}
 		next := now.Add(r.cfg.Interval + r.cfg.Jitter(r.cfg.Interval/10))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -39,20 +40,29 @@ type StoreAPI struct {
 	NextReconcileAt time.Time
 	BackoffUntil    time.Time
 	Failures        int
-	UpdatedAt       time.Time
+	// WebhooksOK and WebhooksProblems are the last check of the store's
+	// webhook subscriptions, made at WebhooksCheckedAt (zero: never).
+	WebhooksOK        bool
+	WebhooksProblems  []string
+	WebhooksCheckedAt time.Time
+	UpdatedAt         time.Time
 }
 
 type storeAPIRow struct {
-	ShopID          int64 `gorm:"primaryKey;autoIncrement:false"`
-	StoreURL        string
-	Credentials     []byte
-	Status          string
-	StatusError     string
-	StatusAt        int64
-	NextReconcileAt int64
-	BackoffUntil    int64
-	Failures        int
-	UpdatedAt       int64 `gorm:"autoUpdateTime:false"`
+	ShopID            int64 `gorm:"primaryKey;autoIncrement:false"`
+	StoreURL          string
+	Credentials       []byte
+	Status            string
+	StatusError       string
+	StatusAt          int64
+	NextReconcileAt   int64
+	BackoffUntil      int64
+	Failures          int
+	WebhooksOK        bool
+	WebhooksProblems  string
+	WebhooksCheckedAt int64
+	NextHealthAt      int64
+	UpdatedAt         int64 `gorm:"autoUpdateTime:false"`
 }
 
 func (storeAPIRow) TableName() string { return "shop_store_api" }
@@ -75,7 +85,10 @@ func (s *Store) rowToStoreAPI(r storeAPIRow) (StoreAPI, error) {
 		ShopID: r.ShopID, URL: r.StoreURL, Status: r.Status, StatusError: r.StatusError,
 		StatusAt: fromMS(r.StatusAt), NextReconcileAt: fromMS(r.NextReconcileAt),
 		BackoffUntil: fromMS(r.BackoffUntil), Failures: r.Failures, UpdatedAt: fromMS(r.UpdatedAt),
-		Credentials: map[string]string{},
+		Credentials: map[string]string{}, WebhooksOK: r.WebhooksOK, WebhooksCheckedAt: fromMS(r.WebhooksCheckedAt),
+	}
+	if r.WebhooksProblems != "" {
+		a.WebhooksProblems = strings.Split(r.WebhooksProblems, "\n")
 	}
 	plain, err := s.sealer.Open(r.Credentials)
 	if err != nil {
@@ -265,4 +278,27 @@ func (s *Store) SetEventOrigin(ctx context.Context, eventID int64, origin string
 	return s.exec(ctx, func(db *gormDB) error {
 		return db.Exec(`UPDATE events SET origin = ? WHERE id = ?`, origin, eventID).Error
 	})
+}
+
+// SaveWebhookHealth records a check of the shop's webhook subscriptions.
+func (s *Store) SaveWebhookHealth(ctx context.Context, shopID int64, ok bool, problems []string, now time.Time) error {
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`UPDATE shop_store_api SET webhooks_ok = ?, webhooks_problems = ?, webhooks_checked_at = ? WHERE shop_id = ?`,
+			ok, strings.Join(problems, "\n"), ms(now), shopID).Error
+	})
+}
+
+// ClaimHealthCheck takes the shop's webhook check due at or before now and
+// moves its due time to next; like ClaimReconcile, one replica wins.
+func (s *Store) ClaimHealthCheck(ctx context.Context, shopID int64, now, next time.Time) (bool, error) {
+	var n int64
+	err := s.exec(ctx, func(db *gormDB) error {
+		res := db.Exec(`UPDATE shop_store_api SET next_health_at = ? WHERE shop_id = ? AND next_health_at <= ?`, ms(next), shopID, ms(now))
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim webhook check: %w", err)
+	}
+	return n == 1, nil
 }

@@ -12,12 +12,20 @@ import (
 
 	"github.com/postbackhq/postback/connectors"
 	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/reconcile"
 	"github.com/postbackhq/postback/store"
 )
 
 // Reconciler runs a shop's reconciliation now (the reconcile package).
 type Reconciler interface {
 	Run(ctx context.Context, shopID int64, trigger string) (store.ReconcileRun, error)
+}
+
+// WebhookManager checks and repairs a shop's webhook subscriptions in its
+// store (the reconcile package).
+type WebhookManager interface {
+	CheckWebhooks(ctx context.Context, shopID int64) (reconcile.Health, error)
+	ConnectWebhooks(ctx context.Context, shopID int64) (reconcile.Health, error)
 }
 
 // storeCredentialFields are the write-only store API credentials a shop of
@@ -35,6 +43,16 @@ type storeAPIJSON struct {
 	Error         string         `json:"error"`
 	CheckedAt     *string        `json:"checked_at"`
 	LastReconcile *reconcileJSON `json:"last_reconcile"`
+	Webhooks      *webhooksJSON  `json:"webhooks"`
+}
+
+// webhooksJSON is the last check of the shop's webhook subscriptions.
+type webhooksJSON struct {
+	OK          bool     `json:"ok"`
+	Problems    []string `json:"problems"`
+	CheckedAt   *string  `json:"checked_at"`
+	Created     int      `json:"created,omitempty"`
+	Reactivated int      `json:"reactivated,omitempty"`
 }
 
 // reconcileJSON is one reconciliation run.
@@ -98,6 +116,9 @@ func addStoreAPI(ctx context.Context, st *store.Store, sh store.Shop, out *shopJ
 		if !sa.Connected {
 			sa.Status = "not_connected"
 		}
+	}
+	if !api.WebhooksCheckedAt.IsZero() {
+		sa.Webhooks = &webhooksJSON{OK: api.WebhooksOK, Problems: nonNilSlice(api.WebhooksProblems), CheckedAt: timeOrNil(api.WebhooksCheckedAt)}
 	}
 	run, err := st.LastReconcileRun(ctx, sh.ID)
 	switch {
@@ -213,6 +234,49 @@ func handleShopReconcile(cfg Config) gin.HandlerFunc {
 		c.JSON(http.StatusOK, gin.H{
 			"checked": rj.Checked, "missing": rj.Missing, "backfilled": rj.Backfilled, "too_old": rj.TooOld,
 			"window_start": rj.WindowStart, "window_end": rj.WindowEnd,
+		})
+	}
+}
+
+// handleShopWebhooks checks (GET) or connects and repairs (POST) the
+// shop's webhook subscriptions in its store.
+func handleShopWebhooks(cfg Config, connect bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := idParam(c, "id")
+		if !ok {
+			return
+		}
+		ctx := c.Request.Context()
+		if _, err := cfg.Store.Shop(ctx, id); err != nil {
+			storeError(c, cfg.Log, err, "shop")
+			return
+		}
+		if cfg.Webhooks == nil {
+			jsonError(c, http.StatusServiceUnavailable, "webhook registration is not available")
+			return
+		}
+		var h reconcile.Health
+		var err error
+		if connect {
+			h, err = cfg.Webhooks.ConnectWebhooks(ctx, id)
+		} else {
+			h, err = cfg.Webhooks.CheckWebhooks(ctx, id)
+		}
+		switch {
+		case errors.Is(err, connectors.ErrStoreNotConnected):
+			jsonError(c, http.StatusConflict, "connect the store's API first: "+err.Error())
+			return
+		case err != nil:
+			jsonError(c, http.StatusBadGateway, "store API: "+err.Error())
+			return
+		}
+		subs := make([]gin.H, 0, len(h.Subscriptions))
+		for _, s := range h.Subscriptions {
+			subs = append(subs, gin.H{"id": s.ID, "topic": s.Topic, "url": s.URL, "active": s.Active, "status": s.Status})
+		}
+		c.JSON(http.StatusOK, gin.H{
+			"ok": h.OK, "problems": nonNilSlice(h.Problems), "missing": nonNilSlice(h.Missing),
+			"created": h.Created, "reactivated": h.Reactivated, "subscriptions": subs,
 		})
 	}
 }

@@ -20,6 +20,8 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	api.PATCH("/shops/:id", handleShopUpdate(cfg, shops))
 	api.DELETE("/shops/:id", handleShopDelete(cfg, shops))
 	api.POST("/shops/:id/reconcile", handleShopReconcile(cfg))
+	api.GET("/shops/:id/webhooks", handleShopWebhooks(cfg, false))
+	api.POST("/shops/:id/connect", handleShopWebhooks(cfg, true))
 	api.POST("/shops/:id/destinations", handleDestinationCreate(cfg))
 	api.GET("/shops/:id/destinations", handleDestinationList(cfg))
 	api.GET("/destinations/:id", handleDestinationGet(cfg))

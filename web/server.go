@@ -41,6 +41,9 @@ type Config struct {
 	Now func() time.Time
 	// Reconciler runs a shop's reconciliation on demand (nil: answer 503).
 	Reconciler Reconciler
+	// Webhooks checks and registers shops' webhook subscriptions (nil:
+	// answer 503).
+	Webhooks WebhookManager
 	// Notify wakes the delivery worker after deliveries were queued
 	// outside a webhook (redeliver).
 	Notify func()

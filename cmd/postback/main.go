@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		Handler: web.NewServer(web.Config{
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
-			Notify: worker.Notify, Reconciler: reconciler, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			Notify: worker.Notify, Reconciler: reconciler, Webhooks: reconciler, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

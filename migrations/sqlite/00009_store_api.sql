@@ -22,6 +22,12 @@ CREATE TABLE shop_store_api (
     next_reconcile_at  BIGINT  NOT NULL DEFAULT 0,
     backoff_until      BIGINT  NOT NULL DEFAULT 0,
     failures           INTEGER NOT NULL DEFAULT 0,
+    -- The last check of the store's webhook subscriptions: ok, problems
+    -- (one per line), when; next_health_at is claimed like reconciliation.
+    webhooks_ok        BOOLEAN NOT NULL DEFAULT FALSE,
+    webhooks_problems  TEXT    NOT NULL DEFAULT '',
+    webhooks_checked_at BIGINT NOT NULL DEFAULT 0,
+    next_health_at     BIGINT  NOT NULL DEFAULT 0,
     updated_at         BIGINT  NOT NULL
 );
 
