@@ -124,7 +124,7 @@ func TestUIShopStoreAPIForm(t *testing.T) {
 		t.Fatalf("save: %d %s", p.code, p.body)
 	}
 	page := b.get(t, "/admin/shops/"+itoa(shop.ID))
-	mustContain(t, "shop page", page.body, "Store API and reconciliation", "Reconcile now")
+	mustContain(t, "shop page", page.body, "Store API and reconciliation", "Reconcile now", "Connect webhooks")
 	edit := b.get(t, "/admin/shops/"+itoa(shop.ID)+"/edit")
 	mustContain(t, "edit form", edit.body, `value="https://acme.myshopify.com"`, "forget_admin_api_token")
 	mustNotContain(t, "edit form", edit.body, "shpat_formsecret")

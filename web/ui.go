@@ -50,6 +50,7 @@ func addUIRoutes(r *gin.Engine, cfg Config, shops *shopCache) gin.HandlerFunc {
 	admin.POST("/shops/:id", handleUIShopSave(cfg, v, shops))
 	admin.POST("/shops/:id/delete", handleUIShopDelete(cfg, v, shops))
 	admin.POST("/shops/:id/reconcile", handleUIShopReconcile(cfg, v))
+	admin.POST("/shops/:id/connect", handleUIShopConnect(cfg, v))
 
 	admin.GET("/shops/:id/destinations/new", handleUIDestinationNew(cfg, v))
 	admin.POST("/shops/:id/destinations", handleUIDestinationCreate(cfg, v))

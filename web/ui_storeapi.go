@@ -26,6 +26,7 @@ type storeAPIView struct {
 	CheckedAt string
 	Last      *reconcileJSON
 	LastAt    string
+	Webhooks  *webhooksJSON
 }
 
 func loadStoreAPIView(ctx context.Context, st *store.Store, sh store.Shop) (storeAPIView, error) {
@@ -44,6 +45,7 @@ func loadStoreAPIView(ctx context.Context, st *store.Store, sh store.Shop) (stor
 	if j.StoreAPI.CheckedAt != nil {
 		v.CheckedAt = *j.StoreAPI.CheckedAt
 	}
+	v.Webhooks = j.StoreAPI.Webhooks
 	if v.Last != nil && v.Last.FinishedAt != nil {
 		v.LastAt = *v.Last.FinishedAt
 	}
@@ -109,4 +111,28 @@ type storeCredField struct {
 // storeCred builds a store credential input for the "store_cred" template.
 func storeCred(p shopFormPage, name, label, placeholder, help string) storeCredField {
 	return storeCredField{Name: name, Label: label, Placeholder: placeholder, Help: help, Set: p.StoreAPI.Set[name]}
+}
+
+func handleUIShopConnect(cfg Config, v *views) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := uiID(c, v, "This shop")
+		if !ok {
+			return
+		}
+		ctx := c.Request.Context()
+		if _, err := cfg.Store.Shop(ctx, id); err != nil {
+			v.storeFail(c, err, "This shop")
+			return
+		}
+		msg := "webhooks-connected"
+		if cfg.Webhooks == nil {
+			msg = "reconcile-unavailable"
+		} else if _, err := cfg.Webhooks.ConnectWebhooks(ctx, id); err != nil {
+			msg = "webhooks-failed"
+			if errors.Is(err, connectors.ErrStoreNotConnected) {
+				msg = "reconcile-not-connected"
+			}
+		}
+		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/shops/%d?msg=%s#store-api", id, msg))
+	}
 }
