@@ -47,7 +47,52 @@ CREATE TABLE reconcile_runs (
 );
 CREATE INDEX reconcile_runs_shop ON reconcile_runs (shop_id, id);
 
+-- Alerts: where they go (per shop, or global with shop_id 0), what is
+-- wrong (one open incident per shop and key), and one notification per
+-- incident, channel and phase (opened, resolved), retried until sent.
+CREATE TABLE alert_channels (
+    id          BIGSERIAL PRIMARY KEY,
+    shop_id     BIGINT  NOT NULL DEFAULT 0,
+    kind        TEXT    NOT NULL,            -- webhook, slack or email
+    target      BYTEA NOT NULL,           -- sealed URL or e-mail address
+    label       TEXT    NOT NULL DEFAULT '', -- what the UI shows of the target
+    enabled     BOOLEAN NOT NULL DEFAULT TRUE,
+    last_error  TEXT    NOT NULL DEFAULT '',
+    last_sent_at BIGINT NOT NULL DEFAULT 0,
+    created_at  BIGINT  NOT NULL
+);
+
+CREATE TABLE alert_incidents (
+    id          BIGSERIAL PRIMARY KEY,
+    shop_id     BIGINT  NOT NULL,
+    incident_key TEXT   NOT NULL,
+    kind        TEXT    NOT NULL,
+    summary     TEXT    NOT NULL DEFAULT '',
+    action      TEXT    NOT NULL DEFAULT '',
+    affected    INTEGER NOT NULL DEFAULT 0,
+    opened_at   BIGINT  NOT NULL,
+    resolved_at BIGINT  NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX alert_incidents_open ON alert_incidents (shop_id, incident_key) WHERE resolved_at = 0;
+
+CREATE TABLE alert_notifications (
+    id              BIGSERIAL PRIMARY KEY,
+    incident_id     BIGINT  NOT NULL REFERENCES alert_incidents(id) ON DELETE CASCADE,
+    channel_id      BIGINT  NOT NULL REFERENCES alert_channels(id) ON DELETE CASCADE,
+    phase           TEXT    NOT NULL,        -- opened or resolved
+    status          TEXT    NOT NULL DEFAULT 'pending', -- pending, sent, failed
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL DEFAULT 0,
+    last_error      TEXT    NOT NULL DEFAULT '',
+    sent_at         BIGINT  NOT NULL DEFAULT 0,
+    UNIQUE (incident_id, channel_id, phase)
+);
+CREATE INDEX alert_notifications_due ON alert_notifications (status, next_attempt_at);
+
 -- +goose Down
+DROP TABLE alert_notifications;
+DROP TABLE alert_incidents;
+DROP TABLE alert_channels;
 DROP TABLE reconcile_runs;
 DROP TABLE shop_store_api;
 ALTER TABLE events DROP COLUMN origin;
