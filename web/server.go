@@ -44,6 +44,10 @@ type Config struct {
 	// Webhooks checks and registers shops' webhook subscriptions (nil:
 	// answer 503).
 	Webhooks WebhookManager
+	// Alerts test-sends through alert channels; SMTPConfigured allows
+	// e-mail channels (POSTBACK_SMTP_URL is set).
+	Alerts         AlertTester
+	SMTPConfigured bool
 	// Notify wakes the delivery worker after deliveries were queued
 	// outside a webhook (redeliver).
 	Notify func()

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postbackhq/postback/alert"
 	"github.com/postbackhq/postback/store"
 )
 
@@ -48,6 +49,8 @@ type Config struct {
 	// compared with the webhooks received; 0 runs it only on demand.
 	ReconcileInterval time.Duration
 	reconcileInterval string
+	// SMTPURL is POSTBACK_SMTP_URL (a secret: it carries the password).
+	SMTPURL string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
 }
@@ -90,6 +93,7 @@ func settings() []setting {
 		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
 		{env: "POSTBACK_RECONCILE_INTERVAL", def: "15m", help: "how often each shop with store API credentials is reconciled (jittered); 0 runs it only on demand", field: func(c *Config) *string { return &c.reconcileInterval }},
+		{env: "POSTBACK_SMTP_URL", help: "smtp://user:pass@host:port (or smtps://) for e-mail alerts", secret: true, field: func(c *Config) *string { return &c.SMTPURL }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
 	for _, p := range platformURLs {
@@ -190,6 +194,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.RetryMaxBackoff, err = time.ParseDuration(cfg.retryMaxBackoff); err != nil || cfg.RetryMaxBackoff < cfg.RetryBackoff {
 		return Config{}, errors.New("POSTBACK_RETRY_MAX_BACKOFF: must be a duration no shorter than POSTBACK_RETRY_BACKOFF")
+	}
+	if cfg.SMTPURL != "" {
+		if _, err := alert.ParseSMTPURL(cfg.SMTPURL, ""); err != nil {
+			return Config{}, errors.New("POSTBACK_SMTP_URL: " + err.Error())
+		}
 	}
 	if cfg.ReconcileInterval, err = time.ParseDuration(cfg.reconcileInterval); err != nil || (cfg.ReconcileInterval != 0 && cfg.ReconcileInterval < time.Minute) {
 		return Config{}, errors.New("POSTBACK_RECONCILE_INTERVAL: must be a duration of at least 1m, such as 15m, or 0")

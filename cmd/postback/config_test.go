@@ -45,11 +45,13 @@ func TestParseConfig(t *testing.T) {
 		{"backoff", []string{"POSTBACK_RETRY_BACKOFF", "-1s"}, "POSTBACK_RETRY_BACKOFF"},
 		{"empty addr", []string{"POSTBACK_ADDR", " "}, "POSTBACK_ADDR"},
 		{"proxy", []string{"POSTBACK_TRUSTED_PROXIES", "10.0.0.0/8, example.com"}, "POSTBACK_TRUSTED_PROXIES"},
+		{"smtp scheme", []string{"POSTBACK_SMTP_URL", "http://u:smtp-pass@mail.example.com"}, "POSTBACK_SMTP_URL"},
+		{"reconcile interval", []string{"POSTBACK_RECONCILE_INTERVAL", "10s"}, "POSTBACK_RECONCILE_INTERVAL"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseConfig(nil, env(tt.env...), io.Discard)
-			if err == nil || !strings.HasPrefix(err.Error(), tt.variable+":") || strings.Contains(err.Error(), "\n") {
+			if err == nil || !strings.HasPrefix(err.Error(), tt.variable+":") || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "smtp-pass") {
 				t.Errorf("env %v: err = %v, want one line starting with %s", tt.env, err, tt.variable)
 			}
 		})

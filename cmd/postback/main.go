@@ -145,12 +145,13 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	})
 	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: func([]int64) { worker.Notify() }})
 	reconciler := newReconciler(cfg, st, routing, httpClient, worker.Notify, log)
+	alerter := newAlerter(cfg, st, httpClient, log)
 
 	srv := &http.Server{
 		Handler: web.NewServer(web.Config{
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
-			Notify: worker.Notify, Reconciler: reconciler, Webhooks: reconciler, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			Notify: worker.Notify, Reconciler: reconciler, Webhooks: reconciler, Alerts: alerter, SMTPConfigured: cfg.SMTPURL != "", SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -184,6 +185,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		wg.Add(1)
 		go func() { defer wg.Done(); reconciler.Loop(workCtx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); alerter.Loop(workCtx) }()
 	if cfg.DebugAddr != "" {
 		go serveDebug(cfg.DebugAddr, log)
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
 
+	"github.com/postbackhq/postback/alert"
 	"github.com/postbackhq/postback/connectors"
 	"github.com/postbackhq/postback/mapping"
 	"github.com/postbackhq/postback/reconcile"
@@ -26,4 +28,20 @@ func newReconciler(cfg Config, st *store.Store, routing store.Routing, client *h
 			mapping.SourceShopify: shopify, mapping.SourceWooCommerce: woo, mapping.SourceStripe: stripe,
 		},
 	})
+}
+
+// newAlerter builds the alerts loop with its three channel kinds. E-mail
+// works only with POSTBACK_SMTP_URL, validated at start.
+func newAlerter(cfg Config, st *store.Store, client *http.Client, log *slog.Logger) *alert.Alerter {
+	senders := map[string]alert.Sender{"webhook": alert.NewWebhookSender(client), "slack": alert.NewSlackSender(client)}
+	if cfg.SMTPURL != "" {
+		from := "postback@localhost"
+		if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" {
+			from = "postback@" + u.Hostname()
+		}
+		if smtpCfg, err := alert.ParseSMTPURL(cfg.SMTPURL, from); err == nil {
+			senders["email"] = alert.NewEmailSender(smtpCfg)
+		}
+	}
+	return alert.New(alert.Config{Store: st, Senders: senders, PublicURL: cfg.PublicURL, Log: log})
 }
