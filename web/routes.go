@@ -22,6 +22,7 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	api.POST("/shops/:id/reconcile", handleShopReconcile(cfg))
 	api.GET("/shops/:id/webhooks", handleShopWebhooks(cfg, false))
 	api.POST("/shops/:id/connect", handleShopWebhooks(cfg, true))
+	api.GET("/shops/:id/accounted", handleShopAccounted(cfg))
 	api.POST("/alert-channels", handleAlertChannelCreate(cfg))
 	api.GET("/alert-channels", handleAlertChannelList(cfg))
 	api.DELETE("/alert-channels/:id", handleAlertChannelDelete(cfg))

@@ -264,6 +264,7 @@ type shopPage struct {
 	Platforms    []platformChoice
 	StoreAPI     storeAPIView
 	Msg          string
+	Accounted    []accountedView
 }
 
 // destinationView is what lists show of a destination: never a credential
@@ -342,6 +343,10 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		p.Msg = c.Query("msg")
+		if p.Accounted, err = accountedViews(ctx, cfg.Store, sh.ID, cfg.Now()); err != nil {
+			v.storeFail(c, err, "This shop")
+			return
+		}
 		v.render(c, http.StatusOK, "shop", p)
 	}
 }

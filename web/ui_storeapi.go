@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -135,4 +137,49 @@ func handleUIShopConnect(cfg Config, v *views) gin.HandlerFunc {
 		}
 		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/shops/%d?msg=%s#store-api", id, msg))
 	}
+}
+
+// accountedView is one period of the accounted-for figure as the shop page
+// draws it: one bar per platform, its width the share accounted for.
+type accountedView struct {
+	Period    string
+	Paid      int64
+	Webhook   int64
+	Recovered int64
+	TooOld    int64
+	Platforms []accountedBar
+}
+
+type accountedBar struct {
+	Label    string
+	Percent  int
+	Share    string
+	Accepted int64
+	Skipped  int64
+	Failed   int64
+	Waiting  int64
+}
+
+func accountedViews(ctx context.Context, st *store.Store, shopID int64, now time.Time) ([]accountedView, error) {
+	periods, err := accountedFor(ctx, st, shopID, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]accountedView, 0, len(periods))
+	for _, p := range periods {
+		v := accountedView{Period: p.Period, Paid: p.PaidInStore, Webhook: p.ReceivedByWebhook, Recovered: p.RecoveredByReconciliation, TooOld: p.TooOld}
+		for _, pl := range p.Platforms {
+			b := accountedBar{Label: platformLabel(pl.Platform), Share: "—", Accepted: pl.Accepted, Failed: pl.Failed, Waiting: pl.Waiting}
+			for _, n := range pl.Skipped {
+				b.Skipped += n
+			}
+			if pl.Share != nil {
+				b.Percent = int(math.Round(*pl.Share * 100))
+				b.Share = fmt.Sprintf("%d%%", b.Percent)
+			}
+			v.Platforms = append(v.Platforms, b)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

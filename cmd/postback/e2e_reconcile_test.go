@@ -159,6 +159,40 @@ func TestReconcileBackfillsLostWooCommerceOrder(t *testing.T) {
 		t.Errorf("Meta received %d events, want 2 (each order once)", n)
 	}
 
+	// The accounted-for figure: two paid orders, one by webhook, one
+	// recovered, both accepted by Meta.
+	var acc struct {
+		Periods []struct {
+			Period                    string `json:"period"`
+			PaidInStore               int64  `json:"paid_in_store"`
+			ReceivedByWebhook         int64  `json:"received_by_webhook"`
+			RecoveredByReconciliation int64  `json:"recovered_by_reconciliation"`
+			Platforms                 []struct {
+				Platform string   `json:"platform"`
+				Accepted int64    `json:"accepted"`
+				Share    *float64 `json:"share"`
+			} `json:"platforms"`
+		} `json:"periods"`
+	}
+	if code := in.api(t, "GET", fmt.Sprintf("/api/v1/shops/%d/accounted", shop.ID), nil, &acc); code != 200 || len(acc.Periods) != 3 {
+		t.Fatalf("accounted: %d %+v", code, acc)
+	}
+	day1 := acc.Periods[0]
+	if day1.Period != "24h" || day1.PaidInStore != 2 || day1.ReceivedByWebhook != 1 || day1.RecoveredByReconciliation != 1 ||
+		len(day1.Platforms) != 1 || day1.Platforms[0].Accepted != 2 || day1.Platforms[0].Share == nil || *day1.Platforms[0].Share != 1 {
+		t.Errorf("accounted 24h = %+v", day1)
+	}
+	mresp, err := http.Get(in.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mbody bytes.Buffer
+	mbody.ReadFrom(mresp.Body)
+	mresp.Body.Close()
+	if want := fmt.Sprintf(`postback_accounted_share{period="24h",platform="meta",shop_id="%d"} 1`, shop.ID); !strings.Contains(mbody.String(), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+
 	// Rejected credentials: a clear status, the run recorded, nothing sent.
 	woo.set(http.StatusUnauthorized)
 	if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/reconcile", shop.ID), nil, &res); code != http.StatusBadGateway {
