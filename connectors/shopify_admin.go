@@ -568,3 +568,56 @@ func (a *ShopifyAdmin) Subscribe(ctx context.Context, cred StoreCredentials, uri
 // Reactivate does nothing on Shopify, which deletes rather than disables;
 // the caller subscribes again.
 func (a *ShopifyAdmin) Reactivate(context.Context, StoreCredentials, Subscription) error { return nil }
+
+// Orders without click ids: an order's customer journey (read 2026-12-03,
+// shopify.dev admin-graphql objects/Order.customerJourneySummary and
+// CustomerVisit.landingPage / referrerUrl; needs read_orders) keeps the
+// landing pages Shopify saw even when the webhook's landing_site is empty.
+
+const shopifyJourneyQuery = `query PostbackJourney($id: ID!) {
+  order(id: $id) {
+    customerJourneySummary {
+      firstVisit { landingPage referrerUrl }
+      lastVisit { landingPage referrerUrl }
+    }
+  }
+}`
+
+// Journey reads an order's customer journey summary; nil when Shopify has
+// none (orders made outside the online store).
+func (a *ShopifyAdmin) Journey(ctx context.Context, cred StoreCredentials, orderID string) (*ShopifyJourney, error) {
+	if _, err := strconv.ParseUint(orderID, 10, 64); err != nil {
+		return nil, fmt.Errorf("journey: order id %q is not a Shopify id", orderID)
+	}
+	var data struct {
+		Order *struct {
+			CustomerJourneySummary *ShopifyJourney `json:"customerJourneySummary"`
+		} `json:"order"`
+	}
+	if err := a.Query(ctx, cred, shopifyJourneyQuery, map[string]any{"id": "gid://shopify/Order/" + orderID}, &data); err != nil {
+		return nil, err
+	}
+	if data.Order == nil {
+		return nil, nil
+	}
+	return data.Order.CustomerJourneySummary, nil
+}
+
+// EnrichFromJourney takes click ids (and the source URL, when missing)
+// from the journey's landing pages, the last visit's first, then the
+// first visit's for what the last lacks. Click ids already on c win.
+func EnrichFromJourney(c mapping.Conversion, j *ShopifyJourney, names map[string]string) mapping.Conversion {
+	if j == nil {
+		return c
+	}
+	for _, v := range []*gqlVisit{j.LastVisit, j.FirstVisit} {
+		if v == nil || v.LandingPage == "" {
+			continue
+		}
+		c.ClickIDs.AddLandingURL(v.LandingPage, names)
+		if c.SourceURL == "" && (strings.HasPrefix(v.LandingPage, "https://") || strings.HasPrefix(v.LandingPage, "http://")) {
+			c.SourceURL = v.LandingPage
+		}
+	}
+	return c
+}

@@ -295,3 +295,39 @@ func TestStripeAPIListsCompletedSessions(t *testing.T) {
 		t.Errorf("wrong key: %v, want ErrStoreAuth without the key", err)
 	}
 }
+
+func TestShopifyJourneyGivesClickIDs(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Query     string         `json:"query"`
+			Variables map[string]any `json:"variables"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		if r.Header.Get("X-Shopify-Access-Token") != "shpat_test" || !strings.Contains(req.Query, "customerJourneySummary") ||
+			req.Variables["id"] != "gid://shopify/Order/450789469" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, `{"data":{"order":{"customerJourneySummary":{
+			"firstVisit":{"landingPage":"https://acme.example/?fbclid=IwFirstVisit","referrerUrl":"https://facebook.com/"},
+			"lastVisit":{"landingPage":"https://acme.example/p/1?gclid=CjLastVisit&utm_source=google","referrerUrl":"https://google.com/"}}}},
+			"extensions":{"cost":{"requestedQueryCost":2,"throttleStatus":{"maximumAvailable":2000,"currentlyAvailable":1998,"restoreRate":100}}}}`)
+	}))
+	defer srv.Close()
+	admin := NewShopifyAdmin(nil)
+	j, err := admin.Journey(context.Background(), StoreCredentials{StoreURL: srv.URL, AdminAPIToken: "shpat_test"}, "450789469")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := EnrichFromJourney(mapping.Conversion{OrderID: "450789469"}, j, nil)
+	if c.ClickIDs.GCLID != "CjLastVisit" || c.ClickIDs.FBCLID != "IwFirstVisit" || c.SourceURL != "https://acme.example/p/1?gclid=CjLastVisit&utm_source=google" {
+		t.Errorf("enriched = %+v, source %q", c.ClickIDs, c.SourceURL)
+	}
+	kept := EnrichFromJourney(mapping.Conversion{ClickIDs: mapping.ClickIDs{GCLID: "FromWebhook"}}, j, nil)
+	if kept.ClickIDs.GCLID != "FromWebhook" {
+		t.Errorf("a click id from the webhook was overwritten: %q", kept.ClickIDs.GCLID)
+	}
+	if _, err := admin.Journey(context.Background(), StoreCredentials{StoreURL: srv.URL, AdminAPIToken: "shpat_test"}, "cs_123"); err == nil {
+		t.Error("a non-Shopify order id was looked up")
+	}
+}

@@ -57,7 +57,9 @@ func newConnectors() map[mapping.Source]connectors.Connector {
 // in the webhook request, and a failure only means the items stay empty.
 func newEnricher(cfg Config, st *store.Store, client *http.Client, log *slog.Logger) delivery.Enricher {
 	stripe := connectors.NewStripeEnricher(cfg.PlatformURLs["stripe"], client)
+	journey := newJourneyEnricher(st, client, log)
 	return func(ctx context.Context, shopID int64, c mapping.Conversion) mapping.Conversion {
+		c = journey(ctx, shopID, c)
 		if len(c.Items) > 0 || !strings.HasPrefix(c.OrderID, "cs_") {
 			return c
 		}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
 
 	"github.com/postbackhq/postback/alert"
 	"github.com/postbackhq/postback/connectors"
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/mapping"
 	"github.com/postbackhq/postback/reconcile"
 	"github.com/postbackhq/postback/store"
@@ -44,4 +46,31 @@ func newAlerter(cfg Config, st *store.Store, client *http.Client, log *slog.Logg
 		}
 	}
 	return alert.New(alert.Config{Store: st, Senders: senders, PublicURL: cfg.PublicURL, Log: log})
+}
+
+// newJourneyEnricher completes Shopify conversions that carry no click id:
+// when the shop gave an Admin API token, the order's customer journey
+// (customerJourneySummary) supplies the landing pages Shopify saw. A
+// failure only leaves the conversion as it was.
+func newJourneyEnricher(st *store.Store, client *http.Client, log *slog.Logger) delivery.Enricher {
+	admin := connectors.NewShopifyAdmin(client)
+	return func(ctx context.Context, shopID int64, c mapping.Conversion) mapping.Conversion {
+		if c.ClickIDs.Any() || c.OrderID == "" {
+			return c
+		}
+		shop, err := st.Shop(ctx, shopID)
+		if err != nil || shop.Source != mapping.SourceShopify {
+			return c
+		}
+		api, err := st.StoreAPI(ctx, shopID)
+		if err != nil || !reconcile.Connected(shop, api) {
+			return c
+		}
+		j, err := admin.Journey(ctx, reconcile.Credentials(shop, api), c.OrderID)
+		if err != nil {
+			log.WarnContext(ctx, "read Shopify customer journey", slog.Int64("shop_id", shopID), slog.String("error", err.Error()))
+			return c
+		}
+		return connectors.EnrichFromJourney(c, j, shop.Rules.AttributeNames)
+	}
 }
