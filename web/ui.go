@@ -66,6 +66,11 @@ func addUIRoutes(r *gin.Engine, cfg Config, shops *shopCache) gin.HandlerFunc {
 	admin.GET("/events/:id", handleUIEvent(cfg, v))
 	admin.POST("/events/:id/redeliver", handleUIEventRedeliver(cfg, v))
 
+	admin.GET("/alerts", handleUIAlerts(cfg, v))
+	admin.POST("/alerts", handleUIAlertCreate(cfg, v))
+	admin.POST("/alerts/:id/test", handleUIAlertTest(cfg, v))
+	admin.POST("/alerts/:id/delete", handleUIAlertDelete(cfg, v))
+
 	admin.GET("/tokens", handleUITokens(cfg, v))
 	admin.POST("/tokens", handleUITokenCreate(cfg, v))
 	admin.POST("/tokens/:id/revoke", handleUITokenRevoke(cfg, v))
