@@ -32,6 +32,8 @@ const (
 	// one that "usually gets them".
 	usualWebhooks = 12
 	maxAttempts   = 10
+	// minShareOrders: below this many paid orders a share says too little.
+	minShareOrders = 10
 )
 
 // Config is what the alerter needs.
@@ -42,8 +44,12 @@ type Config struct {
 	// PublicURL links alerts into the UI.
 	PublicURL  string
 	FailingFor time.Duration
-	Log        *slog.Logger
-	Now        func() time.Time
+	// ShareThreshold is the accounted-for share (0 to 1) below which a
+	// platform is an incident, over the 24 hours ending an hour ago, once
+	// the shop had at least minShareOrders paid orders then (default 0.9).
+	ShareThreshold float64
+	Log            *slog.Logger
+	Now            func() time.Time
 }
 
 // Alerter evaluates incidents and sends notifications.
@@ -58,6 +64,9 @@ func New(cfg Config) *Alerter {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ShareThreshold <= 0 {
+		cfg.ShareThreshold = 0.9
 	}
 	return &Alerter{cfg: cfg}
 }
@@ -183,6 +192,22 @@ func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, now time.Tim
 			add("destination_failing:"+strconv.FormatInt(b.DestinationID, 10), "destination_failing",
 				fmt.Sprintf("%s has been failing since %s", b.Platform, b.Since.UTC().Format(time.RFC3339)),
 				"open the destination's last errors; Postback keeps retrying within the platform's window", b.Count)
+		}
+	}
+	// The newest hour is left out: its conversions may still be on their
+	// way.
+	acc, err := st.Accounted(ctx, sh.ID, now.Add(-25*time.Hour), now.Add(-time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	if acc.PaidInStore >= minShareOrders {
+		for _, p := range acc.Platforms {
+			if share, ok := p.Share(acc.PaidInStore); ok && share < a.cfg.ShareThreshold {
+				add("accounted_share:"+p.Platform, "accounted_share",
+					fmt.Sprintf("%s accounted for %.0f%% of %d paid orders in 24 hours (%d failed, %d waiting)",
+						p.Platform, share*100, acc.PaidInStore, p.Failed, p.Waiting),
+					"open the shop's events filtered by failed deliveries; fix the destination, then redeliver", int(acc.PaidInStore-p.Accepted))
+			}
 		}
 	}
 	recent, err := st.WebhookCount(ctx, sh.ID, now.Add(-silentAfter), now)

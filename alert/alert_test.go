@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -141,7 +142,7 @@ func TestOneAlertPerIncidentAndOneOnResolve(t *testing.T) {
 			}
 			now := time.Now()
 			a := New(Config{Store: st, PublicURL: "https://postback.example.com", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Now: func() time.Time { return now },
+				Now:     func() time.Time { return now },
 				Senders: map[string]Sender{"webhook": NewWebhookSender(nil), "slack": NewSlackSender(nil), "email": NewEmailSender(smtpCfg)}})
 
 			sh, err := st.CreateShop(ctx, store.Shop{Name: "Acme", Source: mapping.SourceShopify, Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, now)
@@ -277,5 +278,46 @@ func TestParseSMTPURL(t *testing.T) {
 		if err != nil || c.Addr != tt.addr || c.TLS != tt.tls || c.From != tt.from {
 			t.Errorf("ParseSMTPURL(%q) = %+v, %v; want %s tls=%v from %s", tt.raw, c, err, tt.addr, tt.tls, tt.from)
 		}
+	}
+}
+
+type routing struct{}
+
+func (routing) Accepts(string, map[string]string, bool) bool { return true }
+func (routing) Adjusts(string) bool                          { return false }
+func (routing) MaxAge(string) time.Duration                  { return 7 * 24 * time.Hour }
+
+func TestLowAccountedShareOpensAnIncident(t *testing.T) {
+	st := storetest.SQLite(t)
+	ctx := context.Background()
+	now := time.Now()
+	sh, _ := st.CreateShop(ctx, store.Shop{Name: "Acme", Source: mapping.SourceShopify, Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, now)
+	if _, err := st.CreateDestination(ctx, store.Destination{ShopID: sh.ID, Platform: "meta", Enabled: true,
+		Credentials: map[string]string{"pixel_id": "1", "access_token": "t"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	var items []store.Incoming
+	for i := 0; i < 12; i++ {
+		id := strconv.Itoa(1000 + i)
+		items = append(items, store.Incoming{ShopID: sh.ID, Source: mapping.SourceShopify, Topic: "orders/paid", ReceivedAt: now.Add(-2 * time.Hour),
+			Webhook: mapping.Webhook{Source: mapping.SourceShopify, Topic: "orders/paid", OrderID: id, Outcome: mapping.OutcomeConversion,
+				Conversion: &mapping.Conversion{EventID: id, EventName: mapping.EventPurchase, EventTime: now.Add(-2 * time.Hour), OrderID: id, Currency: "USD"}}})
+	}
+	if _, err := st.CommitBatch(ctx, items, routing{}); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Config{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
+	if err := a.Evaluate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	open, _ := st.OpenIncidents(ctx)
+	found := false
+	for _, inc := range open {
+		if inc.Key == "accounted_share:meta" && inc.Affected == 12 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("open incidents = %+v, want accounted_share:meta with 12 orders", open)
 	}
 }
