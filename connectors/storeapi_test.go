@@ -331,3 +331,108 @@ func TestShopifyJourneyGivesClickIDs(t *testing.T) {
 		t.Error("a non-Shopify order id was looked up")
 	}
 }
+
+func TestStripeWebhookEndpoints(t *testing.T) {
+	type endpoint struct {
+		ID            string   `json:"id"`
+		Object        string   `json:"object"`
+		URL           string   `json:"url"`
+		Status        string   `json:"status"`
+		EnabledEvents []string `json:"enabled_events"`
+		Secret        string   `json:"secret,omitempty"`
+	}
+	var mu sync.Mutex
+	eps := []*endpoint{{ID: "we_old", Object: "webhook_endpoint", URL: "https://p.example/webhooks/stripe/k", Status: "disabled", EnabledEvents: []string{"checkout.session.completed"}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer rk_test_1" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":{"type":"invalid_request_error","message":"Invalid API Key"}}`)
+			return
+		}
+		r.ParseForm()
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/webhook_endpoints":
+			json.NewEncoder(w).Encode(map[string]any{"object": "list", "has_more": false, "url": "/v1/webhook_endpoints", "data": eps})
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/webhook_endpoints":
+			var events []string
+			for i := 0; r.PostForm.Get(fmt.Sprintf("enabled_events[%d]", i)) != ""; i++ {
+				events = append(events, r.PostForm.Get(fmt.Sprintf("enabled_events[%d]", i)))
+			}
+			if r.PostForm.Get("url") == "" || len(events) == 0 || r.PostForm.Get("api_version") == "" {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","message":"bad form %s"}}`, r.PostForm.Encode())
+				return
+			}
+			ep := &endpoint{ID: "we_new", Object: "webhook_endpoint", URL: r.PostForm.Get("url"), Status: "enabled", EnabledEvents: events, Secret: "whsec_new"}
+			eps = append(eps, ep)
+			json.NewEncoder(w).Encode(ep)
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/webhook_endpoints/we_old":
+			if r.PostForm.Get("disabled") != "false" {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			eps[0].Status = "enabled"
+			json.NewEncoder(w).Encode(eps[0])
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":{"type":"invalid_request_error","message":"not found"}}`)
+		}
+	}))
+	defer srv.Close()
+	api := NewStripeAPI(srv.URL, srv.Client())
+	cred := StoreCredentials{StripeAPIKey: "rk_test_1"}
+	subs, err := api.Subscriptions(context.Background(), cred)
+	if err != nil || len(subs) != 1 || subs[0].Active || subs[0].Status != "disabled" {
+		t.Fatalf("subscriptions = %+v, %v", subs, err)
+	}
+	if err := api.Reactivate(context.Background(), cred, subs[0]); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := api.Subscribe(context.Background(), cred, "https://p.example/webhooks/stripe/k", Topics("stripe", false), "")
+	if err != nil || secret != "whsec_new" {
+		t.Fatalf("subscribe = %q, %v; want the new endpoint's secret", secret, err)
+	}
+	subs, _ = api.Subscriptions(context.Background(), cred)
+	if len(subs) != 6 || !subs[0].Active {
+		t.Errorf("after repair: %+v", subs)
+	}
+	if _, err := api.Subscriptions(context.Background(), StoreCredentials{StripeAPIKey: "rk_wrong"}); !errors.Is(err, ErrStoreAuth) {
+		t.Errorf("wrong key: %v", err)
+	}
+}
+
+func TestWooCommerceRESTThrottledAndGarbage(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		check   func(error) bool
+	}{
+		{"429 with Retry-After", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, func(err error) bool {
+			var th *ThrottledError
+			return errors.As(err, &th) && th.RetryAfter == 30*time.Second && errors.Is(err, ErrStoreUnavailable)
+		}},
+		{"WordPress without WooCommerce", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"code":"rest_no_route","message":"No route was found matching the URL and request method."}`)
+		}, func(err error) bool { return errors.Is(err, ErrStoreBadAnswer) }},
+		{"HTML page", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "<!doctype html><p>hello") },
+			func(err error) bool { return errors.Is(err, ErrStoreBadAnswer) }},
+		{"forbidden", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusForbidden) },
+			func(err error) bool { return errors.Is(err, ErrStoreAuth) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			_, err := NewWooCommerceREST(nil).ListOrders(context.Background(), StoreCredentials{StoreURL: srv.URL, ConsumerKey: "ck", ConsumerSecret: "cs_secret"}, winStart, winEnd, mapping.TriggerPaid)
+			if !tt.check(err) || strings.Contains(fmt.Sprint(err), "cs_secret") {
+				t.Errorf("err = %v", err)
+			}
+		})
+	}
+}
