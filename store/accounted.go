@@ -16,7 +16,7 @@ type Accounted struct {
 	Since, Until time.Time
 	// PaidInStore counts the shop's converted orders received in the window
 	// (webhook + reconciliation), plus those reconciliation found too old
-	// to send.
+	// to send (the largest number one run in the window found).
 	PaidInStore               int64
 	ReceivedByWebhook         int64
 	RecoveredByReconciliation int64
@@ -71,7 +71,9 @@ func (s *Store) Accounted(ctx context.Context, shopID int64, since, until time.T
 			a.ReceivedByWebhook += o.N
 		}
 	}
-	if err := db.Table("reconcile_runs").Select("COALESCE(SUM(too_old), 0)").
+	// Each run counts the too-old orders of its whole window again, so the
+	// largest count of a run in the period stands for them.
+	if err := db.Table("reconcile_runs").Select("COALESCE(MAX(too_old), 0)").
 		Where("shop_id = ? AND started_at >= ? AND started_at < ?", shopID, ms(since), ms(until)).Scan(&a.TooOld).Error; err != nil {
 		return a, fmt.Errorf("accounted runs: %w", err)
 	}

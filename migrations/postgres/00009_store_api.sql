@@ -31,6 +31,10 @@ CREATE TABLE shop_store_api (
     updated_at         BIGINT  NOT NULL
 );
 
+-- Stripe shops that already gave a restricted key are connected.
+INSERT INTO shop_store_api (shop_id, updated_at)
+    SELECT id, 0 FROM shops WHERE source = 'stripe' AND stripe_api_key IS NOT NULL AND length(stripe_api_key) > 0;
+
 CREATE TABLE reconcile_runs (
     id            BIGSERIAL PRIMARY KEY,
     shop_id       BIGINT  NOT NULL REFERENCES shops(id) ON DELETE CASCADE,
