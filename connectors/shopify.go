@@ -610,10 +610,12 @@ func shopifyUser(o *shopifyOrder) (mapping.User, bool) {
 		}
 		p, err := mapping.NormalizePhone(raw, country)
 		if err != nil || p == "" {
-			bad = true
+			if bad = true; u.PhoneUnparsed == "" {
+				u.PhoneUnparsed = strings.TrimSpace(raw)
+			}
 			continue
 		}
-		u.Phone = p
+		u.Phone, u.PhoneUnparsed = p, ""
 		return u, false
 	}
 	return u, bad

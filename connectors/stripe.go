@@ -898,6 +898,7 @@ func (b stripeBuyer) user(meta map[string]string) (mapping.User, string) {
 	}
 	phone, err := mapping.NormalizePhone(b.phone, u.Country)
 	if err != nil {
+		u.PhoneUnparsed = strings.TrimSpace(b.phone)
 		return u, "phone number could not be parsed: left out"
 	}
 	u.Phone = phone

@@ -689,6 +689,7 @@ func (o *wooOrder) user() (mapping.User, []string) {
 		}
 	}
 	if p, err := mapping.NormalizePhone(phone, country); err != nil {
+		u.PhoneUnparsed = strings.TrimSpace(phone)
 		notes = append(notes, "phone number could not be parsed and was left out")
 	} else {
 		u.Phone = p

@@ -118,21 +118,25 @@ func (c ClickIDs) Any() bool {
 // User holds the buyer's identifiers as the store gave them, trimmed, with
 // one exception: Phone is already in E.164 form ("+12175550143"), because
 // reading a national number needs the billing country, which the connector
-// knows. A phone that cannot be parsed is left out (and noted in the
-// webhook's Reason).
+// knows. A phone that cannot be parsed is left out of Phone (and noted in the
+// webhook's Reason) and kept in PhoneUnparsed.
 type User struct {
-	Email      string `json:"email,omitempty"`
-	Phone      string `json:"phone,omitempty"`
-	FirstName  string `json:"first_name,omitempty"`
-	LastName   string `json:"last_name,omitempty"`
-	Street     string `json:"street,omitempty"`
-	City       string `json:"city,omitempty"`
-	State      string `json:"state,omitempty"` // code when the store has one (IL, ENG)
-	Zip        string `json:"zip,omitempty"`
-	Country    string `json:"country,omitempty"` // ISO 3166-1 alpha-2
-	ExternalID string `json:"external_id,omitempty"`
-	Gender     string `json:"gender,omitempty"`
-	BirthDate  string `json:"birth_date,omitempty"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	// PhoneUnparsed is the phone as the store gave it when the phone
+	// library could not read it (Phone is then empty). Only platforms that
+	// publish a rule for such numbers (Meta) use it.
+	PhoneUnparsed string `json:"phone_unparsed,omitempty"`
+	FirstName     string `json:"first_name,omitempty"`
+	LastName      string `json:"last_name,omitempty"`
+	Street        string `json:"street,omitempty"`
+	City          string `json:"city,omitempty"`
+	State         string `json:"state,omitempty"` // code when the store has one (IL, ENG)
+	Zip           string `json:"zip,omitempty"`
+	Country       string `json:"country,omitempty"` // ISO 3166-1 alpha-2
+	ExternalID    string `json:"external_id,omitempty"`
+	Gender        string `json:"gender,omitempty"`
+	BirthDate     string `json:"birth_date,omitempty"`
 }
 
 // Refund is money returned on an order that may have converted before.

@@ -233,7 +233,7 @@ func metaUser(c mapping.Conversion) (metaUserData, mapping.Match) {
 	u := c.User
 	ud := metaUserData{
 		Em:         hashedField(mapping.NormalizeEmail(u.Email)),
-		Ph:         hashedField(metaPhone(u.Phone, u.Country)),
+		Ph:         hashedField(metaPhone(u, u.Country)),
 		Fn:         hashedField(mapping.NormalizeName(u.FirstName)),
 		Ln:         hashedField(mapping.NormalizeName(u.LastName)),
 		Ge:         hashedField(mapping.NormalizeGender(u.Gender)),
@@ -275,16 +275,20 @@ func metaUser(c mapping.Conversion) (metaUserData, mapping.Match) {
 
 // metaPhone is the phone as Meta hashes it: digits only, with the country
 // code. User.Phone is E.164 by contract; a national number is still read in
-// the billing country. A phone that cannot be read is left out rather than
-// sent wrong.
-func metaPhone(phone, country string) string {
-	phone = strings.TrimSpace(phone)
+// the billing country. A number the phone library cannot read (Phone, or
+// the connector's PhoneUnparsed) falls back to Meta's published rule
+// (mapping.PhoneDigitsLoose) rather than being dropped.
+func metaPhone(u mapping.User, country string) string {
+	phone := strings.TrimSpace(u.Phone)
 	if mapping.IsHashed(phone) {
 		return strings.ToLower(phone)
 	}
+	if phone == "" {
+		return mapping.PhoneDigitsLoose(u.PhoneUnparsed, country)
+	}
 	e164, err := mapping.NormalizePhone(phone, country)
 	if err != nil {
-		return ""
+		return mapping.PhoneDigitsLoose(phone, country)
 	}
 	return mapping.PhoneDigits(e164)
 }

@@ -591,6 +591,12 @@ func TestMetaEventRules(t *testing.T) {
 			func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("447911123456")}) }, nil},
 		{"national phone without country left out", func(c *mapping.Conversion) { c.User.Phone = "030 12345678" },
 			func(_, ud map[string]any) string { return metaWant(ud["ph"], nil) }, nil},
+		{"unreadable US phone falls back to Meta's rule", func(c *mapping.Conversion) {
+			c.User.Phone, c.User.PhoneUnparsed, c.User.Country = "", "01(650)123-4567", "US"
+		}, func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("16501234567")}) }, nil},
+		{"unreadable GB phone falls back to Meta's rule", func(c *mapping.Conversion) {
+			c.User.Phone, c.User.Country = "44-12390821300A", "GB"
+		}, func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("4412390821300")}) }, nil},
 		{"pre-hashed phone passed through", func(c *mapping.Conversion) { c.User.Phone = strings.ToUpper(testSHA256("12175550143")) },
 			func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("12175550143")}) }, nil},
 		{"gender and birth date", func(c *mapping.Conversion) { c.User.Gender, c.User.BirthDate = "Female", "2/16/1997" },
