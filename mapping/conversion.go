@@ -8,6 +8,7 @@
 package mapping
 
 import (
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -68,12 +69,42 @@ type Conversion struct {
 	// SourceURL is the page the conversion happened on (or the landing URL),
 	// absolute when known.
 	SourceURL string `json:"source_url,omitempty"`
+	// Channel is where the purchase happened, as far as the store says.
+	Channel Channel `json:"channel,omitempty"`
 
 	User User `json:"user"`
 
 	// Test marks test orders (Shopify test: true, Stripe livemode: false);
 	// they go only to destinations in test mode.
 	Test bool `json:"test,omitempty"`
+}
+
+// Channel is where a purchase happened. Platforms turn it into their own
+// action_source.
+type Channel string
+
+// The channels a store can tell us about. Unknown means nothing says where.
+const (
+	ChannelUnknown Channel = ""
+	// ChannelWebsite is a purchase made on a website: a storefront checkout
+	// or a hosted checkout page the buyer was sent to.
+	ChannelWebsite Channel = "website"
+	// ChannelRenewal is a subscription renewal charged without the buyer.
+	ChannelRenewal Channel = "renewal"
+)
+
+// Where is the conversion's channel: its Channel when the store said, else
+// website when the buyer's browser context (user agent and an absolute page
+// URL) is known, else unknown.
+func (c Conversion) Where() Channel {
+	if c.Channel != ChannelUnknown {
+		return c.Channel
+	}
+	u := strings.ToLower(strings.TrimSpace(c.SourceURL))
+	if strings.TrimSpace(c.UserAgent) != "" && (strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) {
+		return ChannelWebsite
+	}
+	return ChannelUnknown
 }
 
 // Item is one order line.

@@ -125,6 +125,9 @@ type metaRequest struct {
 	Data          []json.RawMessage `json:"data"`
 	AccessToken   string            `json:"access_token"`
 	TestEventCode string            `json:"test_event_code,omitempty"`
+	// PartnerAgent names the integration, so Meta's diagnostics can be
+	// filtered to Postback's events.
+	PartnerAgent string `json:"partner_agent,omitempty"`
 }
 
 // metaEvent is one server event.
@@ -215,16 +218,37 @@ func (m *Meta) event(c mapping.Conversion, now time.Time) (metaEvent, mapping.Ma
 	if metaPageURL(c.SourceURL) {
 		ev.EventSourceURL = strings.TrimSpace(c.SourceURL)
 	}
-	// Meta requires client_user_agent and event_source_url for website
-	// events and asks that action_source be accurate. An order that reached
-	// us without the browser's context (created in the shop admin, through
-	// an API, a payment link or a renewal) is sent as "other", which needs
-	// neither, rather than as a website event Meta would reject or discard.
-	ev.ActionSource = "other"
-	if ud.ClientUserAgent != "" && ev.EventSourceURL != "" {
-		ev.ActionSource = "website"
-	}
+	ev.ActionSource = metaActionSource(c, ud.ClientUserAgent)
 	return ev, match, nil
+}
+
+// metaActionSource says where the purchase happened, as Meta asks it be
+// accurate (Conversions API "Parameters" and "Server Event Parameters",
+// action_source, read 2026-12-03): "system_generated" for a subscription
+// renewal, "website" for a purchase made on a website, "other" when nothing
+// says where. Meta requires client_user_agent (and event_source_url) on
+// website events and refuses the whole request when it is missing, so a
+// website purchase whose user agent never reached Postback goes as "other"
+// (still with its event_source_url): the merchant passes the browser's user
+// agent (Stripe metadata user_agent) to have it counted as a web event.
+func metaActionSource(c mapping.Conversion, ua string) string {
+	switch c.Where() {
+	case mapping.ChannelRenewal:
+		return "system_generated"
+	case mapping.ChannelWebsite:
+		if ua != "" {
+			return "website"
+		}
+	}
+	return "other"
+}
+
+// metaPartnerAgent is the partner_agent naming Postback and its version.
+func metaPartnerAgent(version string) string {
+	if v := strings.TrimSpace(version); v != "" {
+		return "postback-" + v
+	}
+	return "postback"
 }
 
 // metaUser normalizes and hashes the buyer's identifiers by Meta's rules
@@ -407,7 +431,7 @@ func (m *Meta) Render(d Destination, convs []mapping.Conversion) (Request, error
 	if len(b.events) > metaBatchSize {
 		return Request{}, fmt.Errorf("meta takes at most %d events per request, got %d", metaBatchSize, len(b.events))
 	}
-	body, err := json.Marshal(metaRequest{Data: b.events, AccessToken: metaRedacted, TestEventCode: md.testCode})
+	body, err := json.Marshal(metaRequest{Data: b.events, AccessToken: metaRedacted, TestEventCode: md.testCode, PartnerAgent: metaPartnerAgent(m.cfg.Version)})
 	if err != nil {
 		return Request{}, fmt.Errorf("encode meta request: %w", err)
 	}
@@ -502,7 +526,7 @@ func (m *Meta) deliverParts(ctx context.Context, md metaDest, events []json.RawM
 
 // post sends one request and classifies the answer.
 func (m *Meta) post(ctx context.Context, md metaDest, events []json.RawMessage) metaOutcome {
-	body, err := json.Marshal(metaRequest{Data: events, AccessToken: md.token, TestEventCode: md.testCode})
+	body, err := json.Marshal(metaRequest{Data: events, AccessToken: md.token, TestEventCode: md.testCode, PartnerAgent: metaPartnerAgent(m.cfg.Version)})
 	if err != nil {
 		return metaOutcome{err: Invalid(0, "encode", fmt.Sprintf("cannot encode request: %v", err))}
 	}

@@ -569,6 +569,19 @@ func TestMetaEventRules(t *testing.T) {
 			func(ev, _ map[string]any) string {
 				return metaWant(ev["action_source"], "other") + metaWant(ev["event_source_url"], "https://shop.example.com/thanks")
 			}, nil},
+		{"store says website, with a user agent: website", func(c *mapping.Conversion) {
+			c.Channel, c.UserAgent, c.SourceURL = mapping.ChannelWebsite, ua, "https://shop.example.com/thanks"
+		}, func(ev, ud map[string]any) string {
+			return metaWant(ev["action_source"], "website") + metaWant(ev["event_source_url"], "https://shop.example.com/thanks")
+		}, nil},
+		{"store says website, no user agent: other, which Meta takes without one", func(c *mapping.Conversion) {
+			c.Channel, c.SourceURL = mapping.ChannelWebsite, "https://shop.example.com/thanks"
+		}, func(ev, ud map[string]any) string {
+			return metaWant(ev["action_source"], "other") + metaWant(ev["event_source_url"], "https://shop.example.com/thanks")
+		}, nil},
+		{"renewal is system generated", func(c *mapping.Conversion) {
+			c.Channel, c.UserAgent, c.SourceURL = mapping.ChannelRenewal, ua, "https://shop.example.com/thanks"
+		}, func(ev, _ map[string]any) string { return metaWant(ev["action_source"], "system_generated") }, nil},
 		{"relative landing URL is not an event_source_url", func(c *mapping.Conversion) { c.UserAgent, c.SourceURL = ua, "/products/x?fbclid=1" },
 			func(ev, _ map[string]any) string {
 				return metaWant(ev["action_source"], "other") + metaWant(ev["event_source_url"], nil)
@@ -1184,4 +1197,20 @@ func FuzzMetaAnswer(f *testing.F) {
 			t.Fatalf("error %q leaks the token", err)
 		}
 	})
+}
+
+func TestMetaPartnerAgent(t *testing.T) {
+	for _, tt := range []struct{ version, want string }{{"", "postback"}, {"v1.4.0", "postback-v1.4.0"}} {
+		m := NewMeta(Config{BaseURL: "https://graph.example", Now: func() time.Time { return testNow }, Version: tt.version})
+		req, err := m.Render(metaDestination(nil), []mapping.Conversion{metaConv("o1")})
+		if err != nil {
+			t.Fatalf("Render: %v", err)
+		}
+		var body struct {
+			PartnerAgent string `json:"partner_agent"`
+		}
+		if err := json.Unmarshal(req.Body, &body); err != nil || body.PartnerAgent != tt.want {
+			t.Errorf("version %q: partner_agent = %q (%v), want %q", tt.version, body.PartnerAgent, err, tt.want)
+		}
+	}
 }

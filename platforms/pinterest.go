@@ -122,6 +122,23 @@ var pinterestEventNames = map[string]string{
 	mapping.EventSubscribe: "subscribe",
 }
 
+// pinterestActionSource is "web" for a purchase made on a website (or one
+// with a page URL when nothing else is known) and "offline" for renewals and
+// purchases nothing places on the web (Pinterest takes web, app_android,
+// app_ios and offline).
+func pinterestActionSource(c mapping.Conversion) string {
+	switch c.Where() {
+	case mapping.ChannelWebsite:
+		return "web"
+	case mapping.ChannelRenewal:
+		return "offline"
+	}
+	if strings.TrimSpace(c.SourceURL) != "" {
+		return "web"
+	}
+	return "offline"
+}
+
 // pinterestEmail normalizes an email (trimmed, lower case); a SHA-256 digest
 // passes through.
 func pinterestEmail(raw string) string {
@@ -209,7 +226,7 @@ func (p *Pinterest) build(c mapping.Conversion) (pinterestEvent, mapping.Match, 
 	}
 	ev := pinterestEvent{
 		EventName:      name,
-		ActionSource:   "web",
+		ActionSource:   pinterestActionSource(c),
 		EventTime:      c.EventTime.Unix(),
 		EventID:        c.EventID,
 		EventSourceURL: c.SourceURL,

@@ -207,6 +207,22 @@ type redditBodyV2 struct {
 	Events   []json.RawMessage `json:"events"`
 }
 
+// redditActionSource is v3's action_source (WEBSITE, APP, PHYSICAL_STORE,
+// OTHER): WEBSITE for a website purchase or one with browser context, OTHER
+// for renewals and purchases nothing places on the web.
+func redditActionSource(c mapping.Conversion) string {
+	switch c.Where() {
+	case mapping.ChannelWebsite:
+		return "WEBSITE"
+	case mapping.ChannelRenewal:
+		return "OTHER"
+	}
+	if strings.TrimSpace(c.SourceURL) != "" || strings.TrimSpace(c.UserAgent) != "" {
+		return "WEBSITE"
+	}
+	return "OTHER"
+}
+
 // redditEventType maps a canonical event name to Reddit's tracking type.
 // Reddit has no subscribe type, so it is a custom event.
 func redditEventType(name string, v3 bool) redditType {
@@ -307,7 +323,7 @@ func redditRender(c mapping.Conversion, v3 bool, now time.Time) (json.RawMessage
 	if v3 {
 		e := redditEventV3{
 			EventAt:        at.UnixMilli(),
-			ActionSource:   "WEBSITE",
+			ActionSource:   redditActionSource(c),
 			EventSourceURL: strings.TrimSpace(c.SourceURL),
 			ClickID:        clickID,
 			Type:           typ,

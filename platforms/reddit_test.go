@@ -194,7 +194,7 @@ func (f *redditFake) checkV3(body []byte, seen *redditFakeSeen) []string {
 		if e.EventAt < testNow.Add(-redditMaxAge).UnixMilli() || e.EventAt > testNow.UnixMilli() {
 			p = append(p, fmt.Sprintf("events[%d].event_at %d is not Unix ms within 7 days", i, e.EventAt))
 		}
-		if e.ActionSource != "WEBSITE" {
+		if e.ActionSource != "WEBSITE" && e.ActionSource != "APP" && e.ActionSource != "PHYSICAL_STORE" && e.ActionSource != "OTHER" {
 			p = append(p, fmt.Sprintf("events[%d].action_source %q", i, e.ActionSource))
 		}
 		if !types[e.Type.TrackingType] || (e.Type.TrackingType == "CUSTOM") != (e.Type.CustomEventName != "") {

@@ -240,8 +240,13 @@ func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mappi
 			OrderID:  c.OrderID,
 		},
 	}
-	if ev.EventSourceURL != "" {
+	if c.Where() == mapping.ChannelWebsite || (c.Where() == mapping.ChannelUnknown && ev.EventSourceURL != "") {
 		ev.ActionSource = "WEB"
+	}
+	if ev.EventSourceURL == "" {
+		// Snap requires event_source_url on WEB events: a website purchase
+		// whose page is unknown goes as OFFLINE rather than be refused.
+		ev.ActionSource = "OFFLINE"
 	}
 	if h := snapchatHashEmail(u.Email); h != "" {
 		ev.UserData.Em = []string{h}
