@@ -46,9 +46,9 @@ const (
 	linkedinDefaultOAuthURL = "https://www.linkedin.com/oauth/v2/accessToken"
 	// linkedinDefaultVersion is the LinkedIn-Version header sent when the
 	// destination does not set api_version. LinkedIn ships a version a month
-	// and keeps each for about a year; 202603 is the newest the Marketing
-	// API docs (li-lms-2026-03) describe.
-	linkedinDefaultVersion = "202603"
+	// and keeps each for about a year; see Versions in versions.go for the
+	// source and the older versions' ends.
+	linkedinDefaultVersion = "202607"
 	// linkedinBatchSize is LinkedIn's limit for one BATCH_CREATE call.
 	linkedinBatchSize = 5000
 	// linkedinMaxAge: LinkedIn rejects conversions that happened more than
@@ -395,7 +395,7 @@ func linkedinClassify(ans answer, d Destination, now time.Time) *Error {
 		if version == "" {
 			version = linkedinDefaultVersion
 		}
-		e = Auth(ans.Status, code, fmt.Sprintf("LinkedIn no longer serves API version %s; set a newer api_version", version))
+		e = VersionError("linkedin", ans.Status, code, version)
 	case http.StatusUnauthorized:
 		e = Auth(ans.Status, code, "LinkedIn rejected the access token: "+msg)
 	case http.StatusForbidden:

@@ -34,11 +34,10 @@ var _ Sender = (*Meta)(nil)
 
 const (
 	metaBaseURL = "https://graph.facebook.com"
-	// metaVersion is the Graph API version pinned by Meta's official
-	// Python Business SDK (facebook_business/apiconfig.py, SDK v25.0.2).
-	// For the Conversions API each version stays usable for at least two
-	// years; a destination can override it with the api_version setting.
-	metaVersion   = "v25.0"
+	// metaVersion is the newest Marketing API version (see Versions in
+	// versions.go for its source and the older versions' ends); a
+	// destination can pin another with the api_version setting.
+	metaVersion   = "v27.0"
 	metaBatchSize = 1000
 	metaMaxAge    = 7 * 24 * time.Hour
 	// metaRedacted stands in for the access token in a rendered request.
@@ -91,7 +90,7 @@ func (m *Meta) TestMode(d Destination) bool {
 
 // metaDest is a destination's checked credentials and settings.
 type metaDest struct {
-	url, token, testCode string
+	url, token, testCode, version string
 }
 
 // dest checks a destination's credentials and settings. A missing or
@@ -117,6 +116,7 @@ func (m *Meta) dest(d Destination) (metaDest, error) {
 		url:      m.cfg.BaseURL + "/" + version + "/" + pixel + "/events",
 		token:    token,
 		testCode: strings.TrimSpace(d.Settings["test_event_code"]),
+		version:  version,
 	}, nil
 }
 
@@ -536,7 +536,7 @@ func (m *Meta) post(ctx context.Context, md metaDest, events []json.RawMessage) 
 		return metaOutcome{status: a.Status, body: resp, err: err}
 	}
 	o := metaOutcome{status: a.Status, body: resp}
-	o.reported, o.err = m.classify(a, md.token, len(events))
+	o.reported, o.err = m.classify(a, md.token, md.version, len(events))
 	return o
 }
 
@@ -561,7 +561,7 @@ type metaError struct {
 
 // classify reads Meta's answer to a request of n events: what Meta
 // reported on success, or the classified failure.
-func (m *Meta) classify(a answer, token string, n int) (string, error) {
+func (m *Meta) classify(a answer, token, version string, n int) (string, error) {
 	now := m.cfg.now()
 	if a.Status >= 200 && a.Status < 300 {
 		var ok metaSuccess
@@ -598,13 +598,13 @@ func (m *Meta) classify(a answer, token string, n int) (string, error) {
 		}
 		return "", f
 	}
-	return "", metaClassify(a, *body.Error, token, now)
+	return "", metaClassify(a, *body.Error, token, version, now)
 }
 
 // metaClassify maps a Graph API error to a failure class, following Meta's
 // error-handling guide: the code decides, then is_transient, then the HTTP
 // status.
-func metaClassify(a answer, e metaError, token string, now time.Time) *Error {
+func metaClassify(a answer, e metaError, token, version string, now time.Time) *Error {
 	code := strconv.Itoa(e.Code)
 	if e.Subcode != 0 {
 		code += "/" + strconv.Itoa(e.Subcode)
@@ -621,6 +621,11 @@ func metaClassify(a answer, e metaError, token string, now time.Time) *Error {
 	}
 	msg = redact(truncate(msg, 500), token)
 	switch {
+	case e.Code == 2635 || e.Code == 12:
+		// 2635: "You are calling a deprecated version of the Ads API";
+		// 12: an API removed from the version called. Only a newer
+		// api_version fixes it, so the destination is parked.
+		return VersionError("meta", a.Status, code, version)
 	case a.Status == http.StatusTooManyRequests || metaThrottleCode(e.Code):
 		return Throttled(a.Status, code, msg, metaRetryAfter(a.Header, now))
 	case metaAuthCode(e.Code, e.Subcode):

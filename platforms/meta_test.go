@@ -384,8 +384,8 @@ func TestMetaGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
-			if req.Method != http.MethodPost || req.URL != srv.URL+"/v25.0/"+metaTestPixel+"/events" {
-				t.Errorf("Render = %s %s, want POST %s/v25.0/%s/events", req.Method, req.URL, srv.URL, metaTestPixel)
+			if req.Method != http.MethodPost || req.URL != srv.URL+"/v27.0/"+metaTestPixel+"/events" {
+				t.Errorf("Render = %s %s, want POST %s/v27.0/%s/events", req.Method, req.URL, srv.URL, metaTestPixel)
 			}
 			if bytes.Contains(req.Body, []byte(metaTestToken)) || strings.Contains(req.URL, metaTestToken) {
 				t.Errorf("rendered request leaks the access token:\n%s", req.Body)
@@ -717,6 +717,7 @@ func TestMetaAnswers(t *testing.T) {
 		{"500 service error", metaReply{status: 500, body: metaErrorJSON(2, 0, "Service temporarily unavailable", true)}, ErrTransient, "2", 0},
 		{"503 with Retry-After", metaReply{status: 503, header: retryAfter("30"), body: `<html>busy</html>`}, ErrTransient, "", 30 * time.Second},
 		{"502 html", metaReply{status: 502, body: `<html>Bad Gateway</html>`}, ErrTransient, "", 0},
+		{"deprecated version parks", metaReply{status: 400, body: metaErrorJSON(2635, 0, "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: v27.0.", false)}, ErrAuth, "2635", 0},
 		{"unknown error code 1", metaReply{status: 400, body: metaErrorJSON(1, 0, "An unknown error occurred", false)}, ErrTransient, "1", 0},
 		{"temporarily blocked 368", metaReply{status: 400, body: metaErrorJSON(368, 0, "Temporarily blocked", false)}, ErrTransient, "368", 0},
 		{"app limit 341", metaReply{status: 400, body: metaErrorJSON(341, 0, "Application limit reached", false)}, ErrTransient, "341", 0},
@@ -1070,7 +1071,7 @@ func TestMetaDestination(t *testing.T) {
 		wantPath string // "" when the destination is refused
 		wantCode string
 	}{
-		{"default version", nil, nil, "/v25.0/" + metaTestPixel + "/events", ""},
+		{"default version", nil, nil, "/v27.0/" + metaTestPixel + "/events", ""},
 		{"version override", nil, map[string]string{"api_version": "v24.0"}, "/v24.0/" + metaTestPixel + "/events", ""},
 		{"missing pixel", map[string]string{"pixel_id": ""}, nil, "", "missing_pixel_id"},
 		{"pixel with a path in it", map[string]string{"pixel_id": "123/../me"}, nil, "", "bad_pixel_id"},
@@ -1171,7 +1172,7 @@ func FuzzMetaAnswer(f *testing.F) {
 		}
 		h := http.Header{}
 		h.Set("X-Business-Use-Case-Usage", usage)
-		reported, err := m.classify(answer{Status: status, Header: h, Body: []byte(body)}, metaTestToken, 1)
+		reported, err := m.classify(answer{Status: status, Header: h, Body: []byte(body)}, metaTestToken, metaVersion, 1)
 		if strings.Contains(reported, metaTestToken) {
 			t.Fatalf("reported %q leaks the token", reported)
 		}
