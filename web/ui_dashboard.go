@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postbackhq/postback/platforms"
 	"github.com/postbackhq/postback/store"
 )
 
@@ -32,6 +33,17 @@ type dashboardPage struct {
 	Charts    []chart
 	Platforms []platformRow
 	NoShops   bool
+	// VersionWarnings lists destinations whose API version ends soon or
+	// has ended.
+	VersionWarnings []versionWarning
+}
+
+// versionWarning is one destination's API version warning.
+type versionWarning struct {
+	DestinationID int64
+	Shop          string
+	Platform      string
+	Text          string
 }
 
 // chart is a bar chart drawn as inline SVG.
@@ -149,6 +161,18 @@ func handleUIDashboard(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		p.NoShops = len(shops) == 0
+		for _, sh := range shops {
+			dests, err := cfg.Store.Destinations(ctx, sh.ID)
+			if err != nil {
+				v.storeFail(c, err, "destinations")
+				return
+			}
+			for _, d := range dests {
+				if vs := platforms.VersionOf(d.Platform, d.Settings, cfg.Now()); vs.Warning != "" {
+					p.VersionWarnings = append(p.VersionWarnings, versionWarning{DestinationID: d.ID, Shop: sh.Name, Platform: d.Platform, Text: vs.Warning})
+				}
+			}
+		}
 		for i, w := range dashboardWindows {
 			st, err := cfg.Store.Stats(ctx, until.Add(-w.Span), until, w.Bucket)
 			if err != nil {
