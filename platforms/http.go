@@ -230,6 +230,27 @@ func postBearer(ctx context.Context, client *http.Client, d Destination, endpoin
 	return ans, token, err
 }
 
+// bearerRequest is a spec's request for platforms authorised with the
+// destination's access_token as a bearer token, at endpoint(d), with the
+// events wrapped by body.
+func bearerRequest(endpoint func(Destination) (string, error), body func([]json.RawMessage) ([]byte, error)) func(context.Context, Destination, []json.RawMessage) (outgoing, error) {
+	return func(_ context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+		url, err := endpoint(d)
+		if err != nil {
+			return outgoing{}, err
+		}
+		token, err := credential(d, "access_token")
+		if err != nil {
+			return outgoing{}, err
+		}
+		b, err := body(events)
+		if err != nil {
+			return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err))
+		}
+		return outgoing{url: url, header: bearerHeaders(token), body: b}, nil
+	}
+}
+
 // classified is post's failure as the *Error it is; any other error counts
 // as a transient failure of platform's request.
 func classified(err error, platform string) *Error {

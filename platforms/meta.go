@@ -3,7 +3,6 @@ package platforms
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -380,164 +379,55 @@ func metaCustom(c mapping.Conversion) (*metaCustomData, error) {
 	return cd, nil
 }
 
-// metaBatch is the part of a batch that can be sent: each event's JSON,
-// the index of its conversion, and its match.
-type metaBatch struct {
-	idx     []int
-	events  []json.RawMessage
-	matches []mapping.Match
-}
-
-// prepare builds every conversion's event. Conversions that cannot be sent
-// get their failure in out.
-func (m *Meta) prepare(convs []mapping.Conversion, out []Result) metaBatch {
-	now := m.cfg.now()
-	var b metaBatch
-	for i, c := range convs {
-		ev, match, err := m.event(c, now)
-		if err != nil {
-			out[i] = Result{Err: err, Match: match}
-			continue
-		}
-		raw, err := json.Marshal(ev)
-		if err != nil {
-			out[i] = Result{Err: Invalid(0, "encode", fmt.Sprintf("cannot encode event: %v", err)), Match: match}
-			continue
-		}
-		b.idx = append(b.idx, i)
-		b.events = append(b.events, raw)
-		b.matches = append(b.matches, match)
-	}
-	return b
-}
-
-// Render builds the request Send would make, with the access token
-// redacted. Conversions that would not be sent (too old, without a usable
-// identifier) are left out; when none remains it returns the first one's
-// failure.
-func (m *Meta) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	if len(convs) == 0 {
-		return Request{}, errors.New("no conversions to render")
-	}
-	md, err := m.dest(d)
-	if err != nil {
-		return Request{}, err
-	}
-	out := make([]Result, len(convs))
-	b := m.prepare(convs, out)
-	if len(b.events) == 0 {
-		return Request{}, out[0].Err
-	}
-	if len(b.events) > metaBatchSize {
-		return Request{}, fmt.Errorf("meta takes at most %d events per request, got %d", metaBatchSize, len(b.events))
-	}
-	body, err := json.Marshal(metaRequest{Data: b.events, AccessToken: metaRedacted, TestEventCode: md.testCode, PartnerAgent: metaPartnerAgent(m.cfg.Version)})
-	if err != nil {
-		return Request{}, fmt.Errorf("encode meta request: %w", err)
-	}
-	return Request{
-		Method: http.MethodPost,
-		URL:    md.url,
-		Header: map[string]string{"Content-Type": "application/json"},
-		Body:   json.RawMessage(redact(string(body), md.token)),
-	}, nil
-}
-
-// Send delivers a batch. Conversions Meta would refuse fail without being
-// sent; the rest go in requests of at most 1,000 events. Meta rejects a
-// whole request for one invalid event, so such a request is resent in
-// parts until the bad events stand alone: the good ones are delivered and
-// each bad one carries Meta's own reason.
-func (m *Meta) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	out := make([]Result, len(convs))
-	b := m.prepare(convs, out)
-	if len(b.events) == 0 {
-		return out
-	}
-	md, err := m.dest(d)
-	if err != nil {
-		for k, i := range b.idx {
-			out[i] = Result{Err: err, Match: b.matches[k]}
-		}
-		return out
-	}
-	outcomes := make([]metaOutcome, len(b.events))
-	m.deliverParts(ctx, md, b.events, outcomes, metaBatchSize)
-	for k, i := range b.idx {
-		o := outcomes[k]
-		match := b.matches[k]
-		if o.err == nil {
-			match.Reported = o.reported
-		}
-		out[i] = Result{Payload: b.events[k], StatusCode: o.status, Response: o.body, Err: o.err, Match: match}
-	}
-	return out
-}
-
-// metaOutcome is what one request's answer means for each of its events.
-type metaOutcome struct {
-	status   int
-	body     string
-	err      error
-	reported string
-}
-
-// metaSingles is the batch size below which a rejected batch is resent
-// event by event rather than in halves: for a few events that takes fewer
-// requests.
-const metaSingles = 8
-
-// deliver sends events and fills out, one outcome per event. When Meta
-// rejects several events as invalid, they are resent in parts (halves, or
-// one by one for a few) until each bad event stands alone.
-func (m *Meta) deliver(ctx context.Context, md metaDest, events []json.RawMessage, out []metaOutcome) {
-	o := m.post(ctx, md, events)
-	if o.err == nil || len(events) == 1 || !errors.Is(o.err, ErrInvalid) {
-		for i := range out {
-			out[i] = o
-		}
-		return
-	}
-	size := 1
-	if len(events) > metaSingles {
-		size = (len(events) + 1) / 2
-	}
-	m.deliverParts(ctx, md, events, out, size)
-}
-
-// deliverParts delivers events in parts of size. A part failing for a
-// reason other than an invalid event (throttled, refused credentials, no
-// answer) gives its failure to the parts after it unsent: the API would not
-// take them either.
-func (m *Meta) deliverParts(ctx context.Context, md metaDest, events []json.RawMessage, out []metaOutcome, size int) {
-	for start := 0; start < len(events); start += size {
-		end := min(start+size, len(events))
-		m.deliver(ctx, md, events[start:end], out[start:end])
-		for _, got := range out[start:end] {
-			if got.err != nil && !errors.Is(got.err, ErrInvalid) {
-				for i := end; i < len(out); i++ {
-					out[i] = got
-				}
-				return
+// spec describes Meta to the shared send path. Meta rejects a whole
+// request for one invalid event, so a refused request is split until the
+// bad events stand alone: the good ones are delivered and each bad one
+// carries Meta's own reason.
+func (m *Meta) spec(d Destination) spec {
+	md, mdErr := m.dest(d)
+	return spec{
+		name: "meta", title: "Meta", batchSize: metaBatchSize, maxAge: metaMaxAge,
+		check: func(Destination) error { return mdErr },
+		build: func(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error) {
+			ev, match, err := m.event(c, now)
+			if err != nil {
+				return nil, match, err
 			}
-		}
+			raw, err := json.Marshal(ev)
+			if err != nil {
+				return nil, match, Invalid(0, "encode", fmt.Sprintf("cannot encode event: %v", err))
+			}
+			return raw, match, nil
+		},
+		request: func(_ context.Context, _ Destination, events []json.RawMessage) (outgoing, error) {
+			body, err := json.Marshal(metaRequest{Data: events, AccessToken: md.token, TestEventCode: md.testCode,
+				PartnerAgent: metaPartnerAgent(m.cfg.Version)})
+			if err != nil {
+				return outgoing{}, Invalid(0, "encode", fmt.Sprintf("cannot encode request: %v", err))
+			}
+			return outgoing{url: md.url, body: body}, nil
+		},
+		read: func(a answer, n int, _ time.Time) verdict {
+			reported, err := m.classify(a, md.token, md.version, n)
+			if err != nil {
+				return verdict{whole: classified(err, "meta")}
+			}
+			return verdict{events: []*Error{}, notes: []string{reported}}
+		},
 	}
 }
 
-// post sends one request and classifies the answer.
-func (m *Meta) post(ctx context.Context, md metaDest, events []json.RawMessage) metaOutcome {
-	body, err := json.Marshal(metaRequest{Data: events, AccessToken: md.token, TestEventCode: md.testCode, PartnerAgent: metaPartnerAgent(m.cfg.Version)})
-	if err != nil {
-		return metaOutcome{err: Invalid(0, "encode", fmt.Sprintf("cannot encode request: %v", err))}
-	}
-	a, err := post(ctx, m.cfg.Client, md.url, nil, body)
-	resp := redact(string(a.Body), md.token)
-	if err != nil {
-		return metaOutcome{status: a.Status, body: resp, err: err}
-	}
-	o := metaOutcome{status: a.Status, body: resp}
-	o.reported, o.err = m.classify(a, md.token, md.version, len(events))
-	return o
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the access token redacted. Conversions that would not
+// be sent (too old, without a usable identifier) are left out; when none
+// remains it returns the first one's failure.
+func (m *Meta) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	return render(m.cfg, m.spec(d), d, convs, m.Fields())
+}
+
+// Send delivers a batch and returns one Result per conversion.
+func (m *Meta) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
+	return deliver(ctx, m.cfg, m.spec(d), d, convs, m.Fields())
 }
 
 // metaSuccess is Meta's answer to an accepted request.

@@ -85,6 +85,37 @@ type verdict struct {
 	// notes is what the platform reported about each event (warnings,
 	// partial acceptance); a single note applies to every event.
 	notes []string
+	// responses is each event's own part of the answer, when the platform
+	// answers per event; otherwise every event keeps the whole body.
+	responses []string
+}
+
+// verdictOf turns per-event outcomes into a verdict: one failure shared by
+// every event (the same error value) is a failure of the whole request; a
+// transient failure of single events (left unprocessed because of others,
+// or not reported on) sends them again without the rest.
+func verdictOf(name string, errs []error, notes, responses []string) verdict {
+	if len(errs) > 0 && errs[0] != nil {
+		shared := true
+		for _, e := range errs {
+			shared = shared && e == errs[0]
+		}
+		if shared {
+			return verdict{whole: classified(errs[0], name)}
+		}
+	}
+	v := verdict{events: make([]*Error, len(errs)), resend: make([]bool, len(errs)), notes: notes, responses: responses}
+	for k, e := range errs {
+		if e == nil {
+			continue
+		}
+		ce := classified(e, name)
+		if ce.Class == ErrTransient {
+			v.resend[k] = true
+		}
+		v.events[k] = ce
+	}
+	return v
 }
 
 func (v verdict) note(k int) string {
@@ -187,6 +218,9 @@ func (r *sendRun) perEvent(ctx context.Context, idx []int, events []json.RawMess
 		}
 		res := &r.out[i]
 		res.StatusCode, res.Response, res.Err = status, response, asError(failure)
+		if k < len(v.responses) && v.responses[k] != "" {
+			res.Response = r.redact(v.responses[k])
+		}
 		if failure == nil {
 			res.Match.Reported = v.note(k)
 		}
@@ -194,9 +228,13 @@ func (r *sendRun) perEvent(ctx context.Context, idx []int, events []json.RawMess
 	if len(again) > 0 && len(again) < len(idx) {
 		r.send(ctx, again, againEvents)
 	} else if len(again) > 0 {
-		// Nothing was singled out: resending the same request would get
-		// the same answer.
-		spread(r.out, again, status, response, Invalid(status, "", r.sp.name+": the platform refused the batch without naming an event"))
+		// Nothing was singled out: resending the same request now would get
+		// the same answer, so they wait for the delivery loop's retry.
+		for k, i := range idx {
+			if k < len(v.resend) && v.resend[k] {
+				r.out[i].StatusCode, r.out[i].Response, r.out[i].Err = status, response, asError(v.events[k])
+			}
+		}
 	}
 }
 
@@ -204,7 +242,7 @@ func (r *sendRun) perEvent(ctx context.Context, idx []int, events []json.RawMess
 // bad events stand alone.
 func (r *sendRun) split(ctx context.Context, idx []int, events []json.RawMessage) {
 	size := 1
-	if !r.sp.singles && len(idx) > metaSingles {
+	if !r.sp.singles && len(idx) > splitSingles {
 		size = (len(idx) + 1) / 2
 	}
 	for start := 0; start < len(idx); start += size {
@@ -247,6 +285,11 @@ func secretValues(d Destination, fields []Field) []string {
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
+
+// splitSingles is the batch size below which a refused batch is resent
+// event by event rather than in halves: for a few events that takes fewer
+// requests.
+const splitSingles = 8
 
 // errWireRecorded ends a request the dry run recorded instead of sending.
 var errWireRecorded = errors.New("dry run: request recorded, not sent")
