@@ -224,54 +224,78 @@ func linkedinBody(events []json.RawMessage) ([]byte, error) {
 	}{events})
 }
 
-// Render builds the request for a batch without sending it; the access
-// token is redacted. It fails if any conversion could not be sent.
+// spec describes LinkedIn to the shared send path. Several events go as
+// one BATCH_CREATE; LinkedIn answers per element, or refuses the batch
+// naming the bad elements ("Index: 3, ERROR :: ..."), whose others go again
+// without them.
+func (l *LinkedIn) spec(d Destination) spec {
+	return spec{
+		name: "linkedin", title: "LinkedIn", batchSize: linkedinBatchSize, maxAge: linkedinMaxAge,
+		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+			ev, match, err := l.build(d, c)
+			if err != nil {
+				return nil, match, err
+			}
+			raw, err := json.Marshal(ev)
+			return raw, match, err
+		},
+		request: func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+			token := "REDACTED"
+			if !dryRun(ctx) {
+				var err error
+				if token, err = l.accessToken(ctx, d, ""); err != nil {
+					return outgoing{}, err
+				}
+			}
+			body, err := linkedinBody(events)
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err))
+			}
+			return outgoing{url: l.endpoint(), header: l.headers(d, token, len(events) > 1), body: body, token: token}, nil
+		},
+		renew: func(ctx context.Context, d Destination, stale string) bool {
+			if !linkedinCanRefresh(d) {
+				return false
+			}
+			_, err := l.accessToken(ctx, d, stale)
+			return err == nil
+		},
+		read: func(a answer, n int, now time.Time) verdict {
+			failure := linkedinClassify(a, d, now)
+			switch {
+			case failure == nil && n > 1:
+				return l.batchVerdict(a, n, now)
+			case failure == nil:
+				return verdict{events: []*Error{}}
+			case errors.Is(failure, ErrInvalid) && n > 1:
+				failed := linkedinFailedIndexes(a.Body, n)
+				if len(failed) == 0 {
+					return verdict{whole: failure}
+				}
+				v := verdict{events: make([]*Error, n), resend: make([]bool, n)}
+				for k := range n {
+					if msg, ok := failed[k]; ok {
+						v.events[k] = Invalid(a.Status, "", "LinkedIn rejected the event: "+truncate(msg, 300))
+					} else {
+						v.resend[k] = true
+					}
+				}
+				return v
+			}
+			return verdict{whole: failure}
+		},
+	}
+}
+
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the access token redacted.
 func (l *LinkedIn) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	endpoint := func() (string, error) { return l.endpoint(), nil }
-	build := func(c mapping.Conversion) (linkedinEvent, mapping.Match, error) { return l.build(d, c) }
-	return renderBatch("linkedin", linkedinBatchSize, convs, endpoint, build, linkedinBody, l.headers(d, "REDACTED", len(convs) > 1))
+	return render(l.cfg, l.spec(d), d, convs, l.Fields())
 }
 
-// Send delivers a batch. Conversions past the 90-day window or without a
-// matchable identifier fail without being sent; the others go in one
-// request (isolated on an invalid answer).
+// Send delivers convs and returns one Result per conversion.
 func (l *LinkedIn) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	build := func(c mapping.Conversion) (linkedinEvent, mapping.Match, error) { return l.build(d, c) }
-	results, ready, _ := prepare(convs, l.cfg.now(), linkedinMaxAge, "LinkedIn", build)
-	if len(ready) > 0 {
-		l.deliver(ctx, d, ready, results)
-	}
-	return results
-}
-
-// deliver sends the conversions at idx (their payloads are already in
-// results) and records each one's outcome.
-func (l *LinkedIn) deliver(ctx context.Context, d Destination, idx []int, results []Result) {
-	events := make([]json.RawMessage, len(idx))
-	for k, i := range idx {
-		events[k] = results[i].Payload
-	}
-	body, err := linkedinBody(events)
-	if err != nil {
-		spread(results, idx, 0, "", Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err)))
-		return
-	}
-	ans, err := l.post(ctx, d, body, len(idx) > 1)
-	if err != nil {
-		spread(results, idx, ans.Status, string(ans.Body), err)
-		return
-	}
-	cerr := linkedinClassify(ans, d, l.cfg.now())
-	switch {
-	case cerr == nil && len(idx) == 1:
-		spread(results, idx, ans.Status, string(ans.Body), nil)
-	case cerr == nil:
-		l.batchOutcome(idx, results, ans)
-	case errors.Is(cerr, ErrInvalid) && len(idx) > 1:
-		l.isolate(ctx, d, idx, results, ans)
-	default:
-		spread(results, idx, ans.Status, string(ans.Body), cerr)
-	}
+	return deliver(ctx, l.cfg, l.spec(d), d, convs, l.Fields())
 }
 
 // linkedinBatchAnswer is Rest.li's BATCH_CREATE answer: one status per
@@ -286,18 +310,15 @@ type linkedinBatchAnswer struct {
 	} `json:"elements"`
 }
 
-// batchOutcome reads the per-element statuses of an accepted batch. When
+// batchVerdict reads the per-element statuses of an accepted batch. When
 // the answer does not list the elements, the 2xx status stands for all.
-func (l *LinkedIn) batchOutcome(idx []int, results []Result, ans answer) {
+func (l *LinkedIn) batchVerdict(a answer, n int, now time.Time) verdict {
 	var ba linkedinBatchAnswer
-	if err := json.Unmarshal(ans.Body, &ba); err != nil || len(ba.Elements) != len(idx) {
-		spread(results, idx, ans.Status, string(ans.Body), nil)
-		return
+	v := verdict{events: make([]*Error, n)}
+	if err := json.Unmarshal(a.Body, &ba); err != nil || len(ba.Elements) != n {
+		return v
 	}
-	for k, i := range idx {
-		el := ba.Elements[k]
-		results[i].StatusCode = ans.Status
-		results[i].Response = string(ans.Body)
+	for k, el := range ba.Elements {
 		if el.Status == 0 || el.Status < 300 {
 			continue
 		}
@@ -305,36 +326,9 @@ func (l *LinkedIn) batchOutcome(idx []int, results []Result, ans answer) {
 		if el.Error != nil {
 			msg, code = el.Error.Message, el.Error.Code
 		}
-		results[i].Err = linkedinStatusError(el.Status, nil, code, "LinkedIn rejected the event: "+truncate(msg, 300), l.cfg.now())
+		v.events[k] = linkedinStatusError(el.Status, nil, code, "LinkedIn rejected the event: "+truncate(msg, 300), now)
 	}
-}
-
-// isolate handles an invalid answer to a batch of several events. When the
-// message names the failing elements ("Index: 3, ERROR :: ..."), those fail
-// and the rest is sent again as a batch; otherwise every event is sent on
-// its own so each gets its own answer.
-func (l *LinkedIn) isolate(ctx context.Context, d Destination, idx []int, results []Result, ans answer) {
-	failed := linkedinFailedIndexes(ans.Body, len(idx))
-	if len(failed) == 0 {
-		for _, i := range idx {
-			l.deliver(ctx, d, []int{i}, results)
-		}
-		return
-	}
-	var rest []int
-	for k, i := range idx {
-		msg, ok := failed[k]
-		if !ok {
-			rest = append(rest, i)
-			continue
-		}
-		results[i].StatusCode = ans.Status
-		results[i].Response = string(ans.Body)
-		results[i].Err = Invalid(ans.Status, "", "LinkedIn rejected the event: "+truncate(msg, 300))
-	}
-	if len(rest) > 0 {
-		l.deliver(ctx, d, rest, results)
-	}
+	return v
 }
 
 // linkedinIndexRE matches the per-element lines of LinkedIn's batch error
@@ -415,24 +409,6 @@ func linkedinStatusError(status int, h http.Header, code, msg string, now time.T
 	}
 	e.Code = code
 	return e
-}
-
-// post sends a body with a valid access token. With refresh credentials, a
-// 401 refreshes the token once and the request is sent again.
-func (l *LinkedIn) post(ctx context.Context, d Destination, body []byte, batch bool) (answer, error) {
-	token, err := l.accessToken(ctx, d, "")
-	if err != nil {
-		return answer{}, err
-	}
-	ans, err := post(ctx, l.cfg.Client, l.endpoint(), l.headers(d, token, batch), body)
-	if err != nil || ans.Status != http.StatusUnauthorized || !linkedinCanRefresh(d) {
-		return ans, err
-	}
-	token, err = l.accessToken(ctx, d, token)
-	if err != nil {
-		return answer{}, err
-	}
-	return post(ctx, l.cfg.Client, l.endpoint(), l.headers(d, token, batch), body)
 }
 
 func linkedinCanRefresh(d Destination) bool {

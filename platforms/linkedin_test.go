@@ -258,7 +258,7 @@ func TestLinkedInRender(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if got := req.Header["X-RestLi-Method"] == "BATCH_CREATE"; got != tt.batch {
+			if got := req.Header[http.CanonicalHeaderKey("X-RestLi-Method")] == "BATCH_CREATE"; got != tt.batch {
 				t.Errorf("BATCH_CREATE header = %v, want %v (headers %v)", got, tt.batch, req.Header)
 			}
 			if req.Header["Authorization"] != "Bearer REDACTED" {
@@ -268,8 +268,8 @@ func TestLinkedInRender(t *testing.T) {
 			if v := d.Settings["api_version"]; v != "" {
 				wantVersion = v
 			}
-			if req.Header["LinkedIn-Version"] != wantVersion {
-				t.Errorf("LinkedIn-Version = %q, want %q", req.Header["LinkedIn-Version"], wantVersion)
+			if req.Header[http.CanonicalHeaderKey("LinkedIn-Version")] != wantVersion {
+				t.Errorf("LinkedIn-Version = %q, want %q", req.Header[http.CanonicalHeaderKey("LinkedIn-Version")], wantVersion)
 			}
 		})
 	}

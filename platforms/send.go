@@ -55,6 +55,10 @@ type spec struct {
 	build func(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error)
 	// request builds the request that carries events to d.
 	request func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error)
+	// renew, for platforms with OAuth refresh, replaces an access token the
+	// platform just refused (HTTP 401) and reports whether it did; the
+	// request is then built and sent once more.
+	renew func(ctx context.Context, d Destination, stale string) bool
 	// read classifies the platform's answer to a request of n events.
 	read func(a answer, n int, now time.Time) verdict
 	// singles makes a rejected batch split straight into single events
@@ -68,6 +72,8 @@ type outgoing struct {
 	url    string
 	header map[string]string
 	body   []byte
+	// token is the OAuth access token the request carries, if any.
+	token string
 }
 
 // verdict is what an answer means: a failure of the whole request, or one
@@ -178,6 +184,15 @@ func (r *sendRun) send(ctx context.Context, idx []int, events []json.RawMessage)
 		return
 	}
 	a, perr := post(ctx, r.client, req.url, req.header, req.body)
+	if perr == nil && a.Status == http.StatusUnauthorized && r.sp.renew != nil && r.sp.renew(ctx, r.d, req.token) {
+		if req, err = r.sp.request(ctx, r.d, events); err != nil {
+			e := classified(err, r.sp.name)
+			r.halt(e)
+			spread(r.out, idx, 0, "", e)
+			return
+		}
+		a, perr = post(ctx, r.client, req.url, req.header, req.body)
+	}
 	var v verdict
 	if perr != nil {
 		v.whole = classified(perr, r.sp.name)
