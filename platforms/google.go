@@ -490,69 +490,66 @@ func (g *GoogleAds) buildConversions(a googleAccount, convs []mapping.Conversion
 	return rows
 }
 
-// Render builds the upload request for a batch without sending it; secrets
-// and the bearer token are redacted. Conversions that would fail before
-// sending are left out; if none remains, the first one's failure is returned.
-func (g *GoogleAds) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	a, err := googleAccountOf(d, g.cfg.BaseURL)
-	if err != nil {
-		return Request{}, err
-	}
-	rows := g.buildConversions(a, convs)
-	body := googleUploadRequest{Conversions: []json.RawMessage{}, PartialFailure: true, ValidateOnly: a.validateOnly}
-	var firstErr error
-	for _, r := range rows {
-		if r.err != nil {
-			if firstErr == nil {
-				firstErr = r.err
+// spec describes the legacy click-conversion upload to the shared send
+// path. Uploads use partial failure, so Google answers per row; a request
+// refused as a whole is classed by googleRequestError.
+func (g *GoogleAds) spec(d Destination) spec {
+	a, aErr := googleAccountOf(d, g.cfg.BaseURL)
+	return spec{
+		name: "google_ads", title: "Google Ads", batchSize: googleBatchSize, maxAge: googleMaxAge,
+		check: func(Destination) error { return aErr },
+		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+			cc, m, err := a.clickConversion(c)
+			if err != nil {
+				return nil, m, err
 			}
-			continue
-		}
-		body.Conversions = append(body.Conversions, r.payload)
-	}
-	if len(body.Conversions) == 0 {
-		if firstErr == nil {
-			firstErr = Invalid(0, "empty_batch", "no conversions to send")
-		}
-		return Request{}, firstErr
-	}
-	return g.render(a, "uploadClickConversions", body)
-}
-
-func (g *GoogleAds) render(a googleAccount, method string, body any) (Request, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return Request{}, fmt.Errorf("encode google ads request: %w", err)
-	}
-	h := a.headers(googleRedacted)
-	if _, ok := h["developer-token"]; ok {
-		h["developer-token"] = googleRedacted
-	}
-	h["Content-Type"] = "application/json"
-	return Request{Method: http.MethodPost, URL: a.endpoint(method), Header: h, Body: b}, nil
-}
-
-// Send uploads a batch (split into requests of at most BatchSize) and
-// returns one Result per conversion, in order.
-func (g *GoogleAds) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	out := make([]Result, len(convs))
-	a, err := googleAccountOf(d, g.cfg.BaseURL)
-	if err != nil {
-		for i := range out {
-			out[i] = Result{Err: err, Match: mapping.Match{}.Score()}
-		}
-		return out
-	}
-	rows := g.buildConversions(a, convs)
-	call := googleCall{
-		method: "uploadClickConversions",
-		body: func(p []json.RawMessage) any {
-			return googleUploadRequest{Conversions: p, PartialFailure: true, ValidateOnly: a.validateOnly}
+			payload, err := json.Marshal(cc)
+			if err != nil {
+				return nil, m, Invalid(0, "", fmt.Sprintf("cannot encode conversion: %v", err))
+			}
+			return payload, m, nil
 		},
-		rowError: googleConversionRowError,
+		request: func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+			token := googleRedacted
+			if !dryRun(ctx) {
+				var err error
+				if token, err = g.accessToken(ctx, d, a, ""); err != nil {
+					return outgoing{}, err
+				}
+			}
+			body, err := json.Marshal(googleUploadRequest{Conversions: events, PartialFailure: true, ValidateOnly: a.validateOnly})
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err))
+			}
+			return outgoing{url: a.endpoint("uploadClickConversions"), header: a.headers(token), body: body, token: token}, nil
+		},
+		renew: func(ctx context.Context, d Destination, stale string) bool {
+			_, err := g.accessToken(ctx, d, a, stale)
+			return err == nil
+		},
+		read: func(ans answer, n int, now time.Time) verdict {
+			if ans.Status != http.StatusOK {
+				return verdict{whole: googleRequestError(ans, now)}
+			}
+			outs := googleRows(ans, n, a.validateOnly, googleConversionRowError)
+			errs, notes, responses := make([]error, n), make([]string, n), make([]string, n)
+			for k, o := range outs {
+				errs[k], notes[k], responses[k] = o.err, o.reported, o.response
+			}
+			return verdictOf("google_ads", errs, notes, responses)
+		},
 	}
-	g.deliverRows(ctx, d, a, call, rows, out)
-	return out
+}
+
+// Render is the upload request Send would post for convs (a dry run
+// through the send path), with secrets and the bearer token redacted.
+func (g *GoogleAds) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	return render(g.cfg, g.spec(d), d, convs, g.Fields())
+}
+
+// Send uploads convs and returns one Result per conversion, in order.
+func (g *GoogleAds) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
+	return deliver(ctx, g.cfg, g.spec(d), d, convs, g.Fields())
 }
 
 // googleCall describes one of the two upload methods.

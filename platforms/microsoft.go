@@ -374,7 +374,7 @@ func microsoftOutcomes(ans answer, n int, now time.Time) []microsoftOutcome {
 		switch {
 		case failed[k], ok:
 		case named:
-			out[k].err = Transient(ans.Status, apiErr.Code, "Microsoft refused the request because of other events in it; this event will be sent again")
+			out[k].err = unprocessed(ans.Status, "Microsoft refused the request because of other events in it; this event will be sent again")
 		default:
 			out[k].err = Invalid(ans.Status, apiErr.Code, msg)
 		}

@@ -96,10 +96,22 @@ type verdict struct {
 	responses []string
 }
 
+// codeUnprocessed marks an event the platform left unprocessed because
+// other events of its request were bad (see unprocessed).
+const codeUnprocessed = "unprocessed_because_of_others"
+
+// unprocessed is the outcome of an event a platform refused only because
+// others in its request were bad: the send path sends it again at once
+// without them.
+func unprocessed(status int, msg string) *Error {
+	return Transient(status, codeUnprocessed, msg)
+}
+
 // verdictOf turns per-event outcomes into a verdict: one failure shared by
-// every event (the same error value) is a failure of the whole request; a
-// transient failure of single events (left unprocessed because of others,
-// or not reported on) sends them again without the rest.
+// every event (the same error value) is a failure of the whole request;
+// events left unprocessed because of others are sent again without the
+// rest. Other per-event failures stand (a transient one waits for the
+// delivery loop's retry).
 func verdictOf(name string, errs []error, notes, responses []string) verdict {
 	if len(errs) > 0 && errs[0] != nil {
 		shared := true
@@ -116,9 +128,7 @@ func verdictOf(name string, errs []error, notes, responses []string) verdict {
 			continue
 		}
 		ce := classified(e, name)
-		if ce.Class == ErrTransient {
-			v.resend[k] = true
-		}
+		v.resend[k] = ce.Code == codeUnprocessed
 		v.events[k] = ce
 	}
 	return v
@@ -236,8 +246,8 @@ func (r *sendRun) perEvent(ctx context.Context, idx []int, events []json.RawMess
 		if k < len(v.responses) && v.responses[k] != "" {
 			res.Response = r.redact(v.responses[k])
 		}
-		if failure == nil {
-			res.Match.Reported = v.note(k)
+		if note := v.note(k); note != "" {
+			res.Match.Reported = note
 		}
 	}
 	if len(again) > 0 && len(again) < len(idx) {
