@@ -439,60 +439,6 @@ func TestLinkedInBatchElementStatus(t *testing.T) {
 	}
 }
 
-func TestLinkedInBatchIsolation(t *testing.T) {
-	convs := testConversions()
-	bad := convs["full"]
-	bad.EventID = "bad-1"
-	batch := []mapping.Conversion{convs["full"], convs["prehashed_jpy"], bad}
-
-	tests := []struct {
-		name      string
-		indexed   bool // LinkedIn's message names the failing element
-		wantCalls []int
-	}{
-		{name: "message names the element", indexed: true, wantCalls: []int{3, 2}},
-		{name: "message names nothing", indexed: false, wantCalls: []int{3, 1, 1, 1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, srv := newLinkedinFake(t, func(f *linkedinFake) {
-				f.answer = func(w http.ResponseWriter, events []linkedinTestEvent, isBatch bool) {
-					for k, ev := range events {
-						if ev.EventID != "bad-1" {
-							continue
-						}
-						msg := "Conversion event rejected"
-						if tt.indexed {
-							msg = fmt.Sprintf("Index: %d, ERROR :: /eventId :: duplicate event\n", k)
-						}
-						writeJSON(w, http.StatusUnprocessableEntity, fmt.Sprintf(`{"status":422,"message":%q}`, msg))
-						return
-					}
-					linkedinAccept(w, events, isBatch)
-				}
-			})
-			l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), "")
-			res := l.Send(context.Background(), linkedinTestDestination(), batch)
-
-			var calls []int
-			for _, r := range f.calls() {
-				calls = append(calls, len(r.events))
-			}
-			if diff := cmp.Diff(tt.wantCalls, calls); diff != "" {
-				t.Errorf("events per request (-want +got):\n%s", diff)
-			}
-			for i, r := range res[:2] {
-				if r.Err != nil {
-					t.Errorf("good conversion %d: error %v, want accepted after isolation", i, r.Err)
-				}
-			}
-			if !errors.Is(res[2].Err, ErrInvalid) {
-				t.Errorf("bad conversion: error %v, want ErrInvalid", res[2].Err)
-			}
-		})
-	}
-}
-
 // linkedinOAuthFake is LinkedIn's token endpoint: it checks the refresh
 // grant and mints numbered tokens.
 type linkedinOAuthFake struct {
@@ -656,34 +602,6 @@ func TestLinkedInNotSent(t *testing.T) {
 				t.Errorf("LinkedIn got %+v, want one single event %s", reqs, ok.EventID)
 			}
 		})
-	}
-}
-
-func TestLinkedInHungServer(t *testing.T) {
-	l := NewLinkedIn(testConfig(hungServer(t).URL, 100*time.Millisecond), "")
-	res := l.Send(context.Background(), linkedinTestDestination(), []mapping.Conversion{testConversions()["full"]})
-	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
-		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
-	}
-}
-
-func TestLinkedInBatchAtLimit(t *testing.T) {
-	f, srv := newLinkedinFake(t)
-	l := NewLinkedIn(testConfig(srv.URL, 30*time.Second), "")
-	base := testConversions()["prehashed_jpy"]
-	convs := batchOf(base, l.BatchSize())
-	res := l.Send(context.Background(), linkedinTestDestination(), convs)
-	if len(res) != len(convs) {
-		t.Fatalf("got %d results, want %d", len(res), len(convs))
-	}
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("result %d: error %v, want accepted", i, r.Err)
-		}
-	}
-	reqs := f.calls()
-	if len(reqs) != 1 || len(reqs[0].events) != linkedinBatchSize {
-		t.Errorf("LinkedIn got %d requests, want one of %d events", len(reqs), linkedinBatchSize)
 	}
 }
 

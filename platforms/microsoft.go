@@ -243,7 +243,7 @@ func microsoftBody(events []json.RawMessage) ([]byte, error) {
 // spec describes Microsoft's UET Conversions API to the shared send path.
 // Microsoft names invalid events by index; the others of a refused request
 // were not ingested and go again without them.
-func (m *Microsoft) spec() spec {
+func (m *Microsoft) spec(Destination) spec {
 	return spec{
 		name: "microsoft", title: "Microsoft", batchSize: microsoftBatchSize, maxAge: microsoftMaxAge,
 		check: func(d Destination) error {
@@ -276,12 +276,12 @@ func (m *Microsoft) spec() spec {
 // Render is the request Send would post for convs (a dry run through the
 // send path), with the token redacted.
 func (m *Microsoft) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	return render(m.cfg, m.spec(), d, convs, m.Fields())
+	return render(m.cfg, m.spec(d), d, convs, m.Fields())
 }
 
 // Send delivers convs and returns one Result per conversion.
 func (m *Microsoft) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	return deliver(ctx, m.cfg, m.spec(), d, convs, m.Fields())
+	return deliver(ctx, m.cfg, m.spec(d), d, convs, m.Fields())
 }
 
 // microsoftAnswer is the Conversions API's answer, success or error.

@@ -454,33 +454,6 @@ func TestMicrosoftMalformedMsclkid(t *testing.T) {
 	}
 }
 
-func TestMicrosoftHungServer(t *testing.T) {
-	m := NewMicrosoft(testConfig(hungServer(t).URL, 100*time.Millisecond))
-	res := m.Send(context.Background(), microsoftTestDestination(), []mapping.Conversion{testConversions()["full"]})
-	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
-		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
-	}
-}
-
-func TestMicrosoftBatchAtLimit(t *testing.T) {
-	f, srv := newMicrosoftFake(t)
-	m := NewMicrosoft(testConfig(srv.URL, 30*time.Second))
-	base := testConversions()["full"]
-	convs := batchOf(base, m.BatchSize())
-	res := m.Send(context.Background(), microsoftTestDestination(), convs)
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("result %d: error %v, want accepted", i, r.Err)
-		}
-	}
-	if reqs := f.calls(); len(reqs) != 1 || len(reqs[0].events) != microsoftBatchSize {
-		t.Errorf("Microsoft got %d requests, want one of %d events", len(reqs), microsoftBatchSize)
-	}
-	if _, err := m.Render(microsoftTestDestination(), append(convs, base)); err == nil {
-		t.Errorf("Render(%d conversions) = nil error, want the batch limit refused", len(convs)+1)
-	}
-}
-
 func TestMicrosoftDescription(t *testing.T) {
 	m := NewMicrosoft(Config{})
 	var names []string

@@ -256,7 +256,7 @@ func pinterestBody(events []json.RawMessage) ([]byte, error) {
 
 // spec describes Pinterest to the shared send path. Pinterest answers per
 // event, so each event keeps its own verdict.
-func (p *Pinterest) spec() spec {
+func (p *Pinterest) spec(Destination) spec {
 	return spec{
 		name: "pinterest", title: "Pinterest", batchSize: pinterestBatchSize, maxAge: pinterestMaxAge,
 		check: func(d Destination) error {
@@ -289,12 +289,12 @@ func (p *Pinterest) spec() spec {
 // Render is the request Send would post for convs (a dry run through the
 // send path), with the token redacted.
 func (p *Pinterest) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	return render(p.cfg, p.spec(), d, convs, p.Fields())
+	return render(p.cfg, p.spec(d), d, convs, p.Fields())
 }
 
 // Send delivers convs and returns one Result per conversion.
 func (p *Pinterest) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	return deliver(ctx, p.cfg, p.spec(), d, convs, p.Fields())
+	return deliver(ctx, p.cfg, p.spec(d), d, convs, p.Fields())
 }
 
 // pinterestAnswer is the Conversions API's answer: per-event statuses on

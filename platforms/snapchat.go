@@ -286,7 +286,7 @@ func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mappi
 // batch it does not say whether the others were kept, so a refused batch is
 // split until the bad event stands alone (event_id deduplicates any event
 // Snap had kept).
-func (s *Snapchat) spec() spec {
+func (s *Snapchat) spec(Destination) spec {
 	return spec{
 		name: "snapchat", title: "Snapchat", batchSize: snapchatBatchSize, maxAge: snapchatMaxAge,
 		check: func(d Destination) error { _, err := snapchatCredsOf(d); return err },
@@ -323,12 +323,12 @@ func (c snapchatCreds) body(events []json.RawMessage) ([]byte, error) {
 // Render is the request Send would post for convs (a dry run through the
 // send path), with the access token in the URL redacted.
 func (s *Snapchat) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	return render(s.cfg, s.spec(), d, convs, s.Fields())
+	return render(s.cfg, s.spec(d), d, convs, s.Fields())
 }
 
 // Send delivers convs and returns one Result per conversion.
 func (s *Snapchat) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	return deliver(ctx, s.cfg, s.spec(), d, convs, s.Fields())
+	return deliver(ctx, s.cfg, s.spec(d), d, convs, s.Fields())
 }
 
 // snapchatAnswer is Snap's response: {"status":"VALID"|"INVALID","reason",

@@ -275,7 +275,7 @@ func tiktokRender(c mapping.Conversion, now time.Time) (json.RawMessage, mapping
 // spec describes TikTok to the shared send path. TikTok refuses a whole
 // request for one invalid event without naming it, so a refused batch is
 // split until the bad event stands alone.
-func (t *TikTok) spec() spec {
+func (t *TikTok) spec(Destination) spec {
 	return spec{
 		name: "tiktok", title: "TikTok", batchSize: tiktokBatchSize, maxAge: tiktokMaxAge,
 		check: func(d Destination) error { _, err := tiktokCredsOf(d); return err },
@@ -309,12 +309,12 @@ func (c tiktokCreds) body(events []json.RawMessage) ([]byte, error) {
 // Render is the request Send would post for convs (a dry run through the
 // send path), with the access token redacted.
 func (t *TikTok) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	return render(t.cfg, t.spec(), d, convs, t.Fields())
+	return render(t.cfg, t.spec(d), d, convs, t.Fields())
 }
 
 // Send delivers convs and returns one Result per conversion.
 func (t *TikTok) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	return deliver(ctx, t.cfg, t.spec(), d, convs, t.Fields())
+	return deliver(ctx, t.cfg, t.spec(d), d, convs, t.Fields())
 }
 
 // tiktokAnswer is TikTok's response envelope.
