@@ -2,17 +2,14 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -100,19 +97,7 @@ type GoogleAds struct {
 	cfg      Config
 	oauthURL string
 
-	mu     sync.Mutex
-	tokens map[int64]*googleTokenEntry
-}
-
-// googleTokenEntry caches one destination's access token. sem is a
-// one-slot semaphore guarding the other fields, so that concurrent sends for
-// one destination refresh the token once, and waiters still honour their
-// context.
-type googleTokenEntry struct {
-	sem     chan struct{}
-	credKey string
-	token   string
-	expiry  time.Time
+	tokens oauthTokens
 }
 
 // NewGoogleAds returns the Google Ads sender. oauthURL is the base of the
@@ -125,7 +110,6 @@ func NewGoogleAds(cfg Config, oauthURL string) *GoogleAds {
 	return &GoogleAds{
 		cfg:      cfg,
 		oauthURL: strings.TrimRight(oauthURL, "/"),
-		tokens:   make(map[int64]*googleTokenEntry),
 	}
 }
 
@@ -232,13 +216,6 @@ func googleAccountOf(d Destination, base string) (googleAccount, error) {
 
 func googleConfigError(msg string) *Error {
 	return Auth(0, "invalid_configuration", msg)
-}
-
-// credKey identifies the OAuth credentials a cached token was issued for, so
-// that replacing them invalidates the cache.
-func (a googleAccount) credKey() string {
-	sum := sha256.Sum256([]byte(a.clientID + "\x00" + a.clientSecret + "\x00" + a.refreshToken))
-	return hex.EncodeToString(sum[:])
 }
 
 func (a googleAccount) endpoint(method string) string {
@@ -652,41 +629,12 @@ func googleBody(ans answer) string { return truncate(string(ans.Body), 4096) }
 // cache when possible. stale is a token the Ads API just refused: it is
 // replaced unless another request already did so.
 func (g *GoogleAds) accessToken(ctx context.Context, d Destination, a googleAccount, stale string) (string, error) {
-	e := g.tokenEntry(d.ID)
-	select {
-	case e.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", Transient(0, "", "send interrupted")
-	}
-	defer func() { <-e.sem }()
-
-	key := a.credKey()
-	now := g.cfg.now()
-	if e.credKey == key && e.token != "" && e.token != stale && now.Before(e.expiry) {
-		return e.token, nil
-	}
-	e.credKey, e.token, e.expiry = key, "", time.Time{}
-	token, ttl, err := g.refresh(ctx, a)
-	if err != nil {
-		return "", err
-	}
-	margin := googleTokenMargin
-	if ttl < 2*margin {
-		margin = ttl / 2
-	}
-	e.token, e.expiry = token, now.Add(ttl-margin)
-	return token, nil
-}
-
-func (g *GoogleAds) tokenEntry(id int64) *googleTokenEntry {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	e, ok := g.tokens[id]
-	if !ok {
-		e = &googleTokenEntry{sem: make(chan struct{}, 1)}
-		g.tokens[id] = e
-	}
-	return e
+	grant := oauthGrant{tokenURL: g.oauthURL + "/token", clientID: a.clientID, clientSecret: a.clientSecret, refreshToken: a.refreshToken}
+	return g.tokens.token(ctx, d.ID, grant, g.cfg.Client, g.cfg.now(), googleTokenMargin, stale, func(re *oauth2.RetrieveError) error {
+		var tr googleTokenResponse
+		_ = json.Unmarshal(re.Body, &tr) // an unreadable answer is classed by its status
+		return googleOAuthError(retrieveAnswer(re), tr, g.cfg.now())
+	})
 }
 
 type googleTokenResponse struct {
@@ -695,51 +643,6 @@ type googleTokenResponse struct {
 	TokenType        string `json:"token_type"`
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`
-}
-
-// refresh exchanges the refresh token for an access token (RFC 6749 §6).
-func (g *GoogleAds) refresh(ctx context.Context, a googleAccount) (string, time.Duration, error) {
-	form := url.Values{
-		"grant_type":    {"refresh_token"},
-		"client_id":     {a.clientID},
-		"client_secret": {a.clientSecret},
-		"refresh_token": {a.refreshToken},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.oauthURL+"/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", 0, Auth(0, "invalid_configuration", "cannot build the OAuth token request")
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	ans, err := googleDo(ctx, g.cfg.Client, req)
-	if err != nil {
-		return "", 0, err
-	}
-	var tr googleTokenResponse
-	jerr := json.Unmarshal(ans.Body, &tr)
-	if ans.Status == http.StatusOK && jerr == nil && tr.AccessToken != "" {
-		return tr.AccessToken, time.Duration(max(tr.ExpiresIn, 0)) * time.Second, nil
-	}
-	return "", 0, googleOAuthError(ans, tr, g.cfg.now())
-}
-
-// googleDo runs a request through the shared answer reader. post only sends
-// JSON, and the token endpoint wants a form.
-func googleDo(ctx context.Context, client *http.Client, req *http.Request) (answer, error) {
-	resp, err := client.Do(req)
-	if err != nil {
-		msg := "no answer from Google's OAuth endpoint"
-		if ctx.Err() != nil {
-			msg = "send interrupted"
-		}
-		return answer{}, Transient(0, "", msg)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return answer{}, Transient(resp.StatusCode, "", "OAuth answer cut off")
-	}
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // googleOAuthError classes a failed token exchange. A revoked or expired

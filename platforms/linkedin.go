@@ -2,18 +2,17 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -35,8 +34,11 @@ type LinkedIn struct {
 	cfg      Config
 	oauthURL string
 
-	mu     sync.Mutex
-	tokens map[string]linkedinToken // by destination and refresh credentials
+	tokens oauthTokens
+	// refused remembers, per destination, a stored access_token LinkedIn
+	// refused, so that minted tokens are used from then on.
+	mu      sync.Mutex
+	refused map[int64]string
 }
 
 var _ Sender = (*LinkedIn)(nil)
@@ -57,16 +59,7 @@ const (
 	// linkedinTokenSlack refreshes a cached access token this long before
 	// it expires, so a token never dies in flight.
 	linkedinTokenSlack = 5 * time.Minute
-	// linkedinTokenDefaultTTL is assumed when the token endpoint does not
-	// say how long a token lives.
-	linkedinTokenDefaultTTL = time.Hour
 )
-
-// linkedinToken is an access token minted from a refresh token.
-type linkedinToken struct {
-	access string
-	expiry time.Time
-}
 
 // NewLinkedIn returns the LinkedIn sender. oauthURL is LinkedIn's OAuth
 // token endpoint; "" means https://www.linkedin.com/oauth/v2/accessToken.
@@ -75,7 +68,7 @@ func NewLinkedIn(cfg Config, oauthURL string) *LinkedIn {
 	if oauthURL == "" {
 		oauthURL = linkedinDefaultOAuthURL
 	}
-	return &LinkedIn{cfg: cfg, oauthURL: oauthURL, tokens: map[string]linkedinToken{}}
+	return &LinkedIn{cfg: cfg, oauthURL: oauthURL, refused: map[int64]string{}}
 }
 
 // Name is the platform key.
@@ -417,41 +410,30 @@ func linkedinCanRefresh(d Destination) bool {
 		strings.TrimSpace(c["client_secret"]) != ""
 }
 
-// linkedinTokenKey identifies a destination's refresh credentials, so a
-// change of credentials does not reuse a token minted from the old ones.
-func linkedinTokenKey(d Destination) string {
-	sum := sha256.Sum256([]byte(d.Credentials["client_id"] + "\x00" + d.Credentials["refresh_token"]))
-	return strconv.FormatInt(d.ID, 10) + ":" + hex.EncodeToString(sum[:8])
-}
-
 // accessToken returns the token to use. Without refresh credentials it is
-// the stored access_token. With them it is the cached minted token while it
-// lives, else the stored access_token until LinkedIn refuses it, else a new
-// one from the token endpoint. stale is a token LinkedIn just refused.
+// the stored access_token. With them it is the stored access_token until
+// LinkedIn refuses it, then a token minted from the refresh token (cached
+// while it lives). stale is a token LinkedIn just refused.
 func (l *LinkedIn) accessToken(ctx context.Context, d Destination, stale string) (string, error) {
 	if !linkedinCanRefresh(d) {
 		return credential(d, "access_token")
 	}
-	given := strings.TrimSpace(d.Credentials["access_token"])
-	key := linkedinTokenKey(d)
-	// One refresh at a time: concurrent sends wait for the new token rather
-	// than each spending the refresh token.
+	c := d.Credentials
+	given := strings.TrimSpace(c["access_token"])
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.cfg.now()
-	t, cached := l.tokens[key]
-	if cached && t.access != stale && now.Before(t.expiry.Add(-linkedinTokenSlack)) {
-		return t.access, nil
+	if stale != "" && stale == given {
+		l.refused[d.ID] = given
 	}
-	if !cached && given != "" && given != stale {
+	refused := l.refused[d.ID] == given
+	l.mu.Unlock()
+	if given != "" && !refused {
 		return given, nil
 	}
-	t, err := l.refresh(ctx, d, now)
-	if err != nil {
-		return "", err
-	}
-	l.tokens[key] = t
-	return t.access, nil
+	grant := oauthGrant{tokenURL: l.oauthURL, clientID: strings.TrimSpace(c["client_id"]),
+		clientSecret: strings.TrimSpace(c["client_secret"]), refreshToken: strings.TrimSpace(c["refresh_token"])}
+	return l.tokens.token(ctx, d.ID, grant, l.cfg.Client, l.cfg.now(), linkedinTokenSlack, stale, func(re *oauth2.RetrieveError) error {
+		return linkedinOAuthError(retrieveAnswer(re), c, l.cfg.now())
+	})
 }
 
 // linkedinTokenAnswer is the token endpoint's answer, success or error.
@@ -462,33 +444,12 @@ type linkedinTokenAnswer struct {
 	ErrorDescription string `json:"error_description"`
 }
 
-// refresh mints an access token from the refresh token
-// (grant_type=refresh_token, form-encoded, as LinkedIn's OAuth docs show).
-func (l *LinkedIn) refresh(ctx context.Context, d Destination, now time.Time) (linkedinToken, error) {
-	c := d.Credentials
-	form := url.Values{
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {strings.TrimSpace(c["refresh_token"])},
-		"client_id":     {strings.TrimSpace(c["client_id"])},
-		"client_secret": {strings.TrimSpace(c["client_secret"])},
-	}
-	ans, err := post(ctx, l.cfg.Client, l.oauthURL,
-		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, []byte(form.Encode()))
-	if err != nil {
-		return linkedinToken{}, err
-	}
+// linkedinOAuthError classes a refused token refresh. invalid_grant and
+// invalid_client (400, 401, 403) mean the refresh token or app credentials
+// are expired or wrong: a person must reconnect.
+func linkedinOAuthError(ans answer, c map[string]string, now time.Time) error {
 	var ta linkedinTokenAnswer
 	_ = json.Unmarshal(ans.Body, &ta) // an unreadable answer is classed by its status below
-	if ans.Status >= 200 && ans.Status < 300 {
-		if ta.AccessToken == "" {
-			return linkedinToken{}, Transient(ans.Status, "", "LinkedIn's token endpoint answered without an access token")
-		}
-		ttl := time.Duration(ta.ExpiresIn) * time.Second
-		if ta.ExpiresIn <= 0 {
-			ttl = linkedinTokenDefaultTTL
-		}
-		return linkedinToken{access: ta.AccessToken, expiry: now.Add(ttl)}, nil
-	}
 	msg := ta.ErrorDescription
 	if msg == "" {
 		msg = http.StatusText(ans.Status)
@@ -499,10 +460,8 @@ func (l *LinkedIn) refresh(ctx context.Context, d Destination, now time.Time) (l
 	msg = "LinkedIn refused to refresh the access token: " + truncate(msg, 300)
 	switch {
 	case ans.Status == http.StatusBadRequest || ans.Status == http.StatusUnauthorized || ans.Status == http.StatusForbidden:
-		// invalid_grant / invalid_client: the refresh token or app
-		// credentials are expired or wrong; a person must reconnect.
-		return linkedinToken{}, Auth(ans.Status, ta.Error, msg)
+		return Auth(ans.Status, ta.Error, msg)
 	default:
-		return linkedinToken{}, linkedinStatusError(ans.Status, ans.Header, ta.Error, msg, now)
+		return linkedinStatusError(ans.Status, ans.Header, ta.Error, msg, now)
 	}
 }

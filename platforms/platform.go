@@ -114,7 +114,7 @@ func (c Config) withDefaults(base string, timeout time.Duration) Config {
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: timeout}
+		c.Client = &http.Client{Timeout: timeout, CheckRedirect: noRedirects}
 	}
 	return c
 }
@@ -134,3 +134,7 @@ type Adjustment struct {
 type Adjuster interface {
 	Adjust(ctx context.Context, d Destination, adjs []Adjustment) []Result
 }
+
+// noRedirects makes a client hand back a redirect instead of following it:
+// a platform or gateway redirect must not carry a token to another host.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
