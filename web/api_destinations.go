@@ -203,9 +203,13 @@ func validateDestination(d *store.Destination, in destinationInput, senders map[
 	if bad != nil {
 		return false, bad
 	}
+	version := d.Settings["api_version"]
 	if _, bad = mergeFields(d.Settings, in.Settings, fields, true); bad != nil {
 		return false, bad
 	}
+	// A destination parked because the platform stopped serving its API
+	// version is released by changing the version, as by new credentials.
+	credsChanged = credsChanged || d.Settings["api_version"] != version
 	if in.Enabled != nil {
 		d.Enabled = *in.Enabled
 	}

@@ -1,10 +1,12 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -78,4 +80,24 @@ func TestVersionWarnings(t *testing.T) {
 	mustContain(t, "/metrics", metrics,
 		fmt.Sprintf(`postback_destination_api_version_days_left{destination_id="%d",platform="meta",version="v22.0"} -`, old))
 	mustNotContain(t, "/metrics", metrics, fmt.Sprintf(`destination_id="%d"`, current))
+
+	// Meta refusing the version parks the destination; changing the
+	// version (not the credentials) releases it.
+	if err := h.store.ParkDestination(context.Background(), old, "Meta no longer serves API version v22.0", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Status   string   `json:"status"`
+		Warnings []string `json:"warnings"`
+	}
+	h.api(t, "GET", fmt.Sprintf("/api/v1/destinations/%d", old), nil, &st)
+	if st.Status != "needs_credentials" {
+		t.Fatalf("parked destination status %q", st.Status)
+	}
+	if code := h.api(t, "PATCH", fmt.Sprintf("/api/v1/destinations/%d", old), map[string]any{"settings": map[string]any{"api_version": ""}}, &st); code != http.StatusOK {
+		t.Fatalf("PATCH api_version: %d", code)
+	}
+	if st.Status != "ok" || len(st.Warnings) != 0 {
+		t.Errorf("after clearing api_version: status %q warnings %q, want ok and none", st.Status, st.Warnings)
+	}
 }
