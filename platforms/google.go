@@ -472,20 +472,34 @@ func (g *GoogleAds) buildConversions(a googleAccount, convs []mapping.Conversion
 // refused as a whole is classed by googleRequestError.
 func (g *GoogleAds) spec(d Destination) spec {
 	a, aErr := googleAccountOf(d, g.cfg.BaseURL)
+	sp := g.uploadSpec(a, aErr, "uploadClickConversions",
+		func(events []json.RawMessage) any {
+			return googleUploadRequest{Conversions: events, PartialFailure: true, ValidateOnly: a.validateOnly}
+		},
+		func(e googleAdsError, _ json.RawMessage) *Error { return googleConversionRowError(e, 0) })
+	sp.build = func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+		cc, m, err := a.clickConversion(c)
+		if err != nil {
+			return nil, m, err
+		}
+		payload, err := json.Marshal(cc)
+		if err != nil {
+			return nil, m, Invalid(0, "", fmt.Sprintf("cannot encode conversion: %v", err))
+		}
+		return payload, m, nil
+	}
+	return sp
+}
+
+// uploadSpec is what click conversions and adjustments share: the account
+// check, the OAuth bearer, the per-row reading of a partial-failure answer.
+// wrap builds the method's request body; rowError classes a row's Google
+// error given the row as sent.
+func (g *GoogleAds) uploadSpec(a googleAccount, aErr error, method string, wrap func([]json.RawMessage) any,
+	rowError func(googleAdsError, json.RawMessage) *Error) spec {
 	return spec{
 		name: "google_ads", title: "Google Ads", batchSize: googleBatchSize, maxAge: googleMaxAge,
 		check: func(Destination) error { return aErr },
-		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
-			cc, m, err := a.clickConversion(c)
-			if err != nil {
-				return nil, m, err
-			}
-			payload, err := json.Marshal(cc)
-			if err != nil {
-				return nil, m, Invalid(0, "", fmt.Sprintf("cannot encode conversion: %v", err))
-			}
-			return payload, m, nil
-		},
 		request: func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
 			token := googleRedacted
 			if !dryRun(ctx) {
@@ -494,21 +508,22 @@ func (g *GoogleAds) spec(d Destination) spec {
 					return outgoing{}, err
 				}
 			}
-			body, err := json.Marshal(googleUploadRequest{Conversions: events, PartialFailure: true, ValidateOnly: a.validateOnly})
+			body, err := json.Marshal(wrap(events))
 			if err != nil {
 				return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err))
 			}
-			return outgoing{url: a.endpoint("uploadClickConversions"), header: a.headers(token), body: body, token: token}, nil
+			return outgoing{url: a.endpoint(method), header: a.headers(token), body: body, token: token}, nil
 		},
 		renew: func(ctx context.Context, d Destination, stale string) bool {
 			_, err := g.accessToken(ctx, d, a, stale)
 			return err == nil
 		},
-		read: func(ans answer, n int, now time.Time) verdict {
+		read: func(ans answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
 			if ans.Status != http.StatusOK {
 				return verdict{whole: googleRequestError(ans, now)}
 			}
-			outs := googleRows(ans, n, a.validateOnly, googleConversionRowError)
+			outs := googleRows(ans, n, a.validateOnly, func(e googleAdsError, k int) *Error { return rowError(e, events[k]) })
 			errs, notes, responses := make([]error, n), make([]string, n), make([]string, n)
 			for k, o := range outs {
 				errs[k], notes[k], responses[k] = o.err, o.reported, o.response
@@ -529,86 +544,12 @@ func (g *GoogleAds) Send(ctx context.Context, d Destination, convs []mapping.Con
 	return deliver(ctx, g.cfg, g.spec(d), d, convs, g.Fields())
 }
 
-// googleCall describes one of the two upload methods.
-type googleCall struct {
-	method string
-	// body wraps the rows' payloads in the method's request.
-	body func(payloads []json.RawMessage) any
-	// rowError classes the Google error of row i (an index into the caller's
-	// batch); nil means the row counts as delivered (already applied).
-	rowError func(e googleAdsError, idx int) *Error
-}
-
-// deliverRows sends the rows that passed local checks, in chunks of
-// googleBatchSize, and fills out (which holds one Result per row).
-func (g *GoogleAds) deliverRows(ctx context.Context, d Destination, a googleAccount, call googleCall, rows []googleRow, out []Result) {
-	var send []int
-	for i, r := range rows {
-		out[i] = Result{Payload: r.payload, Match: r.match, Err: r.err}
-		if r.err == nil {
-			send = append(send, i)
-		}
-	}
-	for start := 0; start < len(send); start += googleBatchSize {
-		chunk := send[start:min(start+googleBatchSize, len(send))]
-		payloads := make([]json.RawMessage, len(chunk))
-		for j, i := range chunk {
-			payloads[j] = rows[i].payload
-		}
-		c := call
-		c.rowError = func(e googleAdsError, j int) *Error { return call.rowError(e, chunk[j]) }
-		outcomes := g.upload(ctx, d, a, c, payloads)
-		for j, i := range chunk {
-			o := outcomes[j]
-			out[i].StatusCode = o.status
-			out[i].Response = o.response
-			out[i].Err = o.err
-			out[i].Match.Reported = o.reported
-		}
-	}
-}
-
 // googleOutcome is what happened to one sent row.
 type googleOutcome struct {
 	status   int
 	response string
 	err      error
 	reported string
-}
-
-// upload sends one request and classifies Google's answer per row.
-func (g *GoogleAds) upload(ctx context.Context, d Destination, a googleAccount, call googleCall, payloads []json.RawMessage) []googleOutcome {
-	n := len(payloads)
-	body, err := json.Marshal(call.body(payloads))
-	if err != nil {
-		return googleSame(n, 0, "", Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err)))
-	}
-	ans, err := g.callAds(ctx, d, a, call.method, body)
-	if err != nil {
-		return googleSame(n, ans.Status, googleBody(ans), err)
-	}
-	if ans.Status != http.StatusOK {
-		return googleSame(n, ans.Status, googleBody(ans), googleRequestError(ans, g.cfg.now()))
-	}
-	return googleRows(ans, n, a.validateOnly, call.rowError)
-}
-
-// callAds posts to the Ads API with a cached access token; on a 401 it
-// refreshes the token once and retries once.
-func (g *GoogleAds) callAds(ctx context.Context, d Destination, a googleAccount, method string, body []byte) (answer, error) {
-	token, err := g.accessToken(ctx, d, a, "")
-	if err != nil {
-		return answer{}, err
-	}
-	ans, err := post(ctx, g.cfg.Client, a.endpoint(method), a.headers(token), body)
-	if err != nil || ans.Status != http.StatusUnauthorized {
-		return ans, err
-	}
-	token, err = g.accessToken(ctx, d, a, token)
-	if err != nil {
-		return answer{}, err
-	}
-	return post(ctx, g.cfg.Client, a.endpoint(method), a.headers(token), body)
 }
 
 // googleSame is one outcome for every row of a request that failed as a
@@ -907,24 +848,37 @@ func googleRowClass(kind, code, msg string) *Error {
 // delivered before, and returns one Result per adjustment, in order. The
 // conversion is named by the order id it was uploaded with.
 func (g *GoogleAds) Adjust(ctx context.Context, d Destination, adjs []Adjustment) []Result {
-	out := make([]Result, len(adjs))
-	a, err := googleAccountOf(d, g.cfg.BaseURL)
-	if err != nil {
-		for i := range out {
-			out[i] = Result{Err: err}
-		}
-		return out
+	a, aErr := googleAccountOf(d, g.cfg.BaseURL)
+	if aErr != nil {
+		return failAll(len(adjs), aErr)
 	}
-	rows, types := g.buildAdjustments(a, adjs)
-	call := googleCall{
-		method: "uploadConversionAdjustments",
-		body: func(p []json.RawMessage) any {
-			return googleAdjustRequest{ConversionAdjustments: p, PartialFailure: true, ValidateOnly: a.validateOnly}
+	sp := g.uploadSpec(a, aErr, "uploadConversionAdjustments",
+		func(events []json.RawMessage) any {
+			return googleAdjustRequest{ConversionAdjustments: events, PartialFailure: true, ValidateOnly: a.validateOnly}
 		},
-		rowError: func(e googleAdsError, i int) *Error { return googleAdjustmentRowError(e, types[i]) },
+		func(e googleAdsError, row json.RawMessage) *Error {
+			var ca struct {
+				AdjustmentType string `json:"adjustmentType"`
+			}
+			_ = json.Unmarshal(row, &ca) // our own encoding: it always reads
+			return googleAdjustmentRowError(e, ca.AdjustmentType)
+		})
+	rows, _ := g.buildAdjustments(a, adjs)
+	results := make([]Result, len(adjs))
+	var ready []int
+	var events []json.RawMessage
+	for i, r := range rows {
+		results[i].Match = r.match
+		if r.err != nil {
+			results[i].Err = r.err
+			continue
+		}
+		results[i].Payload = r.payload
+		ready = append(ready, i)
+		events = append(events, r.payload)
 	}
-	g.deliverRows(ctx, d, a, call, rows, out)
-	return out
+	sendBuilt(ctx, g.cfg, sp, d, g.Fields(), results, ready, events)
+	return results
 }
 
 // buildAdjustments turns refunds into ConversionAdjustments and returns

@@ -253,7 +253,8 @@ func (l *LinkedIn) spec(d Destination) spec {
 			_, err := l.accessToken(ctx, d, stale)
 			return err == nil
 		},
-		read: func(a answer, n int, now time.Time) verdict {
+		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
 			failure := linkedinClassify(a, d, now)
 			switch {
 			case failure == nil && n > 1:

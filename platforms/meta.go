@@ -407,7 +407,8 @@ func (m *Meta) spec(d Destination) spec {
 			}
 			return outgoing{url: md.url, body: body}, nil
 		},
-		read: func(a answer, n int, _ time.Time) verdict {
+		read: func(a answer, events []json.RawMessage, _ time.Time) verdict {
+			n := len(events)
 			reported, err := m.classify(a, md.token, md.version, n)
 			if err != nil {
 				return verdict{whole: classified(err, "meta")}

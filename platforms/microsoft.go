@@ -262,7 +262,8 @@ func (m *Microsoft) spec(Destination) spec {
 			return raw, match, err
 		},
 		request: bearerRequest(m.endpoint, microsoftBody),
-		read: func(a answer, n int, now time.Time) verdict {
+		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
 			outs := microsoftOutcomes(a, n, now)
 			errs, notes := make([]error, n), make([]string, n)
 			for k, o := range outs {

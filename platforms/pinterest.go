@@ -275,7 +275,8 @@ func (p *Pinterest) spec(Destination) spec {
 			return raw, match, err
 		},
 		request: bearerRequest(p.endpoint, pinterestBody),
-		read: func(a answer, n int, now time.Time) verdict {
+		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
 			outs := pinterestOutcomes(a, n, now)
 			errs, notes, responses := make([]error, n), make([]string, n), make([]string, n)
 			for k, o := range outs {

@@ -399,7 +399,7 @@ func (r *Reddit) spec(d Destination) spec {
 			}
 			return outgoing{url: creds.url(r.cfg.BaseURL), header: bearerHeaders(creds.token), body: body}, nil
 		},
-		read: func(a answer, _ int, now time.Time) verdict {
+		read: func(a answer, _ []json.RawMessage, now time.Time) verdict {
 			if failure := redditClassify(a, now); failure != nil {
 				return verdict{whole: failure}
 			}

@@ -59,8 +59,8 @@ type spec struct {
 	// platform just refused (HTTP 401) and reports whether it did; the
 	// request is then built and sent once more.
 	renew func(ctx context.Context, d Destination, stale string) bool
-	// read classifies the platform's answer to a request of n events.
-	read func(a answer, n int, now time.Time) verdict
+	// read classifies the platform's answer to a request of events.
+	read func(a answer, events []json.RawMessage, now time.Time) verdict
 	// singles makes a rejected batch split straight into single events
 	// rather than halves (platforms that say nothing about which event was
 	// at fault and whose batches are small).
@@ -171,12 +171,19 @@ func deliver(ctx context.Context, cfg Config, sp spec, d Destination, convs []ma
 		return sp.build(c, now)
 	}
 	results, ready, events := prepare(convs, now, sp.maxAge, sp.title, build)
-	r := &sendRun{sp: sp, client: cfg.Client, d: d, now: now, secrets: secretValues(d, fields), out: results}
+	sendBuilt(ctx, cfg, sp, d, fields, results, ready, events)
+	return results
+}
+
+// sendBuilt sends events already built (those of the results at ready) in
+// batches of sp.batchSize and fills results. For sends whose items are
+// not conversions (Google's refund adjustments).
+func sendBuilt(ctx context.Context, cfg Config, sp spec, d Destination, fields []Field, results []Result, ready []int, events []json.RawMessage) {
+	r := &sendRun{sp: sp, client: cfg.Client, d: d, now: cfg.now(), secrets: secretValues(d, fields), out: results}
 	for start := 0; start < len(ready); start += sp.batchSize {
 		end := min(start+sp.batchSize, len(ready))
 		r.send(ctx, ready[start:end], events[start:end])
 	}
-	return results
 }
 
 // send posts the events of the conversions at idx, or, once the
@@ -207,7 +214,7 @@ func (r *sendRun) send(ctx context.Context, idx []int, events []json.RawMessage)
 	if perr != nil {
 		v.whole = classified(perr, r.sp.name)
 	} else {
-		v = r.sp.read(a, len(events), r.now)
+		v = r.sp.read(a, events, r.now)
 	}
 	response := r.redact(string(a.Body))
 	switch {

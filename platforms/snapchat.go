@@ -302,7 +302,8 @@ func (s *Snapchat) spec(Destination) spec {
 			}
 			return outgoing{url: creds.url(s.cfg.BaseURL, creds.token), body: body}, nil
 		},
-		read: func(a answer, n int, now time.Time) verdict {
+		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
 			v := snapchatClassify(a, n, now)
 			if v.perEvent == nil {
 				if v.batch != nil {

@@ -291,7 +291,7 @@ func (t *TikTok) spec(Destination) spec {
 			}
 			return outgoing{url: t.cfg.BaseURL + tiktokPath, header: map[string]string{"Access-Token": creds.token}, body: body}, nil
 		},
-		read: func(a answer, _ int, now time.Time) verdict {
+		read: func(a answer, _ []json.RawMessage, now time.Time) verdict {
 			reported, failure := tiktokClassify(a, now)
 			if failure != nil {
 				return verdict{whole: failure}
