@@ -77,6 +77,18 @@ type EventFilter struct {
 	Status         string
 	Source         string
 	DeliveryStatus string
+	// Platform keeps events with a delivery to that platform (with
+	// DeliveryStatus, a delivery to that platform in that state).
+	Platform string
+	// Query finds an order by its name or number (#1100), order id, the
+	// pixel's event id, a click id, or the buyer's email.
+	Query string
+	// From and To bound the received time: From <= received_at < To. Zero
+	// means unbounded.
+	From, To time.Time
+	// Match keeps events whose match quality falls in a band (MatchLow,
+	// MatchMedium, MatchHigh).
+	Match string
 	// Before is the cursor: only events with a smaller id.
 	Before int64
 	Limit  int
@@ -98,8 +110,29 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if f.Source != "" {
 		q = q.Where("source = ?", f.Source)
 	}
-	if f.DeliveryStatus != "" {
+	switch {
+	case f.Platform != "" && f.DeliveryStatus != "":
+		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE platform = ? AND status = ?)", f.Platform, f.DeliveryStatus)
+	case f.Platform != "":
+		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE platform = ?)", f.Platform)
+	case f.DeliveryStatus != "":
 		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE status = ?)", f.DeliveryStatus)
+	}
+	if f.Query != "" {
+		terms := queryTerms(f.Query)
+		if len(terms) == 0 {
+			return nil, nil
+		}
+		q = q.Where("id IN (SELECT event_id FROM event_search WHERE term IN ?)", terms)
+	}
+	if f.Match != "" {
+		q = q.Where("id IN (SELECT event_id FROM event_search WHERE term = ?)", termMatch+f.Match)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("received_at >= ?", ms(f.From))
+	}
+	if !f.To.IsZero() {
+		q = q.Where("received_at < ?", ms(f.To))
 	}
 	if f.Before > 0 {
 		q = q.Where("id < ?", f.Before)

@@ -167,8 +167,9 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); committer.Run(commitCtx) }()
+	go func() { defer wg.Done(); indexSearch(workCtx, st, log) }()
 	go func() {
 		defer wg.Done()
 		if err := worker.Run(workCtx); err != nil {
