@@ -77,7 +77,7 @@ func (eventListPage) Statuses() []string {
 	return []string{store.StatusAccepted, store.StatusIgnored, store.StatusDuplicate, store.StatusError}
 }
 func (eventListPage) DeliveryStatuses() []string { return deliveryStatusNames() }
-func (eventListPage) Sources() []mapping.Source { return mapping.Sources }
+func (eventListPage) Sources() []mapping.Source  { return mapping.Sources }
 
 // uiEventFilter reads the list's filters from the query; a value that
 // cannot be right is a 400 page.
