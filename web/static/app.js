@@ -6,7 +6,7 @@
 function localTimes(root) {
   const fmt = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "short", day: "numeric",
-    hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
   });
   root.querySelectorAll("time[datetime]").forEach((el) => {
     const d = new Date(el.getAttribute("datetime"));
