@@ -176,6 +176,21 @@ func TestBrowserEventsListFitsAndFinds(t *testing.T) {
 		t.Errorf("focus ring %s on %s has contrast %.2f:1, want at least 3:1", parts[3], parts[4], c)
 	}
 
+	// A destination whose credentials were refused leads the dashboard as
+	// a problem with its count.
+	dests, err := h.store.Destinations(context.Background(), shop.ID)
+	if err != nil || len(dests) != 6 {
+		t.Fatalf("destinations: %d, %v", len(dests), err)
+	}
+	if err := h.store.ParkDestination(context.Background(), dests[0].ID, "fake refused the access token", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	run("dashboard with a problem", chromedp.Navigate(base+"/admin/"), chromedp.WaitVisible(chromedp.CSS(".problems")))
+	if got := eval(`document.querySelector(".problems .problem-bad strong").innerText`); !strings.Contains(got, "needs new credentials — 3 orders waiting") {
+		t.Errorf("dashboard's first problem = %q, want the parked destination with its 3 orders", got)
+	}
+	shot("dashboard-health")
+
 	// axe-core (vendored, no network) on the pages a merchant uses most.
 	events, err := h.store.Events(context.Background(), store.EventFilter{})
 	if err != nil || len(events) == 0 {

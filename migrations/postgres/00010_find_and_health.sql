@@ -18,7 +18,21 @@ CREATE INDEX event_search_event ON event_search (event_id);
 -- The platform filter of the events list.
 CREATE INDEX deliveries_platform ON deliveries (platform, status, event_id);
 
+-- Webhooks refused for their signature, per shop, minute and reason, so
+-- the commonest setup mistake (a wrong secret) shows on the dashboard and
+-- the shop's page, not only in /metrics. Counted in memory and written
+-- every few seconds, so a flood of bad requests costs no write each.
+CREATE TABLE webhook_rejections (
+    shop_id BIGINT NOT NULL REFERENCES shops(id) ON DELETE CASCADE,
+    minute  BIGINT NOT NULL,
+    reason  TEXT   NOT NULL,
+    count   BIGINT NOT NULL,
+    last_at BIGINT NOT NULL,
+    PRIMARY KEY (shop_id, minute, reason)
+);
+
 -- +goose Down
+DROP TABLE webhook_rejections;
 DROP INDEX deliveries_platform;
 DROP TABLE event_search;
 DROP INDEX events_received;
