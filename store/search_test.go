@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,4 +111,46 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestEventListDateRangePages pages through a date range with the cursor:
+// every event in the range once, newest received first.
+func TestEventListDateRangePages(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			var items []store.Incoming
+			for i := range 9 {
+				in := paid(sh.ID, fmt.Sprint("evt-", i), fmt.Sprint(100+i))
+				in.ReceivedAt = t0.Add(time.Duration(i) * time.Hour)
+				if i == 4 {
+					in.ReceivedAt = t0.Add(2 * time.Hour) // same time as order 102
+				}
+				items = append(items, in)
+			}
+			if _, err := s.CommitBatch(ctx, items, routing{}); err != nil {
+				t.Fatal(err)
+			}
+			f := store.EventFilter{From: t0.Add(time.Hour), To: t0.Add(7 * time.Hour), Limit: 2}
+			var got []string
+			for range 10 {
+				page, err := s.Events(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range page {
+					got = append(got, e.OrderID)
+				}
+				if len(page) < f.Limit {
+					break
+				}
+				f.Before = page[len(page)-1].ID
+			}
+			want := []string{"106", "105", "103", "104", "102", "101"}
+			if !equalStrings(got, want) {
+				t.Errorf("pages = %v, want %v", got, want)
+			}
+		})
+	}
 }
