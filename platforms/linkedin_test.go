@@ -368,7 +368,7 @@ func TestLinkedInSendErrors(t *testing.T) {
 			body: `{"status":401,"serviceErrorCode":65601,"code":"EXPIRED_ACCESS_TOKEN","message":"The token used in the request has expired"}`},
 		{name: "no permission", status: http.StatusForbidden, want: ErrAuth, code: "ACCESS_DENIED",
 			body: `{"status":403,"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions to access: partnerApiConversionEvents.CREATE"}`},
-		{name: "version sunset", status: http.StatusUpgradeRequired, want: ErrAuth, code: "VERSION_MISSING",
+		{name: "version sunset", status: http.StatusUpgradeRequired, want: ErrAuth, code: CodeVersionSunset,
 			body: `{"status":426,"code":"VERSION_MISSING","message":"Requested version 202401 is not active"}`},
 		{name: "throttled", status: http.StatusTooManyRequests, header: map[string]string{"Retry-After": "30"}, want: ErrThrottled, retryAfter: 30 * time.Second, code: "TOO_MANY_REQUESTS",
 			body: `{"status":429,"serviceErrorCode":101,"code":"TOO_MANY_REQUESTS","message":"Resource level throttle limit"}`},

@@ -717,7 +717,7 @@ func TestMetaAnswers(t *testing.T) {
 		{"500 service error", metaReply{status: 500, body: metaErrorJSON(2, 0, "Service temporarily unavailable", true)}, ErrTransient, "2", 0},
 		{"503 with Retry-After", metaReply{status: 503, header: retryAfter("30"), body: `<html>busy</html>`}, ErrTransient, "", 30 * time.Second},
 		{"502 html", metaReply{status: 502, body: `<html>Bad Gateway</html>`}, ErrTransient, "", 0},
-		{"deprecated version parks", metaReply{status: 400, body: metaErrorJSON(2635, 0, "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: v27.0.", false)}, ErrAuth, "2635", 0},
+		{"deprecated version parks", metaReply{status: 400, body: metaErrorJSON(2635, 0, "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: v27.0.", false)}, ErrAuth, CodeVersionSunset, 0},
 		{"unknown error code 1", metaReply{status: 400, body: metaErrorJSON(1, 0, "An unknown error occurred", false)}, ErrTransient, "1", 0},
 		{"temporarily blocked 368", metaReply{status: 400, body: metaErrorJSON(368, 0, "Temporarily blocked", false)}, ErrTransient, "368", 0},
 		{"app limit 341", metaReply{status: 400, body: metaErrorJSON(341, 0, "Application limit reached", false)}, ErrTransient, "341", 0},

@@ -176,9 +176,16 @@ func VersionOf(platform string, settings map[string]string, now time.Time) Versi
 // and names the version and the fix.
 func VersionError(platform string, status int, code, version string) *Error {
 	fix := "set api_version to " + DefaultVersion(platform) + " or clear it"
-	return Auth(status, code, fmt.Sprintf("%s no longer serves API version %s; %s. Events wait until it is changed.",
-		platformTitle(platform), version, fix))
+	if code != "" {
+		code = " (" + platformTitle(platform) + " code " + code + ")"
+	}
+	return Auth(status, CodeVersionSunset, fmt.Sprintf("%s no longer serves API version %s%s; %s. Events wait until it is changed.",
+		platformTitle(platform), version, code, fix))
 }
+
+// CodeVersionSunset is the Code of a VersionError: the destination waits
+// for its api_version to change, not for new credentials.
+const CodeVersionSunset = "api_version_sunset"
 
 func platformTitle(platform string) string {
 	switch platform {
