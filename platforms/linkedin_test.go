@@ -638,3 +638,55 @@ func FuzzLinkedInFailedIndexes(f *testing.F) {
 		}
 	})
 }
+
+// TestLinkedInConcurrentRefresh checks that concurrent sends for one
+// destination share one token refresh.
+func TestLinkedInConcurrentRefresh(t *testing.T) {
+	var mu sync.Mutex
+	refreshes := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "refresh_token" || r.PostForm.Get("client_id") != "cid" {
+				http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+				return
+			}
+			mu.Lock()
+			refreshes++
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond) // let the other sends queue behind this refresh
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"minted","expires_in":3600}`)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer minted" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), srv.URL+"/oauth/token")
+	d := Destination{ID: 5, Platform: "linkedin", Credentials: map[string]string{
+		"conversion_rule_id": "104004", "refresh_token": "rt", "client_id": "cid", "client_secret": "cs",
+	}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := l.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
+			errs <- res[0].Err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Send: %v", err)
+		}
+	}
+	if refreshes != 1 {
+		t.Errorf("%d token refreshes for 8 concurrent sends, want 1", refreshes)
+	}
+}
