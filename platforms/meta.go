@@ -109,7 +109,7 @@ func (m *Meta) dest(d Destination) (metaDest, error) {
 	case token == "":
 		return metaDest{}, Auth(0, "missing_access_token", "meta destination has no access_token")
 	case !metaVersionPattern.MatchString(version):
-		return metaDest{}, Auth(0, "bad_api_version", fmt.Sprintf("meta api_version %q is not of the form v25.0", version))
+		return metaDest{}, Auth(0, "bad_api_version", fmt.Sprintf("meta api_version %q is not of the form %s", version, metaVersion))
 	}
 	return metaDest{
 		url:      m.cfg.BaseURL + "/" + version + "/" + pixel + "/events",
