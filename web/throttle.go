@@ -142,7 +142,10 @@ func newLoginGuard() *loginGuard {
 // loginAttempt is one admitted attempt: its reservations, kept on a
 // failure and handed back on success.
 type loginAttempt struct {
-	g        *loginGuard
+	g *loginGuard
+	// at is when it was admitted: reservations are handed back as of
+	// then (rate.Reservation.CancelAt restores nothing for a later time).
+	at       time.Time
 	pairKey  string
 	addr     *rate.Reservation
 	user     *rate.Reservation
@@ -168,7 +171,7 @@ func (g *loginGuard) admit(now time.Time, username, ip string) (*loginAttempt, t
 		rPair.CancelAt(now)
 		return nil, wait, false
 	}
-	att := &loginAttempt{g: g, pairKey: pairKey, addr: rAddr}
+	att := &loginAttempt{g: g, at: now, pairKey: pairKey, addr: rAddr}
 	rUser := g.user.get(u).ReserveN(now, 1)
 	if d := rUser.DelayFrom(now); d > 0 {
 		if !clean {
@@ -205,20 +208,20 @@ func (a *loginAttempt) wait(ctx context.Context) error {
 }
 
 // succeeded forgets the pair's failures and hands back the attempt.
-func (a *loginAttempt) succeeded(now time.Time) {
+func (a *loginAttempt) succeeded() {
 	a.g.pair.forget(a.pairKey)
-	a.undo(now)
+	a.undo()
 }
 
 // undo hands the attempt back (it was not a guess: the check failed).
-func (a *loginAttempt) undo(now time.Time) {
+func (a *loginAttempt) undo() {
 	if a.released {
 		return
 	}
 	a.released = true
-	a.addr.CancelAt(now)
+	a.addr.CancelAt(a.at)
 	if a.user != nil {
-		a.user.CancelAt(now)
+		a.user.CancelAt(a.at)
 	}
 }
 

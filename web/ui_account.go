@@ -46,7 +46,7 @@ func handleUIPasswordChange(cfg Config, v *views, d loginDeps) gin.HandlerFunc {
 			return
 		}
 		if err := att.wait(ctx); err != nil {
-			att.undo(cfg.Now())
+			att.undo()
 			return
 		}
 		err := d.gate.do(ctx, func() error {
@@ -62,11 +62,11 @@ func handleUIPasswordChange(cfg Config, v *views, d loginDeps) gin.HandlerFunc {
 			renderAccount(c, v, http.StatusUnprocessableEntity, p)
 			return
 		case err != nil:
-			att.undo(cfg.Now())
+			att.undo()
 			passwordCheckFail(c, v, err)
 			return
 		}
-		att.succeeded(cfg.Now())
+		att.succeeded()
 		c.Redirect(http.StatusSeeOther, "/admin/account?msg=password-changed")
 	}
 }

@@ -226,7 +226,7 @@ func handleLogin(cfg Config, v *views, d loginDeps) gin.HandlerFunc {
 			return
 		}
 		if err := att.wait(ctx); err != nil {
-			att.undo(cfg.Now())
+			att.undo()
 			return
 		}
 		var user store.User
@@ -241,11 +241,11 @@ func handleLogin(cfg Config, v *views, d loginDeps) gin.HandlerFunc {
 			renderLogin(c, cfg, v, http.StatusUnauthorized, p)
 			return
 		case err != nil:
-			att.undo(cfg.Now())
+			att.undo()
 			passwordCheckFail(c, v, err)
 			return
 		}
-		att.succeeded(cfg.Now())
+		att.succeeded()
 		if !startSession(c, cfg, v, user.ID) {
 			return
 		}

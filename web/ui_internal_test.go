@@ -93,11 +93,26 @@ func TestLoginGuard(t *testing.T) {
 						t.Fatalf("step %d: admit(%v, %q, %q) = %v, want %v", i, s.at, s.user, s.ip, got, s.want)
 					}
 					if ok && s.succeed {
-						att.succeeded(now)
+						att.succeeded()
 					}
 				}
 			}
 		})
+	}
+}
+
+// TestLoginSuccessHandsBackLater checks that a success some time after
+// its admission (bcrypt takes a while) still leaves the address clean.
+func TestLoginSuccessHandsBackLater(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	g := newLoginGuard()
+	att, _, ok := g.admit(t0, "admin", "192.0.2.1")
+	if !ok {
+		t.Fatal("refused")
+	}
+	att.succeeded()
+	if !g.addr.full("192.0.2.1", t0.Add(2*time.Second)) || !g.user.full("admin", t0.Add(2*time.Second)) {
+		t.Error("a successful log-in left its address or user counted")
 	}
 }
 
