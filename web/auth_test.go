@@ -27,7 +27,8 @@ func (b *browser) from(ip string) *browser {
 // addresses never stop the right password from another one.
 func TestUILoginThrottleCannotLockTheAdminOut(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, behindProxy)
+	// A stopped clock: buckets must not refill while bcrypt runs slowly.
+	h := newHarness(t, behindProxy, func(c *web.Config) { c.Now = newClock().Now })
 	if _, err := h.store.CreateUser(context.Background(), adminUser, adminPassword, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ var valueAttr = regexp.MustCompile(`value="[^"]*"`)
 
 func TestAPIBearerFailuresThrottledPerAddress(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, behindProxy)
+	h := newHarness(t, behindProxy, func(c *web.Config) { c.Now = newClock().Now })
 	call := func(ip, auth string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest("GET", h.srv.URL+"/api/v1/shops", nil)
