@@ -62,6 +62,9 @@ type Config struct {
 	// BcryptConcurrency bounds concurrent password checks (default half
 	// the CPUs, at least one).
 	BcryptConcurrency int
+	// Rejections, when set, counts webhooks refused for their signature per
+	// shop, for the dashboard and the shop's page.
+	Rejections *store.Rejections
 	// ShopCacheTTL is how long a shop looked up by webhook key is reused
 	// (default 5 s); changes made on another replica apply after it.
 	ShopCacheTTL time.Duration
