@@ -240,3 +240,35 @@ func TestTestModeSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestAddrKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2::9", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+	}
+	for _, tt := range tests {
+		if got := addrKey(tt.in); got != tt.want {
+			t.Errorf("addrKey(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzLimiterKeys checks that no input makes a limiter key longer than
+// maxKeyLen (keys are held in memory) or panics.
+func FuzzLimiterKeys(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "2001:db8::1", "::ffff:10.0.0.1", "fe80::1%" + strings.Repeat("x", 200), "ADMIN", strings.Repeat("é", 100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if k := addrKey(s); len(k) > maxKeyLen {
+			t.Errorf("addrKey(%q) = %q, longer than %d", s, k, maxKeyLen)
+		}
+		if k := userKey(s); len(k) > maxKeyLen {
+			t.Errorf("userKey(%q) = %q, longer than %d", s, k, maxKeyLen)
+		}
+	})
+}
