@@ -104,14 +104,17 @@ func TestAuthenticateGivesNoUserNameOracle(t *testing.T) {
 		}
 		return d
 	}
-	known := timed("admin", "wrong password")
+	// The fastest of three, so a busy machine does not raise the bar.
+	known := min(timed("admin", "wrong password"), timed("admin", "wrong password"), timed("admin", "wrong password"))
 	for _, tt := range []struct{ user, password string }{
 		{"admin", long}, {"nobody", long}, {"nobody", "wrong password"},
 		{"admin", "correct horse battery" + strings.Repeat("!", 60)},
 	} {
 		// bcrypt at the default cost takes tens of milliseconds; a path
-		// that skips it takes microseconds. A third leaves room for noise.
-		if d := timed(tt.user, tt.password); d < known/3 {
+		// that skips it takes microseconds. A quarter leaves room for noise.
+		d := timed(tt.user, tt.password)
+		t.Logf("Authenticate(%q, %d bytes): %v (known user, wrong password: %v)", tt.user, len(tt.password), d, known)
+		if d < known/4 {
 			t.Errorf("Authenticate(%q, %d bytes) took %v, a known user %v: it skips the bcrypt work", tt.user, len(tt.password), d, known)
 		}
 	}
