@@ -88,6 +88,9 @@ func TestUsageAndErrorsHideSecrets(t *testing.T) {
 		{"token create --bogus", []string{"token", "create", "ci", "--bogus"}, nil},
 		{"bad key", nil, map[string]string{"POSTBACK_SECRET_KEY": "not-a-key-but-secret-still"}},
 		{"short API token", nil, map[string]string{"POSTBACK_API_TOKEN": "short-but-secret"}},
+		// Nothing listens on port 1: the driver's error must not carry
+		// the URL's password.
+		{"unreachable database", []string{"migrate"}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env := map[string]string{}
@@ -103,6 +106,7 @@ func TestUsageAndErrorsHideSecrets(t *testing.T) {
 				t.Fatal("run succeeded, want an error")
 			}
 			all := out.String() + errOut.String() + err.Error()
+			t.Logf("error: %v", err)
 			if tt.name == "-h" && !strings.Contains(all, "POSTBACK_API_TOKEN") {
 				t.Errorf("-h shows no usage: %q", all)
 			}
