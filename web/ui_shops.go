@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -179,6 +180,10 @@ type shopListPage struct {
 type shopListRow struct {
 	shopView
 	Destinations int
+	// Health is the shop's worst problem now (bad, warn) or good; Problem
+	// says the first one.
+	Health  string
+	Problem string
 }
 
 func handleUIShopList(cfg Config, v *views) gin.HandlerFunc {
@@ -189,6 +194,12 @@ func handleUIShopList(cfg Config, v *views) gin.HandlerFunc {
 			v.storeFail(c, err, "shops")
 			return
 		}
+		problems, err := loadProblems(ctx, cfg, shops, cfg.Now().UTC())
+		if err != nil {
+			v.storeFail(c, err, "health")
+			return
+		}
+		health := shopHealth(problems)
 		p := shopListPage{page: pageFor(c, "Shops", "shops")}
 		for _, sh := range shops {
 			ds, err := cfg.Store.Destinations(ctx, sh.ID)
@@ -196,7 +207,17 @@ func handleUIShopList(cfg Config, v *views) gin.HandlerFunc {
 				v.storeFail(c, err, "destinations")
 				return
 			}
-			p.Shops = append(p.Shops, shopListRow{shopView: viewShop(sh), Destinations: len(ds)})
+			row := shopListRow{shopView: viewShop(sh), Destinations: len(ds), Health: health[sh.ID]}
+			if row.Health == "" {
+				row.Health = healthGood
+			}
+			for _, pr := range problems {
+				if pr.ShopID == sh.ID {
+					row.Problem = pr.Title
+					break
+				}
+			}
+			p.Shops = append(p.Shops, row)
 		}
 		v.render(c, http.StatusOK, "shops", p)
 	}
@@ -265,6 +286,21 @@ type shopPage struct {
 	StoreAPI     storeAPIView
 	Msg          string
 	Accounted    []accountedView
+
+	// LastWebhook is the newest webhook stored for the shop (nil when
+	// none); Rejected sums the webhooks refused in the last 7 days by
+	// reason, newest last refusal first.
+	LastWebhook *store.Event
+	Rejected    []rejectionView
+	Problems    []problem
+	// URLWarning says why a store cannot reach the webhook URL (a local or
+	// private address) or should not use it (plain http); empty when fine.
+	URLWarning string
+}
+
+type rejectionView struct {
+	store.Rejection
+	Text, Fix string
 }
 
 // destinationView is what lists show of a destination: never a credential
@@ -278,13 +314,14 @@ type destinationView struct {
 	Status         string
 	StatusReason   string
 	ThrottledUntil string
+	Warnings       []string
 }
 
 func viewDestination(d store.Destination, sender platforms.Sender, cfg Config) destinationView {
 	j := toDestinationJSON(d, sender, cfg.Now())
 	out := destinationView{
 		ID: d.ID, Platform: d.Platform, Enabled: d.Enabled, TestMode: j.TestMode,
-		Status: j.Status, StatusReason: j.StatusReason,
+		Status: j.Status, StatusReason: j.StatusReason, Warnings: j.Warnings,
 	}
 	if j.ThrottledUntil != nil {
 		out.ThrottledUntil = fmtTime(d.ThrottledUntil)
@@ -333,7 +370,7 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 		p := shopPage{
 			page: pageFor(c, sh.Name, "shops"), Shop: viewShop(sh), Settings: toShopJSON(cfg.PublicURL, sh).Settings,
 			WebhookURL: WebhookURL(cfg.PublicURL, sh), Created: c.Query("msg") == "shop-created",
-			Platforms: platformChoices(cfg.Senders),
+			Platforms: platformChoices(cfg.Senders), URLWarning: webhookURLWarning(cfg.PublicURL),
 		}
 		for _, d := range ds {
 			p.Destinations = append(p.Destinations, viewDestination(d, cfg.Senders[d.Platform], cfg))
@@ -346,6 +383,33 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 		if p.Accounted, err = accountedViews(ctx, cfg.Store, sh.ID, cfg.Now()); err != nil {
 			v.storeFail(c, err, "This shop")
 			return
+		}
+
+		if last, err := cfg.Store.LastEvent(ctx, sh.ID); err == nil {
+			p.LastWebhook = &last
+		} else if !errors.Is(err, store.ErrNotFound) {
+			v.storeFail(c, err, "webhooks")
+			return
+		}
+		rejected, err := cfg.Store.RejectionsSince(ctx, cfg.Now().Add(-7*24*time.Hour))
+		if err != nil {
+			v.storeFail(c, err, "webhooks")
+			return
+		}
+		for _, r := range rejected {
+			if r.ShopID == sh.ID {
+				p.Rejected = append(p.Rejected, rejectionView{Rejection: r, Text: rejectionText(r.Reason), Fix: rejectionFix(r.Reason, sourceLabel(sh.Source))})
+			}
+		}
+		problems, err := loadProblems(ctx, cfg, []store.Shop{sh}, cfg.Now().UTC())
+		if err != nil {
+			v.storeFail(c, err, "health")
+			return
+		}
+		for _, pr := range problems {
+			if pr.ShopID == sh.ID {
+				p.Problems = append(p.Problems, pr)
+			}
 		}
 		v.render(c, http.StatusOK, "shop", p)
 	}
