@@ -1,6 +1,6 @@
 // Package alert watches each shop for what silently loses orders (store
 // credentials or a destination's rejected, a destination failing for too
-// long, reconciliation finding missing orders, webhook subscriptions
+// long, a platform API version about to end, reconciliation finding missing orders, webhook subscriptions
 // missing or disabled, webhooks no longer arriving) and tells the merchant
 // through alert channels: a generic JSON webhook, a Slack-compatible
 // incoming webhook, or e-mail. Each incident is told once when it opens and
@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postbackhq/postback/platforms"
 	"github.com/postbackhq/postback/store"
 )
 
@@ -181,6 +182,15 @@ func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, now time.Tim
 			add("destination_credentials:"+strconv.FormatInt(d.ID, 10), "credentials_rejected",
 				d.Platform+" rejected the destination's credentials: "+d.AuthError,
 				"reconnect the "+d.Platform+" destination with new credentials; its conversions wait until then", 0)
+		}
+	}
+	for _, d := range dests {
+		if !d.Enabled {
+			continue
+		}
+		if vs := platforms.VersionOf(d.Platform, d.Settings, now); vs.Warning != "" {
+			add("api_version:"+strconv.FormatInt(d.ID, 10), "api_version_expiring", vs.Warning,
+				"change the destination's API version before it ends", 0)
 		}
 	}
 	backlog, err := st.RetryingDeliveries(ctx, sh.ID)

@@ -321,3 +321,23 @@ func TestLowAccountedShareOpensAnIncident(t *testing.T) {
 		t.Errorf("open incidents = %+v, want accounted_share:meta with 12 orders", open)
 	}
 }
+
+func TestExpiringAPIVersionOpensAnIncident(t *testing.T) {
+	st := storetest.SQLite(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	sh, _ := st.CreateShop(ctx, store.Shop{Name: "Acme", Source: mapping.SourceShopify, Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, now)
+	d, err := st.CreateDestination(ctx, store.Destination{ShopID: sh.ID, Platform: "meta", Enabled: true,
+		Credentials: map[string]string{"pixel_id": "1", "access_token": "t"}, Settings: map[string]string{"api_version": "v24.0"}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(Config{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
+	if err := a.Evaluate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	open, _ := st.OpenIncidents(ctx)
+	if len(open) != 1 || open[0].Key != "api_version:"+strconv.FormatInt(d.ID, 10) || !strings.Contains(open[0].Summary, "v24.0") {
+		t.Errorf("open incidents = %+v, want the ended v24.0", open)
+	}
+}

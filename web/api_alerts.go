@@ -148,3 +148,19 @@ func handleAlertChannelTest(cfg Config) gin.HandlerFunc {
 		c.JSON(http.StatusOK, gin.H{"sent": true})
 	}
 }
+
+func handleIncidentList(cfg Config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		incs, err := cfg.Store.OpenIncidents(c.Request.Context())
+		if err != nil {
+			storeError(c, cfg.Log, err, "incidents")
+			return
+		}
+		out := make([]gin.H, 0, len(incs))
+		for _, i := range incs {
+			out = append(out, gin.H{"id": i.ID, "shop_id": i.ShopID, "key": i.Key, "kind": i.Kind, "summary": i.Summary,
+				"action": i.Action, "affected": i.Affected, "opened_at": timeOrNil(i.OpenedAt)})
+		}
+		c.JSON(http.StatusOK, gin.H{"incidents": out})
+	}
+}

@@ -33,6 +33,7 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	api.GET("/alert-channels", handleAlertChannelList(cfg))
 	api.DELETE("/alert-channels/:id", handleAlertChannelDelete(cfg))
 	api.POST("/alert-channels/:id/test", handleAlertChannelTest(cfg))
+	api.GET("/incidents", handleIncidentList(cfg))
 	api.POST("/shops/:id/destinations", handleDestinationCreate(cfg))
 	api.GET("/shops/:id/destinations", handleDestinationList(cfg))
 	api.GET("/destinations/:id", handleDestinationGet(cfg))

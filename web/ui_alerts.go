@@ -13,12 +13,13 @@ import (
 
 type alertsPage struct {
 	page
-	Channels []store.AlertChannel
-	Shops    []store.Shop
-	SMTP     bool
-	Msg      string
-	Error    string
-	Errors   map[string]string
+	Channels  []store.AlertChannel
+	Incidents []store.Incident
+	Shops     []store.Shop
+	SMTP      bool
+	Msg       string
+	Error     string
+	Errors    map[string]string
 }
 
 func renderAlerts(c *gin.Context, cfg Config, v *views, status int, p alertsPage) {
@@ -26,6 +27,10 @@ func renderAlerts(c *gin.Context, cfg Config, v *views, status int, p alertsPage
 	var err error
 	if p.Channels, err = cfg.Store.AlertChannels(ctx); err != nil {
 		v.storeFail(c, err, "alert channels")
+		return
+	}
+	if p.Incidents, err = cfg.Store.OpenIncidents(ctx); err != nil {
+		v.storeFail(c, err, "incidents")
 		return
 	}
 	if p.Shops, err = cfg.Store.Shops(ctx); err != nil {
