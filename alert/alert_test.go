@@ -341,3 +341,39 @@ func TestExpiringAPIVersionOpensAnIncident(t *testing.T) {
 		t.Errorf("open incidents = %+v, want the ended v24.0", open)
 	}
 }
+
+func TestWebhooksStoppingOpensAnIncident(t *testing.T) {
+	st := storetest.SQLite(t)
+	ctx := context.Background()
+	now := time.Now()
+	sh, _ := st.CreateShop(ctx, store.Shop{Name: "Acme", Source: mapping.SourceShopify, Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, now)
+	quiet, _ := st.CreateShop(ctx, store.Shop{Name: "Quiet", Source: mapping.SourceShopify, Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, now)
+	var items []store.Incoming
+	for i := 0; i < 12; i++ {
+		items = append(items, store.Incoming{ShopID: sh.ID, Source: mapping.SourceShopify, Topic: "orders/create", ReceivedAt: now.Add(-72 * time.Hour),
+			Webhook: mapping.Webhook{Source: mapping.SourceShopify, Topic: "orders/create", OrderID: strconv.Itoa(i), Outcome: mapping.OutcomeIgnored, Reason: "pending"}})
+	}
+	items = append(items, store.Incoming{ShopID: quiet.ID, Source: mapping.SourceShopify, Topic: "orders/create", ReceivedAt: now.Add(-72 * time.Hour),
+		Webhook: mapping.Webhook{Source: mapping.SourceShopify, Topic: "orders/create", OrderID: "q", Outcome: mapping.OutcomeIgnored}})
+	if _, err := st.CommitBatch(ctx, items, routing{}); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Config{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
+	if err := a.Evaluate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	open, _ := st.OpenIncidents(ctx)
+	if len(open) != 1 || open[0].ShopID != sh.ID || open[0].Key != "webhooks_silent" {
+		t.Errorf("open incidents = %+v, want webhooks_silent for the busy shop only", open)
+	}
+	// A webhook arrives: resolved.
+	if _, err := st.CommitBatch(ctx, []store.Incoming{{ShopID: sh.ID, Source: mapping.SourceShopify, Topic: "orders/create", ReceivedAt: now,
+		Webhook: mapping.Webhook{Source: mapping.SourceShopify, Topic: "orders/create", OrderID: "new", Outcome: mapping.OutcomeIgnored}}}, routing{}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	a.Evaluate(ctx)
+	if open, _ := st.OpenIncidents(ctx); len(open) != 0 {
+		t.Errorf("still open: %+v", open)
+	}
+}
