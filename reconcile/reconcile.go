@@ -31,6 +31,8 @@ const (
 	DefaultGrace = 5 * time.Minute
 	// maxBackoff caps the wait after repeated store API failures.
 	maxBackoff = 6 * time.Hour
+	// runTimeout bounds one scheduled run.
+	runTimeout = 5 * time.Minute
 )
 
 // Config is what a Reconciler needs.
@@ -319,9 +321,12 @@ func (r *Reconciler) Tick(ctx context.Context) int {
 			continue // another replica has it
 		}
 		n++
-		if _, err := r.Run(ctx, api.ShopID, "schedule"); err != nil && !errors.Is(err, connectors.ErrStoreNotConnected) {
+		// A store that answers slowly holds up only its own run.
+		rctx, cancel := context.WithTimeout(ctx, runTimeout)
+		if _, err := r.Run(rctx, api.ShopID, "schedule"); err != nil && !errors.Is(err, connectors.ErrStoreNotConnected) {
 			r.cfg.Log.WarnContext(ctx, "reconcile run failed", slog.Int64("shop_id", api.ShopID), slog.String("error", err.Error()))
 		}
+		cancel()
 	}
 	return n
 }

@@ -77,20 +77,6 @@ func toReconcileJSON(r store.ReconcileRun) reconcileJSON {
 	}
 }
 
-// storeAPIConnected reports whether a shop has what its store's API needs.
-func storeAPIConnected(sh store.Shop, api store.StoreAPI) bool {
-	c := api.Credentials
-	switch sh.Source {
-	case mapping.SourceShopify:
-		return api.URL != "" && c["admin_api_token"] != ""
-	case mapping.SourceWooCommerce:
-		return api.URL != "" && c["consumer_key"] != "" && c["consumer_secret"] != ""
-	case mapping.SourceStripe:
-		return sh.StripeAPIKey != ""
-	}
-	return false
-}
-
 // addStoreAPI fills the store API parts of a shop's JSON.
 func addStoreAPI(ctx context.Context, st *store.Store, sh store.Shop, out *shopJSON) error {
 	api, err := st.StoreAPI(ctx, sh.ID)
@@ -110,7 +96,7 @@ func addStoreAPI(ctx context.Context, st *store.Store, sh store.Shop, out *shopJ
 	}
 	sort.Strings(set)
 	out.CredentialsSet = set
-	sa := &storeAPIJSON{Connected: storeAPIConnected(sh, api), Status: api.Status, Error: api.StatusError, CheckedAt: timeOrNil(api.StatusAt)}
+	sa := &storeAPIJSON{Connected: reconcile.Connected(sh, api), Status: api.Status, Error: api.StatusError, CheckedAt: timeOrNil(api.StatusAt)}
 	if sa.Status == "" {
 		sa.Status = "unchecked"
 		if !sa.Connected {
