@@ -144,11 +144,13 @@ func retryAfter(v string, now time.Time, def time.Duration) time.Duration {
 		return def
 	}
 	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second))
+		// Capped at a day: a larger value (or one past int64 nanoseconds)
+		// is a misbehaving server, not a plan.
+		return time.Duration(min(n, 86400) * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, 24*time.Hour)
 		}
 		return 0
 	}

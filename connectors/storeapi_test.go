@@ -436,3 +436,15 @@ func TestWooCommerceRESTThrottledAndGarbage(t *testing.T) {
 		})
 	}
 }
+
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "2", "1.5", "-3", "Wed, 21 Oct 2026 07:28:00 GMT", "soon", "1e400"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		if d := retryAfter(v, now, 10*time.Second); d < 0 {
+			t.Errorf("retryAfter(%q) = %v, negative", v, d)
+		}
+	})
+}
