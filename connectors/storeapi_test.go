@@ -448,3 +448,27 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzShopifyAdminOrder: whatever the GraphQL Admin API answers for an
+// order, shaping it as a webhook and parsing it never panics.
+func FuzzShopifyAdminOrder(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join("testdata", "shopify_admin", "order.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"legacyResourceId":"1","customer":null,"billingAddress":null,"customerJourneySummary":{"lastVisit":null}}`))
+	f.Fuzz(func(t *testing.T, node []byte) {
+		var o gqlOrder
+		if json.Unmarshal(node, &o) != nil {
+			return
+		}
+		body, err := json.Marshal(o.restOrder())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set("X-Shopify-Topic", "orders/paid")
+		NewShopify().Parse(h, body, mapping.ShopRules{Trigger: mapping.TriggerPaid})
+	})
+}
