@@ -22,7 +22,7 @@ func TestChannelPayloadsGolden(t *testing.T) {
 	defer srv.Close()
 	m := Message{State: "opened", Kind: "missing_orders", ShopID: 3, ShopName: "Acme", Title: "Postback · Acme: missing_orders",
 		Summary: "reconciliation found 2 paid orders whose webhook never came (2 sent now, 0 too old to send)",
-		Since: time.Date(2026, 12, 3, 9, 15, 0, 0, time.UTC), Affected: 2,
+		Since:   time.Date(2026, 12, 3, 9, 15, 0, 0, time.UTC), Affected: 2,
 		Action: "check the store's webhook subscriptions; the missing orders were backfilled", URL: "https://postback.example.com/admin/shops/3"}
 	for name, s := range map[string]Sender{"webhook": NewWebhookSender(nil), "slack": NewSlackSender(nil)} {
 		got = nil
