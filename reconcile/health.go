@@ -60,7 +60,7 @@ func (r *Reconciler) CheckWebhooks(ctx context.Context, shopID int64) (Health, e
 	}
 	h, err := r.check(ctx, sh, api, reg)
 	if err != nil {
-		r.recordFailure(ctx, sh.ID, api, err)
+		r.checkFailed(ctx, sh.ID, api, err)
 		return h, err
 	}
 	if err := r.cfg.Store.SaveWebhookHealth(ctx, sh.ID, h.OK, h.Problems, r.cfg.Now()); err != nil {
@@ -182,6 +182,21 @@ func (r *Reconciler) ConnectWebhooks(ctx context.Context, shopID int64) (Health,
 		return after, err
 	}
 	return after, nil
+}
+
+// checkFailed records a webhook check that could not run. A refusal is
+// about the key's permissions for webhooks (write_webhooks, Webhook
+// Endpoints), which reading orders may not need: it is a webhook problem,
+// not rejected credentials. Anything else backs the store off.
+func (r *Reconciler) checkFailed(ctx context.Context, shopID int64, api store.StoreAPI, err error) {
+	if errors.Is(err, connectors.ErrStoreAuth) {
+		msg := "the store refused to list webhook subscriptions; give the API key access to webhooks: " + err.Error()
+		if serr := r.cfg.Store.SaveWebhookHealth(context.WithoutCancel(ctx), shopID, false, []string{msg}, r.cfg.Now()); serr != nil {
+			r.cfg.Log.ErrorContext(ctx, "record webhook check", slog.Int64("shop_id", shopID), slog.String("error", serr.Error()))
+		}
+		return
+	}
+	r.recordFailure(ctx, shopID, api, err)
 }
 
 // tickHealth checks the shop's webhooks when its hourly check is due and

@@ -208,3 +208,22 @@ func TestConnectNeedsCredentials(t *testing.T) {
 		t.Errorf("connect without credentials: %v", err)
 	}
 }
+
+// TestWebhookCheckRefusedIsAWebhookProblem: a key that may read orders but
+// not webhooks shows as a webhook problem, not as rejected credentials.
+func TestWebhookCheckRefusedIsAWebhookProblem(t *testing.T) {
+	st := storetest.SQLite(t)
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusForbidden) }))
+	defer srv.Close()
+	sh, _ := st.CreateShop(ctx, store.Shop{Name: "Woo", Source: mapping.SourceWooCommerce, Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, time.Now())
+	st.SaveStoreAPI(ctx, store.StoreAPI{ShopID: sh.ID, URL: srv.URL, Credentials: map[string]string{"consumer_key": "ck", "consumer_secret": "cs"}}, time.Now())
+	r := healthReconciler(st, map[mapping.Source]connectors.Registrar{mapping.SourceWooCommerce: connectors.NewWooCommerceREST(srv.Client())})
+	if _, err := r.CheckWebhooks(ctx, sh.ID); err == nil {
+		t.Fatal("check succeeded against a 403")
+	}
+	api, _ := st.StoreAPI(ctx, sh.ID)
+	if api.Status == store.StoreAPIAuthFailed || api.WebhooksOK || len(api.WebhooksProblems) != 1 || !api.BackoffUntil.IsZero() {
+		t.Errorf("store api = status %q, webhooks ok %v %v, backoff %v", api.Status, api.WebhooksOK, api.WebhooksProblems, api.BackoffUntil)
+	}
+}
