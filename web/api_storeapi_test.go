@@ -135,3 +135,29 @@ func TestUIShopStoreAPIForm(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestUIDashboardAccountedFor(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	b := h.loggedIn(t)
+	shop := h.createShop(t, "s3cret")
+	h.createDest(t, shop.ID, false)
+	h.paidEvent(t, shop, "7001")
+	p := b.get(t, "/admin/")
+	mustContain(t, "dashboard", p.body, "Paid orders accounted for", `href="/admin/shops/`+itoa(shop.ID)+`#accounted"`, "0%")
+	var acc struct {
+		Periods []struct {
+			PaidInStore int64 `json:"paid_in_store"`
+			Platforms   []struct {
+				Platform string `json:"platform"`
+				Waiting  int64  `json:"waiting"`
+			} `json:"platforms"`
+		} `json:"periods"`
+	}
+	if code := h.api(t, "GET", "/api/v1/shops/"+itoa(shop.ID)+"/accounted", nil, &acc); code != http.StatusOK {
+		t.Fatalf("accounted: %d", code)
+	}
+	if len(acc.Periods) != 3 || acc.Periods[0].PaidInStore != 1 || len(acc.Periods[0].Platforms) != 1 || acc.Periods[0].Platforms[0].Waiting != 1 {
+		t.Errorf("accounted = %+v", acc)
+	}
+}

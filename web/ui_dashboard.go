@@ -41,6 +41,8 @@ type dashboardPage struct {
 	// VersionWarnings lists destinations whose API version ends soon or
 	// has ended.
 	VersionWarnings []versionWarning
+	// Accounted is each shop's accounted-for figure over the window.
+	Accounted []shopAccounted
 }
 
 // versionWarning is one destination's API version warning.
@@ -207,6 +209,10 @@ func handleUIDashboard(cfg Config, v *views) gin.HandlerFunc {
 				}
 				p.Platforms = platformRows(st)
 			}
+		}
+		if p.Accounted, err = dashboardAccounted(ctx, cfg.Store, shops, p.Window.Key, cfg.Now()); err != nil {
+			v.storeFail(c, err, "statistics")
+			return
 		}
 		v.render(c, http.StatusOK, "dashboard", p)
 	}

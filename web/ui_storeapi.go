@@ -183,3 +183,28 @@ func accountedViews(ctx context.Context, st *store.Store, shopID int64, now time
 	}
 	return out, nil
 }
+
+// shopAccounted is one shop's row of the dashboard's accounted-for chart.
+type shopAccounted struct {
+	ShopID int64
+	Shop   string
+	accountedView
+}
+
+// dashboardAccounted is the accounted-for figure of every shop with paid
+// orders over the dashboard's window (24h or 7d).
+func dashboardAccounted(ctx context.Context, st *store.Store, shops []store.Shop, window string, now time.Time) ([]shopAccounted, error) {
+	var out []shopAccounted
+	for _, sh := range shops {
+		views, err := accountedViews(ctx, st, sh.ID, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range views {
+			if v.Period == window && v.Paid > 0 {
+				out = append(out, shopAccounted{ShopID: sh.ID, Shop: sh.Name, accountedView: v})
+			}
+		}
+	}
+	return out, nil
+}
