@@ -27,8 +27,11 @@ type storeAPIView struct {
 	Error     string
 	CheckedAt string
 	Last      *reconcileJSON
-	LastAt    string
 	Webhooks  *webhooksJSON
+	// Run is the last reconciliation's times, for the page's time format.
+	Run store.ReconcileRun
+	// WebhooksAt is when the subscriptions were last checked.
+	WebhooksAt time.Time
 }
 
 func loadStoreAPIView(ctx context.Context, st *store.Store, sh store.Shop) (storeAPIView, error) {
@@ -48,8 +51,18 @@ func loadStoreAPIView(ctx context.Context, st *store.Store, sh store.Shop) (stor
 		v.CheckedAt = *j.StoreAPI.CheckedAt
 	}
 	v.Webhooks = j.StoreAPI.Webhooks
-	if v.Last != nil && v.Last.FinishedAt != nil {
-		v.LastAt = *v.Last.FinishedAt
+	if v.Last != nil {
+		var err error
+		if v.Run, err = st.LastReconcileRun(ctx, sh.ID); err != nil {
+			return v, err
+		}
+	}
+	if v.Webhooks != nil {
+		api, err := st.StoreAPI(ctx, sh.ID)
+		if err != nil {
+			return v, err
+		}
+		v.WebhooksAt = api.WebhooksCheckedAt
 	}
 	return v, nil
 }
