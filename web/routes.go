@@ -13,6 +13,11 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 
 	r.POST("/webhooks/:source/:key", handleWebhook(cfg, shops))
 
+	r.GET("/js/postback.js", handleScript(loadScript()))
+	beacons := newIPLimiter(cfg.BeaconRate, cfg.BeaconBurst, 100_000)
+	r.POST("/collect/:public_id", handleCollect(cfg, beacons))
+	r.OPTIONS("/collect/:public_id", handleCollectPreflight())
+
 	api := r.Group("/api/v1", requireToken(cfg))
 	api.POST("/shops", handleShopCreate(cfg))
 	api.GET("/shops", handleShopList(cfg))

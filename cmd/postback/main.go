@@ -150,6 +150,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
 			Notify: worker.Notify, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			BeaconHold: cfg.BeaconHold,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -179,6 +180,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		wg.Add(1)
 		go func() { defer wg.Done(); prune(workCtx, st, cfg.Retention, log) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); purgeBeacons(workCtx, st, log) }()
 	if cfg.DebugAddr != "" {
 		go serveDebug(cfg.DebugAddr, log)
 	}
