@@ -16,6 +16,7 @@ import (
 
 	"github.com/postbackhq/postback/mapping"
 	"github.com/postbackhq/postback/store"
+	"github.com/postbackhq/postback/web"
 )
 
 // fakeStorefront serves a store's pages that include the script from
@@ -23,6 +24,9 @@ import (
 // its Shopify Ajax Cart endpoint.
 type fakeStorefront struct {
 	postback, publicID string
+	// pixel is a Shopify custom pixel served at /pixel inside stubs of the
+	// Web Pixels sandbox's globals.
+	pixel string
 	mu                 sync.Mutex
 	carts              []map[string]map[string]string
 }
@@ -39,6 +43,18 @@ func (f *fakeStorefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"token":"cart-token","attributes":{}}`)
+		return
+	}
+	if r.URL.Path == "/pixel" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><head><script>
+var handlers = {};
+var analytics = { subscribe: function (name, fn) { handlers[name] = fn; return Promise.resolve(); } };
+var browser = { cookie: {
+  get: function (n) { var m = document.cookie.match(new RegExp("(?:^|; )" + n + "=([^;]*)")); return Promise.resolve(m ? m[1] : ""); },
+  set: function (c) { document.cookie = c; return Promise.resolve(c); } } };
+var init = { customerPrivacy: { marketingAllowed: true, analyticsProcessingAllowed: true } };
+</script><script>%s</script></head><body>pixel</body></html>`, f.pixel)
 		return
 	}
 	q := r.URL.Query()
@@ -193,5 +209,56 @@ func TestScriptInBrowser(t *testing.T) {
 	}
 	if b.UTM["utm_source"] != "facebook" || b.ClickIDs["ttclid"].Value != "E.C.P.tt" {
 		t.Errorf("beacon utm %v, ttclid %v", b.UTM, b.ClickIDs["ttclid"])
+	}
+}
+
+// TestShopifyCustomPixelInBrowser runs the generated custom pixel against
+// stubs of the Web Pixels globals: page_viewed records the click, and
+// checkout_completed posts the beacon named by the checkout token with the
+// event id Postback will send.
+func TestShopifyCustomPixelInBrowser(t *testing.T) {
+	ctx := chromium(t)
+	h := newHarness(t)
+	sh, err := h.store.CreateShop(context.Background(), store.Shop{
+		Name: "Acme", Source: mapping.SourceShopify, SigningSecret: "s",
+		Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid, EventIDTemplate: "purchase-{order_id}"},
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := &fakeStorefront{postback: h.srv.URL, publicID: sh.PublicID, pixel: web.ShopifyCustomPixel(h.srv.URL, sh, nil)}
+	shopSrv := httptest.NewServer(front)
+	t.Cleanup(shopSrv.Close)
+	const token = "c1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6"
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err = chromedp.Do(sctx,
+		chromedp.Navigate(shopSrv.URL+"/pixel?fbclid=IwAR-pixel-click&utm_source=ig"),
+		chromedp.Poll[chromedp.Void](`typeof handlers.checkout_completed === "function"`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`document.cookie = "_fbp=fb.1.1715695200123.77; path=/";
+			handlers.page_viewed({context: {document: {location: {href: location.href}}}})`, chromedp.EvalAwaitPromise),
+		chromedp.Poll[chromedp.Void](`document.cookie.indexOf("_postback=") >= 0`, chromedp.WithPollingTimeout(5*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`handlers.checkout_completed({
+			data: {checkout: {token: "`+token+`", order: {id: "gid://shopify/OrderIdentity/5551"}, totalPrice: {amount: 42}, currencyCode: "EUR"}},
+			context: {document: {location: {href: location.origin + "/checkouts/c/`+token+`/thank-you"}}}})`, chromedp.EvalAwaitPromise),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b mapping.Beacon
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _, err = h.store.Beacon(context.Background(), sh.ID, token)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("no beacon from the custom pixel: %v", err)
+	}
+	if b.EventID != "purchase-5551" || b.ClickIDs["fbclid"].Value != "IwAR-pixel-click" || b.ClickIDs["fbclid"].SeenAt == 0 ||
+		b.FBP != "fb.1.1715695200123.77" || !strings.Contains(b.PageURL, "/thank-you") || b.Consent == nil || b.Consent.Denied() {
+		t.Errorf("custom pixel beacon = %+v", b)
 	}
 }

@@ -247,6 +247,7 @@ type shopPage struct {
 	Created      bool
 	Destinations []destinationView
 	Platforms    []platformChoice
+	Capture      captureView
 }
 
 // destinationView is what lists show of a destination: never a credential
@@ -320,6 +321,7 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 		for _, d := range ds {
 			p.Destinations = append(p.Destinations, viewDestination(d, cfg.Senders[d.Platform], cfg))
 		}
+		p.Capture = viewCapture(cfg, sh, ds, c.QueryArray("pixel"))
 		v.render(c, http.StatusOK, "shop", p)
 	}
 }

@@ -166,6 +166,13 @@
     }
   }
 
+  // WooCommerce classic checkout: the mu-plugin's hidden field carries the
+  // attribution into order meta.
+  function fillCheckoutField() {
+    var f = d.querySelector('input[name="postback_attribution"]');
+    if (f) f.value = JSON.stringify(attributes());
+  }
+
   w.Postback = {
     _loaded: true,
     consent: function (c) { setConsent(c || {}); },
@@ -176,5 +183,8 @@
   readConsentMode();
   readShopifyPrivacy();
   capture();
+  d.addEventListener("DOMContentLoaded", fillCheckoutField);
+  d.addEventListener("submit", fillCheckoutField, true);
+  fillCheckoutField();
   if (ds.orderRef) purchase({ order_ref: ds.orderRef, event_id: ds.eventId });
 })(window, document);

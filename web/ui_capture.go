@@ -1,0 +1,53 @@
+package web
+
+import (
+	"slices"
+
+	"github.com/postbackhq/postback/store"
+)
+
+// captureView is the shop page's first-party capture section: the script
+// tag and the per-store snippets, with the pixels the merchant ticked.
+type captureView struct {
+	PublicID     string
+	ScriptTag    string
+	CustomPixel  string
+	WooSnippet   string
+	StripeScript string
+	ScriptSeen   string
+	// Pixels are the destinations whose browser pixel the snippet can fire.
+	Pixels []pixelTick
+}
+
+type pixelTick struct {
+	Platform string
+	Label    string
+	Ticked   bool
+}
+
+// pixelIDKeys names the credential that identifies each platform's
+// browser pixel (it is public: the pixel puts it in every page).
+var pixelIDKeys = map[string]string{"meta": "pixel_id", "tiktok": "pixel_code"}
+
+func viewCapture(cfg Config, sh store.Shop, ds []store.Destination, ticked []string) captureView {
+	v := captureView{PublicID: sh.PublicID, ScriptTag: ScriptTag(cfg.PublicURL, sh)}
+	var chosen []PixelChoice
+	for _, d := range ds {
+		key, ok := pixelIDKeys[d.Platform]
+		if !ok || d.Credentials[key] == "" || slices.ContainsFunc(v.Pixels, func(p pixelTick) bool { return p.Platform == d.Platform }) {
+			continue
+		}
+		on := slices.Contains(ticked, d.Platform)
+		v.Pixels = append(v.Pixels, pixelTick{Platform: d.Platform, Label: platformLabel(d.Platform), Ticked: on})
+		if on {
+			chosen = append(chosen, PixelChoice{Platform: d.Platform, PixelID: d.Credentials[key]})
+		}
+	}
+	v.CustomPixel = ShopifyCustomPixel(cfg.PublicURL, sh, chosen)
+	v.WooSnippet = WooCommerceSnippet(cfg.PublicURL, sh)
+	v.StripeScript = StripeSnippet(cfg.PublicURL, sh)
+	if !sh.ScriptSeenAt.IsZero() {
+		v.ScriptSeen = sh.ScriptSeenAt.Format("2006-01-02 15:04 UTC")
+	}
+	return v
+}
