@@ -49,8 +49,8 @@ type shopRow struct {
 	StripeAPIKey      []byte `gorm:"column:stripe_api_key"`
 	PublicID          string
 	ScriptSeenAt      int64
-	CreatedAt         int64  `gorm:"autoCreateTime:false"`
-	UpdatedAt         int64  `gorm:"autoUpdateTime:false"`
+	CreatedAt         int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt         int64 `gorm:"autoUpdateTime:false"`
 }
 
 func (shopRow) TableName() string { return "shops" }

@@ -27,8 +27,8 @@ type fakeStorefront struct {
 	// pixel is a Shopify custom pixel served at /pixel inside stubs of the
 	// Web Pixels sandbox's globals.
 	pixel string
-	mu                 sync.Mutex
-	carts              []map[string]map[string]string
+	mu    sync.Mutex
+	carts []map[string]map[string]string
 }
 
 func (f *fakeStorefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {

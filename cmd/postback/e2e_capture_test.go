@@ -141,7 +141,7 @@ func TestBeaconJoinEndToEnd(t *testing.T) {
 		"POSTBACK_DATABASE_URL": filepath.Join(t.TempDir(), "p.db"), "POSTBACK_META_URL": meta.srv.URL,
 		"POSTBACK_TIKTOK_URL": tiktokURL, "POSTBACK_GOOGLE_ADS_URL": googleURL, "POSTBACK_GOOGLE_OAUTH_URL": googleURL,
 		"POSTBACK_GOOGLE_DATA_MANAGER_URL": googleURL,
-		"POSTBACK_TRUSTED_PROXIES": "127.0.0.1", "POSTBACK_BEACON_HOLD": hold.String(),
+		"POSTBACK_TRUSTED_PROXIES":         "127.0.0.1", "POSTBACK_BEACON_HOLD": hold.String(),
 	})
 	defer in.stop(t)
 
