@@ -30,6 +30,7 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	api.PATCH("/destinations/:id", handleDestinationUpdate(cfg))
 	api.DELETE("/destinations/:id", handleDestinationDelete(cfg))
 	api.POST("/destinations/:id/dry-run", handleDestinationDryRun(cfg))
+	api.GET("/destinations/:id/quality", handleDestinationQuality(cfg))
 	api.GET("/events", handleEventList(cfg))
 	api.GET("/events/:id", handleEventGet(cfg))
 	api.POST("/events/:id/redeliver", handleEventRedeliver(cfg))

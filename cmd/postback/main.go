@@ -182,6 +182,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); purgeBeacons(workCtx, st, log) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); pollQuality(workCtx, st, senders, log) }()
 	if cfg.DebugAddr != "" {
 		go serveDebug(cfg.DebugAddr, log)
 	}
