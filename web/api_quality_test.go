@@ -73,6 +73,14 @@ func TestDestinationQualityFromFakeMeta(t *testing.T) {
 	if code := h.api(t, "GET", path, nil, &a); code != 200 || a.Platform == nil || *a.Platform.Score != 7.8 || calls != 1 {
 		t.Errorf("kept verdict: %d %+v after %d calls", code, a.Platform, calls)
 	}
+	// The destination's page shows both, and its button asks Meta again.
+	b := h.loggedIn(t)
+	p := b.get(t, fmt.Sprintf("/admin/destinations/%d", d.ID))
+	mustContain(t, "destination page", p.body, "Postback’s estimate", "7.8", "Event Match Quality", "fbp", "71%", "Next step:",
+		"of browser events deduplicated")
+	if p = b.post(t, fmt.Sprintf("/admin/destinations/%d/quality", d.ID), nil); p.code != http.StatusSeeOther || calls != 2 {
+		t.Errorf("Ask Meta now: %d to %q after %d calls", p.code, p.location, calls)
+	}
 	if code := h.api(t, "GET", "/api/v1/destinations/999999/quality", nil, nil); code != 404 {
 		t.Errorf("unknown destination: %d, want 404", code)
 	}

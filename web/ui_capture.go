@@ -1,7 +1,12 @@
 package web
 
 import (
+	"fmt"
+	"log/slog"
+	"net/http"
 	"slices"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/postbackhq/postback/store"
 )
@@ -51,3 +56,23 @@ func viewCapture(cfg Config, sh store.Shop, ds []store.Destination, ticked []str
 	}
 	return v
 }
+
+// handleUIQualityRefresh asks the destination's platform for its verdict
+// now, then shows the destination again.
+func handleUIQualityRefresh(cfg Config, v *views) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		d, _, ok := loadDestination(c, cfg, v)
+		if !ok {
+			return
+		}
+		msg := "quality-refreshed"
+		if _, err := RefreshQuality(c.Request.Context(), cfg.Store, cfg.Senders, d); err != nil {
+			cfg.Log.WarnContext(c.Request.Context(), "ask platform for match quality", slog.Int64("destination_id", d.ID), slog.String("error", err.Error()))
+			msg = "quality-failed"
+		}
+		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/destinations/%d?msg=%s#quality", d.ID, msg))
+	}
+}
+
+// percent shows a share (0–1) as a whole percentage.
+func percent(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }
