@@ -76,7 +76,7 @@ func TestDestinationQualityFromFakeMeta(t *testing.T) {
 	// The destination's page shows both, and its button asks Meta again.
 	b := h.loggedIn(t)
 	p := b.get(t, fmt.Sprintf("/admin/destinations/%d", d.ID))
-	mustContain(t, "destination page", p.body, "Postback’s estimate", "7.8", "Event Match Quality", "fbp", "71%", "Next step:",
+	mustContain(t, "destination page", p.body, "Postback’s estimate", "7.8", "Event Match Quality", "fbp", "71%", "86%", "Next step:",
 		"of browser events deduplicated")
 	if p = b.post(t, fmt.Sprintf("/admin/destinations/%d/quality", d.ID), nil); p.code != http.StatusSeeOther || calls != 2 {
 		t.Errorf("Ask Meta now: %d to %q after %d calls", p.code, p.location, calls)

@@ -76,3 +76,15 @@ func handleUIQualityRefresh(cfg Config, v *views) gin.HandlerFunc {
 
 // percent shows a share (0–1) as a whole percentage.
 func percent(f float64) string { return fmt.Sprintf("%.0f%%", f*100) }
+
+// pctOf shows a percentage Meta reports either as a number or as
+// {"percentage": n}; "?" when it is neither.
+func pctOf(v any) string {
+	if m, ok := v.(map[string]any); ok {
+		v = m["percentage"]
+	}
+	if f, ok := v.(float64); ok {
+		return fmt.Sprintf("%.0f%%", f)
+	}
+	return "?"
+}

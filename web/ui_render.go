@@ -118,6 +118,7 @@ func uiFuncs(assets map[string]string, now func() time.Time) template.FuncMap {
 		"platformLabel": platformLabel,
 		"percent":       percent,
 		"deref":         func(f *float64) float64 { return *f },
+		"pctOf":         pctOf,
 		"sourceLabel":   sourceLabel,
 		"latency":       func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
 		"pct":           func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
