@@ -140,3 +140,37 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// DestinationVerdict is a platform's last verdict on one destination, for
+// lists.
+type DestinationVerdict struct {
+	DestinationID int64
+	ShopID        int64
+	ShopName      string
+	Platform      string
+	Quality       mapping.PlatformQuality
+}
+
+// Verdicts lists every destination's last platform verdict, by shop.
+func (s *Store) Verdicts(ctx context.Context) ([]DestinationVerdict, error) {
+	var rows []struct {
+		DestinationID int64
+		ShopID        int64
+		ShopName      string
+		Platform      string
+		Score         *float64
+		CheckedAt     int64
+	}
+	err := s.rdb.WithContext(ctx).Raw(`SELECT q.destination_id, d.shop_id, s.name AS shop_name, d.platform, q.score, q.checked_at
+		FROM platform_quality q JOIN destinations d ON d.id = q.destination_id JOIN shops s ON s.id = d.shop_id
+		ORDER BY d.shop_id, d.id`).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list verdicts: %w", err)
+	}
+	out := make([]DestinationVerdict, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, DestinationVerdict{DestinationID: r.DestinationID, ShopID: r.ShopID, ShopName: r.ShopName, Platform: r.Platform,
+			Quality: mapping.PlatformQuality{Score: r.Score, CheckedAt: fromMS(r.CheckedAt)}})
+	}
+	return out, nil
+}

@@ -81,6 +81,8 @@ func TestDestinationQualityFromFakeMeta(t *testing.T) {
 	if p = b.post(t, fmt.Sprintf("/admin/destinations/%d/quality", d.ID), nil); p.code != http.StatusSeeOther || calls != 2 {
 		t.Errorf("Ask Meta now: %d to %q after %d calls", p.code, p.location, calls)
 	}
+	p = b.get(t, "/admin/")
+	mustContain(t, "dashboard", p.body, "The platforms’ verdict", "7.8", fmt.Sprintf("/admin/destinations/%d#quality", d.ID))
 	if code := h.api(t, "GET", "/api/v1/destinations/999999/quality", nil, nil); code != 404 {
 		t.Errorf("unknown destination: %d, want 404", code)
 	}

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -87,4 +89,37 @@ func pctOf(v any) string {
 		return fmt.Sprintf("%.0f%%", f)
 	}
 	return "?"
+}
+
+// verdictRow is one destination's platform verdict beside our estimate.
+type verdictRow struct {
+	DestinationID int64
+	Shop          string
+	Platform      string
+	Score         string
+	Estimate      string
+	CheckedAt     string
+}
+
+// verdictRows lists the platforms' verdicts for the dashboard; a failure
+// only leaves the section out.
+func verdictRows(ctx context.Context, cfg Config) []verdictRow {
+	vs, err := cfg.Store.Verdicts(ctx)
+	if err != nil {
+		cfg.Log.WarnContext(ctx, "platform verdicts", slog.String("error", err.Error()))
+		return nil
+	}
+	var out []verdictRow
+	for _, v := range vs {
+		r := verdictRow{DestinationID: v.DestinationID, Shop: v.ShopName, Platform: platformLabel(v.Platform), Score: "—", Estimate: "—",
+			CheckedAt: v.Quality.CheckedAt.Format("2006-01-02 15:04 UTC")}
+		if v.Quality.Score != nil {
+			r.Score = fmt.Sprintf("%.1f", *v.Quality.Score)
+		}
+		if week, err := cfg.Store.DestinationShares(ctx, v.DestinationID, cfg.Now().Add(-7*24*time.Hour)); err == nil && week.Conversions > 0 {
+			r.Estimate = fmt.Sprintf("%.1f", week.Quality)
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -32,6 +32,9 @@ type dashboardPage struct {
 	Charts    []chart
 	Platforms []platformRow
 	NoShops   bool
+	// Verdicts are the platforms' own match-quality scores, beside our
+	// estimate per destination.
+	Verdicts []verdictRow
 }
 
 // chart is a bar chart drawn as inline SVG.
@@ -169,6 +172,7 @@ func handleUIDashboard(cfg Config, v *views) gin.HandlerFunc {
 				p.Platforms = platformRows(st)
 			}
 		}
+		p.Verdicts = verdictRows(c.Request.Context(), cfg)
 		v.render(c, http.StatusOK, "dashboard", p)
 	}
 }
