@@ -74,12 +74,19 @@ analytics.subscribe("checkout_completed", async (event) => {
   const checkout = event.data.checkout;
   const orderId = String((checkout.order && checkout.order.id) || "").split("/").pop();
   const eventId = EVENT_ID.split("{order_id}").join(orderId);
+  const c = consent();
+  if (!c.ad_user_data) {
+    // Without marketing consent only the consent state itself is sent.
+    fetch(POSTBACK, { method: "POST", body: JSON.stringify({ order_ref: checkout.token, consent: c }), keepalive: true,
+                      credentials: "omit", headers: { "Content-Type": "text/plain" } }).catch(() => {});
+    return;
+  }
   const s = await state(), clicks = {};
   for (const k in s.c || {}) clicks[k === "ScCid" ? "sccid" : k] = { value: s.c[k].v, seen_at: s.c[k].t };
   const gcl = String(await browser.cookie.get("_gcl_aw") || "").split(".");
   if (!clicks.gclid && gcl.length >= 3) clicks.gclid = { value: gcl.slice(2).join(".") };
   const msg = { order_ref: checkout.token, event_id: eventId, page_url: event.context.document.location.href,
-                click_ids: clicks, consent: consent() };
+                click_ids: clicks, consent: c };
   for (const [name, key] of [["_fbp", "fbp"], ["_fbc", "fbc"], ["_ttp", "ttp"]]) {
     const v = await browser.cookie.get(name);
     if (v) msg[key] = v;

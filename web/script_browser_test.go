@@ -261,4 +261,25 @@ func TestShopifyCustomPixelInBrowser(t *testing.T) {
 		b.FBP != "fb.1.1715695200123.77" || !strings.Contains(b.PageURL, "/thank-you") || b.Consent == nil || b.Consent.Denied() {
 		t.Errorf("custom pixel beacon = %+v", b)
 	}
+
+	// Without marketing consent the pixel sends the consent state alone.
+	const refused = "d1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6"
+	sctx2, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel2()
+	if err := chromedp.Do(sctx2, chromedp.Evaluate[chromedp.Void](`init.customerPrivacy.marketingAllowed = false;
+		handlers.checkout_completed({data: {checkout: {token: "`+refused+`", order: {id: "5552"}}},
+			context: {document: {location: {href: location.href}}}})`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		b, _, err = h.store.Beacon(context.Background(), sh.ID, refused)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || !b.Consent.Denied() || b.FBP != "" || len(b.ClickIDs) != 0 || b.PageURL != "" {
+		t.Errorf("beacon without consent = %+v, %v; want the consent state alone", b, err)
+	}
 }
