@@ -186,13 +186,6 @@ func jsonDepth(b []byte) int {
 	return most
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
 // ipLimiter rate-limits beacons per client address (IPv6 per /64) with a
 // token bucket each, in bounded memory: idle buckets are swept, and past
 // maxEntries the table starts afresh.

@@ -52,7 +52,7 @@ func TestBrowserQualityView(t *testing.T) {
 		chromedp.Navigate(fmt.Sprintf("%s/admin/destinations/%d", h.srv.URL, d.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#quality")),
 		chromedp.Click(chromedp.CSS(`#quality form button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#quality table`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict-keys`)),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
-	testAPIToken = "e2e-api-token"
+	testAPIToken = "e2e-api-token-0123456789abcdef0123"
 	shopSecret   = "shpss_0123456789abcdef0123456789abcdef"
 	pixelID      = "1234567890"
 	metaToken    = "EAAB-e2e-token"
