@@ -150,13 +150,16 @@ func (s *Store) joinLate(tx *gormDB, eventID int64, b mapping.Beacon, now time.T
 			return false, nil
 		}
 	}
-	var ev eventRow
-	if err := tx.Select("id, conversion, reason").First(&ev, eventID).Error; err != nil {
-		return false, fmt.Errorf("load held event: %w", notFound(err))
+	var evs []eventRow
+	if err := tx.Select("id, conversion, reason").Where("id = ?", eventID).Limit(1).Find(&evs).Error; err != nil {
+		return false, fmt.Errorf("load held event: %w", err)
 	}
-	if ev.Conversion == "" {
+	// An event pruned meanwhile (a short POSTBACK_RETENTION) has nothing
+	// left to join.
+	if len(evs) == 0 || evs[0].Conversion == "" {
 		return false, nil
 	}
+	ev := evs[0]
 	var conv mapping.Conversion
 	if err := json.Unmarshal([]byte(ev.Conversion), &conv); err != nil {
 		return false, fmt.Errorf("held event %d: %w", eventID, err)
