@@ -198,3 +198,28 @@ func TestNoHoldWithoutScriptAndPurge(t *testing.T) {
 		})
 	}
 }
+
+func TestBeaconOfAnotherShopIsNeverJoined(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a, b := newShop(t, s), newShop(t, s)
+			newDest(t, s, b.ID, "meta", nil)
+			// A stranger posts a beacon with b's ref to a's public id.
+			if _, err := s.SaveBeacon(ctx, a.ID, beacon(), t0); err != nil {
+				t.Fatal(err)
+			}
+			out, err := s.CommitBatch(ctx, []store.Incoming{withRef(b.ID, "d1", "7001", 15*time.Second)}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := s.Event(ctx, out[0].EventID)
+			if err != nil || ev.Conversion.BeaconJoined || ev.Conversion.UserAgent != "" {
+				t.Errorf("shop b's conversion took shop a's beacon: %+v, %v", ev.Conversion, err)
+			}
+			if _, res, _ := s.Beacon(ctx, a.ID, ref); res.EventID != 0 {
+				t.Errorf("shop a's beacon claimed by event %d", res.EventID)
+			}
+		})
+	}
+}
