@@ -69,7 +69,9 @@ func handleCollect(cfg Config, limits *ipLimiter) gin.HandlerFunc {
 		corsHeaders(c)
 		now := cfg.Now().UTC()
 		ip := c.ClientIP()
+		count := func(outcome string) { cfg.Metrics.Beacons.WithLabelValues(outcome).Inc() }
 		if !limits.allow(ip, now) {
+			count("rate_limited")
 			c.Header("Retry-After", "1")
 			c.AbortWithStatus(http.StatusTooManyRequests)
 			return
@@ -77,6 +79,7 @@ func handleCollect(cfg Config, limits *ipLimiter) gin.HandlerFunc {
 		shop, err := cfg.Store.ShopByPublicID(ctx, c.Param("public_id"))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			count("unknown_shop")
 			c.AbortWithStatus(http.StatusNotFound)
 			return
 		case err != nil:
@@ -88,6 +91,7 @@ func handleCollect(cfg Config, limits *ipLimiter) gin.HandlerFunc {
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
+				count("too_large")
 				jsonError(c, http.StatusRequestEntityTooLarge, "beacon body is over 8 KiB")
 				return
 			}
@@ -96,6 +100,7 @@ func handleCollect(cfg Config, limits *ipLimiter) gin.HandlerFunc {
 		}
 		b, msg := parseBeacon(body, now)
 		if msg != "" {
+			count("bad_request")
 			jsonError(c, http.StatusBadRequest, msg)
 			return
 		}
@@ -110,6 +115,7 @@ func handleCollect(cfg Config, limits *ipLimiter) gin.HandlerFunc {
 			c.AbortWithStatus(http.StatusServiceUnavailable)
 			return
 		}
+		count(res.Outcome)
 		if res.Released {
 			cfg.Notify()
 		}

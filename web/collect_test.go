@@ -97,6 +97,18 @@ func TestCollectAnswers(t *testing.T) {
 	if err != nil || b.FBP != cookie || b.ClickIDs["gclid"].Value != "Cj0KCQ" || b.UserAgent == "" {
 		t.Errorf("stored beacon = %+v, %v", b, err)
 	}
+	resp, err := http.Get(h.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`postback_beacons_total{outcome="stored"} 3`, `postback_beacons_total{outcome="bad_request"} 5`,
+		`postback_beacons_total{outcome="unknown_shop"} 2`, `postback_beacons_total{outcome="too_large"} 1`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	if strings.Contains(logs.String(), cookie) || strings.Contains(logs.String(), "Cj0KCQ") {
 		t.Errorf("logs carry a cookie or click id value:\n%s", logs.String())
 	}
