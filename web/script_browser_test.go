@@ -144,6 +144,18 @@ func TestScriptInBrowser(t *testing.T) {
 		t.Fatal("nothing stored after Postback.consent")
 	}
 	run("clear", chromedp.Evaluate[chromedp.Void](`document.cookie = "_postback=; path=/; max-age=0"; "ok"`))
+	// Google Consent Mode: a denial stores nothing, a later grant does.
+	run("consent mode denied", chromedp.Navigate(shopSrv.URL+"/landing?consent=required&platform=none&gclid=Cj0-consent-mode"), loaded,
+		chromedp.Evaluate[chromedp.Void](`function gtag(){dataLayer.push(arguments)}
+			gtag("consent", "default", {ad_user_data: "denied", ad_storage: "denied"}); "ok"`))
+	if m := stored(); m != nil {
+		t.Fatalf("stored %v with consent denied", m)
+	}
+	run("consent mode granted", chromedp.Evaluate[chromedp.Void](`gtag("consent", "update", {ad_user_data: "granted", ad_storage: "granted"}); "ok"`))
+	if m := stored(); m == nil {
+		t.Fatal("nothing stored after gtag consent update")
+	}
+	run("clear again", chromedp.Evaluate[chromedp.Void](`document.cookie = "_postback=; path=/; max-age=0"; "ok"`))
 
 	// Landing with click ids: the cookie keeps each with its time.
 	before := time.Now().Unix()

@@ -180,6 +180,9 @@
     purchase: purchase
   };
   d.addEventListener("visitorConsentCollected", readShopifyPrivacy);
+  // A later gtag('consent', 'update', …) is seen as it is pushed.
+  var dl = w.dataLayer = w.dataLayer || [], push = dl.push;
+  dl.push = function () { var r = push.apply(dl, arguments); readConsentMode(); return r; };
   readConsentMode();
   readShopifyPrivacy();
   capture();
