@@ -216,7 +216,7 @@ func joinBeacons(tx *gormDB, ps []pending, now time.Time) (map[int]beaconJoin, e
 	refs := map[int64][]string{}
 	for i := range ps {
 		p := &ps[i]
-		if p.conv != nil && !p.isDup() && p.conv.OrderRef != "" {
+		if p.conv != nil && !p.isDup() && p.conv.OrderRef != "" && p.in.UsesScript {
 			refs[p.in.ShopID] = append(refs[p.in.ShopID], p.conv.OrderRef)
 		}
 	}
@@ -242,7 +242,7 @@ func joinBeacons(tx *gormDB, ps []pending, now time.Time) (map[int]beaconJoin, e
 	out := map[int]beaconJoin{}
 	for i := range ps {
 		p := &ps[i]
-		if p.conv == nil || p.isDup() || p.conv.OrderRef == "" {
+		if p.conv == nil || p.isDup() || p.conv.OrderRef == "" || !p.in.UsesScript {
 			continue
 		}
 		r, ok := found[shopRef{p.in.ShopID, p.conv.OrderRef}]

@@ -24,7 +24,7 @@ func beacon() mapping.Beacon {
 func withRef(shopID int64, delivery, order string, hold time.Duration) store.Incoming {
 	in := paid(shopID, delivery, order)
 	in.Webhook.Conversion.OrderRef = ref
-	in.BeaconHold = hold
+	in.BeaconHold, in.UsesScript = hold, true
 	return in
 }
 
@@ -221,5 +221,24 @@ func TestBeaconOfAnotherShopIsNeverJoined(t *testing.T) {
 				t.Errorf("shop a's beacon claimed by event %d", res.EventID)
 			}
 		})
+	}
+}
+
+func TestNoBeaconLookupForShopsWithoutTheScript(t *testing.T) {
+	s := storetest.SQLite(t)
+	ctx := context.Background()
+	sh := newShop(t, s)
+	newDest(t, s, sh.ID, "meta", nil)
+	if _, err := s.SaveBeacon(ctx, sh.ID, beacon(), t0); err != nil {
+		t.Fatal(err)
+	}
+	in := withRef(sh.ID, "d1", "8001", 0)
+	in.UsesScript = false
+	out, err := s.CommitBatch(ctx, []store.Incoming{in}, routing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := s.Event(ctx, out[0].EventID); ev.Conversion.BeaconJoined {
+		t.Error("a beacon was looked up for a webhook the caller marked as from a shop without the script")
 	}
 }

@@ -39,10 +39,16 @@ const DefaultBeaconHold = 15 * time.Second
 // browser beacon: the configured hold when the shop's script sent a beacon
 // in the last 7 days, else 0.
 func beaconHold(cfg Config, shop store.Shop, now time.Time) time.Duration {
-	if cfg.BeaconHold <= 0 || shop.ScriptSeenAt.IsZero() || now.Sub(shop.ScriptSeenAt) > ScriptRecent {
+	if cfg.BeaconHold <= 0 || !usesScript(shop, now) {
 		return 0
 	}
 	return cfg.BeaconHold
+}
+
+// usesScript reports whether the shop's script sent a beacon in the last
+// 7 days (ScriptSeenAt is kept to the hour, so allow one more).
+func usesScript(shop store.Shop, now time.Time) bool {
+	return !shop.ScriptSeenAt.IsZero() && now.Sub(shop.ScriptSeenAt) <= ScriptRecent+time.Hour
 }
 
 // beaconBody is the beacon as the browser sends it.
