@@ -301,6 +301,7 @@ func shopifyConversion(o *shopifyOrder, shopDomain string, rules mapping.ShopRul
 		return nil, nil, err
 	}
 	shopifyClickIDs(o, &c.ClickIDs, rules.AttributeNames)
+	notes = append(notes, c.ClickIDs.DropMalformedBrowserIDs()...)
 	c.ClientIP = strings.TrimSpace(o.BrowserIP)
 	if c.ClientIP == "" {
 		c.ClientIP = strings.TrimSpace(o.ClientDetails.BrowserIP)

@@ -845,6 +845,7 @@ func stripeConvert(w *mapping.Webhook, ev stripeEvent, o stripeOrder, rules mapp
 	}
 	notes := []string{o.note}
 	notes = append(notes, stripeAttribution(c, meta, rules)...)
+	notes = append(notes, c.ClickIDs.DropMalformedBrowserIDs()...)
 	var userNote string
 	c.User, userNote = o.buyer.user(meta)
 	notes = append(notes, userNote)

@@ -637,6 +637,7 @@ func (o *wooOrder) conversion(at time.Time, attr wooAttr, rules mapping.ShopRule
 
 	var notes []string
 	c.User, notes = o.user()
+	notes = append(notes, c.ClickIDs.DropMalformedBrowserIDs()...)
 	return c, strings.Join(notes, "; "), nil
 }
 

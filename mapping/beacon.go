@@ -296,3 +296,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// DropMalformedBrowserIDs removes an fbc a store kept that does not have
+// Meta's form (Meta refuses such an fbc as modified), so it is never sent,
+// and returns why for the event's reason (without the value). fbp is left
+// as the store sent it: Meta accepts it as an opaque browser id.
+func (c *ClickIDs) DropMalformedBrowserIDs() []string {
+	var notes []string
+	if v := strings.TrimSpace(c.FBC); v != "" && !ValidFBC(v) {
+		c.FBC = ""
+		notes = append(notes, "fbc dropped: not of Meta's form fb.<0-2>.<creation ms>.<fbclid>")
+	}
+	return notes
+}

@@ -87,3 +87,26 @@ func TestAddBeaconOnlyAdds(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestDropMalformedBrowserIDs(t *testing.T) {
+	for _, tc := range []struct {
+		fbc, want string
+		notes     int
+	}{
+		{"fb.1.1715696012345.IwAR1", "fb.1.1715696012345.IwAR1", 0},
+		{"fb.1.1715696012.IwAR1", "", 1}, // seconds, not ms
+		{"IwAR1", "", 1},                 // a bare fbclid in the fbc attribute
+		{"", "", 0},
+	} {
+		c := ClickIDs{FBC: tc.fbc, FBP: "fb.1.1.2"}
+		notes := c.DropMalformedBrowserIDs()
+		if c.FBC != tc.want || len(notes) != tc.notes || c.FBP != "fb.1.1.2" {
+			t.Errorf("fbc %q: kept %q with notes %q (fbp %q); want %q and %d note(s), fbp untouched", tc.fbc, c.FBC, notes, c.FBP, tc.want, tc.notes)
+		}
+		for _, n := range notes {
+			if strings.Contains(n, "IwAR1") {
+				t.Errorf("note %q carries the value", n)
+			}
+		}
+	}
+}
