@@ -32,7 +32,7 @@ func TestMetaQuality(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startFake(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				q := r.URL.Query()
-				if r.Method != http.MethodGet || r.URL.Path != "/v25.0/dataset_quality" || q.Get("dataset_id") != "1234567890" ||
+				if r.Method != http.MethodGet || r.URL.Path != "/"+metaVersion+"/dataset_quality" || q.Get("dataset_id") != "1234567890" ||
 					q.Get("fields") != metaQualityFields || q.Get("access_token") != "" || r.Header.Get("Authorization") != "Bearer EAAB-token" {
 					t.Errorf("request %s %s (auth %q)", r.Method, r.URL, r.Header.Get("Authorization"))
 					w.WriteHeader(http.StatusBadRequest)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestDestinationQualityFromFakeMeta(t *testing.T) {
 	calls := 0
 	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls++
-		if r.URL.Path != "/v25.0/dataset_quality" || r.URL.Query().Get("dataset_id") != "1234567890" || r.Header.Get("Authorization") != "Bearer EAAB-quality" {
+		if !strings.HasSuffix(r.URL.Path, "/dataset_quality") || r.URL.Query().Get("dataset_id") != "1234567890" || r.Header.Get("Authorization") != "Bearer EAAB-quality" {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"error":{"message":"bad request","code":100}}`)
 			return

@@ -94,7 +94,7 @@ func settings() []setting {
 	s := []setting{
 		{env: "POSTBACK_ADDR", def: ":8080", help: "listen address", field: func(c *Config) *string { return &c.Addr }},
 		{env: "POSTBACK_DATABASE_URL", def: "postback.db", help: "SQLite path or file: URL, or a postgres:// URL", field: func(c *Config) *string { return &c.DatabaseURL }},
-		{env: "POSTBACK_PUBLIC_URL", def: "http://localhost:8080", help: "base of the webhook URLs shown to users", url: true, field: func(c *Config) *string { return &c.PublicURL }},
+		{env: "POSTBACK_PUBLIC_URL", help: "base of the webhook URLs shown to users (default: http://localhost and the port of POSTBACK_ADDR)", url: true, field: func(c *Config) *string { return &c.PublicURL }},
 		{env: "POSTBACK_SECRET_KEY", help: "32 bytes, base64 or hex; encrypts stored credentials (default: generated into postback.key beside the SQLite file)", secret: true, field: func(c *Config) *string { return &c.SecretKey }},
 		{env: "POSTBACK_ADMIN_PASSWORD", help: "if set and no admin exists, creates user admin with it", secret: true, field: func(c *Config) *string { return &c.AdminPassword }},
 		{env: "POSTBACK_API_TOKEN", help: "if set (at least 32 characters), accepted as a Bearer token for /api/v1", secret: true, field: func(c *Config) *string { return &c.APIToken }},
@@ -154,7 +154,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	for _, s := range settings() {
 		v := strings.TrimSpace(*values[s.env])
-		if s.url {
+		if s.url && !(v == "" && s.env == "POSTBACK_PUBLIC_URL") {
 			if err := checkURL(v); err != nil {
 				return Config{}, fmt.Errorf("%s: %v", s.env, err)
 			}
@@ -169,6 +169,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.Addr == "" {
 		return Config{}, errors.New("POSTBACK_ADDR: must not be empty")
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = defaultPublicURL(cfg.Addr)
 	}
 	if cfg.DatabaseURL == "" {
 		return Config{}, errors.New("POSTBACK_DATABASE_URL: must not be empty")

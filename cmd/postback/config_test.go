@@ -23,6 +23,10 @@ func TestParseConfig(t *testing.T) {
 		cfg.PlatformURLs["meta"] != "https://graph.facebook.com" || cfg.Retention != 90*24*time.Hour || cfg.RetryBackoff != 30*time.Second {
 		t.Errorf("defaults = %+v", cfg)
 	}
+	// Without POSTBACK_PUBLIC_URL the webhook URLs follow the listen port.
+	if cfg, err = parseConfig([]string{"--addr", ":9000"}, env(), io.Discard); err != nil || cfg.PublicURL != "http://localhost:9000" {
+		t.Errorf("public URL with POSTBACK_ADDR :9000 = %q, %v; want http://localhost:9000", cfg.PublicURL, err)
+	}
 	cfg, err = parseConfig([]string{"--addr", "127.0.0.1:9000", "-postback-public-url", "https://p.example.com/"},
 		env("POSTBACK_ADDR", ":7000", "POSTBACK_META_URL", "http://127.0.0.1:1234/"), io.Discard)
 	if err != nil {

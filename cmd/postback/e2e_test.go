@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/postbackhq/postback/internal/testutil"
+	"github.com/postbackhq/postback/platforms"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -65,7 +66,7 @@ func (f *fakeMeta) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		fmt.Fprintf(w, `{"error":{"message":%q,"type":"OAuthException","code":100}}`, msg)
 	}
-	if r.Method != http.MethodPost || r.URL.Path != "/v25.0/"+pixelID+"/events" {
+	if r.Method != http.MethodPost || r.URL.Path != "/"+platforms.DefaultVersion("meta")+"/"+pixelID+"/events" {
 		fail(404, "unexpected "+r.Method+" "+r.URL.Path)
 		return
 	}

@@ -161,6 +161,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
+	reg.MustRegister(web.NewVersionCollector(st, time.Now))
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	senders := newSenders(cfg, httpClient)
 	routing := delivery.NewRouting(senders)
