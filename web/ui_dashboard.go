@@ -43,6 +43,10 @@ type dashboardPage struct {
 	VersionWarnings []versionWarning
 	// Accounted is each shop's accounted-for figure over the window.
 	Accounted []shopAccounted
+
+	// Verdicts are the platforms' own match-quality scores, beside our
+	// estimate per destination.
+	Verdicts []verdictRow
 }
 
 // versionWarning is one destination's API version warning.
@@ -214,6 +218,8 @@ func handleUIDashboard(cfg Config, v *views) gin.HandlerFunc {
 			v.storeFail(c, err, "statistics")
 			return
 		}
+
+		p.Verdicts = verdictRows(c.Request.Context(), cfg)
 		v.render(c, http.StatusOK, "dashboard", p)
 	}
 }

@@ -51,6 +51,11 @@ type Config struct {
 	reconcileInterval string
 	// SMTPURL is POSTBACK_SMTP_URL (a secret: it carries the password).
 	SMTPURL string
+
+	// BeaconHold is how long a conversion waits for its browser beacon
+	// when the shop uses the storefront script; 0 disables.
+	BeaconHold time.Duration
+	beaconHold string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
 	// MetricsToken, when set, is required as a bearer token for /metrics.
@@ -113,6 +118,8 @@ func settings() []setting {
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
 		{env: "POSTBACK_RECONCILE_INTERVAL", def: "15m", help: "how often each shop with store API credentials is reconciled (jittered); 0 runs it only on demand", field: func(c *Config) *string { return &c.reconcileInterval }},
 		{env: "POSTBACK_SMTP_URL", help: "smtp://user:pass@host:port (or smtps://) for e-mail alerts", secret: true, field: func(c *Config) *string { return &c.SMTPURL }},
+
+		{env: "POSTBACK_BEACON_HOLD", def: "15s", help: "how long a conversion waits for its browser beacon when the shop uses the script; 0 disables", field: func(c *Config) *string { return &c.beaconHold }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
 	for _, p := range platformURLs {
@@ -236,6 +243,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.ReconcileInterval, err = time.ParseDuration(cfg.reconcileInterval); err != nil || (cfg.ReconcileInterval != 0 && cfg.ReconcileInterval < time.Minute) {
 		return Config{}, errors.New("POSTBACK_RECONCILE_INTERVAL: must be a duration of at least 1m, such as 15m, or 0")
+	}
+	if cfg.BeaconHold, err = parseDays(cfg.beaconHold); err != nil || cfg.BeaconHold < 0 || cfg.BeaconHold > 10*time.Minute {
+		return Config{}, errors.New("POSTBACK_BEACON_HOLD: must be a duration from 0 to 10m, such as 15s")
 	}
 	return cfg, nil
 }
