@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -46,7 +47,18 @@ type Config struct {
 	retention string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
+	// MemoryLimit is the Go runtime's soft memory limit in bytes; 0 leaves
+	// the runtime's own (GOMEMLIMIT, or none).
+	MemoryLimit int64
+	memoryLimit string
+	// WebhookInflightBytes caps the webhook body bytes held at once.
+	WebhookInflightBytes int64
+	webhookInflight      string
 }
+
+// defaultMemoryLimit is the soft memory limit when neither
+// POSTBACK_MEMORY_LIMIT nor GOMEMLIMIT is set.
+const defaultMemoryLimit = 256 << 20
 
 // setting is one configuration variable.
 type setting struct {
@@ -85,6 +97,8 @@ func settings() []setting {
 		{env: "POSTBACK_DEBUG_ADDR", help: "if set, serve pprof profiles on this address (e.g. 127.0.0.1:6060)", field: func(c *Config) *string { return &c.DebugAddr }},
 		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
+		{env: "POSTBACK_MEMORY_LIMIT", help: "soft memory limit of the Go runtime, e.g. 256MiB or 1GiB; off for none (default: GOMEMLIMIT if set, else 256MiB)", field: func(c *Config) *string { return &c.memoryLimit }},
+		{env: "POSTBACK_WEBHOOK_INFLIGHT_BYTES", def: "64MiB", help: "cap on webhook body bytes held by all requests at once; past it webhooks get 503 with Retry-After", field: func(c *Config) *string { return &c.webhookInflight }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
 	for _, p := range platformURLs {
@@ -186,7 +200,44 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if cfg.RetryMaxBackoff, err = time.ParseDuration(cfg.retryMaxBackoff); err != nil || cfg.RetryMaxBackoff < cfg.RetryBackoff {
 		return Config{}, errors.New("POSTBACK_RETRY_MAX_BACKOFF: must be a duration no shorter than POSTBACK_RETRY_BACKOFF")
 	}
+	switch v := strings.ToLower(cfg.memoryLimit); {
+	case v == "" && getenv("GOMEMLIMIT") != "":
+		// The runtime already read GOMEMLIMIT.
+	case v == "":
+		cfg.MemoryLimit = defaultMemoryLimit
+	case v == "off" || v == "0":
+		cfg.MemoryLimit = math.MaxInt64
+	default:
+		if cfg.MemoryLimit, err = parseBytes(v); err != nil || cfg.MemoryLimit < 32<<20 {
+			return Config{}, errors.New("POSTBACK_MEMORY_LIMIT: must be a size of at least 32MiB such as 256MiB or 1GiB, or off")
+		}
+	}
+	if cfg.WebhookInflightBytes, err = parseBytes(cfg.webhookInflight); err != nil || cfg.WebhookInflightBytes < 64<<10 {
+		return Config{}, errors.New("POSTBACK_WEBHOOK_INFLIGHT_BYTES: must be a size of at least 64KiB such as 64MiB")
+	}
 	return cfg, nil
+}
+
+// parseBytes reads a size: plain bytes, or with a unit (KiB, MiB, GiB
+// and KB, MB, GB; case-insensitive).
+func parseBytes(v string) (int64, error) {
+	v = strings.TrimSpace(strings.ToLower(v))
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"b", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size", v)
+	}
+	return n * mult, nil
 }
 
 func checkURL(v string) error {

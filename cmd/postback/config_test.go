@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,9 @@ func TestParseConfig(t *testing.T) {
 		{"backoff", []string{"POSTBACK_RETRY_BACKOFF", "-1s"}, "POSTBACK_RETRY_BACKOFF"},
 		{"empty addr", []string{"POSTBACK_ADDR", " "}, "POSTBACK_ADDR"},
 		{"proxy", []string{"POSTBACK_TRUSTED_PROXIES", "10.0.0.0/8, example.com"}, "POSTBACK_TRUSTED_PROXIES"},
+		{"memory limit", []string{"POSTBACK_MEMORY_LIMIT", "lots"}, "POSTBACK_MEMORY_LIMIT"},
+		{"memory limit too small", []string{"POSTBACK_MEMORY_LIMIT", "1MiB"}, "POSTBACK_MEMORY_LIMIT"},
+		{"inflight bytes", []string{"POSTBACK_WEBHOOK_INFLIGHT_BYTES", "-5"}, "POSTBACK_WEBHOOK_INFLIGHT_BYTES"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,6 +57,22 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("env %v: err = %v, want one line starting with %s", tt.env, err, tt.variable)
 			}
 		})
+	}
+	limits := []struct {
+		env             []string
+		limit, inflight int64
+	}{
+		{nil, 256 << 20, 64 << 20},
+		{[]string{"GOMEMLIMIT", "1GiB"}, 0, 64 << 20},
+		{[]string{"GOMEMLIMIT", "1GiB", "POSTBACK_MEMORY_LIMIT", "512MiB"}, 512 << 20, 64 << 20},
+		{[]string{"POSTBACK_MEMORY_LIMIT", "off", "POSTBACK_WEBHOOK_INFLIGHT_BYTES", "16MB"}, math.MaxInt64, 16e6},
+		{[]string{"POSTBACK_MEMORY_LIMIT", "1073741824"}, 1 << 30, 64 << 20},
+	}
+	for _, tt := range limits {
+		cfg, err := parseConfig(nil, env(tt.env...), io.Discard)
+		if err != nil || cfg.MemoryLimit != tt.limit || cfg.WebhookInflightBytes != tt.inflight {
+			t.Errorf("env %v: limit %d, inflight %d, err %v; want %d, %d", tt.env, cfg.MemoryLimit, cfg.WebhookInflightBytes, err, tt.limit, tt.inflight)
+		}
 	}
 	key := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	if _, err := parseConfig(nil, env("POSTBACK_SECRET_KEY", key, "POSTBACK_DATABASE_URL", "postgres://u@h/db"), io.Discard); err != nil {

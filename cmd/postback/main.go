@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	key, err := loadKey(cfg, log)
 	if err != nil {
 		return err
@@ -149,7 +152,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		Handler: web.NewServer(web.Config{
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
-			Notify: worker.Notify, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			MaxInflightBytes: cfg.WebhookInflightBytes,
+			Notify:           worker.Notify, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
