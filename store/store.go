@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -133,6 +135,11 @@ func Open(ctx context.Context, dsn string, sealer *Sealer, log *slog.Logger) (*S
 
 // openSQLite opens the writer (one pinned connection) and the readers.
 func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) error {
+	if path := SQLitePath(dsn); path != "" {
+		if err := checkWritable(path); err != nil {
+			return err
+		}
+	}
 	// Two connections: one pinned for writes, one spare for migrations.
 	w, err := openSQLitePool(dsn, cfg, 2, false)
 	if err != nil {
@@ -173,6 +180,40 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) er
 		return err
 	}
 	s.closers = append(s.closers, sqlR.Close)
+	return nil
+}
+
+// checkWritable says plainly why a SQLite file cannot be written, before
+// the driver reports "unable to open database file: no such file or
+// directory" for a file that exists on a read-only filesystem: SQLite
+// needs to write the file and to create path-wal and path-shm beside it.
+func checkWritable(path string) error {
+	cause := func(err error) error {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("directory %s of database file %s does not exist", dir, path)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	switch {
+	case err == nil:
+		f.Close()
+	case errors.Is(err, fs.ErrNotExist):
+		// Created below, if the directory is writable.
+	default:
+		return fmt.Errorf("database file %s is not writable: %v", path, cause(err))
+	}
+	probe, err := os.CreateTemp(dir, ".postback-write-check-*")
+	if err != nil {
+		return fmt.Errorf("directory %s of database file %s is not writable (SQLite creates its -wal and -shm files there): %v", dir, path, cause(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	return nil
 }
 
