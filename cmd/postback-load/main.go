@@ -22,6 +22,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
@@ -60,7 +61,7 @@ type options struct {
 	n, c, size, replicas           int
 	eventBase                      int
 	ceiling                        bool
-	soak, timeout                  time.Duration
+	soak, timeout, storageWait     time.Duration
 	// targets are the replicas' base URLs; senders take them in turn.
 	targets []string
 	// pids and dbPath of spawned replicas, for RSS and storage figures.
@@ -83,6 +84,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.size, "size", 0, "pad each order to about this many bytes (default: the 4.4 KB template)")
 	fs.BoolVar(&o.ceiling, "ceiling", true, "also measure a bare group-commit durable insert of the same bodies, and print the ratio")
 	fs.DurationVar(&o.soak, "soak", 0, "instead of -n webhooks, send for this long with deliveries flowing, sampling RSS every 5 s")
+	fs.DurationVar(&o.storageWait, "storage-wait", 0, "after the drain, wait this long (for the compactor; see POSTBACK_COMPACT_AFTER) and measure storage again")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "with -spawn: POSTBACK_DEBUG_ADDR of the (first) spawned postback, for pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -130,7 +132,11 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "drain: %d conversions received by the fake Meta in %v → %.0f conversions/s (%d requests, largest batch %d)\n",
 		drained, elapsed.Round(time.Millisecond), float64(drained)/elapsed.Seconds(), meta.requests.Load(), meta.maxBatch.Load())
 	o.printRSS(out, "after drain")
-	o.printStorage(out)
+	o.printStorage(out, "after drain")
+	if o.storageWait > 0 {
+		time.Sleep(o.storageWait)
+		o.printStorage(out, fmt.Sprintf("%v later", o.storageWait))
+	}
 	if o.ceiling {
 		dsn := o.db
 		if dsn == "" || !strings.HasPrefix(dsn, "postgres") {
@@ -170,18 +176,44 @@ func (o options) printRSS(out io.Writer, when string) {
 	}
 }
 
-// printStorage reports the SQLite file's size per webhook sent.
-func (o options) printStorage(out io.Writer) {
+// printStorage reports the SQLite database's pages in use (free pages,
+// which new rows reuse, left out) per webhook sent, and the files' size.
+func (o options) printStorage(out io.Writer, when string) {
 	if o.dbPath == "" {
 		return
 	}
-	var total int64
+	var files int64
 	for _, suffix := range []string{"", "-wal"} {
 		if fi, err := os.Stat(o.dbPath + suffix); err == nil {
-			total += fi.Size()
+			files += fi.Size()
 		}
 	}
-	fmt.Fprintf(out, "storage: %.1f MB database (with WAL), %.1f KB per webhook\n", float64(total)/1e6, float64(total)/1024/float64(o.n))
+	db, err := sql.Open("sqlite3", "file:"+o.dbPath+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		fmt.Fprintln(out, "storage:", err)
+		return
+	}
+	defer db.Close()
+	var pages, free, size int64
+	for q, v := range map[string]*int64{"PRAGMA page_count": &pages, "PRAGMA freelist_count": &free, "PRAGMA page_size": &size} {
+		if err := db.QueryRow(q).Scan(v); err != nil {
+			fmt.Fprintln(out, "storage:", err)
+			return
+		}
+	}
+	used := (pages - free) * size
+	fmt.Fprintf(out, "storage %s: %.1f MB of pages in use, %.2f KB per webhook (files with WAL: %.1f MB)\n",
+		when, float64(used)/1e6, float64(used)/1024/float64(o.n), float64(files)/1e6)
+	var body, conv, compacted, payload, packed, attempts, apacked int64
+	err = db.QueryRow(`SELECT COALESCE(SUM(LENGTH(body)),0), COALESCE(SUM(LENGTH(conversion)+LENGTH(match_info)),0), COALESCE(SUM(body_codec <> 0),0),
+		(SELECT COALESCE(SUM(LENGTH(payload)+LENGTH(response)+LENGTH(match_info)),0) FROM deliveries), (SELECT COALESCE(SUM(LENGTH(packed)),0) FROM deliveries),
+		(SELECT COALESCE(SUM(LENGTH(request)+LENGTH(response)),0) FROM delivery_attempts), (SELECT COALESCE(SUM(LENGTH(packed)),0) FROM delivery_attempts)
+		FROM events`).Scan(&body, &conv, &compacted, &payload, &packed, &attempts, &apacked)
+	if err == nil {
+		per := func(v int64) float64 { return float64(v) / 1024 / float64(o.n) }
+		fmt.Fprintf(out, "  per webhook, KB: body %.2f, conversion+match %.2f, delivery text %.2f + packed %.2f, attempt text %.2f + packed %.2f; %d events compacted\n",
+			per(body), per(conv), per(payload), per(packed), per(attempts), per(apacked), compacted)
+	}
 }
 
 // soak sends distinct orders for o.soak with the fake Meta answering at

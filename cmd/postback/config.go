@@ -51,6 +51,10 @@ type Config struct {
 	// the runtime's own (GOMEMLIMIT, or none).
 	MemoryLimit int64
 	memoryLimit string
+	// CompactAfter is how long after receipt finished events are
+	// compressed; 0 turns compaction off.
+	CompactAfter time.Duration
+	compactAfter string
 	// WebhookInflightBytes caps the webhook body bytes held at once.
 	WebhookInflightBytes int64
 	webhookInflight      string
@@ -98,6 +102,7 @@ func settings() []setting {
 		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
 		{env: "POSTBACK_MEMORY_LIMIT", help: "soft memory limit of the Go runtime, e.g. 256MiB or 1GiB; off for none (default: GOMEMLIMIT if set, else 256MiB)", field: func(c *Config) *string { return &c.memoryLimit }},
+		{env: "POSTBACK_COMPACT_AFTER", def: "1m", help: "compress the body, payloads and responses of finished events this long after receipt, in the background; 0 turns it off", field: func(c *Config) *string { return &c.compactAfter }},
 		{env: "POSTBACK_WEBHOOK_INFLIGHT_BYTES", def: "64MiB", help: "cap on webhook body bytes held by all requests at once; past it webhooks get 503 with Retry-After", field: func(c *Config) *string { return &c.webhookInflight }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
@@ -211,6 +216,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		if cfg.MemoryLimit, err = parseBytes(v); err != nil || cfg.MemoryLimit < 32<<20 {
 			return Config{}, errors.New("POSTBACK_MEMORY_LIMIT: must be a size of at least 32MiB such as 256MiB or 1GiB, or off")
 		}
+	}
+	if cfg.CompactAfter, err = time.ParseDuration(cfg.compactAfter); cfg.compactAfter != "0" && (err != nil || cfg.CompactAfter <= 0) {
+		return Config{}, errors.New("POSTBACK_COMPACT_AFTER: must be a positive duration such as 1m, or 0")
 	}
 	if cfg.WebhookInflightBytes, err = parseBytes(cfg.webhookInflight); err != nil || cfg.WebhookInflightBytes < 64<<10 {
 		return Config{}, errors.New("POSTBACK_WEBHOOK_INFLIGHT_BYTES: must be a size of at least 64KiB such as 64MiB")
