@@ -265,7 +265,7 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 				Key     string
 				EventID int64
 			}
-			err := tx.Table(table).Select(column+" AS key, event_id").Where("shop_id = ? AND "+column+" IN ?", shop, keys[:n]).Scan(&rows).Error
+			err := tx.Table(table).Select(column+" AS key, event_id").Where("shop_id = ? AND "+column+" IN ?", shop, padKeys(keys[:n])).Scan(&rows).Error
 			if err != nil {
 				return fmt.Errorf("look up %s: %w", table, err)
 			}
@@ -302,6 +302,26 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 		}
 	}
 	return nil
+}
+
+// padKeys pads an IN list to the next power of two (repeating its last
+// key, which changes nothing) so that look-ups use a few statement texts
+// and stay prepared: on PostgreSQL every new text costs a round trip to
+// prepare on each pooled connection.
+func padKeys(keys []string) []string {
+	size := 1
+	for size < len(keys) {
+		size *= 2
+	}
+	if size == len(keys) {
+		return keys
+	}
+	out := make([]string, size)
+	copy(out, keys)
+	for i := len(keys); i < size; i++ {
+		out[i] = keys[len(keys)-1]
+	}
+	return out
 }
 
 // eventColumns are inserted for every event, in this order.
