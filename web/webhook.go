@@ -218,7 +218,13 @@ func (bb *bodyBudget) read(c *gin.Context, limit int64) (*bodyBuf, error) {
 			if !bb.reserve(buf, grow) {
 				return buf, errBusy
 			}
+			had := int64(cap(buf.b))
 			buf.b = slices.Grow(buf.b, int(grow))
+			// append rounds up to a size class: count what was allocated.
+			if extra := int64(cap(buf.b)) - had - grow; extra > 0 {
+				bb.used.Add(extra)
+				buf.reserved += extra
+			}
 		}
 		n, err := r.Read(buf.b[len(buf.b):cap(buf.b)])
 		buf.b = buf.b[:len(buf.b)+n]
