@@ -245,13 +245,13 @@ func openSQLitePool(dsn string, cfg *gorm.Config, conns int, readOnly bool) (*go
 	// Page caches are C memory outside the Go heap and the soft memory
 	// limit, kept per connection: 64 MiB each (one writer, four readers)
 	// made most of a 150 MB resident set. The writer's hot pages are the
-	// index tails and the dedupe keys; 16 MiB holds them, and readers
-	// mostly scan recent rows.
+	// index tails and the dedupe keys; 8 MiB holds them, and readers
+	// mostly read recent rows (2 MiB each).
 	if readOnly {
-		set("_cache_size", "-4096")
+		set("_cache_size", "-2048")
 		q.Set("_query_only", "on")
 	} else {
-		set("_cache_size", "-16384")
+		set("_cache_size", "-8192")
 	}
 	db, err := gorm.Open(sqlite.Open("file:"+path+"?"+q.Encode()), cfg)
 	if err != nil {
