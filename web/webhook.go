@@ -48,7 +48,7 @@ func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
 			switch {
 			case errors.As(err, &tooBig):
 				jsonError(c, http.StatusRequestEntityTooLarge, "webhook body is over the size limit")
-			case errors.Is(err, errBusy):
+			case errors.Is(err, errInflightFull):
 				c.Header("Retry-After", "1")
 				jsonError(c, http.StatusServiceUnavailable, "too many webhooks in flight; retry")
 			default:
@@ -164,8 +164,8 @@ func (sc *shopCache) forget(key string) {
 	sc.mu.Unlock()
 }
 
-// errBusy means the webhook bytes in flight reached their cap.
-var errBusy = errors.New("webhook bytes in flight over the cap")
+// errInflightFull means the webhook bytes in flight reached their cap.
+var errInflightFull = errors.New("webhook bytes in flight over the cap")
 
 // bodyBudget reads webhook bodies into pooled buffers that grow as bytes
 // arrive, never sized from what the client declares (Content-Length), and
@@ -209,14 +209,14 @@ func (bb *bodyBudget) read(c *gin.Context, limit int64) (*bodyBuf, error) {
 	buf := bb.pool.Get().(*bodyBuf)
 	buf.b = buf.b[:0]
 	if !bb.reserve(buf, int64(cap(buf.b))) {
-		return buf, errBusy
+		return buf, errInflightFull
 	}
 	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	for {
 		if len(buf.b) == cap(buf.b) {
 			grow := min(int64(cap(buf.b)), 1<<20)
 			if !bb.reserve(buf, grow) {
-				return buf, errBusy
+				return buf, errInflightFull
 			}
 			had := int64(cap(buf.b))
 			buf.b = slices.Grow(buf.b, int(grow))
