@@ -158,6 +158,9 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 	for i, a := range atts {
 		apacked[i] = pack(a.Request, a.Response)
 	}
+	if len(bups) == 0 && len(dels) == 0 && len(atts) == 0 {
+		return len(done), busy, nil
+	}
 	err = s.write(ctx, func(tx *gormDB) error {
 		for _, u := range bups {
 			var err error
