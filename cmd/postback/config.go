@@ -45,6 +45,10 @@ type Config struct {
 	// Retention is how long finished events are kept; 0 keeps them.
 	Retention time.Duration
 	retention string
+	// BeaconHold is how long a conversion waits for its browser beacon
+	// when the shop uses the storefront script; 0 disables.
+	BeaconHold time.Duration
+	beaconHold string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
 	// MetricsToken, when set, is required as a bearer token for /metrics.
@@ -123,6 +127,7 @@ func settings() []setting {
 		{env: "POSTBACK_MEMORY_LIMIT", help: "soft memory limit of the Go runtime, e.g. 256MiB or 1GiB; off for none (default: GOMEMLIMIT if set, else 256MiB)", field: func(c *Config) *string { return &c.memoryLimit }},
 		{env: "POSTBACK_COMPACT_AFTER", def: "1m", help: "compress the body, payloads and responses of finished events this long after receipt, in the background; 0 turns it off", field: func(c *Config) *string { return &c.compactAfter }},
 		{env: "POSTBACK_WEBHOOK_INFLIGHT_BYTES", def: "64MiB", help: "cap on webhook body bytes held by all requests at once; past it webhooks get 503 with Retry-After", field: func(c *Config) *string { return &c.webhookInflight }},
+		{env: "POSTBACK_BEACON_HOLD", def: "15s", help: "how long a conversion waits for its browser beacon when the shop uses the script; 0 disables", field: func(c *Config) *string { return &c.beaconHold }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
 	for _, p := range platformURLs {
@@ -256,6 +261,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.WebhookInflightBytes, err = parseBytes(cfg.webhookInflight); err != nil || cfg.WebhookInflightBytes < 64<<10 {
 		return Config{}, errors.New("POSTBACK_WEBHOOK_INFLIGHT_BYTES: must be a size of at least 64KiB such as 64MiB")
+	}
+	if cfg.BeaconHold, err = parseDays(cfg.beaconHold); err != nil || cfg.BeaconHold < 0 || cfg.BeaconHold > 10*time.Minute {
+		return Config{}, errors.New("POSTBACK_BEACON_HOLD: must be a duration from 0 to 10m, such as 15s")
 	}
 	return cfg, nil
 }
