@@ -101,6 +101,9 @@ type eventRow struct {
 	// Origin is written by SetEventOrigin; inserts take the column's
 	// default, webhook.
 	Origin string `gorm:"->"`
+
+	// BodyCodec says how Body is stored (codecRaw, codecZstd, codecKept).
+	BodyCodec int
 }
 
 func (eventRow) TableName() string { return "events" }
@@ -129,6 +132,9 @@ type deliveryRow struct {
 	MatchInfo     string
 	CreatedAt     int64 `gorm:"autoCreateTime:false"`
 	UpdatedAt     int64 `gorm:"autoUpdateTime:false"`
+	// Packed holds Payload and Response, compressed, once the delivery
+	// finished and the compactor emptied them.
+	Packed []byte
 }
 
 func (deliveryRow) TableName() string { return "deliveries" }
