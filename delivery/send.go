@@ -18,6 +18,7 @@ type verdict struct {
 	auth           string    // credentials refused: park the destination
 	throttledUntil time.Time // rate limited: the destination waits
 	failedWhole    bool      // every conversion failed transiently
+	retryAfter     time.Duration
 }
 
 // sendBatch sends claimed deliveries (conversions and adjustments) and
@@ -76,7 +77,7 @@ func (w *Worker) sendConversions(ctx context.Context, d platforms.Destination, s
 		}
 	}
 	start := w.cfg.Now()
-	results := sender.Send(ctx, d, convs)
+	results := w.send(ctx, d.Platform, len(convs), func(ctx context.Context) []platforms.Result { return sender.Send(ctx, d, convs) })
 	latency := w.cfg.Now().Sub(start)
 	w.cfg.Metrics.SendSeconds.WithLabelValues(d.Platform).Observe(latency.Seconds())
 	w.cfg.Metrics.BatchSize.WithLabelValues(d.Platform).Observe(float64(len(convs)))
@@ -106,9 +107,26 @@ func (w *Worker) sendAdjustments(ctx context.Context, d platforms.Destination, s
 	if len(ready) == 0 {
 		return outs, verdict{}
 	}
-	results := adjuster.Adjust(ctx, d, adjs)
+	results := w.send(ctx, d.Platform, len(adjs), func(ctx context.Context) []platforms.Result { return adjuster.Adjust(ctx, d, adjs) })
 	o, v := w.classify(ready, results, now, w.cfg.Now().Sub(now))
 	return append(outs, o...), v
+}
+
+// send runs one request under the platform's send timeout, and says so
+// when that deadline, rather than shutdown, cut it off.
+func (w *Worker) send(ctx context.Context, platform string, n int, do func(context.Context) []platforms.Result) []platforms.Result {
+	timeout := w.sendTimeout(platform, n)
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	results := do(sctx)
+	if ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		for i, r := range results {
+			if errors.Is(r.Err, platforms.ErrTransient) && r.StatusCode == 0 {
+				results[i].Err = platforms.Transient(0, "", fmt.Sprintf("no answer within %s (Postback's send timeout for %s)", timeout, platform))
+			}
+		}
+	}
+	return results
 }
 
 // classify turns each platform result into an outcome with its own clock:
@@ -154,8 +172,10 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 			if errors.Is(r.Err, platforms.ErrThrottled) {
 				class = "throttled"
 			}
-			if perr != nil && perr.RetryAfter > wait {
+			if perr != nil && perr.RetryAfter > 0 {
+				// The platform said when: that instant, not our backoff.
 				wait = perr.RetryAfter
+				v.retryAfter = max(v.retryAfter, wait)
 			}
 			next := now.Add(wait)
 			if class == "throttled" && next.After(v.throttledUntil) {

@@ -9,6 +9,15 @@ import (
 	"github.com/postbackhq/postback/mapping"
 )
 
+// DeliveryWaitingCredentials is how a waiting delivery shows while its
+// destination's credentials are refused: stored as pending or retrying
+// (and parked), it goes again when a probe or a save shows they work.
+const DeliveryWaitingCredentials = "waiting_credentials"
+
+// parkedSQL selects the waiting deliveries of destinations whose
+// credentials were refused.
+const parkedSQL = `status IN ('pending', 'retrying') AND (parked = ? OR destination_id IN (SELECT id FROM destinations WHERE auth_failed_at <> 0))`
+
 // Event is one webhook as stored, with what became of it.
 type Event struct {
 	ID                int64
@@ -98,7 +107,13 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if f.Source != "" {
 		q = q.Where("source = ?", f.Source)
 	}
-	if f.DeliveryStatus != "" {
+	switch f.DeliveryStatus {
+	case "":
+	case DeliveryWaitingCredentials:
+		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE "+parkedSQL+")", true)
+	case DeliveryPending, DeliveryRetrying:
+		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE status = ? AND NOT ("+parkedSQL+"))", f.DeliveryStatus, true)
+	default:
 		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE status = ?)", f.DeliveryStatus)
 	}
 	if f.Before > 0 {
@@ -125,9 +140,13 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if err := s.rdb.WithContext(ctx).Omit("payload", "response").Where("event_id IN ?", ids).Order("id").Find(&drows).Error; err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
+	parked, err := s.parkedDestinations(ctx, drows)
+	if err != nil {
+		return nil, err
+	}
 	byEvent := map[int64][]Delivery{}
 	for _, d := range drows {
-		byEvent[d.EventID] = append(byEvent[d.EventID], rowToDelivery(d))
+		byEvent[d.EventID] = append(byEvent[d.EventID], waiting(rowToDelivery(d), parked))
 	}
 	for i := range out {
 		out[i].Deliveries = byEvent[out[i].ID]
@@ -160,8 +179,12 @@ func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
 			return Event{}, err
 		}
 	}
+	parked, err := s.parkedDestinations(ctx, drows)
+	if err != nil {
+		return Event{}, err
+	}
 	for _, d := range drows {
-		del := rowToDelivery(d)
+		del := waiting(rowToDelivery(d), parked)
 		for _, a := range arows {
 			if a.DeliveryID == d.ID {
 				del.History = append(del.History, Attempt{
@@ -219,6 +242,53 @@ func rowToDelivery(d deliveryRow) Delivery {
 		del.NextAttemptAt = time.Time{}
 	}
 	return del
+}
+
+// parkedDestinations maps the destinations of rows whose credentials are
+// refused to the platform's reason.
+func (s *Store) parkedDestinations(ctx context.Context, rows []deliveryRow) (map[int64]string, error) {
+	seen := map[int64]bool{}
+	var ids []int64
+	for _, d := range rows {
+		if (d.Status == DeliveryPending || d.Status == DeliveryRetrying) && !seen[d.DestinationID] {
+			seen[d.DestinationID] = true
+			ids = append(ids, d.DestinationID)
+		}
+	}
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var dests []struct {
+		ID        int64
+		AuthError string
+	}
+	if err := s.rdb.WithContext(ctx).Table("destinations").Select("id, auth_error").
+		Where("id IN ? AND auth_failed_at <> 0", ids).Scan(&dests).Error; err != nil {
+		return nil, fmt.Errorf("list deliveries: destinations: %w", err)
+	}
+	for _, d := range dests {
+		out[d.ID] = d.AuthError
+	}
+	return out, nil
+}
+
+// waiting shows a delivery held by refused credentials as
+// waiting_credentials, with the platform's reason.
+func waiting(d Delivery, parked map[int64]string) Delivery {
+	if d.Status != DeliveryPending && d.Status != DeliveryRetrying {
+		return d
+	}
+	reason, destParked := parked[d.DestinationID]
+	if !d.Parked && !destParked {
+		return d
+	}
+	d.Status, d.Parked = DeliveryWaitingCredentials, true
+	if d.LastError == "" {
+		d.LastError = "waiting for new credentials: " + reason
+		d.ErrorClass = "auth"
+	}
+	return d
 }
 
 // Redeliver queues an accepted event again: its failed deliveries, or with
