@@ -125,7 +125,9 @@ func (f *fixture) orders(t *testing.T, n int, age time.Duration) []int64 {
 	return ids
 }
 
-func (f *fixture) drain() { f.w.drain(context.Background(), context.Background(), f.destID, time.Time{}) }
+func (f *fixture) drain() {
+	f.w.drain(context.Background(), context.Background(), f.destID, time.Time{})
+}
 
 func (f *fixture) delivery(t *testing.T, eventID int64) store.Delivery {
 	t.Helper()
