@@ -55,7 +55,7 @@ func (eventListPage) Statuses() []string {
 	return []string{store.StatusAccepted, store.StatusIgnored, store.StatusDuplicate, store.StatusError}
 }
 func (eventListPage) DeliveryStatuses() []string {
-	return []string{store.DeliveryPending, store.DeliveryRetrying, store.DeliveryDelivered, store.DeliveryFailed}
+	return []string{store.DeliveryPending, store.DeliveryRetrying, store.DeliveryWaitingCredentials, store.DeliveryDelivered, store.DeliveryFailed}
 }
 func (eventListPage) Sources() []mapping.Source { return mapping.Sources }
 
@@ -81,7 +81,7 @@ func uiEventFilter(c *gin.Context, v *views) (store.EventFilter, bool) {
 	case f.Status != "" && !eventStatuses[f.Status]:
 		return bad("Status must be accepted, ignored, duplicate or error.")
 	case f.DeliveryStatus != "" && !deliveryStatuses[f.DeliveryStatus]:
-		return bad("Delivery status must be pending, retrying, delivered or failed.")
+		return bad("Delivery status must be pending, retrying, waiting_credentials, delivered or failed.")
 	case f.Source != "" && !mapping.Source(f.Source).Valid():
 		return bad("Source must be shopify, woocommerce or stripe.")
 	}
@@ -270,12 +270,12 @@ func timeline(e store.Event, now time.Time) []timelineItem {
 			}
 			later = append(later, it)
 		}
-		if (d.Status == store.DeliveryPending || d.Status == store.DeliveryRetrying) && !d.NextAttemptAt.IsZero() {
-			it := timelineItem{At: d.NextAttemptAt, Title: name + " · queued", Class: "info", Detail: "next attempt " + fmtAgo(now, d.NextAttemptAt)}
-			if d.Parked {
-				it.Title, it.Detail = name+" · waiting for new credentials", d.LastError
-			}
-			later = append(later, it)
+		switch {
+		case d.Status == store.DeliveryWaitingCredentials:
+			later = append(later, timelineItem{At: d.ExpiresAt, Title: name + " · waiting for credentials", Class: "warn",
+				Detail: d.LastError + " · the platform's window closes " + fmtAgo(now, d.ExpiresAt) + "; fix and save the destination to send at once"})
+		case (d.Status == store.DeliveryPending || d.Status == store.DeliveryRetrying) && !d.NextAttemptAt.IsZero():
+			later = append(later, timelineItem{At: d.NextAttemptAt, Title: name + " · queued", Class: "info", Detail: "next attempt " + fmtAgo(now, d.NextAttemptAt)})
 		}
 	}
 	sort.SliceStable(later, func(i, j int) bool { return later[i].At.Before(later[j].At) })
