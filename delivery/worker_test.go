@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/shopspring/decimal"
 
 	"github.com/postbackhq/postback/internal/metrics"
@@ -503,4 +504,32 @@ func TestRefundAdjustmentWaitsForItsConversionThenSends(t *testing.T) {
 	if err != nil || len(ev.Deliveries) != 1 || ev.Deliveries[0].Kind != store.KindAdjustment || ev.Deliveries[0].Status != store.DeliveryDelivered {
 		t.Errorf("refund event deliveries = %+v, %v", ev.Deliveries, err)
 	}
+}
+
+// TestWaitingCredentialsMetrics: /metrics shows how many deliveries wait
+// for credentials and how long until the first one's window closes.
+func TestWaitingCredentialsMetrics(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		return all(len(convs), platforms.Auth(401, "190", "Error validating access token"))
+	})
+	f.orders(t, 2, time.Hour)
+	f.drain()
+	f.w.chores(context.Background())
+	m := f.w.cfg.Metrics
+	if n := gauge(t, m.WaitingCredentials.WithLabelValues("fake")); n != 2 {
+		t.Errorf("waiting_credentials gauge = %v, want 2", n)
+	}
+	// The orders happened an hour ago, in a 7-day window.
+	if s := gauge(t, m.WindowSeconds.WithLabelValues("fake")); s != (7*24*time.Hour - time.Hour).Seconds() {
+		t.Errorf("window gauge = %vs, want %vs", s, (7*24*time.Hour - time.Hour).Seconds())
+	}
+}
+
+func gauge(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
 }
