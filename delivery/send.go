@@ -19,6 +19,9 @@ type verdict struct {
 	throttledUntil time.Time // rate limited: the destination waits
 	failedWhole    bool      // every conversion failed transiently
 	retryAfter     time.Duration
+	// answered says the platform took at least one conversion, or
+	// answered about the event itself: its API and the credentials work.
+	answered bool
 }
 
 // sendBatch sends claimed deliveries (conversions and adjustments) and
@@ -57,9 +60,11 @@ func (w *Worker) sendBatch(ctx context.Context, dest store.Destination, sender p
 	if len(adjs) > 0 && v.auth == "" && v.throttledUntil.IsZero() {
 		o, av := w.sendAdjustments(ctx, pd, sender, adjs)
 		outs = append(outs, o...)
+		answered := v.answered || av.answered
 		if av.auth != "" || !av.throttledUntil.IsZero() {
 			v = av
 		}
+		v.answered = answered
 	} else {
 		for _, c := range adjs {
 			outs = append(outs, store.Outcome{DeliveryID: c.ID, Status: statusOf(c), NextAttemptAt: now.Add(w.cfg.Poll)})
@@ -159,8 +164,10 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 		switch {
 		case r.Err == nil:
 			o.Status = store.DeliveryDelivered
+			v.answered = true
 		case errors.Is(r.Err, platforms.ErrInvalid):
 			o.Status, o.ErrorClass, o.Error = store.DeliveryFailed, "invalid", r.Err.Error()
+			v.answered = v.answered || r.StatusCode != 0
 		case errors.Is(r.Err, platforms.ErrAuth):
 			o.Status, o.ErrorClass, o.Parked = store.DeliveryRetrying, "auth", true
 			o.Error = r.Err.Error() + "; waiting for new credentials"

@@ -486,6 +486,14 @@ func (w *Worker) judge(ctx context.Context, dest store.Destination, probe bool, 
 		w.wakeAt(at)
 		return false
 	}
+	if probe && !v.answered {
+		// The probe sent nothing (an adjustment waiting for its
+		// conversion): try again at once with the next delivery.
+		if err := w.cfg.Store.PauseDestination(ctx, dest.ID, dest.Failures, now); err != nil {
+			w.health.fail(ctx, "pause destination", err)
+		}
+		return false
+	}
 	if probe {
 		n, err := w.cfg.Store.RecoverDestination(ctx, dest.ID, now)
 		if err != nil {
