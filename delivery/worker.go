@@ -21,6 +21,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postbackhq/postback/internal/metrics"
@@ -92,6 +93,7 @@ type Worker struct {
 	slots    chan struct{}
 	overtime chan struct{}
 	health   *storeHealth
+	stopping atomic.Bool
 	mu       sync.Mutex
 	inflight map[int64]bool
 }
@@ -192,6 +194,7 @@ loop:
 		w.dispatch(ctx, sendCtx, &wg)
 		timer.Reset(w.cfg.Poll)
 	}
+	w.stopping.Store(true)
 	wg.Wait()
 	relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -406,12 +409,15 @@ func (w *Worker) renew(ctx context.Context, claimed []store.Claimed) (stop func(
 	return func() { cancel(); <-done }
 }
 
-// complete records outcomes, retrying a failed write with backoff for as
-// long as the leases are safely ours (half a lease): a blip of the
-// database then costs no duplicate send. If it still fails, the leases
-// run out and the deliveries are sent again: at least once, never lost.
+// complete records outcomes, retrying a failed write with backoff, so a
+// database outage costs no duplicate send. Retrying is safe for as long as
+// it takes: the write only touches deliveries whose lease is still ours,
+// and a lease runs out only once renewals fail too and another worker
+// claims the delivery (then that worker's record wins). It gives up after
+// four leases (one during shutdown); the deliveries are then sent again:
+// at least once, never lost.
 func (w *Worker) complete(ctx context.Context, destID int64, outs []store.Outcome) error {
-	deadline := time.Now().Add(w.cfg.Lease / 2)
+	start := time.Now()
 	delay := w.cfg.StoreBackoff
 	for {
 		err := w.cfg.Store.Complete(ctx, w.cfg.Owner, outs, w.cfg.Now())
@@ -421,7 +427,11 @@ func (w *Worker) complete(ctx context.Context, destID int64, outs []store.Outcom
 		}
 		w.health.fail(ctx, "record delivery outcomes", err)
 		wait := delay/2 + mrand.N(delay/2+1)
-		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+		limit := 4 * w.cfg.Lease
+		if w.stopping.Load() {
+			limit = w.cfg.Lease
+		}
+		if ctx.Err() != nil || time.Since(start)+wait > limit {
 			w.cfg.Log.ErrorContext(ctx, "record delivery outcomes: gave up; the deliveries are sent again when their leases run out",
 				slog.Int64("destination_id", destID), slog.Int("deliveries", len(outs)), slog.String("error", err.Error()))
 			return err
