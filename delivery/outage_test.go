@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,7 +98,8 @@ func (e *env) orders(t *testing.T, shopID int64, first, n int, senders map[strin
 		id := fmt.Sprint(first + i)
 		items = append(items, store.Incoming{ShopID: shopID, Source: mapping.SourceShopify, Topic: "orders/paid", ReceivedAt: now,
 			Webhook: mapping.Webhook{DeliveryID: "d" + id, OrderID: id, Outcome: mapping.OutcomeConversion, Conversion: &mapping.Conversion{
-				EventID: id, EventName: mapping.EventPurchase, EventTime: now, OrderID: id, Value: decimal.RequireFromString("1"), Currency: "USD"}}})
+				EventID: id, EventName: mapping.EventPurchase, EventTime: now, OrderID: id, Value: decimal.RequireFromString("1"), Currency: "USD",
+				User: mapping.User{Email: "a@example.com"}}}})
 	}
 	if _, err := e.st.CommitBatch(context.Background(), items, NewRouting(senders)); err != nil {
 		t.Fatal(err)
@@ -419,5 +423,49 @@ func TestRetryAfterReplacesBackoff(t *testing.T) {
 	}
 	if got := d.NextAttemptAt.Sub(f.clk.Now()); got != 30*time.Second {
 		t.Errorf("next attempt in %s, want exactly the Retry-After (30s)", got)
+	}
+}
+
+// TestHungMetaTimesOutAtItsDeadline: against a Meta API that accepts the
+// connection and never answers, the real Meta sender gives up after
+// Meta's recommended 1.5 s (not the HTTP client's 30 s), and the
+// destination pauses.
+func TestHungMetaTimesOutAtItsDeadline(t *testing.T) {
+	hung := make(chan struct{})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-hung:
+		}
+	}))
+	defer api.Close()
+	defer close(hung)
+	meta := platforms.NewMeta(platforms.Config{BaseURL: api.URL, Client: &http.Client{Timeout: 30 * time.Second}, Now: time.Now})
+	senders := map[string]platforms.Sender{"meta": meta}
+	e := newEnv(t)
+	shop := e.shop(t)
+	d, err := e.st.CreateDestination(context.Background(), store.Destination{ShopID: shop, Platform: "meta", Enabled: true,
+		Credentials: map[string]string{"pixel_id": "1234567890", "access_token": "EAAB-test"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.orders(t, shop, 1000, 3, senders)
+	w := e.worker(Config{Senders: senders})
+	start := time.Now()
+	w.drain(context.Background(), context.Background(), d.ID, time.Time{})
+	took := time.Since(start)
+	if took < 1500*time.Millisecond || took > 10*time.Second {
+		t.Errorf("a hung Meta held the send %s, want about 1.5 s", took)
+	}
+	dest, err := e.st.Destination(context.Background(), d.ID)
+	if err != nil || dest.Failures != 1 || !dest.PausedUntil.After(start) {
+		t.Errorf("destination after a hung batch = %+v, %v; want paused", dest, err)
+	}
+	evs, err := e.st.Events(context.Background(), store.EventFilter{ShopID: shop})
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("events = %v, %v", evs, err)
+	}
+	if del := evs[0].Deliveries[0]; del.Status != store.DeliveryRetrying || !strings.Contains(del.LastError, "no answer within 1.503s") {
+		t.Errorf("delivery = %+v; want retrying, with the timeout named", del)
 	}
 }
