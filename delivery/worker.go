@@ -463,7 +463,7 @@ func (w *Worker) judge(ctx context.Context, dest store.Destination, probe bool, 
 		} else {
 			log.InfoContext(ctx, "credentials still rejected", slog.Int("probes", probes), slog.Time("next_probe", at))
 		}
-		if err := w.cfg.Store.ParkDestination(ctx, dest.ID, v.auth, probes, now, at); err != nil {
+		if err := w.cfg.Store.ParkDestinationUntil(ctx, dest.ID, v.auth, probes, now, at); err != nil {
 			w.health.fail(ctx, "park destination", err)
 		}
 		w.wakeAt(at)

@@ -52,10 +52,21 @@ func (s *Store) PauseDestination(ctx context.Context, id int64, failures int, un
 }
 
 // ParkDestination flags a destination whose credentials the platform
+// refused, with its first probe in DefaultProbeDelay (see
+// ParkDestinationUntil).
+func (s *Store) ParkDestination(ctx context.Context, id int64, reason string, now time.Time) error {
+	return s.ParkDestinationUntil(ctx, id, reason, 1, now, now.Add(DefaultProbeDelay))
+}
+
+// DefaultProbeDelay is when ParkDestination probes refused credentials
+// first; the delivery worker chooses its own.
+const DefaultProbeDelay = 5 * time.Minute
+
+// ParkDestinationUntil flags a destination whose credentials the platform
 // refused (probes counts the refusals in a row): its waiting deliveries
 // are parked, shown as waiting for credentials, and one of them is sent
 // again as a probe at probeAt, or at once when the destination is saved.
-func (s *Store) ParkDestination(ctx context.Context, id int64, reason string, probes int, now, probeAt time.Time) error {
+func (s *Store) ParkDestinationUntil(ctx context.Context, id int64, reason string, probes int, now, probeAt time.Time) error {
 	return s.write(ctx, func(tx *gormDB) error {
 		if err := tx.Exec(`UPDATE destinations SET auth_failed_at = CASE WHEN auth_failed_at = 0 THEN ? ELSE auth_failed_at END,
 			auth_error = ?, failures = ?, paused_until = ?, updated_at = ? WHERE id = ?`,

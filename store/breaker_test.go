@@ -115,7 +115,7 @@ func TestParkedDeliveriesShowAsWaitingForCredentials(t *testing.T) {
 			if _, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, "e1", "1"), paid(sh.ID, "e2", "2")}, routing{}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.ParkDestination(ctx, d.ID, "Error validating access token", 1, t0, t0.Add(5*time.Minute)); err != nil {
+			if err := s.ParkDestinationUntil(ctx, d.ID, "Error validating access token", 1, t0, t0.Add(5*time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 			// A conversion arriving while parked waits too.

@@ -67,7 +67,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	}
 }
 
-func newShop(t *testing.T, s *store.Store) store.Shop {
+func newShop(t testing.TB, s *store.Store) store.Shop {
 	t.Helper()
 	sh, err := s.CreateShop(context.Background(), store.Shop{
 		Name: "Acme", Source: mapping.SourceShopify, SigningSecret: "shpss_secret",
@@ -79,7 +79,7 @@ func newShop(t *testing.T, s *store.Store) store.Shop {
 	return sh
 }
 
-func newDest(t *testing.T, s *store.Store, shopID int64, platform string, settings map[string]string) store.Destination {
+func newDest(t testing.TB, s *store.Store, shopID int64, platform string, settings map[string]string) store.Destination {
 	t.Helper()
 	d, err := s.CreateDestination(context.Background(), store.Destination{
 		ShopID: shopID, Platform: platform, Enabled: true,
@@ -375,7 +375,7 @@ func TestParkAndReleaseOnNewCredentials(t *testing.T) {
 			if err := s.Complete(ctx, "w", []store.Outcome{{DeliveryID: c[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryRetrying, Parked: true, Error: "credentials rejected", ErrorClass: "auth", NextAttemptAt: t0}}, t0); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.ParkDestination(ctx, d.ID, "credentials rejected", 1, t0, t0.Add(2*time.Hour)); err != nil {
+			if err := s.ParkDestinationUntil(ctx, d.ID, "credentials rejected", 1, t0, t0.Add(2*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			if due, _ := s.DueDestinations(ctx, t0.Add(time.Hour), 10); len(due) != 0 {

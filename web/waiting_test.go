@@ -22,7 +22,7 @@ func TestWaitingForCredentialsIsShown(t *testing.T) {
 	dest := h.createDest(t, shop.ID, false)
 	ev := h.paidEvent(t, shop, "7001")
 	now := time.Now()
-	if err := h.store.ParkDestination(context.Background(), dest, "Error validating access token (code 190)", 1, now, now.Add(5*time.Minute)); err != nil {
+	if err := h.store.ParkDestinationUntil(context.Background(), dest, "Error validating access token (code 190)", 1, now, now.Add(5*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	var out struct {
