@@ -294,6 +294,9 @@ func (w *Worker) chores(ctx context.Context) {
 		w.health.fail(ctx, "expire deliveries", err)
 		return
 	}
+	// A write went through (reads may work on a full disk, so only
+	// writes tell that the database is back).
+	w.health.ok(ctx)
 	if n > 0 {
 		w.cfg.Log.WarnContext(ctx, "deliveries expired before they could be sent", slog.Int64("count", n))
 		w.cfg.Metrics.Deliveries.WithLabelValues("any", "expired").Add(float64(n))
