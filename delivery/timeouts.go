@@ -6,7 +6,9 @@ import "time"
 // that hangs (connections open, no answer) gives its slot back and its
 // destination's breaker opens, instead of holding the slot for the HTTP
 // client's 30 s. Each is the platform's own guidance where it gives one,
-// otherwise a few times its usual answer time.
+// otherwise a few times its usual answer time (our choice: the other
+// platforms publish no recommended timeout). Tests and unusual gateways
+// override them with Config.SendTimeouts.
 var sendTimeouts = map[string]time.Duration{
 	// Meta: "we recommend setting a timeout of 1500 milliseconds on the
 	// request. For the majority of requests, the response time will be
@@ -15,7 +17,10 @@ var sendTimeouts = map[string]time.Duration{
 	// read 2026-12-03.) That advice is for one event per request; our
 	// batches carry up to 1,000, so perEvent below adds time for them.
 	"meta": 1500 * time.Millisecond,
-	// Google may refresh an OAuth token before the upload: two requests.
+	// Google names no client timeout (its Python client library sets
+	// none and leaves it to the server: developers.google.com/google-ads/
+	// api/docs/client-libs/python/timeouts, read 2026-12-03). Ours: an
+	// OAuth token refresh may come before the upload, two requests.
 	"google_ads": 10 * time.Second,
 	// LinkedIn may refresh its token too; Microsoft's offline
 	// conversions are a SOAP call that answers in seconds.
