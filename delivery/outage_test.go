@@ -173,38 +173,57 @@ func (h *countingHandler) count(level slog.Level) int {
 
 // TestHungDestinationsNeverDelayAHealthyOne: more destinations whose
 // platform hangs than there are slots, created first and with older work,
-// on the same platform as a healthy destination of another shop. The
-// healthy one must send everything while every hung send is still on the
-// wire, within about one poll interval of becoming due.
+// and a healthy destination of another shop. The healthy one must send
+// everything while every hung send is still on the wire, within about one
+// poll interval of becoming due.
 func TestHungDestinationsNeverDelayAHealthyOne(t *testing.T) {
-	e := newEnv(t)
-	snd := &destSender{sender: sender{answer: func(int, []mapping.Conversion) []platforms.Result { return all(10, nil) }},
-		hang: map[int64]bool{}, got: map[int64]int{}}
-	senders := map[string]platforms.Sender{"fake": snd}
-	const hung = 12
-	broken := e.shop(t)
-	for i := 0; i < hung; i++ {
-		snd.hang[e.dest(t, broken, "fake")] = true
+	tests := []struct {
+		name     string
+		hung     int
+		platform string // of the hung destinations; the healthy one is on "fake"
+		cfg      Config
+	}{
+		// Same platform: only the slots' early release saves it.
+		{"more hung than slots", 12, "fake", Config{Concurrency: 4}},
+		// Hung destinations enough to fill every slot and all overtime:
+		// their platform's limit keeps room for the others.
+		{"more hung than slots and overtime", 40, "hung", Config{Concurrency: 2, MaxOvertime: 8}},
 	}
-	e.orders(t, broken, 1000, 20, senders)
-	healthyShop := e.shop(t)
-	healthy := e.dest(t, healthyShop, "fake")
-	const poll = 100 * time.Millisecond
-	w := e.worker(Config{Senders: senders, Poll: poll, Concurrency: 4,
-		SendTimeouts: map[string]time.Duration{"fake": 5 * time.Second}})
-	run(t, w)
-	eventually(t, 10*time.Second, "the hung destinations did not all start", func() bool { return snd.hungNow.Load() == hung })
-	// Everything now competes with hung sends for the 4 slots.
-	e.orders(t, healthyShop, 5000, 30, senders)
-	w.Notify()
-	took := eventually(t, 10*time.Second, "the healthy destination was starved", func() bool { return snd.delivered(healthy) == 30 })
-	if n := snd.returned.Load(); n != 0 {
-		t.Errorf("%d hung sends returned before the healthy destination was done; the test proves nothing", n)
-	}
-	t.Logf("healthy destination drained in %s with %d sends hung (poll %s)", took, snd.hungNow.Load(), poll)
-	// Generous: one poll interval plus scheduling on a busy host.
-	if took > 20*poll {
-		t.Errorf("healthy destination took %s, want about one poll interval (%s)", took, poll)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			snd := &destSender{sender: sender{answer: func(_ int, convs []mapping.Conversion) []platforms.Result { return all(len(convs), nil) }},
+				hang: map[int64]bool{}, got: map[int64]int{}}
+			senders := map[string]platforms.Sender{"fake": snd, "hung": snd}
+			broken := e.shop(t)
+			for i := 0; i < tt.hung; i++ {
+				snd.hang[e.dest(t, broken, tt.platform)] = true
+			}
+			e.orders(t, broken, 1000, 20, senders)
+			healthyShop := e.shop(t)
+			healthy := e.dest(t, healthyShop, "fake")
+			const poll = 100 * time.Millisecond
+			cfg := tt.cfg
+			cfg.Senders, cfg.Poll = senders, poll
+			cfg.SendTimeouts = map[string]time.Duration{"fake": 5 * time.Second, "hung": 5 * time.Second}
+			w := e.worker(cfg)
+			run(t, w)
+			// Every hung destination that may send is on the wire.
+			want := int64(min(tt.hung, w.cfg.PlatformLimit, w.cfg.Concurrency+w.cfg.MaxOvertime))
+			eventually(t, 10*time.Second, "the hung destinations did not start", func() bool { return snd.hungNow.Load() >= want })
+			// Everything now competes with hung sends for the slots.
+			e.orders(t, healthyShop, 5000, 30, senders)
+			w.Notify()
+			took := eventually(t, 10*time.Second, "the healthy destination was starved", func() bool { return snd.delivered(healthy) == 30 })
+			if n := snd.returned.Load(); n != 0 {
+				t.Errorf("%d hung sends returned before the healthy destination was done; the test proves nothing", n)
+			}
+			t.Logf("healthy destination drained in %s with %d sends hung (poll %s)", took, snd.hungNow.Load(), poll)
+			// Generous: one poll interval plus scheduling on a busy host.
+			if took > 20*poll {
+				t.Errorf("healthy destination took %s, want about one poll interval (%s)", took, poll)
+			}
+		})
 	}
 }
 

@@ -59,6 +59,10 @@ type Config struct {
 	// sends (default 64), each bounded by its platform's send timeout.
 	SlowAfter   time.Duration
 	MaxOvertime int
+	// PlatformLimit caps the batches on the wire to one platform (default
+	// MaxOvertime/4), so that an outage of one platform, however many
+	// destinations it has, never uses up the overtime the others need.
+	PlatformLimit int
 	// SendTimeouts overrides the per-platform deadline of one request
 	// (see sendTimeouts).
 	SendTimeouts map[string]time.Duration
@@ -96,6 +100,10 @@ type Worker struct {
 	stopping atomic.Bool
 	mu       sync.Mutex
 	inflight map[int64]bool
+	// platformOf remembers each destination's platform (learnt when it is
+	// loaded) and onWire counts batches on the wire per platform.
+	platformOf map[int64]string
+	onWire     map[string]int
 }
 
 // New returns a worker; start it with Run.
@@ -116,6 +124,9 @@ func New(cfg Config) *Worker {
 	if cfg.MaxOvertime <= 0 {
 		cfg.MaxOvertime = 64
 	}
+	if cfg.PlatformLimit <= 0 {
+		cfg.PlatformLimit = max(cfg.MaxOvertime/4, 1)
+	}
 	def(&cfg.Poll, time.Second)
 	def(&cfg.SlowAfter, cfg.Poll)
 	def(&cfg.Backoff, 30*time.Second)
@@ -131,6 +142,7 @@ func New(cfg Config) *Worker {
 	}
 	return &Worker{
 		cfg: cfg, wake: make(chan struct{}, 1), inflight: map[int64]bool{},
+		platformOf: map[int64]string{}, onWire: map[string]int{},
 		slots: make(chan struct{}, cfg.Concurrency), overtime: make(chan struct{}, cfg.MaxOvertime),
 		health: newStoreHealth(cfg.Log, cfg.Metrics, cfg.StoreBackoff, cfg.StoreMaxBackoff),
 	}
@@ -273,8 +285,30 @@ func (w *Worker) start(id int64) bool {
 	if w.inflight[id] {
 		return false
 	}
+	if p, ok := w.platformOf[id]; ok && w.onWire[p] >= w.cfg.PlatformLimit {
+		return false // its platform is at its limit: others go first
+	}
 	w.inflight[id] = true
 	return true
+}
+
+// takeWire counts a batch to platform on the wire, unless the platform is
+// at its limit.
+func (w *Worker) takeWire(destID int64, platform string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.platformOf[destID] = platform
+	if w.onWire[platform] >= w.cfg.PlatformLimit {
+		return false
+	}
+	w.onWire[platform]++
+	return true
+}
+
+func (w *Worker) releaseWire(platform string) {
+	w.mu.Lock()
+	w.onWire[platform]--
+	w.mu.Unlock()
 }
 
 func (w *Worker) finish(id int64) {
@@ -332,11 +366,19 @@ func (w *Worker) drain(runCtx, sendCtx context.Context, destID int64, until time
 func (w *Worker) batch(ctx context.Context, destID int64) bool {
 	dest, err := w.cfg.Store.Destination(ctx, destID)
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
+			w.mu.Lock()
+			delete(w.platformOf, destID)
+			w.mu.Unlock()
+		} else {
 			w.health.fail(ctx, "load destination", err)
 		}
 		return false
 	}
+	if !w.takeWire(destID, dest.Platform) {
+		return false
+	}
+	defer w.releaseWire(dest.Platform)
 	sender := w.cfg.Senders[dest.Platform]
 	size := 100
 	if sender != nil {
