@@ -32,6 +32,15 @@ var sendTimeouts = map[string]time.Duration{
 	"snapchat":  5 * time.Second,
 }
 
+// DefaultSendTimeouts returns the built-in per-platform deadlines.
+func DefaultSendTimeouts() map[string]time.Duration {
+	out := make(map[string]time.Duration, len(sendTimeouts))
+	for k, v := range sendTimeouts {
+		out[k] = v
+	}
+	return out
+}
+
 // defaultSendTimeout is for a platform not in the table.
 const defaultSendTimeout = 10 * time.Second
 

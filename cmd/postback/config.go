@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/store"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	RetryMaxBackoff time.Duration
 	retryBackoff    string
 	retryMaxBackoff string
+	// SendTimeouts overrides the per-platform deadline of one request to
+	// an ad platform (delivery.DefaultSendTimeouts).
+	SendTimeouts map[string]time.Duration
+	sendTimeouts string
 	// Retention is how long finished events are kept; 0 keeps them.
 	Retention time.Duration
 	retention string
@@ -86,6 +91,7 @@ func settings() []setting {
 		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
+		{env: "POSTBACK_SEND_TIMEOUTS", def: "", help: "per-platform request deadlines overriding the built-in ones, e.g. meta=3s,tiktok=10s", field: func(c *Config) *string { return &c.sendTimeouts }},
 	}
 	for _, p := range platformURLs {
 		// Platform URLs land in Config.PlatformURLs, not a field of their own.
@@ -186,7 +192,33 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if cfg.RetryMaxBackoff, err = time.ParseDuration(cfg.retryMaxBackoff); err != nil || cfg.RetryMaxBackoff < cfg.RetryBackoff {
 		return Config{}, errors.New("POSTBACK_RETRY_MAX_BACKOFF: must be a duration no shorter than POSTBACK_RETRY_BACKOFF")
 	}
+	if cfg.SendTimeouts, err = parseSendTimeouts(cfg.sendTimeouts); err != nil {
+		return Config{}, fmt.Errorf("POSTBACK_SEND_TIMEOUTS: %v", err)
+	}
 	return cfg, nil
+}
+
+// parseSendTimeouts reads "platform=duration,…".
+func parseSendTimeouts(v string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	known := delivery.DefaultSendTimeouts()
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, dur, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if _, isPlatform := known[name]; !ok || !isPlatform {
+			return nil, fmt.Errorf("%q is not platform=duration for a known platform", part)
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(dur))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q: the duration must be positive, such as 3s", part)
+		}
+		out[name] = d
+	}
+	return out, nil
 }
 
 func checkURL(v string) error {
