@@ -22,6 +22,9 @@ type verdict struct {
 	// answered says the platform took at least one conversion, or
 	// answered about the event itself: its API and the credentials work.
 	answered bool
+	// sunset: the platform no longer serves the destination's API
+	// version; only a change of its settings helps, so nothing probes.
+	sunset bool
 }
 
 // sendBatch sends claimed deliveries (conversions and adjustments) and
@@ -171,6 +174,10 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 		case errors.Is(r.Err, platforms.ErrAuth):
 			o.Status, o.ErrorClass, o.Parked = store.DeliveryRetrying, "auth", true
 			o.Error = r.Err.Error() + "; waiting for new credentials"
+			if perr != nil && perr.Code == platforms.CodeVersionSunset {
+				o.Error = r.Err.Error() // names the version and the fix
+				v.sunset = true
+			}
 			o.NextAttemptAt = now
 			v.auth = r.Err.Error()
 		default:

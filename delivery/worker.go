@@ -502,6 +502,11 @@ func (w *Worker) judge(ctx context.Context, dest store.Destination, probe bool, 
 			probes = dest.Failures + 1
 		}
 		at := now.Add(w.probeDelay(probes))
+		if v.sunset {
+			// No probe can succeed before the settings change; saving
+			// the destination resumes it.
+			at = now.Add(365 * 24 * time.Hour)
+		}
 		if probes == 1 {
 			log.WarnContext(ctx, "platform rejected credentials; deliveries wait for credentials and are retried when the destination is saved or a probe succeeds",
 				slog.Time("next_probe", at))
