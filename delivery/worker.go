@@ -388,7 +388,8 @@ func (w *Worker) batch(ctx context.Context, destID int64) bool {
 	now := w.cfg.Now()
 	var claimed []store.Claimed
 	if probe {
-		took, err := w.cfg.Store.BeginProbe(ctx, destID, now, w.cfg.Lease)
+		var took bool
+		took, err = w.cfg.Store.BeginProbe(ctx, destID, now, w.cfg.Lease)
 		if err != nil {
 			w.health.fail(ctx, "begin probe", err)
 			return false
