@@ -24,8 +24,9 @@ type Metrics struct {
 	// WaitingCredentials counts deliveries held because a destination's
 	// credentials were refused, and WindowSeconds says how long until the
 	// first of them reaches the platform's event window and expires.
-	WaitingCredentials *prometheus.GaugeVec // platform
-	WindowSeconds      *prometheus.GaugeVec // platform
+	WaitingCredentials *prometheus.GaugeVec   // platform
+	WindowSeconds      *prometheus.GaugeVec   // platform
+	Beacons            *prometheus.CounterVec // outcome
 }
 
 // New registers the metrics on reg.
@@ -65,7 +66,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "postback_deliveries_waiting_credentials_window_seconds", Help: "Seconds until the first delivery waiting for credentials passes the platform's event window and expires.",
 		}, []string{"platform"}),
 	}
-	reg.MustRegister(m.Webhooks, m.SignatureFailures, m.WebhookSeconds, m.CommitErrors, m.Deliveries, m.SendSeconds, m.BatchSize,
+	m.Beacons = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "postback_beacons_total",
+		Help: "Browser beacons by outcome (stored, joined, duplicate, too_late, bad_request, too_large, unknown_shop, rate_limited).",
+	}, []string{"outcome"})
+	reg.MustRegister(m.Webhooks, m.SignatureFailures, m.WebhookSeconds, m.CommitErrors, m.Deliveries, m.SendSeconds, m.BatchSize, m.Beacons,
 		m.StoreErrors, m.WaitingCredentials, m.WindowSeconds)
 	return m
 }
