@@ -135,6 +135,9 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 		if err := insertEvents(tx, ps); err != nil {
 			return err
 		}
+		if err := insertSearchTerms(tx, ps); err != nil {
+			return err
+		}
 		if err := s.claimKeys(tx, ps); err != nil {
 			return err
 		}
