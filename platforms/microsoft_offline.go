@@ -82,7 +82,7 @@ func NewMicrosoftOffline(cfg Config, oauthURL string) *MicrosoftOffline {
 	tokenURL := strings.TrimRight(oauthURL, "/") + "/common/oauth2/v2.0/token"
 	return &MicrosoftOffline{
 		cfg:    cfg,
-		tokens: newOAuthSources(cfg.Client, tokenURL, []string{microsoftAdsScope, "offline_access"}, cfg.now),
+		tokens: newOAuthSources(cfg.Client, tokenURL, []string{microsoftAdsScope, "offline_access"}, cfg.now).withRefreshScope(),
 	}
 }
 
@@ -466,7 +466,7 @@ func microsoftOfflineClass(status int, e microsoftOfflineError, ans answer, now 
 	switch {
 	case status == http.StatusTooManyRequests || code == "CallRateExceeded" || e.Code == 117:
 		return Throttled(status, code, msg, RetryAfter(ans.Header, now))
-	case status >= 500 || code == "InternalError" || e.Code == 0 && status == http.StatusRequestTimeout:
+	case status >= 500 || status == http.StatusRequestTimeout || code == "InternalError":
 		return Transient(status, code, msg)
 	case microsoftOfflineAuthCodes[code] || status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return Auth(status, code, msg)

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +46,54 @@ func (c oauthCreds) key() string {
 
 func newOAuthSources(client *http.Client, tokenURL string, scopes []string, now func() time.Time) *oauthSources {
 	return &oauthSources{client: client, tokenURL: tokenURL, scopes: scopes, now: now, sources: map[int64]oauthSource{}}
+}
+
+// withRefreshScope makes refreshes name the scopes too. x/oauth2 sends only
+// grant_type and refresh_token on a refresh; the Microsoft identity platform
+// documents scope as required there ("Refresh the access token", v2.0
+// authorization code flow).
+func (o *oauthSources) withRefreshScope() *oauthSources {
+	c := *o.client
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = formExtra{base: base, extra: url.Values{"scope": {strings.Join(o.scopes, " ")}}}
+	o.client = &c
+	return o
+}
+
+// formExtra adds form values that a form-encoded POST lacks.
+type formExtra struct {
+	base  http.RoundTripper
+	extra url.Values
+}
+
+func (f formExtra) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodPost || req.Body == nil ||
+		!strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return f.base.RoundTrip(req)
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(b))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range f.extra {
+		if form.Get(k) == "" {
+			form[k] = v
+		}
+	}
+	enc := form.Encode()
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(strings.NewReader(enc))
+	r.ContentLength = int64(len(enc))
+	r.GetBody = nil
+	return f.base.RoundTrip(r)
 }
 
 // source returns the destination's token source, built on first use.
