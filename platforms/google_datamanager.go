@@ -328,7 +328,7 @@ func (a googleDMAccount) event(c mapping.Conversion) (googleDMEvent, mapping.Mat
 	}
 	m.ClickID = ids.Gclid != "" || ids.Gbraid != "" || ids.Wbraid != ""
 	dev := googleDMDeviceInfo{UserAgent: strings.TrimSpace(c.UserAgent)}
-	if !googleDMNoIP[mapping.NormalizeCountry(c.User.Country)] {
+	if !googleDMNoIP[strings.ToUpper(mapping.NormalizeCountry(c.User.Country))] {
 		dev.IPAddress = strings.TrimSpace(c.ClientIP)
 	}
 	if dev != (googleDMDeviceInfo{}) {
@@ -389,7 +389,7 @@ func (a googleDMAccount) event(c mapping.Conversion) (googleDMEvent, mapping.Mat
 // code in clear. nil when a part is missing.
 func googleDMAddressOf(u mapping.User) *googleDMAddress {
 	given, family := mapping.NormalizeName(u.FirstName), mapping.NormalizeName(u.LastName)
-	region := mapping.NormalizeCountry(u.Country)
+	region := strings.ToUpper(mapping.NormalizeCountry(u.Country))
 	postal := strings.TrimSpace(u.Zip)
 	if given == "" || family == "" || region == "" || postal == "" {
 		return nil
@@ -479,6 +479,8 @@ func (g *GoogleDataManager) ingest(ctx context.Context, d Destination, a googleD
 		if bad := st.eventErrors(1); bad[0] != nil {
 			e = bad[0]
 			e.StatusCode = ans.Status
+		} else if v := st.violation(); v != "" {
+			e.Message = truncate(v, 300)
 		}
 		spread(results, idx, ans.Status, googleBody(ans), e)
 		return nil
@@ -630,6 +632,18 @@ func (s googleDMStatus) classify(ans answer, now time.Time) *Error {
 		return Auth(ans.Status, code, googleDMConfigReasons["PERMISSION_DENIED"]+" ("+msg+")")
 	}
 	return Invalid(ans.Status, code, msg)
+}
+
+// violation is the first field violation as "field: description", or "".
+func (s googleDMStatus) violation() string {
+	for _, d := range s.Details {
+		for _, v := range d.FieldViolations {
+			if v.Description != "" {
+				return v.Field + ": " + v.Description
+			}
+		}
+	}
+	return ""
 }
 
 // googleDMEventIndex finds the event a field violation is about
