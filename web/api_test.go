@@ -297,3 +297,61 @@ func TestDestinationConfigurationCheckedOnSave(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIChoiceDestinationsCheckedOnSave uses the real Google and Microsoft
+// senders behind their settings.api choice: a malformed id is refused on
+// save with the field named, and each API asks only for its own fields.
+func TestAPIChoiceDestinationsCheckedOnSave(t *testing.T) {
+	cfg := platforms.Config{BaseURL: "http://127.0.0.1:1"}
+	h := newHarness(t, func(c *web.Config) {
+		c.Senders = map[string]platforms.Sender{
+			"google_ads": platforms.NewAPIChoice("google_ads",
+				platforms.API{Name: "data_manager", Label: "Data Manager", Sender: platforms.NewGoogleDataManager(cfg, "http://127.0.0.1:1")},
+				platforms.API{Name: "google_ads_api", Label: "Google Ads API", Sender: platforms.NewGoogleAds(cfg, "http://127.0.0.1:1")}),
+			"microsoft": platforms.NewAPIChoice("microsoft",
+				platforms.API{Name: "uet_capi", Label: "UET", Sender: platforms.NewMicrosoft(cfg)},
+				platforms.API{Name: "offline_conversions", Label: "offline", Sender: platforms.NewMicrosoftOffline(cfg, "http://127.0.0.1:1")}),
+		}
+	})
+	shop := h.createShop(t, "s")
+	path := fmt.Sprintf("/api/v1/shops/%d/destinations", shop.ID)
+	google := func(edit map[string]any, settings map[string]any) map[string]any {
+		creds := map[string]any{"customer_id": "123-456-7890", "conversion_action_id": "987654321",
+			"client_id": "c.apps.googleusercontent.com", "client_secret": "s", "refresh_token": "r"}
+		for k, v := range edit {
+			creds[k] = v
+		}
+		return map[string]any{"platform": "google_ads", "credentials": creds, "settings": settings}
+	}
+	msOffline := map[string]any{"client_id": "app", "client_secret": "s", "refresh_token": "r",
+		"developer_token": "d", "customer_id": "251234567", "account_id": "149876543"}
+	tests := []struct {
+		name      string
+		body      map[string]any
+		want      int
+		wantInErr string
+	}{
+		{"data manager without developer token", google(nil, nil), 201, ""},
+		{"malformed customer_id", google(map[string]any{"customer_id": "123-45"}, nil), 422, "customer_id"},
+		{"malformed conversion_action_id", google(map[string]any{"conversion_action_id": "purchase"}, nil), 422, "conversion_action_id"},
+		{"legacy api", google(nil, map[string]any{"api": "google_ads_api"}), 201, ""},
+		{"unknown api", google(nil, map[string]any{"api": "soap"}), 422, "api must be one of data_manager, google_ads_api"},
+		{"microsoft uet", map[string]any{"platform": "microsoft", "credentials": map[string]any{"uet_tag_id": "343000", "access_token": "t"}}, 201, ""},
+		{"microsoft offline", map[string]any{"platform": "microsoft", "credentials": msOffline,
+			"settings": map[string]any{"api": "offline_conversions", "conversion_name": "Purchase"}}, 201, ""},
+		{"microsoft offline without goal", map[string]any{"platform": "microsoft", "credentials": msOffline,
+			"settings": map[string]any{"api": "offline_conversions"}}, 422, "conversion_name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out map[string]any
+			code := h.api(t, "POST", path, tt.body, &out)
+			if code != tt.want {
+				t.Fatalf("POST %v: %d %v, want %d", tt.body, code, out, tt.want)
+			}
+			if msg, _ := out["error"].(string); !strings.Contains(msg, tt.wantInErr) {
+				t.Errorf("error %q, want it to name %q", msg, tt.wantInErr)
+			}
+		})
+	}
+}
