@@ -80,7 +80,9 @@ func (w *Worker) sendConversions(ctx context.Context, d platforms.Destination, s
 	latency := w.cfg.Now().Sub(start)
 	w.cfg.Metrics.SendSeconds.WithLabelValues(d.Platform).Observe(latency.Seconds())
 	w.cfg.Metrics.BatchSize.WithLabelValues(d.Platform).Observe(float64(len(convs)))
-	return w.classify(claimed, results, start, latency)
+	outs, v := w.classify(claimed, results, start, latency)
+	w.followUp(sender, results, outs)
+	return outs, v
 }
 
 func (w *Worker) sendAdjustments(ctx context.Context, d platforms.Destination, sender platforms.Sender, claimed []store.Claimed) ([]store.Outcome, verdict) {
@@ -108,6 +110,7 @@ func (w *Worker) sendAdjustments(ctx context.Context, d platforms.Destination, s
 	}
 	results := adjuster.Adjust(ctx, d, adjs)
 	o, v := w.classify(ready, results, now, w.cfg.Now().Sub(now))
+	w.followUp(sender, results, o)
 	return append(outs, o...), v
 }
 

@@ -48,6 +48,15 @@ type Config struct {
 	Backoff    time.Duration
 	MaxBackoff time.Duration
 	Enrich     Enricher
+	// StatusDelay is how long after delivery a platform's own verdict is
+	// first read back (default 5 minutes), StatusEvery how often after that
+	// (default 10 minutes), until StatusGiveUp after delivery (default 24
+	// hours); StatusPoll is how often due checks are looked for (default 1
+	// minute).
+	StatusDelay  time.Duration
+	StatusEvery  time.Duration
+	StatusGiveUp time.Duration
+	StatusPoll   time.Duration
 }
 
 // Worker delivers conversions.
@@ -80,6 +89,18 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.Owner == "" {
 		cfg.Owner = defaultOwner()
+	}
+	if cfg.StatusDelay <= 0 {
+		cfg.StatusDelay = 5 * time.Minute
+	}
+	if cfg.StatusEvery <= 0 {
+		cfg.StatusEvery = 10 * time.Minute
+	}
+	if cfg.StatusGiveUp <= 0 {
+		cfg.StatusGiveUp = 24 * time.Hour
+	}
+	if cfg.StatusPoll <= 0 {
+		cfg.StatusPoll = time.Minute
 	}
 	return &Worker{cfg: cfg, wake: make(chan struct{}, 1), inflight: map[int64]bool{}}
 }
@@ -116,6 +137,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	expire := time.NewTicker(time.Minute)
 	defer expire.Stop()
+	status := time.NewTicker(w.cfg.StatusPoll)
+	defer status.Stop()
+	statusBusy := make(chan struct{}, 1) // one status round at a time
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	w.expire(ctx)
@@ -128,6 +152,17 @@ loop:
 		case <-timer.C:
 		case <-expire.C:
 			w.expire(ctx)
+		case <-status.C:
+			select {
+			case statusBusy <- struct{}{}:
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-statusBusy }()
+					w.checkStatuses(ctx)
+				}()
+			default:
+			}
 		}
 		ids, err := w.cfg.Store.DueDestinations(ctx, w.cfg.Now(), 256)
 		if err != nil && ctx.Err() == nil {

@@ -116,8 +116,14 @@ type deliveryRow struct {
 	Response      string
 	StatusCode    int
 	MatchInfo     string
-	CreatedAt     int64 `gorm:"autoCreateTime:false"`
-	UpdatedAt     int64 `gorm:"autoUpdateTime:false"`
+	// The platform's own verdict, for platforms that process later
+	// (migration 00008).
+	PlatformRequestID string
+	PlatformStatus    string
+	PlatformDetail    string
+	PlatformCheckAt   int64
+	CreatedAt         int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt         int64 `gorm:"autoUpdateTime:false"`
 }
 
 func (deliveryRow) TableName() string { return "deliveries" }
