@@ -580,3 +580,53 @@ func TestAPIChoice(t *testing.T) {
 		}
 	}
 }
+
+func TestGoogleDataManagerConcurrentToken(t *testing.T) {
+	h := newDMHarness(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprint("c", i)
+			if r := h.g.Send(context.Background(), dmDestination(), []mapping.Conversion{dmConv(id, "g-"+id)}); r[0].Err != nil {
+				t.Errorf("send %d: %v", i, r[0].Err)
+			}
+		}()
+	}
+	wg.Wait()
+	if h.oauth.Calls() != 1 {
+		t.Errorf("%d token refreshes for 8 concurrent sends, want 1", h.oauth.Calls())
+	}
+	// New credentials get their own token.
+	d := dmDestination()
+	h.oauth.secret = "rotated-secret"
+	d.Credentials["client_secret"] = "rotated-secret"
+	if r := h.g.Send(context.Background(), d, []mapping.Conversion{dmConv("n", "g-n")}); r[0].Err != nil || h.oauth.Calls() != 2 {
+		t.Errorf("after new credentials: %v, %d refreshes", r[0].Err, h.oauth.Calls())
+	}
+}
+
+// FuzzGoogleDataManagerAnswer feeds arbitrary error answers to the
+// classifier and isolation reader: they must never panic, and every event
+// error they name must be within the request.
+func FuzzGoogleDataManagerAnswer(f *testing.F) {
+	f.Add(400, []byte(`{"error":{"code":400,"status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"events[1].ad_identifiers.gclid","description":"bad"}]}]}}`), 3)
+	f.Add(429, []byte(`{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"1.5s"}]}}`), 1)
+	f.Add(400, []byte(`{"error":{"details":[{"fieldViolations":[{"field":"events[99999999999999999999]"}]}]}}`), 2)
+	f.Add(200, []byte(`{"requestStatusPerDestination":[{"requestStatus":"FAILED","errorInfo":{"errorCounts":[{"recordCount":"2","reason":"X"}]}}]}`), 1)
+	f.Fuzz(func(t *testing.T, status int, body []byte, n int) {
+		if n < 1 || n > 50 {
+			return
+		}
+		ans := answer{Status: status, Header: http.Header{}, Body: body}
+		st := googleDMStatusOf(ans)
+		if e := st.classify(ans, testNow); e == nil {
+			t.Fatal("nil classification")
+		}
+		if got := len(st.eventErrors(n)); got != n {
+			t.Fatalf("%d event errors for %d events", got, n)
+		}
+		_, _ = googleDMParseStatus(body)
+	})
+}
