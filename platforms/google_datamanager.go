@@ -627,6 +627,10 @@ func (s googleDMStatus) classify(ans answer, now time.Time) *Error {
 		return Auth(ans.Status, code, "Google refused the OAuth token: "+msg)
 	case googleDMConfigReasons[reason] != "":
 		return Auth(ans.Status, code, googleDMConfigReasons[reason]+" ("+msg+")")
+	case s.destinationViolation() != "":
+		// The request's destination, not an event, is wrong: splitting the
+		// batch would only repeat the refusal.
+		return Auth(ans.Status, code, googleDMConfigReasons["INVALID_DESTINATION"]+" ("+truncate(s.destinationViolation(), 300)+")")
 	case ans.Status == http.StatusForbidden || ans.Status == http.StatusNotFound ||
 		s.Status == "PERMISSION_DENIED" || s.Status == "NOT_FOUND":
 		return Auth(ans.Status, code, googleDMConfigReasons["PERMISSION_DENIED"]+" ("+msg+")")
@@ -639,6 +643,19 @@ func (s googleDMStatus) violation() string {
 	for _, d := range s.Details {
 		for _, v := range d.FieldViolations {
 			if v.Description != "" {
+				return v.Field + ": " + v.Description
+			}
+		}
+	}
+	return ""
+}
+
+// destinationViolation is the first field violation about the request's
+// destinations, as "field: description", or "".
+func (s googleDMStatus) destinationViolation() string {
+	for _, d := range s.Details {
+		for _, v := range d.FieldViolations {
+			if strings.HasPrefix(strings.ToLower(v.Field), "destinations") {
 				return v.Field + ": " + v.Description
 			}
 		}

@@ -387,6 +387,7 @@ func TestGoogleDataManagerErrors(t *testing.T) {
 	}{
 		{"permission denied", 403, `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`, "auth", "PERMISSION_DENIED", 0},
 		{"unknown conversion action", 400, `{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"INVALID_CONVERSION_ACTION_ID"}]}}`, "auth", "INVALID_CONVERSION_ACTION_ID", 0},
+		{"bad destination field", 400, `{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"destinations[0].product_destination_id","description":"Conversion action not found."}]}]}}`, "auth", "INVALID_ARGUMENT", 0},
 		{"resource exhausted", 429, `{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"42s"}]}}`, "throttled", "RESOURCE_EXHAUSTED", 42 * time.Second},
 		{"unavailable", 503, `{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}`, "transient", "UNAVAILABLE", 0},
 		{"unreadable 400", 400, `<html>`, "invalid", "", 0},
