@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/store"
 	"github.com/postbackhq/postback/web"
 )
 
@@ -354,4 +356,40 @@ func TestAPIChoiceDestinationsCheckedOnSave(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlatformVerdictShown: a delivery the platform processes later shows
+// the platform's own verdict in the API and on the event page.
+func TestPlatformVerdictShown(t *testing.T) {
+	h := newHarness(t)
+	shop := h.createShop(t, "s3cret")
+	destID := h.createDest(t, shop.ID, false)
+	eventID := h.paidEvent(t, shop, "9001")
+	ctx := context.Background()
+	now := time.Now()
+	claimed, err := h.store.Claim(ctx, destID, "t", 10, now.Add(time.Minute), time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %d, %v", len(claimed), err)
+	}
+	out := store.Outcome{DeliveryID: claimed[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryDelivered,
+		Response: `{"requestId":"dm-req-9"}`, StatusCode: 200, StartedAt: now, PlatformRequestID: "dm-req-9", PlatformCheckAt: now}
+	if err := h.store.Complete(ctx, "t", []store.Outcome{out}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.RecordPlatformStatus(ctx, []int64{claimed[0].ID}, "partial", "1 events; errors: INVALID_GCLID ×1", time.Time{}, now); err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Deliveries []map[string]any `json:"deliveries"`
+	}
+	if code := h.api(t, "GET", fmt.Sprintf("/api/v1/events/%d", eventID), nil, &ev); code != 200 || len(ev.Deliveries) != 1 {
+		t.Fatalf("get event: %d %v", code, ev)
+	}
+	d := ev.Deliveries[0]
+	if d["platform_status"] != "partial" || d["platform_detail"] != "1 events; errors: INVALID_GCLID ×1" || d["platform_request_id"] != "dm-req-9" {
+		t.Errorf("delivery = %v, want the platform's verdict", d)
+	}
+	b := h.loggedIn(t)
+	p := b.get(t, fmt.Sprintf("/admin/events/%d", eventID))
+	mustContain(t, "event page", p.body, "’s verdict", "partial", "INVALID_GCLID ×1", "request dm-req-9")
 }
