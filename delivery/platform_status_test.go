@@ -109,3 +109,27 @@ func TestPlatformStatusFollowUp(t *testing.T) {
 		})
 	}
 }
+
+func TestRoutingAdjustsForAPI(t *testing.T) {
+	uet := platforms.NewMicrosoft(platforms.Config{})
+	offline := platforms.NewMicrosoftOffline(platforms.Config{}, "")
+	r := NewRouting(map[string]platforms.Sender{
+		"microsoft": platforms.NewAPIChoice("microsoft", platforms.API{Name: "uet_capi", Sender: uet}, platforms.API{Name: "offline_conversions", Sender: offline}),
+		"meta":      platforms.NewMeta(platforms.Config{}),
+	})
+	for _, tt := range []struct {
+		platform string
+		settings map[string]string
+		want     bool
+	}{
+		{"microsoft", nil, false},
+		{"microsoft", map[string]string{"api": "offline_conversions"}, true},
+		{"microsoft", map[string]string{"api": "nope"}, false},
+		{"meta", nil, false},
+		{"unknown", nil, false},
+	} {
+		if got := r.AdjustsFor(tt.platform, tt.settings); got != tt.want {
+			t.Errorf("AdjustsFor(%s, %v) = %v, want %v", tt.platform, tt.settings, got, tt.want)
+		}
+	}
+}

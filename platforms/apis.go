@@ -161,6 +161,17 @@ func (c *APIChoice) Send(ctx context.Context, d Destination, convs []mapping.Con
 	return a.Sender.Send(ctx, d, convs)
 }
 
+// AdjustsFor reports whether the API a destination uses takes refund
+// adjustments (Google's both do; Microsoft's UET Conversions API does not).
+func (c *APIChoice) AdjustsFor(d Destination) bool {
+	a, err := c.Pick(d)
+	if err != nil {
+		return false
+	}
+	_, ok := a.Sender.(Adjuster)
+	return ok
+}
+
 // Adjust adjusts through the chosen API, when it takes adjustments.
 func (c *APIChoice) Adjust(ctx context.Context, d Destination, adjs []Adjustment) []Result {
 	a, err := c.Pick(d)

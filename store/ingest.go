@@ -57,6 +57,21 @@ type Committed struct {
 	Destinations []int64
 }
 
+// destinationAdjuster is implemented by routing that can tell refund
+// support per destination (a platform whose settings.api picks an
+// interface with or without adjustments).
+type destinationAdjuster interface {
+	AdjustsFor(platform string, settings map[string]string) bool
+}
+
+// adjusts reports whether d takes refund adjustments.
+func adjusts(r Routing, d destinationInfo) bool {
+	if da, ok := r.(destinationAdjuster); ok {
+		return da.AdjustsFor(d.Platform, d.settings)
+	}
+	return r.Adjusts(d.Platform)
+}
+
 // Routing tells the store, which knows no platform, where conversions go.
 type Routing interface {
 	// Accepts reports whether a destination takes a conversion; test
@@ -244,7 +259,7 @@ func (s *Store) recordRefunds(tx *gormDB, in *Incoming, eventID int64, dests []d
 		if !had[d.ID] {
 			continue
 		}
-		if !routing.Adjusts(d.Platform) {
+		if !adjusts(routing, d) {
 			unsupported = append(unsupported, d.Platform)
 			continue
 		}
