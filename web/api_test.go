@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -392,4 +393,34 @@ func TestPlatformVerdictShown(t *testing.T) {
 	b := h.loggedIn(t)
 	p := b.get(t, fmt.Sprintf("/admin/events/%d", eventID))
 	mustContain(t, "event page", p.body, "’s verdict", "partial", "INVALID_GCLID ×1", "request dm-req-9")
+}
+
+// TestGoogleFormShowsFieldError: the admin form puts Google's configuration
+// error beside the field it names, and explains the Data Manager setup.
+func TestGoogleFormShowsFieldError(t *testing.T) {
+	cfg := platforms.Config{BaseURL: "http://127.0.0.1:1"}
+	h := newHarness(t, func(c *web.Config) {
+		c.Senders = map[string]platforms.Sender{
+			"google_ads": platforms.NewAPIChoice("google_ads",
+				platforms.API{Name: "data_manager", Label: "Google's Data Manager API", Sender: platforms.NewGoogleDataManager(cfg, "http://127.0.0.1:1")},
+				platforms.API{Name: "google_ads_api", Label: "Google Ads API", Sender: platforms.NewGoogleAds(cfg, "http://127.0.0.1:1")}),
+		}
+	})
+	shop := h.createShop(t, "s")
+	b := h.loggedIn(t)
+	form := b.get(t, fmt.Sprintf("/admin/shops/%d/destinations/new?platform=google_ads", shop.ID))
+	mustContain(t, "google form", form.body, "https://www.googleapis.com/auth/datamanager", "Data Manager API is enabled",
+		"website conversion action your Google tag already uses", "data_manager (Google&#39;s Data Manager API), the default")
+	p := b.post(t, fmt.Sprintf("/admin/shops/%d/destinations", shop.ID), url.Values{
+		"platform": {"google_ads"}, "credentials.customer_id": {"123-45"}, "credentials.conversion_action_id": {"987654321"},
+		"credentials.client_id": {"c"}, "credentials.client_secret": {"s"}, "credentials.refresh_token": {"r"}, "enabled": {"true"},
+	})
+	at := strings.Index(p.body, `name="credentials.customer_id"`)
+	if at < 0 {
+		t.Fatalf("form not shown again (%d):\n%s", p.code, clip(p.body))
+	}
+	if label := p.body[max(0, at-600):at]; !strings.Contains(label, "has-error") {
+		t.Errorf("customer_id is not flagged:\n%s", label)
+	}
+	mustContain(t, "error", p.body, "customer_id must be a 10-digit Google Ads customer id")
 }
