@@ -45,7 +45,9 @@ func (r Routing) AdjustsFor(platform string, settings map[string]string) bool {
 	if !ok {
 		return false
 	}
-	if c, ok := s.(interface{ AdjustsFor(platforms.Destination) bool }); ok {
+	if c, ok := s.(interface {
+		AdjustsFor(platforms.Destination) bool
+	}); ok {
 		return c.AdjustsFor(platforms.Destination{Platform: platform, Settings: settings})
 	}
 	_, ok = s.(platforms.Adjuster)
