@@ -38,6 +38,12 @@ func (r Routing) Adjusts(platform string) bool {
 	return ok
 }
 
+// destinationAdjuster is a sender whose refund support depends on the
+// destination (platforms.APIChoice).
+type destinationAdjuster interface {
+	AdjustsFor(d platforms.Destination) bool
+}
+
 // AdjustsFor reports whether a destination takes refund adjustments, for
 // platforms whose settings.api picks an interface with or without them.
 func (r Routing) AdjustsFor(platform string, settings map[string]string) bool {
@@ -45,9 +51,7 @@ func (r Routing) AdjustsFor(platform string, settings map[string]string) bool {
 	if !ok {
 		return false
 	}
-	if c, ok := s.(interface {
-		AdjustsFor(platforms.Destination) bool
-	}); ok {
+	if c, ok := s.(destinationAdjuster); ok {
 		return c.AdjustsFor(platforms.Destination{Platform: platform, Settings: settings})
 	}
 	_, ok = s.(platforms.Adjuster)
