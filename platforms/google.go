@@ -989,11 +989,12 @@ func googleConversionRowError(e googleAdsError, _ int) *Error {
 }
 
 // googleNotAllowlistedMessage tells the merchant what to do when Google no
-// longer takes click-conversion imports from the developer token (since
-// 15 June 2026 for tokens that had not imported before; Google Ads
-// Developer Blog, 2026-05-15).
-const googleNotAllowlistedMessage = "Google Ads no longer accepts click-conversion uploads from this developer token " +
-	"(CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE); set the destination's api to data_manager " +
+// longer takes click-conversion imports through the Ads API (since 15 June
+// 2026 for developer tokens that had not imported before, Google Ads
+// Developer Blog 2026-05-15; since the developer-token sunset of 2026-09-09
+// API access belongs to the OAuth client's Cloud project).
+const googleNotAllowlistedMessage = "Google Ads no longer accepts click-conversion uploads through the Google Ads API " +
+	"from this Cloud project or developer token (CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE); set the destination's api to data_manager " +
 	"(the default: Google's Data Manager API, with an OAuth client of a Cloud project where that API is enabled)"
 
 // googleNotAllowlisted is the configuration failure for an allowlisting
