@@ -3,6 +3,7 @@ package platforms
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -338,7 +339,32 @@ func (m *MicrosoftOffline) deliver(ctx context.Context, d Destination, a microso
 			spread(results, ready[end:], stop.StatusCode, "", stop)
 			return
 		}
+		// A fault that refused some rows applied none: send the others
+		// again without them (each round drops at least one row).
+		var again []int
+		var againRows []json.RawMessage
+		for j, i := range idx {
+			if errCodeOf(results[i].Err) == microsoftNotApplied {
+				again, againRows = append(again, i), append(againRows, rows[start+j])
+			}
+		}
+		if len(again) > 0 && len(again) < len(idx) {
+			m.deliver(ctx, d, a, u, key, results, again, againRows)
+		}
 	}
+}
+
+// microsoftNotApplied marks a row a fault left unapplied because of
+// another row.
+const microsoftNotApplied = "not_applied"
+
+// errCodeOf is a classified failure's code, "" for anything else.
+func errCodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 // call posts with the destination's access token; on a 401 it drops the
@@ -391,7 +417,7 @@ func microsoftOfflineOutcome(ans answer, results []Result, idx []int, now time.T
 		}
 		var stop *Error
 		for j, i := range idx {
-			results[i].StatusCode, results[i].Response = ans.Status, resp
+			results[i].StatusCode, results[i].Response, results[i].Err = ans.Status, resp, nil
 			if e, ok := byRow[j]; ok {
 				ce := microsoftOfflineClass(ans.Status, e, ans, now)
 				results[i].Err = ce
@@ -424,7 +450,7 @@ func microsoftOfflineOutcome(ans answer, results []Result, idx []int, now time.T
 						results[i].Err = microsoftOfflineClass(ans.Status, be, ans, now)
 					} else {
 						// Not applied: the fault stopped the call; retry.
-						results[i].Err = Transient(ans.Status, "", "not applied because another conversion of the request was refused")
+						results[i].Err = Transient(ans.Status, microsoftNotApplied, "not applied because another conversion of the request was refused")
 					}
 				}
 				return nil

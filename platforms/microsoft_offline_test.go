@@ -322,3 +322,28 @@ func TestMicrosoftOfflineConfiguration(t *testing.T) {
 		t.Errorf("no identifier: %v, want invalid", err)
 	}
 }
+
+// TestMicrosoftOfflineFaultIsolation: a request-level fault naming single
+// rows applied nothing; the other rows go again without them.
+func TestMicrosoftOfflineFaultIsolation(t *testing.T) {
+	f := newMSFake(t)
+	calls := 0
+	f.respond = func(w http.ResponseWriter) {
+		calls++
+		if calls == 1 {
+			writeJSON(w, http.StatusBadRequest, `{"Type":"ApiFaultDetail","OperationErrors":[],"BatchErrors":[{"Code":5306,"ErrorCode":"OfflineConversionMicrosoftClickIdInvalid","Index":1,"Message":"bad click"}]}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, `{"PartialErrors":[]}`)
+	}
+	res := newMSOffline(f).Send(context.Background(), msDestination(), []mapping.Conversion{msConv("a", "click-a"), msConv("b", "x"), msConv("c", "click-c")})
+	for i, want := range []string{"ok", "invalid", "ok"} {
+		if got := googleClassOf(res[i].Err); got != want {
+			t.Errorf("row %d: %s (%v), want %s", i, got, res[i].Err, want)
+		}
+	}
+	sent := f.Bodies("OfflineConversions")
+	if len(sent) != 2 || strings.Contains(string(sent[1]), `"MicrosoftClickId":"x"`) {
+		t.Errorf("requests %s; want the second without the refused row", sent)
+	}
+}
