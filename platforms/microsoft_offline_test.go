@@ -347,3 +347,21 @@ func TestMicrosoftOfflineFaultIsolation(t *testing.T) {
 		t.Errorf("requests %s; want the second without the refused row", sent)
 	}
 }
+
+// FuzzMicrosoftOfflineAnswer: any answer fills every result of the request
+// and never panics.
+func FuzzMicrosoftOfflineAnswer(f *testing.F) {
+	f.Add(200, []byte(`{"PartialErrors":[{"Index":0,"ErrorCode":"X","Code":1}]}`))
+	f.Add(400, []byte(`{"BatchErrors":[{"Index":5,"ErrorCode":"X"}],"OperationErrors":null}`))
+	f.Add(401, []byte(`{"Errors":[{"Code":105,"ErrorCode":"InvalidCredentials"}]}`))
+	f.Add(200, []byte(`{"PartialErrors":[{"Index":-1}]}`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		results := make([]Result, 3)
+		microsoftOfflineOutcome(answer{Status: status, Header: http.Header{}, Body: body}, results, []int{0, 1, 2}, testNow)
+		for i, r := range results {
+			if status != http.StatusOK && r.Err == nil {
+				t.Fatalf("row %d has no error after a %d answer", i, status)
+			}
+		}
+	})
+}
