@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -82,8 +84,9 @@ var (
 // GoogleDataManager sends conversions to a Google Ads conversion action
 // through the Data Manager API. It is safe for concurrent use.
 type GoogleDataManager struct {
-	cfg    Config
-	tokens *oauthSources
+	cfg      Config
+	tokenURL string
+	tokens   oauthTokens
 }
 
 // NewGoogleDataManager returns the Data Manager sender. oauthURL is the base
@@ -94,10 +97,7 @@ func NewGoogleDataManager(cfg Config, oauthURL string) *GoogleDataManager {
 	if oauthURL == "" {
 		oauthURL = googleDefaultOAuthURL
 	}
-	return &GoogleDataManager{
-		cfg:    cfg,
-		tokens: newOAuthSources(cfg.Client, strings.TrimRight(oauthURL, "/")+"/token", []string{googleDMScope}, cfg.now),
-	}
+	return &GoogleDataManager{cfg: cfg, tokenURL: strings.TrimRight(oauthURL, "/") + "/token"}
 }
 
 // Name is the platform key.
@@ -417,7 +417,7 @@ func (g *GoogleDataManager) Render(d Destination, convs []mapping.Conversion) (R
 		return Request{}, err
 	}
 	results, _, events := g.build(a, convs)
-	return renderReady("google_ads", g.ingestURL(), bearerHeaders(googleRedacted), results, events, a.body)
+	return renderPrepared("google_ads", g.ingestURL(), bearerHeaders(googleRedacted), results, events, a.body)
 }
 
 // Send delivers a batch in requests of at most BatchSize events and returns
@@ -515,8 +515,10 @@ func (g *GoogleDataManager) ingest(ctx context.Context, d Destination, a googleD
 // call sends one request with the destination's access token; on a 401 it
 // drops the token, refreshes once and retries once.
 func (g *GoogleDataManager) call(ctx context.Context, d Destination, a googleDMAccount, method, u string, body []byte) (answer, error) {
+	stale := ""
 	for try := 0; ; try++ {
-		token, err := g.tokens.token(ctx, d.ID, a.oauth, "Google")
+		token, err := g.tokens.token(ctx, d.ID, a.oauth.grant(g.tokenURL), g.cfg.Client, g.cfg.now(), googleTokenMargin, stale,
+			func(re *oauth2.RetrieveError) error { return oauthError(re, "Google", g.cfg.now()) })
 		if err != nil {
 			return answer{}, err
 		}
@@ -529,7 +531,7 @@ func (g *GoogleDataManager) call(ctx context.Context, d Destination, a googleDMA
 		if err != nil || ans.Status != http.StatusUnauthorized || try > 0 {
 			return ans, err
 		}
-		g.tokens.forget(d.ID)
+		stale = token
 	}
 }
 
@@ -542,7 +544,20 @@ func googleDMGet(ctx context.Context, client *http.Client, u, token string) (ans
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "postback/1")
-	return googleDo(ctx, client, req)
+	resp, err := client.Do(req)
+	if err != nil {
+		msg := "no answer from Google Data Manager"
+		if ctx.Err() != nil {
+			msg = "send interrupted"
+		}
+		return answer{}, Transient(0, "", msg)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return answer{}, Transient(resp.StatusCode, "", "answer cut off")
+	}
+	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // --- answers ---------------------------------------------------------------

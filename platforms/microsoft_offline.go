@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -45,9 +48,9 @@ import (
 //   - OAuth: Microsoft identity platform, token endpoint
 //     https://login.microsoftonline.com/common/oauth2/v2.0/token, scope
 //     https://ads.microsoft.com/msads.manage offline_access. Microsoft
-//     returns a new refresh token with each access token; the token source
-//     keeps using the newest one while the process runs, and the stored one
-//     stays valid until it expires unused (90 days).
+//     returns a new refresh token with each access token; Postback keeps
+//     refreshing with the stored one, which stays valid until it goes 90
+//     days unused.
 
 const (
 	microsoftAdsDefaultBaseURL   = "https://campaign.api.bingads.microsoft.com"
@@ -57,6 +60,9 @@ const (
 	microsoftOfflineBatchSize = 1000
 	// microsoftOfflineMaxAge: ConversionTime must be within the last 90 days.
 	microsoftOfflineMaxAge = 90 * 24 * time.Hour
+	// microsoftTokenMargin is how long before its expiry an access token
+	// (an hour's) is replaced.
+	microsoftTokenMargin = 5 * time.Minute
 )
 
 // Compile-time checks.
@@ -68,8 +74,11 @@ var (
 // MicrosoftOffline uploads conversions to a Microsoft Advertising offline
 // conversion goal. It is safe for concurrent use.
 type MicrosoftOffline struct {
-	cfg    Config
-	tokens *oauthSources
+	cfg      Config
+	tokenURL string
+	// tokenClient is cfg.Client with the scope added to refreshes.
+	tokenClient *http.Client
+	tokens      oauthTokens
 }
 
 // NewMicrosoftOffline returns the offline conversions sender. oauthURL is
@@ -82,8 +91,8 @@ func NewMicrosoftOffline(cfg Config, oauthURL string) *MicrosoftOffline {
 	}
 	tokenURL := strings.TrimRight(oauthURL, "/") + "/common/oauth2/v2.0/token"
 	return &MicrosoftOffline{
-		cfg:    cfg,
-		tokens: newOAuthSources(cfg.Client, tokenURL, []string{microsoftAdsScope, "offline_access"}, cfg.now).withRefreshScope(),
+		cfg: cfg, tokenURL: tokenURL,
+		tokenClient: withFormValues(cfg.Client, url.Values{"scope": {microsoftAdsScope + " offline_access"}}),
 	}
 }
 
@@ -275,7 +284,7 @@ func (m *MicrosoftOffline) Render(d Destination, convs []mapping.Conversion) (Re
 	results, _, rows := m.build(a, convs)
 	h := a.headers(googleRedacted)
 	h["DeveloperToken"] = googleRedacted
-	return renderReady("microsoft", m.applyURL(), h, results, rows, microsoftOfflineBody("OfflineConversions"))
+	return renderPrepared("microsoft", m.applyURL(), h, results, rows, microsoftOfflineBody("OfflineConversions"))
 }
 
 // Send uploads a batch and returns one Result per conversion.
@@ -370,8 +379,10 @@ func errCodeOf(err error) string {
 // call posts with the destination's access token; on a 401 it drops the
 // token and retries once with a fresh one.
 func (m *MicrosoftOffline) call(ctx context.Context, d Destination, a microsoftOfflineAccount, u string, body []byte) (answer, error) {
+	stale := ""
 	for try := 0; ; try++ {
-		token, err := m.tokens.token(ctx, d.ID, a.oauth, "Microsoft")
+		token, err := m.tokens.token(ctx, d.ID, a.oauth.grant(m.tokenURL), m.tokenClient, m.cfg.now(), microsoftTokenMargin, stale,
+			func(re *oauth2.RetrieveError) error { return oauthError(re, "Microsoft", m.cfg.now()) })
 		if err != nil {
 			return answer{}, err
 		}
@@ -379,7 +390,7 @@ func (m *MicrosoftOffline) call(ctx context.Context, d Destination, a microsoftO
 		if err != nil || ans.Status != http.StatusUnauthorized || try > 0 {
 			return ans, err
 		}
-		m.tokens.forget(d.ID)
+		stale = token
 	}
 }
 

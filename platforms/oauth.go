@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -15,163 +13,119 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// oauthSources keeps one oauth2.TokenSource per destination, so that
-// concurrent sends for a destination share one access token and one refresh
-// (oauth2.ReuseTokenSource serialises refreshes behind a mutex). Replacing a
-// destination's OAuth credentials replaces its source.
-type oauthSources struct {
-	client   *http.Client
-	tokenURL string
-	scopes   []string
-	now      func() time.Time
+// OAuth access tokens for the platforms that mint them from a refresh token
+// (Google Ads, LinkedIn). The exchange itself (RFC 6749 §6: the form, the
+// answer, the error object) is golang.org/x/oauth2's; what is ours is one
+// cached token per destination, on the sender's clock, with one refresh at
+// a time: concurrent sends for a destination wait for the refresh in flight
+// rather than each spending the refresh token.
 
-	mu      sync.Mutex
-	sources map[int64]oauthSource
+// oauthTokens caches one access token per destination.
+type oauthTokens struct {
+	mu sync.Mutex
+	m  map[int64]*oauthToken
 }
 
-type oauthSource struct {
-	key string
-	ts  oauth2.TokenSource
+// oauthToken is one destination's token. sem is a one-slot semaphore
+// guarding the other fields, so waiters still honour their context.
+type oauthToken struct {
+	sem    chan struct{}
+	key    string // the credentials the token was minted from
+	access string
+	expiry time.Time
 }
 
-// oauthCreds are the refresh-token grant's inputs.
-type oauthCreds struct {
-	clientID, clientSecret, refreshToken string
+func (t *oauthTokens) entry(id int64) *oauthToken {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[int64]*oauthToken{}
+	}
+	e, ok := t.m[id]
+	if !ok {
+		e = &oauthToken{sem: make(chan struct{}, 1)}
+		t.m[id] = e
+	}
+	return e
 }
 
-func (c oauthCreds) key() string {
-	sum := sha256.Sum256([]byte(c.clientID + "\x00" + c.clientSecret + "\x00" + c.refreshToken))
+// oauthGrant is what a refresh needs.
+type oauthGrant struct {
+	tokenURL, clientID, clientSecret, refreshToken string
+}
+
+// key identifies the grant's credentials, so that replacing them drops a
+// token minted from the old ones.
+func (g oauthGrant) key() string {
+	sum := sha256.Sum256([]byte(g.clientID + "\x00" + g.clientSecret + "\x00" + g.refreshToken))
 	return hex.EncodeToString(sum[:])
 }
 
-func newOAuthSources(client *http.Client, tokenURL string, scopes []string, now func() time.Time) *oauthSources {
-	return &oauthSources{client: client, tokenURL: tokenURL, scopes: scopes, now: now, sources: map[int64]oauthSource{}}
-}
-
-// withRefreshScope makes refreshes name the scopes too. x/oauth2 sends only
-// grant_type and refresh_token on a refresh; the Microsoft identity platform
-// documents scope as required there ("Refresh the access token", v2.0
-// authorization code flow).
-func (o *oauthSources) withRefreshScope() *oauthSources {
-	c := *o.client
-	base := c.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	c.Transport = formExtra{base: base, extra: url.Values{"scope": {strings.Join(o.scopes, " ")}}}
-	o.client = &c
-	return o
-}
-
-// formExtra adds form values that a form-encoded POST lacks.
-type formExtra struct {
-	base  http.RoundTripper
-	extra url.Values
-}
-
-func (f formExtra) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodPost || req.Body == nil ||
-		!strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		return f.base.RoundTrip(req)
-	}
-	b, err := io.ReadAll(req.Body)
-	req.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	form, err := url.ParseQuery(string(b))
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range f.extra {
-		if form.Get(k) == "" {
-			form[k] = v
-		}
-	}
-	enc := form.Encode()
-	r := req.Clone(req.Context())
-	r.Body = io.NopCloser(strings.NewReader(enc))
-	r.ContentLength = int64(len(enc))
-	r.GetBody = nil
-	return f.base.RoundTrip(r)
-}
-
-// source returns the destination's token source, built on first use.
-func (o *oauthSources) source(destID int64, c oauthCreds) oauth2.TokenSource {
-	key := c.key()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if s, ok := o.sources[destID]; ok && s.key == key {
-		return s.ts
-	}
-	conf := &oauth2.Config{
-		ClientID: c.clientID, ClientSecret: c.clientSecret, Scopes: o.scopes,
-		// Credentials in the form body, as both Google's and Microsoft's
-		// token endpoints accept; AuthStyleAutoDetect would probe with a
-		// failing request first.
-		Endpoint: oauth2.Endpoint{TokenURL: o.tokenURL, AuthStyle: oauth2.AuthStyleInParams},
-	}
-	// The context only carries the HTTP client: refreshes happen on later
-	// calls, each bounded by the client's timeout.
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, o.client)
-	ts := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: c.refreshToken})
-	o.sources[destID] = oauthSource{key: key, ts: ts}
-	return ts
-}
-
-// token returns a valid access token for the destination. A failure is a
-// classified *Error: a revoked refresh token or a refused client is ErrAuth
-// (the merchant must reconnect), a rate limit is ErrThrottled, and anything
-// else transient.
-func (o *oauthSources) token(ctx context.Context, destID int64, c oauthCreds, platform string) (string, error) {
-	type res struct {
-		tok *oauth2.Token
-		err error
-	}
-	ch := make(chan res, 1)
-	ts := o.source(destID, c)
-	go func() {
-		t, err := ts.Token()
-		ch <- res{t, err}
-	}()
+// token returns the destination's cached access token, or refreshes it when
+// it is missing, about to expire (margin), minted from other credentials,
+// or equal to stale (a token the platform just refused). failure classes a
+// refused exchange.
+func (t *oauthTokens) token(ctx context.Context, id int64, g oauthGrant, client *http.Client, now time.Time,
+	margin time.Duration, stale string, failure func(*oauth2.RetrieveError) error) (string, error) {
+	e := t.entry(id)
 	select {
+	case e.sem <- struct{}{}:
 	case <-ctx.Done():
 		return "", Transient(0, "", "send interrupted")
-	case r := <-ch:
-		if r.err != nil {
-			return "", oauthError(r.err, platform, o.now())
+	}
+	defer func() { <-e.sem }()
+	key := g.key()
+	if e.key == key && e.access != "" && e.access != stale && now.Before(e.expiry) {
+		return e.access, nil
+	}
+	e.key, e.access, e.expiry = key, "", time.Time{}
+	access, ttl, err := oauthRefresh(ctx, g, client, failure)
+	if err != nil {
+		return "", err
+	}
+	if ttl < 2*margin {
+		margin = ttl / 2
+	}
+	e.access, e.expiry = access, now.Add(ttl-margin)
+	return access, nil
+}
+
+// oauthDefaultTTL is assumed when the token endpoint does not say how long
+// a token lives.
+const oauthDefaultTTL = time.Hour
+
+// oauthRefresh exchanges the refresh token for an access token through
+// golang.org/x/oauth2, with the client id and secret in the form (both
+// Google and LinkedIn take them there), over client.
+func oauthRefresh(ctx context.Context, g oauthGrant, client *http.Client, failure func(*oauth2.RetrieveError) error) (string, time.Duration, error) {
+	conf := &oauth2.Config{
+		ClientID: g.clientID, ClientSecret: g.clientSecret,
+		Endpoint: oauth2.Endpoint{TokenURL: g.tokenURL, AuthStyle: oauth2.AuthStyleInParams},
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: g.refreshToken}).Token()
+	if err != nil {
+		var re *oauth2.RetrieveError
+		switch {
+		case errors.As(err, &re) && re.Response != nil:
+			return "", 0, failure(re)
+		case ctx.Err() != nil:
+			return "", 0, Transient(0, "", "send interrupted")
+		case strings.Contains(err.Error(), "server response missing access_token"):
+			return "", 0, Transient(http.StatusOK, "", "the token endpoint answered without an access token")
 		}
-		return r.tok.AccessToken, nil
+		return "", 0, Transient(0, "", "no answer from the OAuth token endpoint")
 	}
+	ttl := oauthDefaultTTL
+	if !tok.Expiry.IsZero() {
+		// x/oauth2 dates the expiry by the wall clock; keep only the
+		// lifetime, which the sender dates by its own clock.
+		ttl = max(time.Until(tok.Expiry).Round(time.Second), 0)
+	}
+	return tok.AccessToken, ttl, nil
 }
 
-// forget drops a destination's cached token after the API refused it, so the
-// next call refreshes.
-func (o *oauthSources) forget(destID int64) {
-	o.mu.Lock()
-	delete(o.sources, destID)
-	o.mu.Unlock()
-}
-
-// oauthError classes a failed refresh-token exchange.
-func oauthError(err error, platform string, now time.Time) *Error {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || re.Response == nil {
-		return Transient(0, "", "no answer from "+platform+"'s OAuth endpoint")
-	}
-	status := re.Response.StatusCode
-	desc := truncate(strings.TrimSpace(re.ErrorDescription), 200)
-	switch {
-	case status == http.StatusTooManyRequests:
-		return Throttled(status, re.ErrorCode, platform+"'s OAuth endpoint is rate limiting", RetryAfter(re.Response.Header, now))
-	case status >= 500:
-		return Transient(status, re.ErrorCode, platform+"'s OAuth endpoint failed")
-	case re.ErrorCode == "invalid_grant":
-		return Auth(status, "invalid_grant", "the refresh token was revoked or has expired; reconnect the "+platform+" account")
-	}
-	msg := platform + " refused the OAuth client credentials"
-	if desc != "" {
-		msg += ": " + desc
-	}
-	return Auth(status, re.ErrorCode, msg)
+// retrieveAnswer is a refused exchange as the answer reader sees it.
+func retrieveAnswer(re *oauth2.RetrieveError) answer {
+	return answer{Status: re.Response.StatusCode, Header: re.Response.Header, Body: re.Body}
 }

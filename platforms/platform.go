@@ -93,6 +93,9 @@ type Config struct {
 	Client *http.Client
 	// Now is the clock, for event-age checks and token expiry.
 	Now func() time.Time
+	// Version is Postback's own version, named to platforms that take a
+	// partner or integration name (Meta's partner_agent).
+	Version string
 }
 
 func (c Config) now() time.Time {
@@ -111,7 +114,7 @@ func (c Config) withDefaults(base string, timeout time.Duration) Config {
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: timeout}
+		c.Client = &http.Client{Timeout: timeout, CheckRedirect: noRedirects}
 	}
 	return c
 }
@@ -131,3 +134,7 @@ type Adjustment struct {
 type Adjuster interface {
 	Adjust(ctx context.Context, d Destination, adjs []Adjustment) []Result
 }
+
+// noRedirects makes a client hand back a redirect instead of following it:
+// a platform or gateway redirect must not carry a token to another host.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
