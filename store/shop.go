@@ -27,6 +27,12 @@ type Shop struct {
 	// StripeAPIKey is an optional restricted key used to fetch what Stripe
 	// webhooks lack (line items).
 	StripeAPIKey string
+	// PublicID names the shop to its storefront script and browser
+	// beacons; unlike WebhookKey it is public.
+	PublicID string
+	// ScriptSeenAt is when the shop's storefront script last sent a beacon
+	// (to the hour), zero if never.
+	ScriptSeenAt time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -41,8 +47,10 @@ type shopRow struct {
 	ConversionTrigger string
 	Rules             string
 	StripeAPIKey      []byte `gorm:"column:stripe_api_key"`
-	CreatedAt         int64  `gorm:"autoCreateTime:false"`
-	UpdatedAt         int64  `gorm:"autoUpdateTime:false"`
+	PublicID          string
+	ScriptSeenAt      int64
+	CreatedAt         int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt         int64 `gorm:"autoUpdateTime:false"`
 }
 
 func (shopRow) TableName() string { return "shops" }
@@ -66,7 +74,7 @@ func (s *Store) shopToRow(sh Shop) (shopRow, error) {
 	}
 	r := shopRow{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), WebhookKey: sh.WebhookKey,
-		ConversionTrigger: string(trigger), Rules: string(rj),
+		ConversionTrigger: string(trigger), Rules: string(rj), PublicID: sh.PublicID, ScriptSeenAt: ms(sh.ScriptSeenAt),
 		CreatedAt: ms(sh.CreatedAt), UpdatedAt: ms(sh.UpdatedAt),
 	}
 	if r.SigningSecret, err = s.sealer.Seal(sh.SigningSecret); err != nil {
@@ -84,6 +92,7 @@ func (s *Store) shopToRow(sh Shop) (shopRow, error) {
 func (s *Store) rowToShop(r shopRow) (Shop, error) {
 	sh := Shop{
 		ID: r.ID, Name: r.Name, Source: mapping.Source(r.Source), WebhookKey: r.WebhookKey,
+		PublicID: r.PublicID, ScriptSeenAt: fromMS(r.ScriptSeenAt),
 		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 	}
 	if r.Rules != "" {
@@ -113,6 +122,13 @@ func (s *Store) CreateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 			return Shop{}, err
 		}
 		sh.WebhookKey = k
+	}
+	if sh.PublicID == "" {
+		id, err := NewPublicID()
+		if err != nil {
+			return Shop{}, err
+		}
+		sh.PublicID = id
 	}
 	sh.CreatedAt, sh.UpdatedAt = now, now
 	r, err := s.shopToRow(sh)
@@ -170,7 +186,7 @@ func (s *Store) UpdateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 	}
 	var n int64
 	err = s.exec(ctx, func(db *gormDB) error {
-		res := db.Model(&shopRow{ID: sh.ID}).Select("*").Omit("id", "created_at").Updates(&r)
+		res := db.Model(&shopRow{ID: sh.ID}).Select("*").Omit("id", "created_at", "public_id", "script_seen_at").Updates(&r)
 		n = res.RowsAffected
 		return res.Error
 	})

@@ -29,6 +29,8 @@ type shopJSON struct {
 	Source                   string       `json:"source"`
 	Trigger                  string       `json:"trigger"`
 	WebhookURL               string       `json:"webhook_url"`
+	PublicID                 string       `json:"public_id"`
+	ScriptTag                string       `json:"script_tag"`
 	SigningSecretSet         bool         `json:"signing_secret_set"`
 	PreviousSigningSecretSet bool         `json:"previous_signing_secret_set"`
 	StripeAPIKeySet          bool         `json:"stripe_api_key_set"`
@@ -57,7 +59,7 @@ func toShopJSON(publicURL string, sh store.Shop) shopJSON {
 	r := sh.Rules
 	return shopJSON{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), Trigger: string(r.Trigger),
-		WebhookURL: WebhookURL(publicURL, sh), SigningSecretSet: sh.SigningSecret != "",
+		WebhookURL: WebhookURL(publicURL, sh), PublicID: sh.PublicID, ScriptTag: ScriptTag(publicURL, sh), SigningSecretSet: sh.SigningSecret != "",
 		PreviousSigningSecretSet: sh.PreviousSecret != "", StripeAPIKeySet: sh.StripeAPIKey != "",
 		Settings: shopSettings{
 			EventIDTemplate: r.EventIDTemplate, ValueRule: string(orDefault(string(r.ValueRule), string(mapping.ValueTotal))),
