@@ -354,8 +354,15 @@ func (a googleDMAccount) event(c mapping.Conversion) (googleDMEvent, mapping.Mat
 	if len(uids) > 0 {
 		ev.UserData = &googleDMUserData{UserIdentifiers: uids}
 	}
-	if a.adUserData != "" || a.adPersonalization != "" {
-		ev.Consent = &googleDMConsent{AdUserData: a.adUserData, AdPersonalization: a.adPersonalization}
+	// The browser's own consent (Consent Mode, from the beacon) wins over
+	// the destination's default.
+	consent := googleDMConsent{AdUserData: a.adUserData, AdPersonalization: a.adPersonalization}
+	if bc := c.Consent; bc != nil {
+		consent.AdUserData = googleDMConsentValue(bc.AdUserData, consent.AdUserData)
+		consent.AdPersonalization = googleDMConsentValue(bc.AdPersonalization, consent.AdPersonalization)
+	}
+	if consent != (googleDMConsent{}) {
+		ev.Consent = &consent
 	}
 	for _, it := range c.Items {
 		if ev.CartData == nil {
@@ -382,6 +389,18 @@ func (a googleDMAccount) event(c mapping.Conversion) (googleDMEvent, mapping.Mat
 		return ev, m, Invalid(0, "no_event_time", "conversion has no time; not sent")
 	}
 	return ev, m, nil
+}
+
+// googleDMConsentValue is a browser's yes/no as a ConsentStatus, or def
+// when the browser said nothing.
+func googleDMConsentValue(v *bool, def string) string {
+	switch {
+	case v == nil:
+		return def
+	case *v:
+		return "CONSENT_GRANTED"
+	}
+	return "CONSENT_DENIED"
 }
 
 // googleDMAddressOf is Data Manager's AddressInfo, which needs all four

@@ -289,6 +289,13 @@ func TestGoogleDataManagerHashing(t *testing.T) {
 	if !m.ClickID || !m.Email || !m.Phone || !m.Address {
 		t.Errorf("match %+v", m)
 	}
+	// The browser's consent wins over the destination's default.
+	no, yes := false, true
+	c.Consent = &mapping.Consent{AdUserData: &no, AdPersonalization: &yes}
+	if ev, _, _ := a.event(c); ev.Consent == nil || ev.Consent.AdUserData != "CONSENT_DENIED" || ev.Consent.AdPersonalization != "CONSENT_GRANTED" {
+		t.Errorf("browser consent: %+v", ev.Consent)
+	}
+	c.Consent = nil
 	// No IP for a buyer in the EEA, the UK or Switzerland.
 	c.User.Country = "DE"
 	ev, _, _ = a.event(c)
