@@ -113,6 +113,8 @@ type eventRow struct {
 	Refunds           string
 	MatchInfo         string
 	Body              []byte
+	// BodyCodec says how Body is stored (codecRaw, codecZstd, codecKept).
+	BodyCodec int
 }
 
 func (eventRow) TableName() string { return "events" }
@@ -147,6 +149,9 @@ type deliveryRow struct {
 	PlatformCheckAt   int64
 	CreatedAt         int64 `gorm:"autoCreateTime:false"`
 	UpdatedAt         int64 `gorm:"autoUpdateTime:false"`
+	// Packed holds Payload and Response, compressed, once the delivery
+	// finished and the compactor emptied them.
+	Packed []byte
 }
 
 func (deliveryRow) TableName() string { return "deliveries" }
