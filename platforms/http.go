@@ -48,6 +48,9 @@ func post(ctx context.Context, client *http.Client, url string, header map[strin
 		if ctx.Err() != nil {
 			msg = "send interrupted"
 		}
+		if errors.Is(err, ErrRedirect) {
+			msg = "platform answered with a redirect, which is not followed (check the platform's base URL): " + errors.Unwrap(err).Error()
+		}
 		return answer{}, Transient(0, "", msg)
 	}
 	defer resp.Body.Close()

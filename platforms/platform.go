@@ -104,14 +104,14 @@ func (c Config) now() time.Time {
 
 // withDefaults is c as a sender keeps it: an empty BaseURL becomes the
 // platform's public host base, without trailing slashes, and a nil Client
-// becomes one with the given timeout.
+// becomes one with the given timeout that follows no redirect.
 func (c Config) withDefaults(base string, timeout time.Duration) Config {
 	if c.BaseURL == "" {
 		c.BaseURL = base
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: timeout}
+		c.Client = &http.Client{Timeout: timeout, CheckRedirect: NoRedirect}
 	}
 	return c
 }

@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
-	httpClient := &http.Client{Timeout: 30 * time.Second}
+	httpClient := newHTTPClient()
 	senders := newSenders(cfg, httpClient)
 	routing := delivery.NewRouting(senders)
 	worker := delivery.New(delivery.Config{
