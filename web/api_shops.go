@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,10 +32,16 @@ type shopJSON struct {
 	WebhookURL               string       `json:"webhook_url"`
 	SigningSecretSet         bool         `json:"signing_secret_set"`
 	PreviousSigningSecretSet bool         `json:"previous_signing_secret_set"`
-	StripeAPIKeySet          bool         `json:"stripe_api_key_set"`
-	Settings                 shopSettings `json:"settings"`
-	CreatedAt                *string      `json:"created_at"`
-	UpdatedAt                *string      `json:"updated_at"`
+	// PreviousSigningSecretExpiresAt is when the previous secret stops
+	// being accepted; null when there is none.
+	PreviousSigningSecretExpiresAt *string      `json:"previous_signing_secret_expires_at"`
+	StripeAPIKeySet                bool         `json:"stripe_api_key_set"`
+	Settings                       shopSettings `json:"settings"`
+	CreatedAt                      *string      `json:"created_at"`
+	UpdatedAt                      *string      `json:"updated_at"`
+	// SecretsError says why a stored secret of this shop cannot be
+	// decrypted (another key, corrupted data); absent when all open.
+	SecretsError string `json:"secrets_error,omitempty"`
 }
 
 // shopInput is the body of POST and PATCH; nil fields are left as they are.
@@ -43,6 +50,10 @@ type shopInput struct {
 	Source                *string       `json:"source"`
 	SigningSecret         *string       `json:"signing_secret"`
 	PreviousSigningSecret *string       `json:"previous_signing_secret"`
+	// PreviousSigningSecretTTL is how long the secret being replaced (or a
+	// previous_signing_secret given) stays accepted: a duration such as
+	// "24h" (the default), "90m" or "0" (not at all), at most 168h.
+	PreviousSigningSecretTTL *string `json:"previous_signing_secret_ttl"`
 	Trigger               *string       `json:"trigger"`
 	Settings              *shopSettings `json:"settings"`
 	StripeAPIKey          *string       `json:"stripe_api_key"`
@@ -53,12 +64,25 @@ func WebhookURL(publicURL string, sh store.Shop) string {
 	return strings.TrimRight(publicURL, "/") + "/webhooks/" + string(sh.Source) + "/" + sh.WebhookKey
 }
 
-func toShopJSON(publicURL string, sh store.Shop) shopJSON {
+// DefaultPreviousSecretTTL is how long a rotated-out signing secret stays
+// accepted unless the rotation says otherwise: Stripe lets the old endpoint
+// secret live up to 24 hours, Shopify re-signs within the hour.
+const DefaultPreviousSecretTTL = 24 * time.Hour
+
+// maxPreviousSecretTTL bounds the overlap a rotation may ask for.
+const maxPreviousSecretTTL = 7 * 24 * time.Hour
+
+func toShopJSON(publicURL string, sh store.Shop, now time.Time) shopJSON {
 	r := sh.Rules
+	var expires *string
+	if sh.PreviousSecretActive(now) {
+		expires = timeOrNil(sh.PreviousSecretExpiresAt)
+	}
 	return shopJSON{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), Trigger: string(r.Trigger),
 		WebhookURL: WebhookURL(publicURL, sh), SigningSecretSet: sh.SigningSecret != "",
-		PreviousSigningSecretSet: sh.PreviousSecret != "", StripeAPIKeySet: sh.StripeAPIKey != "",
+		PreviousSigningSecretSet: sh.PreviousSecretActive(now), PreviousSigningSecretExpiresAt: expires,
+		StripeAPIKeySet: sh.StripeAPIKey != "", SecretsError: sh.SealError,
 		Settings: shopSettings{
 			EventIDTemplate: r.EventIDTemplate, ValueRule: string(orDefault(string(r.ValueRule), string(mapping.ValueTotal))),
 			Currency: orDefault(string(r.Currency), string(mapping.CurrencyShop)), PaidStatuses: nonNilSlice(r.PaidStatuses),
@@ -92,7 +116,19 @@ func nonNilSlice(s []string) []string {
 
 // applyShopInput validates in and applies it to sh. It returns what is
 // invalid, naming the field, or nil. The API and the admin UI share it.
-func applyShopInput(sh *store.Shop, in shopInput, creating bool) *fieldError {
+func applyShopInput(sh *store.Shop, in shopInput, creating bool, now time.Time) *fieldError {
+	ttl := DefaultPreviousSecretTTL
+	if in.PreviousSigningSecretTTL != nil {
+		v := strings.TrimSpace(*in.PreviousSigningSecretTTL)
+		d, err := time.ParseDuration(v)
+		if v == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 || d > maxPreviousSecretTTL {
+			return badField("previous_signing_secret_ttl", "must be a duration from 0 to 168h, such as 24h or 90m")
+		}
+		ttl = d
+	}
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
 		if name == "" || len(name) > 200 {
@@ -128,15 +164,30 @@ func applyShopInput(sh *store.Shop, in shopInput, creating bool) *fieldError {
 		if len(secret) > 500 {
 			return badField("signing_secret", "is too long")
 		}
-		if !creating && sh.SigningSecret != "" && secret != sh.SigningSecret && in.PreviousSigningSecret == nil {
+		if !creating && secret != "" && sh.SigningSecret != "" && secret != sh.SigningSecret && in.PreviousSigningSecret == nil {
 			// Stores keep signing with the old secret for a while after a
-			// rotation (Shopify up to an hour, Stripe up to 24 hours).
-			sh.PreviousSecret = sh.SigningSecret
+			// rotation (Shopify up to an hour, Stripe up to 24 hours): it
+			// stays accepted for ttl, then never again. An empty new
+			// secret carries nothing over.
+			sh.PreviousSecret, sh.PreviousSecretExpiresAt = sh.SigningSecret, now.Add(ttl)
+			if ttl == 0 {
+				sh.PreviousSecret, sh.PreviousSecretExpiresAt = "", time.Time{}
+			}
 		}
 		sh.SigningSecret = secret
 	}
 	if in.PreviousSigningSecret != nil {
 		sh.PreviousSecret = strings.TrimSpace(*in.PreviousSigningSecret)
+		sh.PreviousSecretExpiresAt = now.Add(ttl)
+		if sh.PreviousSecret == "" || ttl == 0 {
+			sh.PreviousSecret, sh.PreviousSecretExpiresAt = "", time.Time{}
+		}
+	} else if in.PreviousSigningSecretTTL != nil && in.SigningSecret == nil && sh.PreviousSecretActive(now) {
+		// A new overlap for the secret already kept, counted from now.
+		sh.PreviousSecretExpiresAt = now.Add(ttl)
+		if ttl == 0 {
+			sh.PreviousSecret, sh.PreviousSecretExpiresAt = "", time.Time{}
+		}
 	}
 	if in.StripeAPIKey != nil {
 		key := strings.TrimSpace(*in.StripeAPIKey)
@@ -192,7 +243,7 @@ func handleShopCreate(cfg Config) gin.HandlerFunc {
 			return
 		}
 		var sh store.Shop
-		if bad := applyShopInput(&sh, in, true); bad != nil {
+		if bad := applyShopInput(&sh, in, true, cfg.Now()); bad != nil {
 			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
@@ -201,7 +252,7 @@ func handleShopCreate(cfg Config) gin.HandlerFunc {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
-		c.JSON(http.StatusCreated, toShopJSON(cfg.PublicURL, sh))
+		c.JSON(http.StatusCreated, toShopJSON(cfg.PublicURL, sh, cfg.Now()))
 	}
 }
 
@@ -214,7 +265,7 @@ func handleShopList(cfg Config) gin.HandlerFunc {
 		}
 		out := make([]shopJSON, 0, len(shops))
 		for _, sh := range shops {
-			out = append(out, toShopJSON(cfg.PublicURL, sh))
+			out = append(out, toShopJSON(cfg.PublicURL, sh, cfg.Now()))
 		}
 		c.JSON(http.StatusOK, gin.H{"shops": out})
 	}
@@ -231,7 +282,7 @@ func handleShopGet(cfg Config) gin.HandlerFunc {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
-		c.JSON(http.StatusOK, toShopJSON(cfg.PublicURL, sh))
+		c.JSON(http.StatusOK, toShopJSON(cfg.PublicURL, sh, cfg.Now()))
 	}
 }
 
@@ -251,7 +302,7 @@ func handleShopUpdate(cfg Config, shops *shopCache) gin.HandlerFunc {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
-		if bad := applyShopInput(&sh, in, false); bad != nil {
+		if bad := applyShopInput(&sh, in, false, cfg.Now()); bad != nil {
 			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
@@ -261,7 +312,7 @@ func handleShopUpdate(cfg Config, shops *shopCache) gin.HandlerFunc {
 			return
 		}
 		shops.forget(sh.WebhookKey)
-		c.JSON(http.StatusOK, toShopJSON(cfg.PublicURL, sh))
+		c.JSON(http.StatusOK, toShopJSON(cfg.PublicURL, sh, cfg.Now()))
 	}
 }
 
