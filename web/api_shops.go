@@ -25,13 +25,13 @@ type shopSettings struct {
 }
 
 type shopJSON struct {
-	ID                       int64        `json:"id"`
-	Name                     string       `json:"name"`
-	Source                   string       `json:"source"`
-	Trigger                  string       `json:"trigger"`
-	WebhookURL               string       `json:"webhook_url"`
-	SigningSecretSet         bool         `json:"signing_secret_set"`
-	PreviousSigningSecretSet bool         `json:"previous_signing_secret_set"`
+	ID                       int64  `json:"id"`
+	Name                     string `json:"name"`
+	Source                   string `json:"source"`
+	Trigger                  string `json:"trigger"`
+	WebhookURL               string `json:"webhook_url"`
+	SigningSecretSet         bool   `json:"signing_secret_set"`
+	PreviousSigningSecretSet bool   `json:"previous_signing_secret_set"`
 	// PreviousSigningSecretExpiresAt is when the previous secret stops
 	// being accepted; null when there is none.
 	PreviousSigningSecretExpiresAt *string      `json:"previous_signing_secret_expires_at"`
@@ -46,17 +46,17 @@ type shopJSON struct {
 
 // shopInput is the body of POST and PATCH; nil fields are left as they are.
 type shopInput struct {
-	Name                  *string       `json:"name"`
-	Source                *string       `json:"source"`
-	SigningSecret         *string       `json:"signing_secret"`
-	PreviousSigningSecret *string       `json:"previous_signing_secret"`
+	Name                  *string `json:"name"`
+	Source                *string `json:"source"`
+	SigningSecret         *string `json:"signing_secret"`
+	PreviousSigningSecret *string `json:"previous_signing_secret"`
 	// PreviousSigningSecretTTL is how long the secret being replaced (or a
 	// previous_signing_secret given) stays accepted: a duration such as
 	// "24h" (the default), "90m" or "0" (not at all), at most 168h.
-	PreviousSigningSecretTTL *string `json:"previous_signing_secret_ttl"`
-	Trigger               *string       `json:"trigger"`
-	Settings              *shopSettings `json:"settings"`
-	StripeAPIKey          *string       `json:"stripe_api_key"`
+	PreviousSigningSecretTTL *string       `json:"previous_signing_secret_ttl"`
+	Trigger                  *string       `json:"trigger"`
+	Settings                 *shopSettings `json:"settings"`
+	StripeAPIKey             *string       `json:"stripe_api_key"`
 }
 
 // WebhookURL is the URL a merchant pastes into the store for a shop.

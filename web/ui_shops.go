@@ -55,16 +55,16 @@ type shopView struct {
 	PreviousSecretExpires time.Time
 	StripeKeySet          bool
 	// SecretsError says why a stored secret cannot be decrypted.
-	SecretsError string
-	EventIDTemplate   string
-	CreatedAt         time.Time
+	SecretsError    string
+	EventIDTemplate string
+	CreatedAt       time.Time
 }
 
 func viewShop(sh store.Shop, now time.Time) shopView {
 	v := shopView{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), Trigger: string(sh.Rules.Trigger),
 		SecretSet: sh.SigningSecret != "", PreviousSecretSet: sh.PreviousSecretActive(now), StripeKeySet: sh.StripeAPIKey != "",
-		SecretsError: sh.SealError,
+		SecretsError:    sh.SealError,
 		EventIDTemplate: sh.Rules.EventIDTemplate, CreatedAt: sh.CreatedAt,
 	}
 	if v.PreviousSecretSet {
