@@ -5,6 +5,7 @@
 //	postback migrate   apply database migrations and exit
 //	postback version   print the version and exit
 //	postback token     create an API token and print it once
+//	postback rotate-key  re-encrypt stored secrets under a new key
 package main
 
 import (
@@ -53,12 +54,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, "postback", version())
 		return nil
-	case "serve", "migrate", "token":
+	case "serve", "migrate", "token", "rotate-key":
 	case "help":
-		fmt.Fprintln(stdout, "usage: postback [serve|migrate|version|token create NAME] [flags]")
+		fmt.Fprintln(stdout, "usage: postback [serve|migrate|version|token create NAME|rotate-key] [flags]")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, version, token)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, version, token, rotate-key)", cmd)
 	}
 	var tokenName string
 	if cmd == "token" {
@@ -105,6 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintln(stdout, secret)
 		return nil
+	case "rotate-key":
+		return rotateKey(ctx, cfg, st, getenv, stdout, log)
 	}
 	return serve(ctx, cfg, st, log)
 }
@@ -129,6 +132,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 			log.Warn("took over deliveries a stopped process was sending; they are sent again", slog.Int64("count", n))
 		}
 	}
+	warnOtherKeys(ctx, st, log)
 	if err := bootstrapAdmin(ctx, cfg, st, log); err != nil {
 		return err
 	}
