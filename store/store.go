@@ -133,6 +133,11 @@ func Open(ctx context.Context, dsn string, sealer *Sealer, log *slog.Logger) (*S
 
 // openSQLite opens the writer (one pinned connection) and the readers.
 func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) error {
+	if path := sqliteFilePath(dsn); path != "" {
+		if err := prepareSQLiteFile(path, s.log); err != nil {
+			return err
+		}
+	}
 	// Two connections: one pinned for writes, one spare for migrations.
 	w, err := openSQLitePool(dsn, cfg, 2, false)
 	if err != nil {
