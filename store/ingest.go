@@ -90,6 +90,9 @@ type eventRow struct {
 	Refunds           string
 	MatchInfo         string
 	Body              []byte
+	// Duplicates counts replays of this event that were not stored again.
+	Duplicates      int64
+	LastDuplicateAt int64
 }
 
 func (eventRow) TableName() string { return "events" }
