@@ -26,7 +26,9 @@ type destinationJSON struct {
 	CredentialsSet []string          `json:"credentials_set"`
 	TestMode       bool              `json:"test_mode"`
 	// Status is "ok", or "needs_credentials" after the platform refused
-	// them (deliveries wait), or "throttled".
+	// them (deliveries wait), or "throttled", or "credentials_unreadable"
+	// when the stored credentials cannot be decrypted (the reason says
+	// why: another key, corrupted).
 	Status         string  `json:"status"`
 	StatusReason   string  `json:"status_reason,omitempty"`
 	ThrottledUntil *string `json:"throttled_until"`
@@ -57,6 +59,8 @@ func toDestinationJSON(d store.Destination, sender platforms.Sender, now time.Ti
 		out.TestMode = sender.TestMode(toPlatformDestination(d))
 	}
 	switch {
+	case d.SealError != "":
+		out.Status, out.StatusReason = "credentials_unreadable", d.SealError
 	case !d.AuthFailedAt.IsZero():
 		out.Status, out.StatusReason = "needs_credentials", d.AuthError
 	case d.ThrottledUntil.After(now):
