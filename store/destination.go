@@ -143,6 +143,18 @@ func (s *Store) Destination(ctx context.Context, id int64) (Destination, error) 
 	return d, nil
 }
 
+// DestinationForEdit returns one destination for the admin to see and
+// edit: one whose credentials cannot be decrypted comes back with empty
+// credentials and SealError set instead of an error, so that it can be
+// shown and given new credentials. Sending uses Destination.
+func (s *Store) DestinationForEdit(ctx context.Context, id int64) (Destination, error) {
+	var r destinationRow
+	if err := s.rdb.WithContext(ctx).First(&r, id).Error; err != nil {
+		return Destination{}, notFound(err)
+	}
+	return s.rowToDestination(r)
+}
+
 // Destinations lists a shop's destinations by id.
 func (s *Store) Destinations(ctx context.Context, shopID int64) ([]Destination, error) {
 	var rows []destinationRow
@@ -175,8 +187,16 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 	if err != nil {
 		return Destination{}, err
 	}
+	omit := []string{"id", "shop_id", "platform", "created_at"}
+	if d.SealError != "" && !credentialsChanged {
+		// Keep what could not be decrypted: it may open under the right key.
+		omit = append(omit, "credentials")
+	}
+	if credentialsChanged {
+		d.SealError = ""
+	}
 	err = s.write(ctx, func(tx *gormDB) error {
-		res := tx.Model(&destinationRow{ID: d.ID}).Select("*").Omit("id", "shop_id", "platform", "created_at").Updates(&r)
+		res := tx.Model(&destinationRow{ID: d.ID}).Select("*").Omit(omit...).Updates(&r)
 		if res.Error != nil {
 			return fmt.Errorf("update destination: %w", res.Error)
 		}

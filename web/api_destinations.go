@@ -265,7 +265,7 @@ func handleDestinationGet(cfg Config) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		d, err := cfg.Store.Destination(c.Request.Context(), id)
+		d, err := cfg.Store.DestinationForEdit(c.Request.Context(), id)
 		if err != nil {
 			storeError(c, cfg.Log, err, "destination")
 			return
@@ -285,9 +285,14 @@ func handleDestinationUpdate(cfg Config) gin.HandlerFunc {
 			return
 		}
 		ctx := c.Request.Context()
-		d, err := cfg.Store.Destination(ctx, id)
+		// Credentials that cannot be decrypted can still be replaced.
+		d, err := cfg.Store.DestinationForEdit(ctx, id)
 		if err != nil {
 			storeError(c, cfg.Log, err, "destination")
+			return
+		}
+		if d.SealError != "" && in.Credentials == nil {
+			jsonError(c, http.StatusConflict, "destination "+d.SealError+"; send its credentials again")
 			return
 		}
 		if cfg.Senders[d.Platform] == nil {
