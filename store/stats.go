@@ -27,8 +27,8 @@ type Stats struct {
 	// waiting conversions, sorted by name.
 	Platforms []PlatformStats
 	// FailingNow counts events with a delivery that failed at least once
-	// and is waiting for a retry (or for new credentials) right now,
-	// whatever the window.
+	// and is waiting for a retry, or that waits for new credentials, right
+	// now, whatever the window.
 	FailingNow int64
 }
 
@@ -129,7 +129,11 @@ func (s *Store) Stats(ctx context.Context, since, until time.Time, bucket time.D
 	}
 
 	var failing []int64
-	if err := db.Raw(`SELECT COUNT(DISTINCT event_id) FROM deliveries WHERE status = ?`, DeliveryRetrying).Scan(&failing).Error; err != nil {
+	// Failing now: retrying after a failure, or waiting for credentials
+	// the platform refused (parked), which is the worse of the two.
+	if err := db.Raw(`SELECT COUNT(DISTINCT d.event_id) FROM deliveries d JOIN destinations x ON x.id = d.destination_id
+		WHERE d.status IN (?, ?) AND (d.attempts > 0 OR d.parked OR x.auth_failed_at <> 0)`,
+		DeliveryPending, DeliveryRetrying).Scan(&failing).Error; err != nil {
 		return Stats{}, fmt.Errorf("stats: failing: %w", err)
 	}
 	if len(failing) > 0 {

@@ -67,7 +67,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 	}
 }
 
-func newShop(t *testing.T, s *store.Store) store.Shop {
+func newShop(t testing.TB, s *store.Store) store.Shop {
 	t.Helper()
 	sh, err := s.CreateShop(context.Background(), store.Shop{
 		Name: "Acme", Source: mapping.SourceShopify, SigningSecret: "shpss_secret",
@@ -79,7 +79,7 @@ func newShop(t *testing.T, s *store.Store) store.Shop {
 	return sh
 }
 
-func newDest(t *testing.T, s *store.Store, shopID int64, platform string, settings map[string]string) store.Destination {
+func newDest(t testing.TB, s *store.Store, shopID int64, platform string, settings map[string]string) store.Destination {
 	t.Helper()
 	d, err := s.CreateDestination(context.Background(), store.Destination{
 		ShopID: shopID, Platform: platform, Enabled: true,

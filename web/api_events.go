@@ -129,46 +129,10 @@ var deliveryStatuses = map[string]bool{store.DeliveryPending: true, store.Delive
 
 // eventFilter reads the list filters from the query, answering 400 for a
 // value that cannot be right.
-func eventFilter(c *gin.Context) (store.EventFilter, bool) {
-	var f store.EventFilter
-	num := func(name string) (int64, bool) {
-		v := c.Query(name)
-		if v == "" {
-			return 0, true
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			jsonError(c, http.StatusBadRequest, name+" must be a positive integer")
-			return 0, false
-		}
-		return n, true
-	}
-	var ok bool
-	if f.ShopID, ok = num("shop_id"); !ok {
-		return f, false
-	}
-	if f.Before, ok = num("cursor"); !ok {
-		return f, false
-	}
-	limit, ok := num("limit")
-	if !ok {
-		return f, false
-	}
-	if limit > 500 {
-		limit = 500
-	}
-	f.Limit = int(limit)
-	f.Status, f.Source, f.DeliveryStatus = c.Query("status"), c.Query("source"), c.Query("delivery_status")
-	if f.Status != "" && !eventStatuses[f.Status] {
-		jsonError(c, http.StatusBadRequest, "status must be accepted, ignored, duplicate or error")
-		return f, false
-	}
-	if f.DeliveryStatus != "" && !deliveryStatuses[f.DeliveryStatus] {
-		jsonError(c, http.StatusBadRequest, "delivery_status must be pending, retrying, delivered or failed")
-		return f, false
-	}
-	if f.Source != "" && !mapping.Source(f.Source).Valid() {
-		jsonError(c, http.StatusBadRequest, "source must be shopify, woocommerce or stripe")
+func eventFilter(c *gin.Context, cfg Config) (store.EventFilter, bool) {
+	f, err := parseEventFilter(c.Request.URL.Query(), platformNames(cfg.Senders))
+	if err != nil {
+		jsonError(c, http.StatusBadRequest, err.Error())
 		return f, false
 	}
 	return f, true
@@ -176,8 +140,12 @@ func eventFilter(c *gin.Context) (store.EventFilter, bool) {
 
 func handleEventList(cfg Config) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		f, ok := eventFilter(c)
+		f, ok := eventFilter(c, cfg)
 		if !ok {
+			return
+		}
+		if c.Query("format") == "csv" {
+			streamEventsCSV(c, cfg, f)
 			return
 		}
 		if f.Limit == 0 {

@@ -48,6 +48,9 @@ type Config struct {
 	// whose X-Forwarded-For is believed; empty trusts none, so the client
 	// address is the connection's.
 	TrustedProxies []string
+	// Rejections, when set, counts webhooks refused for their signature per
+	// shop, for the dashboard and the shop's page.
+	Rejections *store.Rejections
 	// ShopCacheTTL is how long a shop looked up by webhook key is reused
 	// (default 5 s); changes made on another replica apply after it.
 	ShopCacheTTL time.Duration

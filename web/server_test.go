@@ -54,6 +54,9 @@ func (fakeConnector) Parse(h http.Header, body []byte, rules mapping.ShopRules) 
 		Order string `json:"order"`
 		Paid  bool   `json:"paid"`
 		Test  bool   `json:"test"`
+		Name  string `json:"name"`
+		Email string `json:"email"`
+		GCLID string `json:"gclid"`
 	}
 	w := mapping.Webhook{Source: mapping.SourceShopify, Topic: "orders/paid", DeliveryID: h.Get("X-Delivery")}
 	if err := json.Unmarshal(body, &in); err != nil {
@@ -68,6 +71,10 @@ func (fakeConnector) Parse(h http.Header, body []byte, rules mapping.ShopRules) 
 	w.Conversion = &mapping.Conversion{
 		EventID: rules.EventID(in.Order), EventName: mapping.EventPurchase, EventTime: time.Now().UTC(), OrderID: in.Order,
 		Value: decimal.RequireFromString("10.50"), Currency: "USD", Test: in.Test, User: mapping.User{Email: "a@example.com"},
+		OrderName: in.Name, ClickIDs: mapping.ClickIDs{GCLID: in.GCLID},
+	}
+	if in.Email != "" {
+		w.Conversion.User.Email = in.Email
 	}
 	return w, nil
 }

@@ -61,6 +61,7 @@ func addUIRoutes(r *gin.Engine, cfg Config, shops *shopCache) gin.HandlerFunc {
 
 	admin.GET("/events", handleUIEventList(cfg, v))
 	admin.GET("/events/rows", handleUIEventRows(cfg, v))
+	admin.GET("/events/export.csv", handleUIEventExport(cfg, v))
 	admin.GET("/events/:id", handleUIEvent(cfg, v))
 	admin.POST("/events/:id/redeliver", handleUIEventRedeliver(cfg, v))
 

@@ -32,6 +32,11 @@ type dashboardPage struct {
 	Charts    []chart
 	Platforms []platformRow
 	NoShops   bool
+	// Problems lead the page: what is wrong now and what to do.
+	Problems []problem
+	// GridPlatforms and Grid are the shop × platform grid over the window.
+	GridPlatforms []string
+	Grid          []gridRow
 }
 
 // chart is a bar chart drawn as inline SVG.
@@ -149,6 +154,16 @@ func handleUIDashboard(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		p.NoShops = len(shops) == 0
+		if p.Problems, err = loadProblems(ctx, cfg, shops, cfg.Now().UTC()); err != nil {
+			v.storeFail(c, err, "health")
+			return
+		}
+		cells, err := cfg.Store.Grid(ctx, until.Add(-p.Window.Span))
+		if err != nil {
+			v.storeFail(c, err, "statistics")
+			return
+		}
+		p.GridPlatforms, p.Grid = buildGrid(cells, shops)
 		for i, w := range dashboardWindows {
 			st, err := cfg.Store.Stats(ctx, until.Add(-w.Span), until, w.Bucket)
 			if err != nil {

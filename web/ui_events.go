@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +28,29 @@ type eventListPage struct {
 	Query      string
 	NextCursor int64
 	Live       bool
+	Platforms  []string
+}
+
+// ExportURL downloads the filtered list as CSV.
+func (p eventListPage) ExportURL() string { return p.listURL("/admin/events/export.csv", 0) }
+
+// MatchBands lists the match filter's values.
+func (eventListPage) MatchBands() []string { return store.MatchBands }
+
+// FromDate and ToDate show the date range in the form's date inputs; To is
+// exclusive, so a range ending at midnight shows the day before.
+func (p eventListPage) FromDate() string { return dateInput(p.Filter.From, false) }
+func (p eventListPage) ToDate() string   { return dateInput(p.Filter.To, true) }
+
+func dateInput(t time.Time, end bool) string {
+	if t.IsZero() {
+		return ""
+	}
+	t = t.UTC()
+	if end && t.Equal(t.Truncate(24*time.Hour)) {
+		t = t.AddDate(0, 0, -1)
+	}
+	return t.Format(time.DateOnly)
 }
 
 // RefreshURL, NewestURL and OlderURL keep the filters in the list's links.
@@ -54,56 +76,27 @@ func (p eventListPage) listURL(path string, cursor int64) string {
 func (eventListPage) Statuses() []string {
 	return []string{store.StatusAccepted, store.StatusIgnored, store.StatusDuplicate, store.StatusError}
 }
-func (eventListPage) DeliveryStatuses() []string {
-	return []string{store.DeliveryPending, store.DeliveryRetrying, store.DeliveryDelivered, store.DeliveryFailed}
-}
-func (eventListPage) Sources() []mapping.Source { return mapping.Sources }
+func (eventListPage) DeliveryStatuses() []string { return deliveryStatusNames() }
+func (eventListPage) Sources() []mapping.Source  { return mapping.Sources }
 
 // uiEventFilter reads the list's filters from the query; a value that
 // cannot be right is a 400 page.
-func uiEventFilter(c *gin.Context, v *views) (store.EventFilter, bool) {
-	f := store.EventFilter{Limit: eventsPerPage}
-	bad := func(msg string) (store.EventFilter, bool) {
-		v.fail(c, http.StatusBadRequest, "Bad filter", msg)
+func uiEventFilter(c *gin.Context, cfg Config, v *views) (store.EventFilter, bool) {
+	f, err := parseEventFilter(c.Request.URL.Query(), platformNames(cfg.Senders))
+	if err != nil {
+		msg := err.Error()
+		v.fail(c, http.StatusBadRequest, "Bad filter", strings.ToUpper(msg[:1])+msg[1:]+".")
 		return f, false
 	}
-	for name, dst := range map[string]*int64{"shop_id": &f.ShopID, "cursor": &f.Before} {
-		if raw := c.Query(name); raw != "" {
-			n, err := parseID(raw)
-			if err != nil {
-				return bad(name + " must be a positive number.")
-			}
-			*dst = n
-		}
-	}
-	f.Status, f.Source, f.DeliveryStatus = c.Query("status"), c.Query("source"), c.Query("delivery_status")
-	switch {
-	case f.Status != "" && !eventStatuses[f.Status]:
-		return bad("Status must be accepted, ignored, duplicate or error.")
-	case f.DeliveryStatus != "" && !deliveryStatuses[f.DeliveryStatus]:
-		return bad("Delivery status must be pending, retrying, delivered or failed.")
-	case f.Source != "" && !mapping.Source(f.Source).Valid():
-		return bad("Source must be shopify, woocommerce or stripe.")
-	}
+	f.Limit = eventsPerPage
 	return f, true
 }
 
 // filterQuery encodes the filters (not the cursor) for links.
-func filterQuery(f store.EventFilter) string {
-	q := url.Values{}
-	if f.ShopID != 0 {
-		q.Set("shop_id", strconv.FormatInt(f.ShopID, 10))
-	}
-	for k, v := range map[string]string{"status": f.Status, "source": f.Source, "delivery_status": f.DeliveryStatus} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q.Encode()
-}
+func filterQuery(f store.EventFilter) string { return encodeEventFilter(f) }
 
 func loadEventList(c *gin.Context, cfg Config, v *views) (eventListPage, bool) {
-	f, ok := uiEventFilter(c, v)
+	f, ok := uiEventFilter(c, cfg, v)
 	if !ok {
 		return eventListPage{}, false
 	}
@@ -120,7 +113,7 @@ func loadEventList(c *gin.Context, cfg Config, v *views) (eventListPage, bool) {
 	}
 	p := eventListPage{
 		page: pageFor(c, "Events", "events"), Events: events, ShopNames: map[int64]string{}, Filter: f,
-		Query: filterQuery(f), Live: f.Before == 0,
+		Query: filterQuery(f), Live: f.Before == 0, Platforms: platformNames(cfg.Senders),
 	}
 	for _, sh := range shops {
 		p.ShopNames[sh.ID] = sh.Name
@@ -304,5 +297,16 @@ func handleUIEventRedeliver(cfg Config, v *views) gin.HandlerFunc {
 		}
 		cfg.Notify()
 		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/events/%d?msg=redelivered", id))
+	}
+}
+
+// handleUIEventExport streams the filtered list as CSV.
+func handleUIEventExport(cfg Config, v *views) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		f, ok := uiEventFilter(c, cfg, v)
+		if !ok {
+			return
+		}
+		streamEventsCSV(c, cfg, f)
 	}
 }

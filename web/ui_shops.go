@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -190,6 +191,10 @@ type shopListPage struct {
 type shopListRow struct {
 	shopView
 	Destinations int
+	// Health is the shop's worst problem now (bad, warn) or good; Problem
+	// says the first one.
+	Health  string
+	Problem string
 }
 
 func handleUIShopList(cfg Config, v *views) gin.HandlerFunc {
@@ -200,6 +205,12 @@ func handleUIShopList(cfg Config, v *views) gin.HandlerFunc {
 			v.storeFail(c, err, "shops")
 			return
 		}
+		problems, err := loadProblems(ctx, cfg, shops, cfg.Now().UTC())
+		if err != nil {
+			v.storeFail(c, err, "health")
+			return
+		}
+		health := shopHealth(problems)
 		p := shopListPage{page: pageFor(c, "Shops", "shops")}
 		for _, sh := range shops {
 			ds, err := cfg.Store.Destinations(ctx, sh.ID)
@@ -207,7 +218,17 @@ func handleUIShopList(cfg Config, v *views) gin.HandlerFunc {
 				v.storeFail(c, err, "destinations")
 				return
 			}
-			p.Shops = append(p.Shops, shopListRow{shopView: viewShop(sh, cfg.Now()), Destinations: len(ds)})
+			row := shopListRow{shopView: viewShop(sh, cfg.Now()), Destinations: len(ds), Health: health[sh.ID]}
+			if row.Health == "" {
+				row.Health = healthGood
+			}
+			for _, pr := range problems {
+				if pr.ShopID == sh.ID {
+					row.Problem = pr.Title
+					break
+				}
+			}
+			p.Shops = append(p.Shops, row)
 		}
 		v.render(c, http.StatusOK, "shops", p)
 	}
@@ -260,6 +281,20 @@ type shopPage struct {
 	Created      bool
 	Destinations []destinationView
 	Platforms    []platformChoice
+	// LastWebhook is the newest webhook stored for the shop (nil when
+	// none); Rejected sums the webhooks refused in the last 7 days by
+	// reason, newest last refusal first.
+	LastWebhook *store.Event
+	Rejected    []rejectionView
+	Problems    []problem
+	// URLWarning says why a store cannot reach the webhook URL (a local or
+	// private address) or should not use it (plain http); empty when fine.
+	URLWarning string
+}
+
+type rejectionView struct {
+	store.Rejection
+	Text, Fix string
 }
 
 // destinationView is what lists show of a destination: never a credential
@@ -328,10 +363,36 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 		p := shopPage{
 			page: pageFor(c, sh.Name, "shops"), Shop: viewShop(sh, cfg.Now()), Settings: toShopJSON(cfg.PublicURL, sh, time.Time{}).Settings,
 			WebhookURL: WebhookURL(cfg.PublicURL, sh), Created: c.Query("msg") == "shop-created",
-			Platforms: platformChoices(cfg.Senders),
+			Platforms: platformChoices(cfg.Senders), URLWarning: webhookURLWarning(cfg.PublicURL),
 		}
 		for _, d := range ds {
 			p.Destinations = append(p.Destinations, viewDestination(d, cfg.Senders[d.Platform], cfg))
+		}
+		if last, err := cfg.Store.LastEvent(ctx, sh.ID); err == nil {
+			p.LastWebhook = &last
+		} else if !errors.Is(err, store.ErrNotFound) {
+			v.storeFail(c, err, "webhooks")
+			return
+		}
+		rejected, err := cfg.Store.RejectionsSince(ctx, cfg.Now().Add(-7*24*time.Hour))
+		if err != nil {
+			v.storeFail(c, err, "webhooks")
+			return
+		}
+		for _, r := range rejected {
+			if r.ShopID == sh.ID {
+				p.Rejected = append(p.Rejected, rejectionView{Rejection: r, Text: rejectionText(r.Reason), Fix: rejectionFix(r.Reason, sourceLabel(sh.Source))})
+			}
+		}
+		problems, err := loadProblems(ctx, cfg, []store.Shop{sh}, cfg.Now().UTC())
+		if err != nil {
+			v.storeFail(c, err, "health")
+			return
+		}
+		for _, pr := range problems {
+			if pr.ShopID == sh.ID {
+				p.Problems = append(p.Problems, pr)
+			}
 		}
 		v.render(c, http.StatusOK, "shop", p)
 	}

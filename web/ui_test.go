@@ -849,7 +849,9 @@ func TestUITokens(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	b := h.loggedIn(t)
-	mustContain(t, "tokens page", b.get(t, "/admin/tokens").body, "No token yet.")
+	first := b.get(t, "/admin/tokens").body
+	mustContain(t, "tokens page", first, "No token made here yet; only <code>POSTBACK_API_TOKEN</code> works.", "The token in <code>POSTBACK_API_TOKEN</code> also works")
+	mustNotContain(t, "tokens page", first, apiToken)
 	if p := b.post(t, "/admin/tokens", url.Values{"name": {" "}}); p.code != http.StatusUnprocessableEntity {
 		t.Errorf("token without a name: %d, want 422", p.code)
 	} else {

@@ -17,6 +17,8 @@ type tokensPage struct {
 	Secret string
 	Name   string
 	Errors map[string]string
+	// EnvToken says POSTBACK_API_TOKEN is set (its value is never shown).
+	EnvToken bool
 }
 
 func renderTokens(c *gin.Context, cfg Config, v *views, status int, p tokensPage) {
@@ -25,7 +27,7 @@ func renderTokens(c *gin.Context, cfg Config, v *views, status int, p tokensPage
 		v.storeFail(c, err, "API tokens")
 		return
 	}
-	p.page, p.Tokens = pageFor(c, "API tokens", "tokens"), tokens
+	p.page, p.Tokens, p.EnvToken = pageFor(c, "API tokens", "tokens"), tokens, cfg.APIToken != ""
 	v.render(c, status, "tokens", p)
 }
 

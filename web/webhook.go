@@ -56,9 +56,15 @@ func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
 		}
 		if err := verify(conn, h, body, shop, cfg.Now()); err != nil {
 			cfg.Metrics.SignatureFailures.WithLabelValues(string(source)).Inc()
-			msg := "invalid webhook signature"
-			if errors.Is(err, connectors.ErrTooOld) {
-				msg = "webhook timestamp outside tolerance"
+			msg, reason := "invalid webhook signature", store.RejectBadSignature
+			switch {
+			case errors.Is(err, connectors.ErrTooOld):
+				msg, reason = "webhook timestamp outside tolerance", store.RejectStaleTimestamp
+			case errors.Is(err, connectors.ErrNotSigned):
+				reason = store.RejectMissingSignature
+			}
+			if cfg.Rejections != nil {
+				cfg.Rejections.Record(shop.ID, reason, cfg.Now())
 			}
 			jsonError(c, http.StatusUnauthorized, msg)
 			return

@@ -148,12 +148,13 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		Enrich: newEnricher(cfg, st, httpClient, log),
 	})
 	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: func([]int64) { worker.Notify() }})
+	rejections := st.NewRejections(log)
 
 	srv := &http.Server{
 		Handler: web.NewServer(web.Config{
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
-			Notify: worker.Notify, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			Notify: worker.Notify, Rejections: rejections, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -171,8 +172,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(4)
 	go func() { defer wg.Done(); committer.Run(commitCtx) }()
+	go func() { defer wg.Done(); indexSearch(workCtx, st, log) }()
+	go func() { defer wg.Done(); rejections.Run(workCtx, 5*time.Second) }()
 	go func() {
 		defer wg.Done()
 		if err := worker.Run(workCtx); err != nil {

@@ -6,7 +6,7 @@
 function localTimes(root) {
   const fmt = new Intl.DateTimeFormat(undefined, {
     year: "numeric", month: "short", day: "numeric",
-    hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
   });
   root.querySelectorAll("time[datetime]").forEach((el) => {
     const d = new Date(el.getAttribute("datetime"));
@@ -37,6 +37,20 @@ async function copyFrom(button) {
   button.classList.toggle("copied", ok);
   if (!ok && target.select) target.select();
   setTimeout(() => { button.textContent = label; button.classList.remove("copied"); }, 2000);
+}
+
+// <button data-copy-text="…"> copies its own value; delegated, so rows the
+// live list replaces keep working.
+async function copyText(button) {
+  let ok = false;
+  try {
+    await navigator.clipboard.writeText(button.dataset.copyText);
+    ok = true;
+  } catch (e) { ok = false; }
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  button.textContent = ok ? "Copied" : "Copy failed";
+  setTimeout(() => { button.textContent = label; }, 1500);
 }
 
 // The events list fetches its rows every 5 s while "Live" is ticked.
@@ -84,5 +98,9 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-confirm]").forEach((f) => f.addEventListener("submit", (e) => {
     if (!window.confirm(f.dataset.confirm)) e.preventDefault();
   }));
+  document.addEventListener("click", (e) => {
+    const b = e.target.closest && e.target.closest("[data-copy-text]");
+    if (b) copyText(b);
+  });
   liveEvents();
 });

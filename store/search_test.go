@@ -1,0 +1,156 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/store"
+	"github.com/postbackhq/postback/store/storetest"
+)
+
+func TestEventSearchAndFilters(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			newDest(t, s, sh.ID, "meta", nil)
+			newDest(t, s, sh.ID, "tiktok", nil)
+
+			named := paid(sh.ID, "evt-1", "6318840300000")
+			named.Webhook.Conversion.OrderName = "#1100"
+			named.Webhook.Conversion.User.Email = " Jane.Doe@Example.COM "
+			named.Webhook.Conversion.ClickIDs.FBCLID = "IwAR-click"
+			other := paid(sh.ID, "evt-2", "6318840300001")
+			other.Webhook.Conversion.OrderName = "#1101"
+			other.Webhook.Conversion.User.Email = "someone@example.com"
+			other.ReceivedAt = t0.Add(48 * time.Hour)
+			stripe := paid(sh.ID, "evt-3", "cs_live_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2w3X4y5Z6a7B8c9D0")
+			stripe.Webhook.Conversion.User = mapping.User{Email: "x@example.com", Phone: "+12175550143"}
+			if _, err := s.CommitBatch(ctx, []store.Incoming{named, other, stripe}, routing{}); err != nil {
+				t.Fatal(err)
+			}
+
+			// Nothing is found before the indexer ran: search reads only
+			// the index.
+			if got := eventOrders(t, s, store.EventFilter{Query: "#1100"}); len(got) != 0 {
+				t.Errorf("before indexing: found %v", got)
+			}
+			n, err := s.IndexSearch(ctx, 2)
+			if err != nil || n != 2 {
+				t.Fatalf("IndexSearch(2) = %d, %v; want 2 indexed", n, err)
+			}
+			if n, err = s.IndexSearch(ctx, 100); err != nil || n != 1 {
+				t.Fatalf("second IndexSearch = %d, %v; want the 1 left", n, err)
+			}
+			if n, err = s.IndexSearch(ctx, 100); err != nil || n != 0 {
+				t.Fatalf("third IndexSearch = %d, %v; want nothing left", n, err)
+			}
+
+			tests := []struct {
+				name string
+				f    store.EventFilter
+				want []string
+			}{
+				{"order name with hash", store.EventFilter{Query: "#1100"}, []string{"6318840300000"}},
+				{"order number without hash", store.EventFilter{Query: "1101"}, []string{"6318840300001"}},
+				{"order id", store.EventFilter{Query: "6318840300000"}, []string{"6318840300000"}},
+				{"stripe session id", store.EventFilter{Query: stripe.Webhook.OrderID}, []string{stripe.Webhook.OrderID}},
+				{"pixel event id", store.EventFilter{Query: "purchase-6318840300001"}, []string{"6318840300001"}},
+				{"email, normalized", store.EventFilter{Query: "jane.doe@example.com"}, []string{"6318840300000"}},
+				{"email, as typed", store.EventFilter{Query: "JANE.DOE@example.com "}, []string{"6318840300000"}},
+				{"click id", store.EventFilter{Query: "IwAR-click"}, []string{"6318840300000"}},
+				{"unknown", store.EventFilter{Query: "#9999"}, nil},
+				{"partial email finds nothing", store.EventFilter{Query: "jane@"}, nil},
+				// Quality: click id 4 + email 3; email 3 alone; email 3 + phone 2.
+				{"match high", store.EventFilter{Match: store.MatchHigh}, []string{"6318840300000"}},
+				{"match medium", store.EventFilter{Match: store.MatchMedium}, []string{stripe.Webhook.OrderID}},
+				{"match low", store.EventFilter{Match: store.MatchLow}, []string{"6318840300001"}},
+				{"from", store.EventFilter{From: t0.Add(24 * time.Hour)}, []string{"6318840300001"}},
+				{"to", store.EventFilter{To: t0.Add(time.Hour)}, []string{stripe.Webhook.OrderID, "6318840300000"}},
+				{"platform", store.EventFilter{Platform: "tiktok", Query: "#1100"}, []string{"6318840300000"}},
+				{"platform and state", store.EventFilter{Platform: "tiktok", DeliveryStatus: store.DeliveryDelivered}, nil},
+				{"unused platform", store.EventFilter{Platform: "snapchat"}, nil},
+			}
+			for _, tt := range tests {
+				if got := eventOrders(t, s, tt.f); !equalStrings(got, tt.want) {
+					t.Errorf("%s: Events(%+v) = %v, want %v", tt.name, tt.f, got, tt.want)
+				}
+			}
+
+			// The index is dropped with its event.
+			if _, err := s.Prune(ctx, t0.Add(100*time.Hour), 10); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func eventOrders(t *testing.T, s *store.Store, f store.EventFilter) []string {
+	t.Helper()
+	events, err := s.Events(context.Background(), f)
+	if err != nil {
+		t.Fatalf("Events(%+v): %v", f, err)
+	}
+	var out []string
+	for _, e := range events {
+		out = append(out, e.OrderID)
+	}
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestEventListDateRangePages pages through a date range with the cursor:
+// every event in the range once, newest received first.
+func TestEventListDateRangePages(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			var items []store.Incoming
+			for i := range 9 {
+				in := paid(sh.ID, fmt.Sprint("evt-", i), fmt.Sprint(100+i))
+				in.ReceivedAt = t0.Add(time.Duration(i) * time.Hour)
+				if i == 4 {
+					in.ReceivedAt = t0.Add(2 * time.Hour) // same time as order 102
+				}
+				items = append(items, in)
+			}
+			if _, err := s.CommitBatch(ctx, items, routing{}); err != nil {
+				t.Fatal(err)
+			}
+			f := store.EventFilter{From: t0.Add(time.Hour), To: t0.Add(7 * time.Hour), Limit: 2}
+			var got []string
+			for range 10 {
+				page, err := s.Events(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range page {
+					got = append(got, e.OrderID)
+				}
+				if len(page) < f.Limit {
+					break
+				}
+				f.Before = page[len(page)-1].ID
+			}
+			want := []string{"106", "105", "103", "104", "102", "101"}
+			if !equalStrings(got, want) {
+				t.Errorf("pages = %v, want %v", got, want)
+			}
+		})
+	}
+}
