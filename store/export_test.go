@@ -29,3 +29,6 @@ func (s *Store) SealedValue(ctx context.Context, table, column string, id int64)
 	}
 	return vals[0], nil
 }
+
+// SealerForTest is the store's sealer.
+func (s *Store) SealerForTest() *Sealer { return s.sealer }

@@ -106,6 +106,14 @@ func (s *Store) RotateKey(ctx context.Context, old *Sealer, opt RotateOptions) (
 	return res, nil
 }
 
+// UpgradeSealed re-seals values written in the format without key id or
+// associated data under the store's key, binding each to its row. Values
+// sealed with another key are left alone (rotate-key handles those).
+func (s *Store) UpgradeSealed(ctx context.Context) (int, error) {
+	res, err := s.RotateKey(ctx, s.sealer, RotateOptions{})
+	return res.Resealed, err
+}
+
 // reseal returns the value sealed with the store's key, and whether it
 // changed.
 func (s *Store) reseal(old *Sealer, c sealedColumn, id int64, v []byte) ([]byte, bool, error) {

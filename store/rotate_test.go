@@ -178,3 +178,33 @@ func TestSealedValuesAreBoundToTheirRow(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeSealed: values in the format without key id are sealed again,
+// bound to their rows, under the same key.
+func TestUpgradeSealed(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			ids := seedSecrets(t, s, 2)
+			v, err := s.SealedValue(ctx, "shops", "signing_secret", ids[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.ExecRaw(ctx, `UPDATE shops SET signing_secret = ? WHERE id = ?`, s.SealerForTest().SealLegacy("whsec_1"), ids[1]); err != nil {
+				t.Fatal(err)
+			}
+			if _, legacy, _ := s.SealedWithOtherKeys(ctx); legacy != 1 {
+				t.Fatalf("legacy values = %d, want 1", legacy)
+			}
+			n, err := s.UpgradeSealed(ctx)
+			if err != nil || n != 1 {
+				t.Fatalf("UpgradeSealed = %d, %v; want 1", n, err)
+			}
+			after, _ := s.SealedValue(ctx, "shops", "signing_secret", ids[1])
+			if len(after) == 0 || after[0] != v[0] {
+				t.Errorf("upgraded value starts with %v, want the current format %d", after[:1], v[0])
+			}
+			checkSecrets(t, s, ids)
+		})
+	}
+}

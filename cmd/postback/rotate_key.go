@@ -67,7 +67,14 @@ func warnOtherKeys(ctx context.Context, st *store.Store, log *slog.Logger) {
 		log.Warn("stored secrets are sealed with another key and cannot be used; run postback rotate-key with "+oldKeyEnv,
 			slog.Int("count", other))
 	case legacy > 0:
-		log.Info("stored secrets use the format without key ids; postback rotate-key with "+oldKeyEnv+" set to the current key upgrades them",
-			slog.Int("count", legacy))
+		// Written before values carried a key id and were bound to their
+		// row: seal them again in the current format.
+		n, err := st.UpgradeSealed(ctx)
+		if err != nil {
+			log.Warn("could not upgrade stored secrets to the current format; postback rotate-key with "+oldKeyEnv+
+				" set to the current key retries", slog.String("error", err.Error()))
+			return
+		}
+		log.Info("upgraded stored secrets to the format bound to their rows", slog.Int("count", n))
 	}
 }
