@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -21,6 +23,10 @@ type pending struct {
 	conv *mapping.Conversion
 	// delivery is the store's delivery id it claims ("" for none).
 	delivery string
+	// bodyKey, for an ignored webhook, is a digest of its topic and body,
+	// claimed beside the delivery id: stores sign the body, not the
+	// delivery id, so a replayed body with a fresh id is still a replay.
+	bodyKey string
 	// orders are the order keys a conversion claims (id and aliases).
 	orders []string
 	// dupOf is the event an earlier batch stored for the same delivery or
@@ -81,6 +87,13 @@ func prepareIncoming(in *Incoming) (pending, error) {
 	if w.DeliveryID != "" && ev.Status != StatusError {
 		p.delivery = w.DeliveryID
 	}
+	if ev.Status == StatusIgnored && len(in.Body) > 0 {
+		h := sha256.New()
+		h.Write([]byte(in.Topic))
+		h.Write([]byte{0})
+		h.Write(in.Body)
+		p.bodyKey = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	}
 	p.row = ev
 	return p, nil
 }
@@ -112,6 +125,9 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 			return err
 		}
 		if err := dedupe(tx, ps, "webhook_deliveries", "delivery_id", func(p *pending) []string {
+			if p.bodyKey != "" {
+				return uniqueNonEmpty([]string{p.delivery, p.bodyKey})
+			}
 			if p.delivery == "" {
 				return nil
 			}
@@ -397,6 +413,9 @@ func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
 		if p.delivery != "" {
 			deliveries = append(deliveries, key{p.in.ShopID, p.delivery, p.row.ID})
 		}
+		if p.bodyKey != "" {
+			deliveries = append(deliveries, key{p.in.ShopID, p.bodyKey, p.row.ID})
+		}
 		if p.conv != nil {
 			for _, o := range p.orders {
 				orders = append(orders, key{p.in.ShopID, o, p.row.ID})
@@ -464,7 +483,7 @@ func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
 		}
 		var why string
 		switch {
-		case p.delivery != "" && wonDelivery[p.row.ID] == 0:
+		case (p.delivery != "" || p.bodyKey != "") && wonDelivery[p.row.ID] == 0:
 			why = fmt.Sprintf("delivery %s was already received", p.delivery)
 			p.dupByDelivery = true
 		case p.conv != nil && wonOrder[p.row.ID] != len(p.orders):

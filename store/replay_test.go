@@ -125,3 +125,45 @@ func TestDuplicateWithRefundIsKept(t *testing.T) {
 		})
 	}
 }
+
+// TestIgnoredReplaysAreCounted: a signed body that is not a conversion
+// (a pending order), replayed with fresh delivery ids, is counted on its
+// first event, not stored again; the same order in another state, or the
+// same body under another topic, is stored.
+func TestIgnoredReplaysAreCounted(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			pending := func(delivery, topic, body string) store.Incoming {
+				return store.Incoming{ShopID: sh.ID, Source: mapping.SourceShopify, Topic: topic, ReceivedAt: t0, Body: []byte(body),
+					Webhook: mapping.Webhook{Source: mapping.SourceShopify, Topic: topic, DeliveryID: delivery, OrderID: "o9",
+						Outcome: mapping.OutcomeIgnored, Reason: "not paid"}}
+			}
+			first, err := s.CommitBatch(ctx, []store.Incoming{pending("d0", "orders/updated", `{"id":9,"financial_status":"pending"}`)}, routing{})
+			if err != nil || first[0].Status != store.StatusIgnored {
+				t.Fatalf("first = %+v, %v", first, err)
+			}
+			for i := 1; i <= 5; i++ {
+				res, err := s.CommitBatch(ctx, []store.Incoming{pending(fmt.Sprintf("d%d", i), "orders/updated", `{"id":9,"financial_status":"pending"}`)}, routing{})
+				if err != nil || res[0].Status != store.StatusDuplicate || res[0].EventID != first[0].EventID {
+					t.Fatalf("replay %d = %+v, %v; want duplicate of %d", i, res, err, first[0].EventID)
+				}
+			}
+			other, err := s.CommitBatch(ctx, []store.Incoming{
+				pending("e1", "orders/updated", `{"id":9,"financial_status":"authorized"}`),
+				pending("e2", "orders/create", `{"id":9,"financial_status":"pending"}`),
+			}, routing{})
+			if err != nil || other[0].Status != store.StatusIgnored || other[1].Status != store.StatusIgnored {
+				t.Fatalf("new state and other topic = %+v, %v; want both stored as ignored", other, err)
+			}
+			events, err := s.Events(ctx, store.EventFilter{ShopID: sh.ID})
+			if err != nil || len(events) != 3 {
+				t.Fatalf("%d events, %v; want 3", len(events), err)
+			}
+			if e := events[2]; e.ID != first[0].EventID || e.Duplicates != 5 {
+				t.Errorf("first event: id %d duplicates %d, want %d with 5", e.ID, e.Duplicates, first[0].EventID)
+			}
+		})
+	}
+}
