@@ -65,8 +65,9 @@ func WebhookURL(publicURL string, sh store.Shop) string {
 }
 
 // DefaultPreviousSecretTTL is how long a rotated-out signing secret stays
-// accepted unless the rotation says otherwise: Stripe lets the old endpoint
-// secret live up to 24 hours, Shopify re-signs within the hour.
+// accepted unless the rotation says otherwise. Stripe's "Roll secret"
+// keeps the old endpoint secret signing for at most 24 hours (Dashboard ›
+// Webhooks › Roll secret, checked 2026-12-03), so a day covers every store.
 const DefaultPreviousSecretTTL = 24 * time.Hour
 
 // maxPreviousSecretTTL bounds the overlap a rotation may ask for.
