@@ -34,7 +34,9 @@ func TestUnreadableSecretsBreakOnlyTheirRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, func(c *web.Config) { c.Store = storetest.OpenKey(t, path, storetest.NewKey(t)) })
+	mine := storetest.OpenKey(t, path, storetest.NewKey(t))
+	h := newHarness(t, func(c *web.Config) { c.Store = mine })
+	h.store = mine
 	if code := h.api(t, "POST", "/api/v1/shops", map[string]any{"name": "Fine", "source": "shopify", "signing_secret": "s", "trigger": "paid"}, nil); code != http.StatusCreated {
 		t.Fatalf("create shop: %d", code)
 	}
@@ -78,6 +80,9 @@ func TestUnreadableSecretsBreakOnlyTheirRow(t *testing.T) {
 	}
 	if d, err := otherKey.Destination(ctx, dest.ID); err != nil || d.Credentials["token"] != "t1" {
 		t.Errorf("credentials under the original key after PATCH = %v, %v; want kept", d.Credentials, err)
+	}
+	if p := h.loggedIn(t).get(t, "/admin/shops"); p.code != http.StatusOK || !strings.Contains(p.body, "cannot be decrypted") {
+		t.Errorf("shops page: %d, want the broken shop marked:\n%s", p.code, p.body)
 	}
 	var fixed destJSON
 	if code := h.api(t, "PATCH", dpath, map[string]any{"credentials": map[string]any{"pixel": "p2", "token": "t2"}}, &fixed); code != http.StatusOK || fixed.Status != "ok" {
