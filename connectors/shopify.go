@@ -303,6 +303,12 @@ func shopifyConversion(o *shopifyOrder, shopDomain string, rules mapping.ShopRul
 	}
 	c.UserAgent = strings.TrimSpace(o.ClientDetails.UserAgent)
 	c.SourceURL = shopifySourceURL(shopDomain, o.LandingSite)
+	c.Channel = shopifyChannel(o.SourceName)
+	if c.Channel == mapping.ChannelWebsite && c.SourceURL == "" && shopifyIsHost(shopDomain) {
+		// A storefront order whose landing page is unknown still happened on
+		// the shop's site.
+		c.SourceURL = "https://" + strings.TrimSpace(shopDomain) + "/"
+	}
 	var phoneBad bool
 	c.User, phoneBad = shopifyUser(o)
 	if phoneBad {
@@ -542,6 +548,20 @@ func shopifyClickIDs(o *shopifyOrder, c *mapping.ClickIDs, names map[string]stri
 	}
 }
 
+// shopifyChannel reads the order's source_name: "web" is the online
+// store's checkout, "subscription_contract" a renewal billed by a
+// subscription app; anything else (pos, draft orders, apps) says nothing we
+// can pass on.
+func shopifyChannel(sourceName string) mapping.Channel {
+	switch strings.TrimSpace(sourceName) {
+	case "web":
+		return mapping.ChannelWebsite
+	case "subscription_contract":
+		return mapping.ChannelRenewal
+	}
+	return mapping.ChannelUnknown
+}
+
 // shopifySourceURL makes the relative landing_site absolute on the shop's
 // myshopify.com domain, the only domain Shopify tells us.
 func shopifySourceURL(domain, landing string) string {
@@ -610,10 +630,12 @@ func shopifyUser(o *shopifyOrder) (mapping.User, bool) {
 		}
 		p, err := mapping.NormalizePhone(raw, country)
 		if err != nil || p == "" {
-			bad = true
+			if bad = true; u.PhoneUnparsed == "" {
+				u.PhoneUnparsed = strings.TrimSpace(raw)
+			}
 			continue
 		}
-		u.Phone = p
+		u.Phone, u.PhoneUnparsed = p, ""
 		return u, false
 	}
 	return u, bad
@@ -713,6 +735,7 @@ type shopifyOrder struct {
 	TotalTaxSet           shopifyMoneySet    `json:"total_tax_set"`
 	TotalShippingPriceSet shopifyMoneySet    `json:"total_shipping_price_set"`
 	LandingSite           string             `json:"landing_site"`
+	SourceName            string             `json:"source_name"`
 	NoteAttributes        []shopifyAttribute `json:"note_attributes"`
 	BrowserIP             string             `json:"browser_ip"`
 	ClientDetails         struct {

@@ -727,15 +727,42 @@ func TestShopifyParseStates(t *testing.T) {
 			},
 		},
 		{
-			name: "no landing site, no browser: no source URL, IP from client_details",
+			name: "web order without landing site: the shop's domain, IP from client_details",
 			edit: func(t *testing.T, o map[string]any) {
 				o["landing_site"] = nil
 				o["browser_ip"] = nil
 			},
 			wantOutcome: mapping.OutcomeConversion,
 			check: func(t *testing.T, w mapping.Webhook) {
-				if c := w.Conversion; c.SourceURL != "" || c.ClientIP != "203.0.113.42" || c.ClickIDs.FBCLID != "" {
+				c := w.Conversion
+				if c.SourceURL != "https://northwind-outfitters.myshopify.com/" || c.ClientIP != "203.0.113.42" || c.ClickIDs.FBCLID != "" {
 					t.Errorf("SourceURL = %q, ClientIP = %q, FBCLID = %q", c.SourceURL, c.ClientIP, c.ClickIDs.FBCLID)
+				}
+				if c.Channel != mapping.ChannelWebsite {
+					t.Errorf("Channel = %q, want website", c.Channel)
+				}
+			},
+		},
+		{
+			name: "point of sale order: no channel, no source URL",
+			edit: func(t *testing.T, o map[string]any) {
+				o["landing_site"] = nil
+				o["source_name"] = "pos"
+			},
+			wantOutcome: mapping.OutcomeConversion,
+			check: func(t *testing.T, w mapping.Webhook) {
+				if c := w.Conversion; c.SourceURL != "" || c.Channel != mapping.ChannelUnknown {
+					t.Errorf("SourceURL = %q, Channel = %q; want both empty", c.SourceURL, c.Channel)
+				}
+			},
+		},
+		{
+			name:        "subscription contract order is a renewal",
+			edit:        func(t *testing.T, o map[string]any) { o["source_name"] = "subscription_contract" },
+			wantOutcome: mapping.OutcomeConversion,
+			check: func(t *testing.T, w mapping.Webhook) {
+				if c := w.Conversion; c.Channel != mapping.ChannelRenewal {
+					t.Errorf("Channel = %q, want renewal", c.Channel)
 				}
 			},
 		},

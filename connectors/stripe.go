@@ -335,6 +335,7 @@ type stripeCheckoutSession struct {
 	PaymentIntent stripeID          `json:"payment_intent"`
 	Invoice       stripeID          `json:"invoice"`
 	Metadata      map[string]string `json:"metadata"`
+	SuccessURL    string            `json:"success_url"`
 	// Shipping moved twice: shipping (before 2022-08-01), shipping_details
 	// (2022-08-01 to acacia), collected_information.shipping_details (basil).
 	Shipping             *stripeShipping `json:"shipping"`
@@ -378,6 +379,9 @@ func stripeParseCheckout(w *mapping.Webhook, ev stripeEvent, rules mapping.ShopR
 			customerID: string(cs.Customer),
 			reference:  cs.ClientReferenceID,
 		},
+		// Checkout is a web page the buyer was sent to, hosted or embedded.
+		channel:   mapping.ChannelWebsite,
+		pageURL:   stripePageOf(cs.SuccessURL),
 		eventName: mapping.EventPurchase,
 	}
 	if d := cs.TotalDetails; d != nil {
@@ -615,6 +619,7 @@ func stripeParseInvoice(w *mapping.Webhook, ev stripeEvent, rules mapping.ShopRu
 		if !rules.StripeRenewals {
 			return stripeIgnore(w, "subscription renewal: the shop does not send renewals")
 		}
+		o.channel = mapping.ChannelRenewal
 		return stripeConvert(w, ev, o, rules)
 	default:
 		// subscription_update (plan changes; also the first invoice on
@@ -769,6 +774,8 @@ type stripeOrder struct {
 	lines          []stripeInvoiceLine
 	eventName      string
 	note           string
+	channel        mapping.Channel // where the object says it was bought
+	pageURL        string          // the session's success page, when known
 }
 
 // stripeBuyer holds the buyer's details as one object gave them.
@@ -800,6 +807,7 @@ var (
 	stripeIPKeys        = []string{"client_ip", "ip", "client_ip_address"}
 	stripeUserAgentKeys = []string{"user_agent", "client_user_agent"}
 	stripeLandingKeys   = []string{"landing_url", "landing_page", "landing_site"}
+	stripePageKeys      = []string{"page_url", "event_source_url", "source_url"}
 	stripeEmailKeys     = []string{"email", "customer_email"}
 )
 
@@ -840,6 +848,7 @@ func stripeConvert(w *mapping.Webhook, ev stripeEvent, o stripeOrder, rules mapp
 	}
 	notes := []string{o.note}
 	notes = append(notes, stripeAttribution(c, meta, rules)...)
+	stripeWhere(c, o, meta)
 	var userNote string
 	c.User, userNote = o.buyer.user(meta)
 	notes = append(notes, userNote)
@@ -882,6 +891,38 @@ func stripeAttribution(c *mapping.Conversion, meta map[string]string, rules mapp
 	return notes
 }
 
+// stripeWhere sets where the purchase happened and the page it happened
+// on: the page_url a merchant put in metadata, else the landing URL, else
+// the Checkout session's success page. A purchase is on a website when the
+// object says so (Checkout) or when metadata carries the browser's page or
+// user agent; a renewal stays a renewal.
+func stripeWhere(c *mapping.Conversion, o stripeOrder, meta map[string]string) {
+	if page := stripeLookup(meta, stripePageKeys); page != "" {
+		if u, err := url.Parse(page); err == nil && u.IsAbs() && (u.Scheme == "https" || u.Scheme == "http") {
+			c.SourceURL = page
+		}
+	}
+	if c.SourceURL == "" {
+		c.SourceURL = o.pageURL
+	}
+	c.Channel = o.channel
+	if c.Channel == mapping.ChannelUnknown && (c.UserAgent != "" || stripeLookup(meta, stripePageKeys) != "") {
+		c.Channel = mapping.ChannelWebsite
+	}
+}
+
+// stripePageOf is a success_url as a page URL: absolute http(s), with its
+// query and fragment dropped (they hold Stripe's {CHECKOUT_SESSION_ID}
+// template and the merchant's own parameters).
+func stripePageOf(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
+}
+
 // user builds the buyer's identifiers; the note says what was left out.
 func (b stripeBuyer) user(meta map[string]string) (mapping.User, string) {
 	u := mapping.User{
@@ -898,6 +939,7 @@ func (b stripeBuyer) user(meta map[string]string) (mapping.User, string) {
 	}
 	phone, err := mapping.NormalizePhone(b.phone, u.Country)
 	if err != nil {
+		u.PhoneUnparsed = strings.TrimSpace(b.phone)
 		return u, "phone number could not be parsed: left out"
 	}
 	u.Phone = phone

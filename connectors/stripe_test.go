@@ -768,6 +768,38 @@ func TestStripeParseConversionFields(t *testing.T) {
 			},
 		},
 		{
+			name: "checkout without a landing URL is a website purchase on its success page",
+			body: stripeEdit(t, "checkout_session_completed", func(_, o map[string]any) {
+				for _, k := range []string{"landing_url", "landing_page", "landing_site"} {
+					delete(stripeMeta(o), k)
+				}
+			}),
+			check: func(c *mapping.Conversion) (any, any) {
+				return [2]string{string(c.Channel), c.SourceURL}, [2]string{"website", "https://www.summit-coffee.example/thanks"}
+			},
+		},
+		{
+			name: "metadata page_url and user_agent win over the success page",
+			body: stripeEdit(t, "checkout_session_completed", func(_, o map[string]any) {
+				stripeMeta(o)["page_url"] = "https://shop.example/checkout"
+				stripeMeta(o)["user_agent"] = "Mozilla/5.0"
+			}),
+			check: func(c *mapping.Conversion) (any, any) {
+				return [3]string{string(c.Channel), c.SourceURL, c.UserAgent}, [3]string{"website", "https://shop.example/checkout", "Mozilla/5.0"}
+			},
+		},
+		{
+			name: "payment intent with a user agent in metadata is a website purchase",
+			body: stripeEdit(t, "payment_intent_succeeded", func(_, o map[string]any) { stripeMeta(o)["user_agent"] = "Mozilla/5.0" }),
+			check: func(c *mapping.Conversion) (any, any) { return c.Channel, mapping.ChannelWebsite },
+		},
+		{
+			name:  "renewal invoice is a renewal",
+			body:  fixture(t, "stripe", "invoice_paid_subscription_cycle_basil.json"),
+			rules: mapping.ShopRules{StripeRenewals: true},
+			check: func(c *mapping.Conversion) (any, any) { return c.Channel, mapping.ChannelRenewal },
+		},
+		{
 			name:  "national phone read with the address country",
 			body:  fixture(t, "stripe", "invoice_paid_subscription_create.json"),
 			check: func(c *mapping.Conversion) (any, any) { return c.User.Phone, "+15125550142" },
@@ -782,7 +814,9 @@ func TestStripeParseConversionFields(t *testing.T) {
 			body: stripeEdit(t, "checkout_session_completed", func(_, o map[string]any) {
 				o["customer_details"].(map[string]any)["phone"] = "call me maybe"
 			}),
-			check:  func(c *mapping.Conversion) (any, any) { return c.User.Phone, "" },
+			check: func(c *mapping.Conversion) (any, any) {
+				return [2]string{c.User.Phone, c.User.PhoneUnparsed}, [2]string{"", "call me maybe"}
+			},
 			reason: "phone number could not be parsed: left out",
 		},
 		{

@@ -407,6 +407,20 @@ func wooFirst(ts ...time.Time) time.Time {
 
 // wooOrder is the part of a REST v3 order payload Postback reads
 // (WC_REST_Orders_V2_Controller::get_formatted_item_data).
+// wooChannel reads the order's created_via: "checkout" (classic) and
+// "store-api" (block checkout) are the storefront, "subscription" is a
+// renewal order made by WooCommerce Subscriptions; "admin", "rest-api" and
+// the rest say nothing we can pass on.
+func wooChannel(createdVia string) mapping.Channel {
+	switch strings.TrimSpace(createdVia) {
+	case "checkout", "store-api":
+		return mapping.ChannelWebsite
+	case "subscription":
+		return mapping.ChannelRenewal
+	}
+	return mapping.ChannelUnknown
+}
+
 type wooOrder struct {
 	ID            wooID              `json:"id"`
 	Status        string             `json:"status"`
@@ -420,6 +434,7 @@ type wooOrder struct {
 	Shipping      wooAddress         `json:"shipping"`
 	CustomerIP    string             `json:"customer_ip_address"`
 	UserAgent     string             `json:"customer_user_agent"`
+	CreatedVia    string             `json:"created_via"`
 	DateCreated   wooTime            `json:"date_created_gmt"`
 	DateModified  wooTime            `json:"date_modified_gmt"`
 	DatePaid      wooTime            `json:"date_paid_gmt"`
@@ -622,6 +637,7 @@ func (o *wooOrder) conversion(at time.Time, attr wooAttr, rules mapping.ShopRule
 	if strings.HasPrefix(attr.entry, "https://") || strings.HasPrefix(attr.entry, "http://") {
 		c.SourceURL = attr.entry
 	}
+	c.Channel = wooChannel(o.CreatedVia)
 	// The session's landing URL first (WooCommerce's own record), then meta
 	// keys written by tracking plugins (_fbp, _fbc, gclid, shop-named keys).
 	c.ClickIDs.AddLandingURL(attr.entry, rules.AttributeNames)
@@ -689,6 +705,7 @@ func (o *wooOrder) user() (mapping.User, []string) {
 		}
 	}
 	if p, err := mapping.NormalizePhone(phone, country); err != nil {
+		u.PhoneUnparsed = strings.TrimSpace(phone)
 		notes = append(notes, "phone number could not be parsed and was left out")
 	} else {
 		u.Phone = p

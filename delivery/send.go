@@ -146,6 +146,9 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 		case errors.Is(r.Err, platforms.ErrAuth):
 			o.Status, o.ErrorClass, o.Parked = store.DeliveryRetrying, "auth", true
 			o.Error = r.Err.Error() + "; waiting for new credentials"
+			if perr != nil && perr.Code == platforms.CodeVersionSunset {
+				o.Error = r.Err.Error() // names the version and the fix
+			}
 			o.NextAttemptAt = now
 			v.auth = r.Err.Error()
 		default:

@@ -455,3 +455,26 @@ func TestRefundAdjustmentWaitsForItsConversionThenSends(t *testing.T) {
 		t.Errorf("refund event deliveries = %+v, %v", ev.Deliveries, err)
 	}
 }
+
+func TestVersionSunsetParksWithTheFix(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		if call == 0 {
+			return all(len(convs), platforms.VersionError("meta", 400, "2635", "v22.0"))
+		}
+		return all(len(convs), nil)
+	})
+	ids := f.orders(t, 2, time.Hour)
+	f.drain()
+	for _, id := range ids {
+		d := f.delivery(t, id)
+		if d.Status != store.DeliveryRetrying || !d.Parked || !strings.Contains(d.LastError, "v22.0") ||
+			!strings.Contains(d.LastError, "api_version") || strings.Contains(d.LastError, "new credentials") {
+			t.Errorf("after a version sunset: %+v; want parked, naming the version and the fix", d)
+		}
+	}
+	f.clk.Add(6 * time.Hour)
+	f.drain()
+	if n := f.snd.callCount(); n != 1 {
+		t.Fatalf("parked deliveries were sent again (%d calls)", n)
+	}
+}

@@ -8,6 +8,7 @@
 package mapping
 
 import (
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -68,12 +69,42 @@ type Conversion struct {
 	// SourceURL is the page the conversion happened on (or the landing URL),
 	// absolute when known.
 	SourceURL string `json:"source_url,omitempty"`
+	// Channel is where the purchase happened, as far as the store says.
+	Channel Channel `json:"channel,omitempty"`
 
 	User User `json:"user"`
 
 	// Test marks test orders (Shopify test: true, Stripe livemode: false);
 	// they go only to destinations in test mode.
 	Test bool `json:"test,omitempty"`
+}
+
+// Channel is where a purchase happened. Platforms turn it into their own
+// action_source.
+type Channel string
+
+// The channels a store can tell us about. Unknown means nothing says where.
+const (
+	ChannelUnknown Channel = ""
+	// ChannelWebsite is a purchase made on a website: a storefront checkout
+	// or a hosted checkout page the buyer was sent to.
+	ChannelWebsite Channel = "website"
+	// ChannelRenewal is a subscription renewal charged without the buyer.
+	ChannelRenewal Channel = "renewal"
+)
+
+// Where is the conversion's channel: its Channel when the store said, else
+// website when the buyer's browser context (user agent and an absolute page
+// URL) is known, else unknown.
+func (c Conversion) Where() Channel {
+	if c.Channel != ChannelUnknown {
+		return c.Channel
+	}
+	u := strings.ToLower(strings.TrimSpace(c.SourceURL))
+	if strings.TrimSpace(c.UserAgent) != "" && (strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) {
+		return ChannelWebsite
+	}
+	return ChannelUnknown
 }
 
 // Item is one order line.
@@ -118,21 +149,25 @@ func (c ClickIDs) Any() bool {
 // User holds the buyer's identifiers as the store gave them, trimmed, with
 // one exception: Phone is already in E.164 form ("+12175550143"), because
 // reading a national number needs the billing country, which the connector
-// knows. A phone that cannot be parsed is left out (and noted in the
-// webhook's Reason).
+// knows. A phone that cannot be parsed is left out of Phone (and noted in the
+// webhook's Reason) and kept in PhoneUnparsed.
 type User struct {
-	Email      string `json:"email,omitempty"`
-	Phone      string `json:"phone,omitempty"`
-	FirstName  string `json:"first_name,omitempty"`
-	LastName   string `json:"last_name,omitempty"`
-	Street     string `json:"street,omitempty"`
-	City       string `json:"city,omitempty"`
-	State      string `json:"state,omitempty"` // code when the store has one (IL, ENG)
-	Zip        string `json:"zip,omitempty"`
-	Country    string `json:"country,omitempty"` // ISO 3166-1 alpha-2
-	ExternalID string `json:"external_id,omitempty"`
-	Gender     string `json:"gender,omitempty"`
-	BirthDate  string `json:"birth_date,omitempty"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+	// PhoneUnparsed is the phone as the store gave it when the phone
+	// library could not read it (Phone is then empty). Only platforms that
+	// publish a rule for such numbers (Meta) use it.
+	PhoneUnparsed string `json:"phone_unparsed,omitempty"`
+	FirstName     string `json:"first_name,omitempty"`
+	LastName      string `json:"last_name,omitempty"`
+	Street        string `json:"street,omitempty"`
+	City          string `json:"city,omitempty"`
+	State         string `json:"state,omitempty"` // code when the store has one (IL, ENG)
+	Zip           string `json:"zip,omitempty"`
+	Country       string `json:"country,omitempty"` // ISO 3166-1 alpha-2
+	ExternalID    string `json:"external_id,omitempty"`
+	Gender        string `json:"gender,omitempty"`
+	BirthDate     string `json:"birth_date,omitempty"`
 }
 
 // Refund is money returned on an order that may have converted before.

@@ -100,6 +100,48 @@ func NormalizePhone(raw, country string) (string, error) {
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
+// PhoneDigitsLoose is Meta's published phone rule, for a number the phone
+// library cannot read: keep the digits only, drop leading zeros, and when the
+// digits do not start with the calling code of country (ISO 3166-1 alpha-2,
+// the billing country) put it in front. It returns "" when fewer than 7
+// digits remain or the input already is a digest. Source: Meta, Conversions
+// API "Customer Information Parameters", ph ("Remove symbols, letters, and
+// any leading zeros. Phone numbers must include a country code"), read
+// 2026-12-03.
+func PhoneDigitsLoose(raw, country string) string {
+	s := strings.TrimSpace(raw)
+	if s == "" || IsHashed(s) || len(s) > maxPhoneInput {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	digits := strings.TrimLeft(b.String(), "0")
+	region := strings.ToUpper(strings.TrimSpace(country))
+	if region == "UK" {
+		region = "GB"
+	}
+	t := strings.TrimLeft(s, " \t(")
+	international := strings.HasPrefix(t, "+") || strings.HasPrefix(t, "00")
+	code := phonenumbers.GetCountryCodeForRegion(region)
+	switch cc := strconv.Itoa(code); {
+	case code != 0 && digits != "" && !strings.HasPrefix(digits, cc):
+		digits = cc + digits
+	case code == 0 && !international:
+		// Without a billing country nothing says which country code a
+		// national number needs, and Meta cannot match one without it.
+		return ""
+	}
+	// E.164 allows at most 15 digits; fewer than 7 cannot be a phone.
+	if len(digits) < 7 || len(digits) > 15 {
+		return ""
+	}
+	return digits
+}
+
 // PhoneDigits is a normalized E.164 phone without its "+", as Meta,
 // TikTok and others want it.
 func PhoneDigits(e164 string) string { return strings.TrimPrefix(e164, "+") }

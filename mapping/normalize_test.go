@@ -536,3 +536,28 @@ func FuzzNormalizers(f *testing.F) {
 		}
 	})
 }
+
+func TestPhoneDigitsLoose(t *testing.T) {
+	// Numbers the phone library refuses still reach Meta by its own rule.
+	tests := []struct {
+		name, raw, country, want string
+	}{
+		{"us trunk zero", "01(650)123-4567", "US", "16501234567"},
+		{"gb letter suffix", "44-12390821300A", "GB", "4412390821300"},
+		{"national gets country code", "(650) 123-4567x", "US", "16501234567"},
+		{"uk alias", "07700 900123", "UK", "447700900123"},
+		{"no country keeps digits", "0049 30 1234567", "", "49301234567"},
+		{"national without country", "030 12345678", "", ""},
+		{"too short", "12-34", "US", ""},
+		{"too long", "1234567890123456789", "", ""},
+		{"empty", "  ", "US", ""},
+		{"hashed", strings.Repeat("a", 64), "US", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PhoneDigitsLoose(tt.raw, tt.country); got != tt.want {
+				t.Errorf("PhoneDigitsLoose(%q, %q) = %q; want %q", tt.raw, tt.country, got, tt.want)
+			}
+		})
+	}
+}

@@ -2,17 +2,14 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -100,19 +97,7 @@ type GoogleAds struct {
 	cfg      Config
 	oauthURL string
 
-	mu     sync.Mutex
-	tokens map[int64]*googleTokenEntry
-}
-
-// googleTokenEntry caches one destination's access token. sem is a
-// one-slot semaphore guarding the other fields, so that concurrent sends for
-// one destination refresh the token once, and waiters still honour their
-// context.
-type googleTokenEntry struct {
-	sem     chan struct{}
-	credKey string
-	token   string
-	expiry  time.Time
+	tokens oauthTokens
 }
 
 // NewGoogleAds returns the Google Ads sender. oauthURL is the base of the
@@ -125,7 +110,6 @@ func NewGoogleAds(cfg Config, oauthURL string) *GoogleAds {
 	return &GoogleAds{
 		cfg:      cfg,
 		oauthURL: strings.TrimRight(oauthURL, "/"),
-		tokens:   make(map[int64]*googleTokenEntry),
 	}
 }
 
@@ -232,13 +216,6 @@ func googleAccountOf(d Destination, base string) (googleAccount, error) {
 
 func googleConfigError(msg string) *Error {
 	return Auth(0, "invalid_configuration", msg)
-}
-
-// credKey identifies the OAuth credentials a cached token was issued for, so
-// that replacing them invalidates the cache.
-func (a googleAccount) credKey() string {
-	sum := sha256.Sum256([]byte(a.clientID + "\x00" + a.clientSecret + "\x00" + a.refreshToken))
-	return hex.EncodeToString(sum[:])
 }
 
 func (a googleAccount) endpoint(method string) string {
@@ -490,108 +467,81 @@ func (g *GoogleAds) buildConversions(a googleAccount, convs []mapping.Conversion
 	return rows
 }
 
-// Render builds the upload request for a batch without sending it; secrets
-// and the bearer token are redacted. Conversions that would fail before
-// sending are left out; if none remains, the first one's failure is returned.
-func (g *GoogleAds) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	a, err := googleAccountOf(d, g.cfg.BaseURL)
-	if err != nil {
-		return Request{}, err
-	}
-	rows := g.buildConversions(a, convs)
-	body := googleUploadRequest{Conversions: []json.RawMessage{}, PartialFailure: true, ValidateOnly: a.validateOnly}
-	var firstErr error
-	for _, r := range rows {
-		if r.err != nil {
-			if firstErr == nil {
-				firstErr = r.err
-			}
-			continue
-		}
-		body.Conversions = append(body.Conversions, r.payload)
-	}
-	if len(body.Conversions) == 0 {
-		if firstErr == nil {
-			firstErr = Invalid(0, "empty_batch", "no conversions to send")
-		}
-		return Request{}, firstErr
-	}
-	return g.render(a, "uploadClickConversions", body)
-}
-
-func (g *GoogleAds) render(a googleAccount, method string, body any) (Request, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return Request{}, fmt.Errorf("encode google ads request: %w", err)
-	}
-	h := a.headers(googleRedacted)
-	if _, ok := h["developer-token"]; ok {
-		h["developer-token"] = googleRedacted
-	}
-	h["Content-Type"] = "application/json"
-	return Request{Method: http.MethodPost, URL: a.endpoint(method), Header: h, Body: b}, nil
-}
-
-// Send uploads a batch (split into requests of at most BatchSize) and
-// returns one Result per conversion, in order.
-func (g *GoogleAds) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	out := make([]Result, len(convs))
-	a, err := googleAccountOf(d, g.cfg.BaseURL)
-	if err != nil {
-		for i := range out {
-			out[i] = Result{Err: err, Match: mapping.Match{}.Score()}
-		}
-		return out
-	}
-	rows := g.buildConversions(a, convs)
-	call := googleCall{
-		method: "uploadClickConversions",
-		body: func(p []json.RawMessage) any {
-			return googleUploadRequest{Conversions: p, PartialFailure: true, ValidateOnly: a.validateOnly}
+// spec describes the legacy click-conversion upload to the shared send
+// path. Uploads use partial failure, so Google answers per row; a request
+// refused as a whole is classed by googleRequestError.
+func (g *GoogleAds) spec(d Destination) spec {
+	a, aErr := googleAccountOf(d, g.cfg.BaseURL)
+	sp := g.uploadSpec(a, aErr, "uploadClickConversions",
+		func(events []json.RawMessage) any {
+			return googleUploadRequest{Conversions: events, PartialFailure: true, ValidateOnly: a.validateOnly}
 		},
-		rowError: googleConversionRowError,
+		func(e googleAdsError, _ json.RawMessage) *Error { return googleConversionRowError(e, 0) })
+	sp.build = func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+		cc, m, err := a.clickConversion(c)
+		if err != nil {
+			return nil, m, err
+		}
+		payload, err := json.Marshal(cc)
+		if err != nil {
+			return nil, m, Invalid(0, "", fmt.Sprintf("cannot encode conversion: %v", err))
+		}
+		return payload, m, nil
 	}
-	g.deliverRows(ctx, d, a, call, rows, out)
-	return out
+	return sp
 }
 
-// googleCall describes one of the two upload methods.
-type googleCall struct {
-	method string
-	// body wraps the rows' payloads in the method's request.
-	body func(payloads []json.RawMessage) any
-	// rowError classes the Google error of row i (an index into the caller's
-	// batch); nil means the row counts as delivered (already applied).
-	rowError func(e googleAdsError, idx int) *Error
+// uploadSpec is what click conversions and adjustments share: the account
+// check, the OAuth bearer, the per-row reading of a partial-failure answer.
+// wrap builds the method's request body; rowError classes a row's Google
+// error given the row as sent.
+func (g *GoogleAds) uploadSpec(a googleAccount, aErr error, method string, wrap func([]json.RawMessage) any,
+	rowError func(googleAdsError, json.RawMessage) *Error) spec {
+	return spec{
+		name: "google_ads", title: "Google Ads", batchSize: googleBatchSize, maxAge: googleMaxAge,
+		check: func(Destination) error { return aErr },
+		request: func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+			token := googleRedacted
+			if !dryRun(ctx) {
+				var err error
+				if token, err = g.accessToken(ctx, d, a, ""); err != nil {
+					return outgoing{}, err
+				}
+			}
+			body, err := json.Marshal(wrap(events))
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err))
+			}
+			return outgoing{url: a.endpoint(method), header: a.headers(token), body: body, token: token}, nil
+		},
+		renew: func(ctx context.Context, d Destination, stale string) bool {
+			_, err := g.accessToken(ctx, d, a, stale)
+			return err == nil
+		},
+		read: func(ans answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
+			if ans.Status != http.StatusOK {
+				return verdict{whole: googleRequestError(ans, now)}
+			}
+			outs := googleRows(ans, n, a.validateOnly, func(e googleAdsError, k int) *Error { return rowError(e, events[k]) })
+			errs, notes, responses := make([]error, n), make([]string, n), make([]string, n)
+			for k, o := range outs {
+				errs[k], notes[k], responses[k] = o.err, o.reported, o.response
+			}
+			return verdictOf("google_ads", errs, notes, responses)
+		},
+	}
 }
 
-// deliverRows sends the rows that passed local checks, in chunks of
-// googleBatchSize, and fills out (which holds one Result per row).
-func (g *GoogleAds) deliverRows(ctx context.Context, d Destination, a googleAccount, call googleCall, rows []googleRow, out []Result) {
-	var send []int
-	for i, r := range rows {
-		out[i] = Result{Payload: r.payload, Match: r.match, Err: r.err}
-		if r.err == nil {
-			send = append(send, i)
-		}
-	}
-	for start := 0; start < len(send); start += googleBatchSize {
-		chunk := send[start:min(start+googleBatchSize, len(send))]
-		payloads := make([]json.RawMessage, len(chunk))
-		for j, i := range chunk {
-			payloads[j] = rows[i].payload
-		}
-		c := call
-		c.rowError = func(e googleAdsError, j int) *Error { return call.rowError(e, chunk[j]) }
-		outcomes := g.upload(ctx, d, a, c, payloads)
-		for j, i := range chunk {
-			o := outcomes[j]
-			out[i].StatusCode = o.status
-			out[i].Response = o.response
-			out[i].Err = o.err
-			out[i].Match.Reported = o.reported
-		}
-	}
+// Render is the upload request Send would post for convs (a dry run
+// through the send path), with secrets and the bearer token redacted.
+func (g *GoogleAds) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	return render(g.cfg, g.spec(d), d, convs, g.Fields())
+}
+
+// Send uploads convs and returns one Result per conversion, in order.
+func (g *GoogleAds) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
+	return deliver(ctx, g.cfg, g.spec(d), d, convs, g.Fields())
 }
 
 // googleOutcome is what happened to one sent row.
@@ -600,41 +550,6 @@ type googleOutcome struct {
 	response string
 	err      error
 	reported string
-}
-
-// upload sends one request and classifies Google's answer per row.
-func (g *GoogleAds) upload(ctx context.Context, d Destination, a googleAccount, call googleCall, payloads []json.RawMessage) []googleOutcome {
-	n := len(payloads)
-	body, err := json.Marshal(call.body(payloads))
-	if err != nil {
-		return googleSame(n, 0, "", Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err)))
-	}
-	ans, err := g.callAds(ctx, d, a, call.method, body)
-	if err != nil {
-		return googleSame(n, ans.Status, googleBody(ans), err)
-	}
-	if ans.Status != http.StatusOK {
-		return googleSame(n, ans.Status, googleBody(ans), googleRequestError(ans, g.cfg.now()))
-	}
-	return googleRows(ans, n, a.validateOnly, call.rowError)
-}
-
-// callAds posts to the Ads API with a cached access token; on a 401 it
-// refreshes the token once and retries once.
-func (g *GoogleAds) callAds(ctx context.Context, d Destination, a googleAccount, method string, body []byte) (answer, error) {
-	token, err := g.accessToken(ctx, d, a, "")
-	if err != nil {
-		return answer{}, err
-	}
-	ans, err := post(ctx, g.cfg.Client, a.endpoint(method), a.headers(token), body)
-	if err != nil || ans.Status != http.StatusUnauthorized {
-		return ans, err
-	}
-	token, err = g.accessToken(ctx, d, a, token)
-	if err != nil {
-		return answer{}, err
-	}
-	return post(ctx, g.cfg.Client, a.endpoint(method), a.headers(token), body)
 }
 
 // googleSame is one outcome for every row of a request that failed as a
@@ -655,41 +570,12 @@ func googleBody(ans answer) string { return truncate(string(ans.Body), 4096) }
 // cache when possible. stale is a token the Ads API just refused: it is
 // replaced unless another request already did so.
 func (g *GoogleAds) accessToken(ctx context.Context, d Destination, a googleAccount, stale string) (string, error) {
-	e := g.tokenEntry(d.ID)
-	select {
-	case e.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", Transient(0, "", "send interrupted")
-	}
-	defer func() { <-e.sem }()
-
-	key := a.credKey()
-	now := g.cfg.now()
-	if e.credKey == key && e.token != "" && e.token != stale && now.Before(e.expiry) {
-		return e.token, nil
-	}
-	e.credKey, e.token, e.expiry = key, "", time.Time{}
-	token, ttl, err := g.refresh(ctx, a)
-	if err != nil {
-		return "", err
-	}
-	margin := googleTokenMargin
-	if ttl < 2*margin {
-		margin = ttl / 2
-	}
-	e.token, e.expiry = token, now.Add(ttl-margin)
-	return token, nil
-}
-
-func (g *GoogleAds) tokenEntry(id int64) *googleTokenEntry {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	e, ok := g.tokens[id]
-	if !ok {
-		e = &googleTokenEntry{sem: make(chan struct{}, 1)}
-		g.tokens[id] = e
-	}
-	return e
+	grant := oauthGrant{tokenURL: g.oauthURL + "/token", clientID: a.clientID, clientSecret: a.clientSecret, refreshToken: a.refreshToken}
+	return g.tokens.token(ctx, d.ID, grant, g.cfg.Client, g.cfg.now(), googleTokenMargin, stale, func(re *oauth2.RetrieveError) error {
+		var tr googleTokenResponse
+		_ = json.Unmarshal(re.Body, &tr) // an unreadable answer is classed by its status
+		return googleOAuthError(retrieveAnswer(re), tr, g.cfg.now())
+	})
 }
 
 type googleTokenResponse struct {
@@ -698,51 +584,6 @@ type googleTokenResponse struct {
 	TokenType        string `json:"token_type"`
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`
-}
-
-// refresh exchanges the refresh token for an access token (RFC 6749 §6).
-func (g *GoogleAds) refresh(ctx context.Context, a googleAccount) (string, time.Duration, error) {
-	form := url.Values{
-		"grant_type":    {"refresh_token"},
-		"client_id":     {a.clientID},
-		"client_secret": {a.clientSecret},
-		"refresh_token": {a.refreshToken},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.oauthURL+"/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", 0, Auth(0, "invalid_configuration", "cannot build the OAuth token request")
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	ans, err := googleDo(ctx, g.cfg.Client, req)
-	if err != nil {
-		return "", 0, err
-	}
-	var tr googleTokenResponse
-	jerr := json.Unmarshal(ans.Body, &tr)
-	if ans.Status == http.StatusOK && jerr == nil && tr.AccessToken != "" {
-		return tr.AccessToken, time.Duration(max(tr.ExpiresIn, 0)) * time.Second, nil
-	}
-	return "", 0, googleOAuthError(ans, tr, g.cfg.now())
-}
-
-// googleDo runs a request through the shared answer reader. post only sends
-// JSON, and the token endpoint wants a form.
-func googleDo(ctx context.Context, client *http.Client, req *http.Request) (answer, error) {
-	resp, err := client.Do(req)
-	if err != nil {
-		msg := "no answer from Google's OAuth endpoint"
-		if ctx.Err() != nil {
-			msg = "send interrupted"
-		}
-		return answer{}, Transient(0, "", msg)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return answer{}, Transient(resp.StatusCode, "", "OAuth answer cut off")
-	}
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // googleOAuthError classes a failed token exchange. A revoked or expired
@@ -1007,24 +848,37 @@ func googleRowClass(kind, code, msg string) *Error {
 // delivered before, and returns one Result per adjustment, in order. The
 // conversion is named by the order id it was uploaded with.
 func (g *GoogleAds) Adjust(ctx context.Context, d Destination, adjs []Adjustment) []Result {
-	out := make([]Result, len(adjs))
-	a, err := googleAccountOf(d, g.cfg.BaseURL)
-	if err != nil {
-		for i := range out {
-			out[i] = Result{Err: err}
-		}
-		return out
+	a, aErr := googleAccountOf(d, g.cfg.BaseURL)
+	if aErr != nil {
+		return failAll(len(adjs), aErr)
 	}
-	rows, types := g.buildAdjustments(a, adjs)
-	call := googleCall{
-		method: "uploadConversionAdjustments",
-		body: func(p []json.RawMessage) any {
-			return googleAdjustRequest{ConversionAdjustments: p, PartialFailure: true, ValidateOnly: a.validateOnly}
+	sp := g.uploadSpec(a, aErr, "uploadConversionAdjustments",
+		func(events []json.RawMessage) any {
+			return googleAdjustRequest{ConversionAdjustments: events, PartialFailure: true, ValidateOnly: a.validateOnly}
 		},
-		rowError: func(e googleAdsError, i int) *Error { return googleAdjustmentRowError(e, types[i]) },
+		func(e googleAdsError, row json.RawMessage) *Error {
+			var ca struct {
+				AdjustmentType string `json:"adjustmentType"`
+			}
+			_ = json.Unmarshal(row, &ca) // our own encoding: it always reads
+			return googleAdjustmentRowError(e, ca.AdjustmentType)
+		})
+	rows, _ := g.buildAdjustments(a, adjs)
+	results := make([]Result, len(adjs))
+	var ready []int
+	var events []json.RawMessage
+	for i, r := range rows {
+		results[i].Match = r.match
+		if r.err != nil {
+			results[i].Err = r.err
+			continue
+		}
+		results[i].Payload = r.payload
+		ready = append(ready, i)
+		events = append(events, r.payload)
 	}
-	g.deliverRows(ctx, d, a, call, rows, out)
-	return out
+	sendBuilt(ctx, g.cfg, sp, d, g.Fields(), results, ready, events)
+	return results
 }
 
 // buildAdjustments turns refunds into ConversionAdjustments and returns

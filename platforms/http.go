@@ -48,8 +48,11 @@ func post(ctx context.Context, client *http.Client, url string, header map[strin
 		if ctx.Err() != nil {
 			msg = "send interrupted"
 		}
-		if errors.Is(err, ErrRedirect) {
-			msg = "platform answered with a redirect, which is not followed (check the platform's base URL): " + errors.Unwrap(err).Error()
+		if errors.Is(err, ErrRedirect) && resp != nil {
+			// NoRedirect refused to follow: the client hands back the 3xx
+			// (body closed) with the error. A failure, never a success.
+			return answer{Status: resp.StatusCode, Header: resp.Header}, Transient(resp.StatusCode, "",
+				"platform answered with a redirect, which is not followed (check the platform's base URL): "+errors.Unwrap(err).Error())
 		}
 		return answer{}, Transient(0, "", msg)
 	}
@@ -100,19 +103,6 @@ func prepare[E any](convs []mapping.Conversion, now time.Time, maxAge time.Durat
 	return results, ready, events
 }
 
-// prepareRecent is prepare for platforms whose render encodes the event
-// itself and that do not render a conversion past maxAge at all: that one
-// fails for its age with no Match.
-func prepareRecent(convs []mapping.Conversion, now time.Time, maxAge time.Duration, platform string,
-	render func(mapping.Conversion, time.Time) (json.RawMessage, mapping.Match, error)) (results []Result, ready []int, events []json.RawMessage) {
-	return prepare(convs, now, maxAge, platform, func(c mapping.Conversion) (json.RawMessage, mapping.Match, error) {
-		if tooOld(c, maxAge, now) {
-			return nil, mapping.Match{}, nil // prepare fails it for its age
-		}
-		return render(c, now)
-	})
-}
-
 // failAll is n results that all fail with err, none sent: for a destination
 // that cannot be used.
 func failAll(n int, err error) []Result {
@@ -130,65 +120,6 @@ func encode[E any](ev E) (json.RawMessage, error) {
 		return raw, nil
 	}
 	return json.Marshal(ev)
-}
-
-// renderBatch renders the one request a batch is sent in, for platforms
-// whose dry run fails unless every conversion could be sent. The batch must
-// hold 1 to limit conversions; endpoint is asked next, so a destination
-// without its ids fails whatever the conversions; then every conversion is
-// built and encoded, and body wraps the events. Errors start with platform
-// and name the conversion at fault.
-func renderBatch[E any](platform string, limit int, convs []mapping.Conversion, endpoint func() (string, error),
-	build func(mapping.Conversion) (E, mapping.Match, error), body func([]json.RawMessage) ([]byte, error),
-	header map[string]string) (Request, error) {
-	if len(convs) == 0 {
-		return Request{}, errors.New(platform + ": no conversions to render")
-	}
-	if len(convs) > limit {
-		return Request{}, fmt.Errorf("%s: %d conversions exceed the batch limit of %d", platform, len(convs), limit)
-	}
-	url, err := endpoint()
-	if err != nil {
-		return Request{}, fmt.Errorf("%s: %w", platform, err)
-	}
-	events := make([]json.RawMessage, 0, len(convs))
-	for _, c := range convs {
-		ev, _, err := build(c)
-		if err != nil {
-			return Request{}, fmt.Errorf("%s: conversion %s: %w", platform, c.EventID, err)
-		}
-		b, err := encode(ev)
-		if err != nil {
-			return Request{}, fmt.Errorf("%s: encode conversion %s: %w", platform, c.EventID, err)
-		}
-		events = append(events, b)
-	}
-	b, err := body(events)
-	if err != nil {
-		return Request{}, fmt.Errorf("%s: encode batch: %w", platform, err)
-	}
-	return Request{Method: http.MethodPost, URL: url, Header: header, Body: b}, nil
-}
-
-// renderReady renders the request Send would make with the events prepare
-// found ready, for platforms whose dry run leaves out the conversions Send
-// would fail without sending. With none ready it returns the first failure
-// in results, or, for an empty batch, an error starting with platform.
-func renderReady(platform, url string, header map[string]string, results []Result, events []json.RawMessage,
-	body func([]json.RawMessage) ([]byte, error)) (Request, error) {
-	if len(events) == 0 {
-		for _, r := range results {
-			if r.Err != nil {
-				return Request{}, r.Err
-			}
-		}
-		return Request{}, errors.New(platform + ": no conversions to send")
-	}
-	b, err := body(events)
-	if err != nil {
-		return Request{}, fmt.Errorf("%s: encode request: %w", platform, err)
-	}
-	return Request{Method: http.MethodPost, URL: url, Header: header, Body: b}, nil
 }
 
 // credential is the destination's credential name, trimmed; a missing one
@@ -210,27 +141,25 @@ func bearerHeaders(token string) map[string]string {
 	}
 }
 
-// postBearer sends events in one request to endpoint(d), wrapped by body and
-// authorised with the destination's access_token as a bearer token, and
-// returns the answer and the token (to redact it from what is kept). An
-// error is a failure every event shares: no endpoint or token, a body that
-// cannot be encoded, or no answer (with whatever of it came).
-func postBearer(ctx context.Context, client *http.Client, d Destination, endpoint func(Destination) (string, error),
-	body func([]json.RawMessage) ([]byte, error), events []json.RawMessage) (ans answer, token string, err error) {
-	url, err := endpoint(d)
-	if err != nil {
-		return answer{}, "", err
+// bearerRequest is a spec's request for platforms authorised with the
+// destination's access_token as a bearer token, at endpoint(d), with the
+// events wrapped by body.
+func bearerRequest(endpoint func(Destination) (string, error), body func([]json.RawMessage) ([]byte, error)) func(context.Context, Destination, []json.RawMessage) (outgoing, error) {
+	return func(_ context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+		url, err := endpoint(d)
+		if err != nil {
+			return outgoing{}, err
+		}
+		token, err := credential(d, "access_token")
+		if err != nil {
+			return outgoing{}, err
+		}
+		b, err := body(events)
+		if err != nil {
+			return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err))
+		}
+		return outgoing{url: url, header: bearerHeaders(token), body: b}, nil
 	}
-	token, err = credential(d, "access_token")
-	if err != nil {
-		return answer{}, "", err
-	}
-	b, err := body(events)
-	if err != nil {
-		return answer{}, "", Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err))
-	}
-	ans, err = post(ctx, client, url, bearerHeaders(token), b)
-	return ans, token, err
 }
 
 // classified is post's failure as the *Error it is; any other error counts

@@ -3,7 +3,6 @@ package platforms
 import (
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -97,98 +96,6 @@ func TestPrepareKeepsOrder(t *testing.T) {
 		if string(events[k]) != string(results[i].Payload) {
 			t.Errorf("event %d = %s, want the payload of conversion %d, %s", k, events[k], i, results[i].Payload)
 		}
-	}
-}
-
-func TestPrepareRecent(t *testing.T) {
-	const maxAge = 7 * 24 * time.Hour
-	var rendered []string
-	render := func(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error) {
-		if !now.Equal(testNow) {
-			t.Errorf("render got now %v, want %v", now, testNow)
-		}
-		rendered = append(rendered, c.EventID)
-		return json.RawMessage(`{"id":"` + c.EventID + `"}`), mapping.Match{Email: true}, nil
-	}
-	convs := []mapping.Conversion{helperConv("fresh", "1", "1", time.Hour), helperConv("old", "2", "2", maxAge+time.Hour)}
-	results, ready, events := prepareRecent(convs, testNow, maxAge, "Test", render)
-	if !cmp.Equal(rendered, []string{"fresh"}) {
-		t.Errorf("rendered %v, want only the fresh conversion", rendered)
-	}
-	if !cmp.Equal(ready, []int{0}) || string(events[0]) != `{"id":"fresh"}` || string(results[0].Payload) != `{"id":"fresh"}` {
-		t.Errorf("ready %v events %s payload %s, want the fresh event as rendered", ready, events, results[0].Payload)
-	}
-	old := results[1]
-	if errCode(old.Err) != "event_too_old" || !cmp.Equal(old.Match, mapping.Match{}) || old.Payload != nil {
-		t.Errorf("old conversion: error %v match %+v payload %s; want event_too_old, no match, no payload", old.Err, old.Match, old.Payload)
-	}
-}
-
-func TestRenderReady(t *testing.T) {
-	body := func(events []json.RawMessage) ([]byte, error) {
-		return json.Marshal(map[string][]json.RawMessage{"data": events})
-	}
-	refused := Invalid(0, "first", "first failure")
-	tests := []struct {
-		name     string
-		results  []Result
-		events   []json.RawMessage
-		wantErr  string
-		wantBody string
-	}{
-		{"empty batch", nil, nil, "test: no conversions to send", ""},
-		{"none ready", []Result{{}, {Err: refused}, {Err: Invalid(0, "second", "x")}}, nil, refused.Error(), ""},
-		{"ready", []Result{{Err: refused}, {}}, []json.RawMessage{json.RawMessage(`{"id":"b"}`)}, "", `{"data":[{"id":"b"}]}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := renderReady("test", "https://example.test/events", map[string]string{"X": "1"}, tt.results, tt.events, body)
-			if tt.wantErr != "" {
-				if err == nil || err.Error() != tt.wantErr {
-					t.Errorf("renderReady(%+v) error %v, want %q", tt.results, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || req.Method != "POST" || req.URL != "https://example.test/events" || req.Header["X"] != "1" || string(req.Body) != tt.wantBody {
-				t.Errorf("renderReady = %+v, %v; want POST https://example.test/events with body %s", req, err, tt.wantBody)
-			}
-		})
-	}
-}
-
-func TestRenderBatch(t *testing.T) {
-	noEndpoint := func() (string, error) { return "", Auth(0, "missing_credential", "tag is not set") }
-	endpoint := func() (string, error) { return "https://example.test/events", nil }
-	body := func(events []json.RawMessage) ([]byte, error) { return json.Marshal(events) }
-	tests := []struct {
-		name     string
-		convs    []mapping.Conversion
-		endpoint func() (string, error)
-		wantErr  string // a part of the error; "" for success
-		wantIs   error
-	}{
-		{"empty batch before the endpoint", nil, noEndpoint, "test: no conversions to render", nil},
-		{"over the limit before the endpoint", []mapping.Conversion{helperConv("a", "1", "1", 0), helperConv("b", "2", "2", 0), helperConv("c", "3", "3", 0)},
-			noEndpoint, "test: 3 conversions exceed the batch limit of 2", nil},
-		{"endpoint before the conversions", []mapping.Conversion{helperConv("a", "", "1", 0)}, noEndpoint, "test: ", ErrAuth},
-		{"a refused conversion is named", []mapping.Conversion{helperConv("a", "1", "1", 0), helperConv("b", "", "2", 0)}, endpoint, "test: conversion b: ", ErrInvalid},
-		{"an unencodable conversion is named", []mapping.Conversion{helperConv("a", "1", "x", 0)}, endpoint, "test: encode conversion a: ", nil},
-		{"rendered", []mapping.Conversion{helperConv("a", "1", "1", 0), helperConv("b", "2", "2", 0)}, endpoint, "", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := renderBatch("test", 2, tt.convs, tt.endpoint, helperBuild, body, map[string]string{"Authorization": "Bearer REDACTED"})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || (tt.wantIs != nil && !errors.Is(err, tt.wantIs)) {
-					t.Errorf("renderBatch(%d conversions) error %v, want one containing %q (matching %v)", len(tt.convs), err, tt.wantErr, tt.wantIs)
-				}
-				return
-			}
-			want := `[{"id":"a","value":1},{"id":"b","value":2}]`
-			if err != nil || req.URL != "https://example.test/events" || string(req.Body) != want || req.Header["Authorization"] != "Bearer REDACTED" {
-				t.Errorf("renderBatch = %+v, %v; want POST https://example.test/events with body %s", req, err, want)
-			}
-		})
 	}
 }
 

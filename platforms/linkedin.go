@@ -2,18 +2,17 @@ package platforms
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -35,8 +34,11 @@ type LinkedIn struct {
 	cfg      Config
 	oauthURL string
 
-	mu     sync.Mutex
-	tokens map[string]linkedinToken // by destination and refresh credentials
+	tokens oauthTokens
+	// refused remembers, per destination, a stored access_token LinkedIn
+	// refused, so that minted tokens are used from then on.
+	mu      sync.Mutex
+	refused map[int64]string
 }
 
 var _ Sender = (*LinkedIn)(nil)
@@ -46,9 +48,9 @@ const (
 	linkedinDefaultOAuthURL = "https://www.linkedin.com/oauth/v2/accessToken"
 	// linkedinDefaultVersion is the LinkedIn-Version header sent when the
 	// destination does not set api_version. LinkedIn ships a version a month
-	// and keeps each for about a year; 202603 is the newest the Marketing
-	// API docs (li-lms-2026-03) describe.
-	linkedinDefaultVersion = "202603"
+	// and keeps each for about a year; see Versions in versions.go for the
+	// source and the older versions' ends.
+	linkedinDefaultVersion = "202607"
 	// linkedinBatchSize is LinkedIn's limit for one BATCH_CREATE call.
 	linkedinBatchSize = 5000
 	// linkedinMaxAge: LinkedIn rejects conversions that happened more than
@@ -57,16 +59,7 @@ const (
 	// linkedinTokenSlack refreshes a cached access token this long before
 	// it expires, so a token never dies in flight.
 	linkedinTokenSlack = 5 * time.Minute
-	// linkedinTokenDefaultTTL is assumed when the token endpoint does not
-	// say how long a token lives.
-	linkedinTokenDefaultTTL = time.Hour
 )
-
-// linkedinToken is an access token minted from a refresh token.
-type linkedinToken struct {
-	access string
-	expiry time.Time
-}
 
 // NewLinkedIn returns the LinkedIn sender. oauthURL is LinkedIn's OAuth
 // token endpoint; "" means https://www.linkedin.com/oauth/v2/accessToken.
@@ -75,7 +68,7 @@ func NewLinkedIn(cfg Config, oauthURL string) *LinkedIn {
 	if oauthURL == "" {
 		oauthURL = linkedinDefaultOAuthURL
 	}
-	return &LinkedIn{cfg: cfg, oauthURL: oauthURL, tokens: map[string]linkedinToken{}}
+	return &LinkedIn{cfg: cfg, oauthURL: oauthURL, refused: map[int64]string{}}
 }
 
 // Name is the platform key.
@@ -224,54 +217,79 @@ func linkedinBody(events []json.RawMessage) ([]byte, error) {
 	}{events})
 }
 
-// Render builds the request for a batch without sending it; the access
-// token is redacted. It fails if any conversion could not be sent.
+// spec describes LinkedIn to the shared send path. Several events go as
+// one BATCH_CREATE; LinkedIn answers per element, or refuses the batch
+// naming the bad elements ("Index: 3, ERROR :: ..."), whose others go again
+// without them.
+func (l *LinkedIn) spec(d Destination) spec {
+	return spec{
+		name: "linkedin", title: "LinkedIn", batchSize: linkedinBatchSize, maxAge: linkedinMaxAge,
+		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+			ev, match, err := l.build(d, c)
+			if err != nil {
+				return nil, match, err
+			}
+			raw, err := json.Marshal(ev)
+			return raw, match, err
+		},
+		request: func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+			token := "REDACTED"
+			if !dryRun(ctx) {
+				var err error
+				if token, err = l.accessToken(ctx, d, ""); err != nil {
+					return outgoing{}, err
+				}
+			}
+			body, err := linkedinBody(events)
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err))
+			}
+			return outgoing{url: l.endpoint(), header: l.headers(d, token, len(events) > 1), body: body, token: token}, nil
+		},
+		renew: func(ctx context.Context, d Destination, stale string) bool {
+			if !linkedinCanRefresh(d) {
+				return false
+			}
+			_, err := l.accessToken(ctx, d, stale)
+			return err == nil
+		},
+		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
+			failure := linkedinClassify(a, d, now)
+			switch {
+			case failure == nil && n > 1:
+				return l.batchVerdict(a, n, now)
+			case failure == nil:
+				return verdict{events: []*Error{}}
+			case errors.Is(failure, ErrInvalid) && n > 1:
+				failed := linkedinFailedIndexes(a.Body, n)
+				if len(failed) == 0 {
+					return verdict{whole: failure}
+				}
+				v := verdict{events: make([]*Error, n), resend: make([]bool, n)}
+				for k := range n {
+					if msg, ok := failed[k]; ok {
+						v.events[k] = Invalid(a.Status, "", "LinkedIn rejected the event: "+truncate(msg, 300))
+					} else {
+						v.resend[k] = true
+					}
+				}
+				return v
+			}
+			return verdict{whole: failure}
+		},
+	}
+}
+
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the access token redacted.
 func (l *LinkedIn) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	endpoint := func() (string, error) { return l.endpoint(), nil }
-	build := func(c mapping.Conversion) (linkedinEvent, mapping.Match, error) { return l.build(d, c) }
-	return renderBatch("linkedin", linkedinBatchSize, convs, endpoint, build, linkedinBody, l.headers(d, "REDACTED", len(convs) > 1))
+	return render(l.cfg, l.spec(d), d, convs, l.Fields())
 }
 
-// Send delivers a batch. Conversions past the 90-day window or without a
-// matchable identifier fail without being sent; the others go in one
-// request (isolated on an invalid answer).
+// Send delivers convs and returns one Result per conversion.
 func (l *LinkedIn) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	build := func(c mapping.Conversion) (linkedinEvent, mapping.Match, error) { return l.build(d, c) }
-	results, ready, _ := prepare(convs, l.cfg.now(), linkedinMaxAge, "LinkedIn", build)
-	if len(ready) > 0 {
-		l.deliver(ctx, d, ready, results)
-	}
-	return results
-}
-
-// deliver sends the conversions at idx (their payloads are already in
-// results) and records each one's outcome.
-func (l *LinkedIn) deliver(ctx context.Context, d Destination, idx []int, results []Result) {
-	events := make([]json.RawMessage, len(idx))
-	for k, i := range idx {
-		events[k] = results[i].Payload
-	}
-	body, err := linkedinBody(events)
-	if err != nil {
-		spread(results, idx, 0, "", Invalid(0, "", fmt.Sprintf("cannot encode batch: %v", err)))
-		return
-	}
-	ans, err := l.post(ctx, d, body, len(idx) > 1)
-	if err != nil {
-		spread(results, idx, ans.Status, string(ans.Body), err)
-		return
-	}
-	cerr := linkedinClassify(ans, d, l.cfg.now())
-	switch {
-	case cerr == nil && len(idx) == 1:
-		spread(results, idx, ans.Status, string(ans.Body), nil)
-	case cerr == nil:
-		l.batchOutcome(idx, results, ans)
-	case errors.Is(cerr, ErrInvalid) && len(idx) > 1:
-		l.isolate(ctx, d, idx, results, ans)
-	default:
-		spread(results, idx, ans.Status, string(ans.Body), cerr)
-	}
+	return deliver(ctx, l.cfg, l.spec(d), d, convs, l.Fields())
 }
 
 // linkedinBatchAnswer is Rest.li's BATCH_CREATE answer: one status per
@@ -286,18 +304,15 @@ type linkedinBatchAnswer struct {
 	} `json:"elements"`
 }
 
-// batchOutcome reads the per-element statuses of an accepted batch. When
+// batchVerdict reads the per-element statuses of an accepted batch. When
 // the answer does not list the elements, the 2xx status stands for all.
-func (l *LinkedIn) batchOutcome(idx []int, results []Result, ans answer) {
+func (l *LinkedIn) batchVerdict(a answer, n int, now time.Time) verdict {
 	var ba linkedinBatchAnswer
-	if err := json.Unmarshal(ans.Body, &ba); err != nil || len(ba.Elements) != len(idx) {
-		spread(results, idx, ans.Status, string(ans.Body), nil)
-		return
+	v := verdict{events: make([]*Error, n)}
+	if err := json.Unmarshal(a.Body, &ba); err != nil || len(ba.Elements) != n {
+		return v
 	}
-	for k, i := range idx {
-		el := ba.Elements[k]
-		results[i].StatusCode = ans.Status
-		results[i].Response = string(ans.Body)
+	for k, el := range ba.Elements {
 		if el.Status == 0 || el.Status < 300 {
 			continue
 		}
@@ -305,36 +320,9 @@ func (l *LinkedIn) batchOutcome(idx []int, results []Result, ans answer) {
 		if el.Error != nil {
 			msg, code = el.Error.Message, el.Error.Code
 		}
-		results[i].Err = linkedinStatusError(el.Status, nil, code, "LinkedIn rejected the event: "+truncate(msg, 300), l.cfg.now())
+		v.events[k] = linkedinStatusError(el.Status, nil, code, "LinkedIn rejected the event: "+truncate(msg, 300), now)
 	}
-}
-
-// isolate handles an invalid answer to a batch of several events. When the
-// message names the failing elements ("Index: 3, ERROR :: ..."), those fail
-// and the rest is sent again as a batch; otherwise every event is sent on
-// its own so each gets its own answer.
-func (l *LinkedIn) isolate(ctx context.Context, d Destination, idx []int, results []Result, ans answer) {
-	failed := linkedinFailedIndexes(ans.Body, len(idx))
-	if len(failed) == 0 {
-		for _, i := range idx {
-			l.deliver(ctx, d, []int{i}, results)
-		}
-		return
-	}
-	var rest []int
-	for k, i := range idx {
-		msg, ok := failed[k]
-		if !ok {
-			rest = append(rest, i)
-			continue
-		}
-		results[i].StatusCode = ans.Status
-		results[i].Response = string(ans.Body)
-		results[i].Err = Invalid(ans.Status, "", "LinkedIn rejected the event: "+truncate(msg, 300))
-	}
-	if len(rest) > 0 {
-		l.deliver(ctx, d, rest, results)
-	}
+	return v
 }
 
 // linkedinIndexRE matches the per-element lines of LinkedIn's batch error
@@ -395,7 +383,7 @@ func linkedinClassify(ans answer, d Destination, now time.Time) *Error {
 		if version == "" {
 			version = linkedinDefaultVersion
 		}
-		e = Auth(ans.Status, code, fmt.Sprintf("LinkedIn no longer serves API version %s; set a newer api_version", version))
+		e = VersionError("linkedin", ans.Status, code, version)
 	case http.StatusUnauthorized:
 		e = Auth(ans.Status, code, "LinkedIn rejected the access token: "+msg)
 	case http.StatusForbidden:
@@ -417,65 +405,36 @@ func linkedinStatusError(status int, h http.Header, code, msg string, now time.T
 	return e
 }
 
-// post sends a body with a valid access token. With refresh credentials, a
-// 401 refreshes the token once and the request is sent again.
-func (l *LinkedIn) post(ctx context.Context, d Destination, body []byte, batch bool) (answer, error) {
-	token, err := l.accessToken(ctx, d, "")
-	if err != nil {
-		return answer{}, err
-	}
-	ans, err := post(ctx, l.cfg.Client, l.endpoint(), l.headers(d, token, batch), body)
-	if err != nil || ans.Status != http.StatusUnauthorized || !linkedinCanRefresh(d) {
-		return ans, err
-	}
-	token, err = l.accessToken(ctx, d, token)
-	if err != nil {
-		return answer{}, err
-	}
-	return post(ctx, l.cfg.Client, l.endpoint(), l.headers(d, token, batch), body)
-}
-
 func linkedinCanRefresh(d Destination) bool {
 	c := d.Credentials
 	return strings.TrimSpace(c["refresh_token"]) != "" && strings.TrimSpace(c["client_id"]) != "" &&
 		strings.TrimSpace(c["client_secret"]) != ""
 }
 
-// linkedinTokenKey identifies a destination's refresh credentials, so a
-// change of credentials does not reuse a token minted from the old ones.
-func linkedinTokenKey(d Destination) string {
-	sum := sha256.Sum256([]byte(d.Credentials["client_id"] + "\x00" + d.Credentials["refresh_token"]))
-	return strconv.FormatInt(d.ID, 10) + ":" + hex.EncodeToString(sum[:8])
-}
-
 // accessToken returns the token to use. Without refresh credentials it is
-// the stored access_token. With them it is the cached minted token while it
-// lives, else the stored access_token until LinkedIn refuses it, else a new
-// one from the token endpoint. stale is a token LinkedIn just refused.
+// the stored access_token. With them it is the stored access_token until
+// LinkedIn refuses it, then a token minted from the refresh token (cached
+// while it lives). stale is a token LinkedIn just refused.
 func (l *LinkedIn) accessToken(ctx context.Context, d Destination, stale string) (string, error) {
 	if !linkedinCanRefresh(d) {
 		return credential(d, "access_token")
 	}
-	given := strings.TrimSpace(d.Credentials["access_token"])
-	key := linkedinTokenKey(d)
-	// One refresh at a time: concurrent sends wait for the new token rather
-	// than each spending the refresh token.
+	c := d.Credentials
+	given := strings.TrimSpace(c["access_token"])
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.cfg.now()
-	t, cached := l.tokens[key]
-	if cached && t.access != stale && now.Before(t.expiry.Add(-linkedinTokenSlack)) {
-		return t.access, nil
+	if stale != "" && stale == given {
+		l.refused[d.ID] = given
 	}
-	if !cached && given != "" && given != stale {
+	refused := l.refused[d.ID] == given
+	l.mu.Unlock()
+	if given != "" && !refused {
 		return given, nil
 	}
-	t, err := l.refresh(ctx, d, now)
-	if err != nil {
-		return "", err
-	}
-	l.tokens[key] = t
-	return t.access, nil
+	grant := oauthGrant{tokenURL: l.oauthURL, clientID: strings.TrimSpace(c["client_id"]),
+		clientSecret: strings.TrimSpace(c["client_secret"]), refreshToken: strings.TrimSpace(c["refresh_token"])}
+	return l.tokens.token(ctx, d.ID, grant, l.cfg.Client, l.cfg.now(), linkedinTokenSlack, stale, func(re *oauth2.RetrieveError) error {
+		return linkedinOAuthError(retrieveAnswer(re), c, l.cfg.now())
+	})
 }
 
 // linkedinTokenAnswer is the token endpoint's answer, success or error.
@@ -486,33 +445,12 @@ type linkedinTokenAnswer struct {
 	ErrorDescription string `json:"error_description"`
 }
 
-// refresh mints an access token from the refresh token
-// (grant_type=refresh_token, form-encoded, as LinkedIn's OAuth docs show).
-func (l *LinkedIn) refresh(ctx context.Context, d Destination, now time.Time) (linkedinToken, error) {
-	c := d.Credentials
-	form := url.Values{
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {strings.TrimSpace(c["refresh_token"])},
-		"client_id":     {strings.TrimSpace(c["client_id"])},
-		"client_secret": {strings.TrimSpace(c["client_secret"])},
-	}
-	ans, err := post(ctx, l.cfg.Client, l.oauthURL,
-		map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, []byte(form.Encode()))
-	if err != nil {
-		return linkedinToken{}, err
-	}
+// linkedinOAuthError classes a refused token refresh. invalid_grant and
+// invalid_client (400, 401, 403) mean the refresh token or app credentials
+// are expired or wrong: a person must reconnect.
+func linkedinOAuthError(ans answer, c map[string]string, now time.Time) error {
 	var ta linkedinTokenAnswer
 	_ = json.Unmarshal(ans.Body, &ta) // an unreadable answer is classed by its status below
-	if ans.Status >= 200 && ans.Status < 300 {
-		if ta.AccessToken == "" {
-			return linkedinToken{}, Transient(ans.Status, "", "LinkedIn's token endpoint answered without an access token")
-		}
-		ttl := time.Duration(ta.ExpiresIn) * time.Second
-		if ta.ExpiresIn <= 0 {
-			ttl = linkedinTokenDefaultTTL
-		}
-		return linkedinToken{access: ta.AccessToken, expiry: now.Add(ttl)}, nil
-	}
 	msg := ta.ErrorDescription
 	if msg == "" {
 		msg = http.StatusText(ans.Status)
@@ -523,10 +461,8 @@ func (l *LinkedIn) refresh(ctx context.Context, d Destination, now time.Time) (l
 	msg = "LinkedIn refused to refresh the access token: " + truncate(msg, 300)
 	switch {
 	case ans.Status == http.StatusBadRequest || ans.Status == http.StatusUnauthorized || ans.Status == http.StatusForbidden:
-		// invalid_grant / invalid_client: the refresh token or app
-		// credentials are expired or wrong; a person must reconnect.
-		return linkedinToken{}, Auth(ans.Status, ta.Error, msg)
+		return Auth(ans.Status, ta.Error, msg)
 	default:
-		return linkedinToken{}, linkedinStatusError(ans.Status, ans.Header, ta.Error, msg, now)
+		return linkedinStatusError(ans.Status, ans.Header, ta.Error, msg, now)
 	}
 }

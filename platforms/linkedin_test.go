@@ -258,7 +258,7 @@ func TestLinkedInRender(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if got := req.Header["X-RestLi-Method"] == "BATCH_CREATE"; got != tt.batch {
+			if got := req.Header[http.CanonicalHeaderKey("X-RestLi-Method")] == "BATCH_CREATE"; got != tt.batch {
 				t.Errorf("BATCH_CREATE header = %v, want %v (headers %v)", got, tt.batch, req.Header)
 			}
 			if req.Header["Authorization"] != "Bearer REDACTED" {
@@ -268,8 +268,8 @@ func TestLinkedInRender(t *testing.T) {
 			if v := d.Settings["api_version"]; v != "" {
 				wantVersion = v
 			}
-			if req.Header["LinkedIn-Version"] != wantVersion {
-				t.Errorf("LinkedIn-Version = %q, want %q", req.Header["LinkedIn-Version"], wantVersion)
+			if req.Header[http.CanonicalHeaderKey("LinkedIn-Version")] != wantVersion {
+				t.Errorf("LinkedIn-Version = %q, want %q", req.Header[http.CanonicalHeaderKey("LinkedIn-Version")], wantVersion)
 			}
 		})
 	}
@@ -368,7 +368,7 @@ func TestLinkedInSendErrors(t *testing.T) {
 			body: `{"status":401,"serviceErrorCode":65601,"code":"EXPIRED_ACCESS_TOKEN","message":"The token used in the request has expired"}`},
 		{name: "no permission", status: http.StatusForbidden, want: ErrAuth, code: "ACCESS_DENIED",
 			body: `{"status":403,"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions to access: partnerApiConversionEvents.CREATE"}`},
-		{name: "version sunset", status: http.StatusUpgradeRequired, want: ErrAuth, code: "VERSION_MISSING",
+		{name: "version sunset", status: http.StatusUpgradeRequired, want: ErrAuth, code: CodeVersionSunset,
 			body: `{"status":426,"code":"VERSION_MISSING","message":"Requested version 202401 is not active"}`},
 		{name: "throttled", status: http.StatusTooManyRequests, header: map[string]string{"Retry-After": "30"}, want: ErrThrottled, retryAfter: 30 * time.Second, code: "TOO_MANY_REQUESTS",
 			body: `{"status":429,"serviceErrorCode":101,"code":"TOO_MANY_REQUESTS","message":"Resource level throttle limit"}`},
@@ -436,60 +436,6 @@ func TestLinkedInBatchElementStatus(t *testing.T) {
 	}
 	if !errors.Is(res[1].Err, ErrInvalid) || !strings.Contains(res[1].Err.Error(), "Duplicate eventId") {
 		t.Errorf("element 1 (status 400): error %v, want ErrInvalid with LinkedIn's message", res[1].Err)
-	}
-}
-
-func TestLinkedInBatchIsolation(t *testing.T) {
-	convs := testConversions()
-	bad := convs["full"]
-	bad.EventID = "bad-1"
-	batch := []mapping.Conversion{convs["full"], convs["prehashed_jpy"], bad}
-
-	tests := []struct {
-		name      string
-		indexed   bool // LinkedIn's message names the failing element
-		wantCalls []int
-	}{
-		{name: "message names the element", indexed: true, wantCalls: []int{3, 2}},
-		{name: "message names nothing", indexed: false, wantCalls: []int{3, 1, 1, 1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, srv := newLinkedinFake(t, func(f *linkedinFake) {
-				f.answer = func(w http.ResponseWriter, events []linkedinTestEvent, isBatch bool) {
-					for k, ev := range events {
-						if ev.EventID != "bad-1" {
-							continue
-						}
-						msg := "Conversion event rejected"
-						if tt.indexed {
-							msg = fmt.Sprintf("Index: %d, ERROR :: /eventId :: duplicate event\n", k)
-						}
-						writeJSON(w, http.StatusUnprocessableEntity, fmt.Sprintf(`{"status":422,"message":%q}`, msg))
-						return
-					}
-					linkedinAccept(w, events, isBatch)
-				}
-			})
-			l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), "")
-			res := l.Send(context.Background(), linkedinTestDestination(), batch)
-
-			var calls []int
-			for _, r := range f.calls() {
-				calls = append(calls, len(r.events))
-			}
-			if diff := cmp.Diff(tt.wantCalls, calls); diff != "" {
-				t.Errorf("events per request (-want +got):\n%s", diff)
-			}
-			for i, r := range res[:2] {
-				if r.Err != nil {
-					t.Errorf("good conversion %d: error %v, want accepted after isolation", i, r.Err)
-				}
-			}
-			if !errors.Is(res[2].Err, ErrInvalid) {
-				t.Errorf("bad conversion: error %v, want ErrInvalid", res[2].Err)
-			}
-		})
 	}
 }
 
@@ -659,34 +605,6 @@ func TestLinkedInNotSent(t *testing.T) {
 	}
 }
 
-func TestLinkedInHungServer(t *testing.T) {
-	l := NewLinkedIn(testConfig(hungServer(t).URL, 100*time.Millisecond), "")
-	res := l.Send(context.Background(), linkedinTestDestination(), []mapping.Conversion{testConversions()["full"]})
-	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
-		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
-	}
-}
-
-func TestLinkedInBatchAtLimit(t *testing.T) {
-	f, srv := newLinkedinFake(t)
-	l := NewLinkedIn(testConfig(srv.URL, 30*time.Second), "")
-	base := testConversions()["prehashed_jpy"]
-	convs := batchOf(base, l.BatchSize())
-	res := l.Send(context.Background(), linkedinTestDestination(), convs)
-	if len(res) != len(convs) {
-		t.Fatalf("got %d results, want %d", len(res), len(convs))
-	}
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("result %d: error %v, want accepted", i, r.Err)
-		}
-	}
-	reqs := f.calls()
-	if len(reqs) != 1 || len(reqs[0].events) != linkedinBatchSize {
-		t.Errorf("LinkedIn got %d requests, want one of %d events", len(reqs), linkedinBatchSize)
-	}
-}
-
 func TestLinkedInDescription(t *testing.T) {
 	l := NewLinkedIn(Config{}, "")
 	var names []string
@@ -719,4 +637,56 @@ func FuzzLinkedInFailedIndexes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLinkedInConcurrentRefresh checks that concurrent sends for one
+// destination share one token refresh.
+func TestLinkedInConcurrentRefresh(t *testing.T) {
+	var mu sync.Mutex
+	refreshes := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "refresh_token" || r.PostForm.Get("client_id") != "cid" {
+				http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+				return
+			}
+			mu.Lock()
+			refreshes++
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond) // let the other sends queue behind this refresh
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"minted","expires_in":3600}`)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer minted" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), srv.URL+"/oauth/token")
+	d := Destination{ID: 5, Platform: "linkedin", Credentials: map[string]string{
+		"conversion_rule_id": "104004", "refresh_token": "rt", "client_id": "cid", "client_secret": "cs",
+	}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := l.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
+			errs <- res[0].Err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Send: %v", err)
+		}
+	}
+	if refreshes != 1 {
+		t.Errorf("%d token refreshes for 8 concurrent sends, want 1", refreshes)
+	}
 }

@@ -3,7 +3,6 @@ package platforms
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -34,11 +33,10 @@ var _ Sender = (*Meta)(nil)
 
 const (
 	metaBaseURL = "https://graph.facebook.com"
-	// metaVersion is the Graph API version pinned by Meta's official
-	// Python Business SDK (facebook_business/apiconfig.py, SDK v25.0.2).
-	// For the Conversions API each version stays usable for at least two
-	// years; a destination can override it with the api_version setting.
-	metaVersion   = "v25.0"
+	// metaVersion is the newest Marketing API version (see Versions in
+	// versions.go for its source and the older versions' ends); a
+	// destination can pin another with the api_version setting.
+	metaVersion   = "v27.0"
 	metaBatchSize = 1000
 	metaMaxAge    = 7 * 24 * time.Hour
 	// metaRedacted stands in for the access token in a rendered request.
@@ -91,7 +89,7 @@ func (m *Meta) TestMode(d Destination) bool {
 
 // metaDest is a destination's checked credentials and settings.
 type metaDest struct {
-	url, token, testCode string
+	url, token, testCode, version string
 }
 
 // dest checks a destination's credentials and settings. A missing or
@@ -111,12 +109,13 @@ func (m *Meta) dest(d Destination) (metaDest, error) {
 	case token == "":
 		return metaDest{}, Auth(0, "missing_access_token", "meta destination has no access_token")
 	case !metaVersionPattern.MatchString(version):
-		return metaDest{}, Auth(0, "bad_api_version", fmt.Sprintf("meta api_version %q is not of the form v25.0", version))
+		return metaDest{}, Auth(0, "bad_api_version", fmt.Sprintf("meta api_version %q is not of the form %s", version, metaVersion))
 	}
 	return metaDest{
 		url:      m.cfg.BaseURL + "/" + version + "/" + pixel + "/events",
 		token:    token,
 		testCode: strings.TrimSpace(d.Settings["test_event_code"]),
+		version:  version,
 	}, nil
 }
 
@@ -125,6 +124,9 @@ type metaRequest struct {
 	Data          []json.RawMessage `json:"data"`
 	AccessToken   string            `json:"access_token"`
 	TestEventCode string            `json:"test_event_code,omitempty"`
+	// PartnerAgent names the integration, so Meta's diagnostics can be
+	// filtered to Postback's events.
+	PartnerAgent string `json:"partner_agent,omitempty"`
 }
 
 // metaEvent is one server event.
@@ -215,16 +217,37 @@ func (m *Meta) event(c mapping.Conversion, now time.Time) (metaEvent, mapping.Ma
 	if metaPageURL(c.SourceURL) {
 		ev.EventSourceURL = strings.TrimSpace(c.SourceURL)
 	}
-	// Meta requires client_user_agent and event_source_url for website
-	// events and asks that action_source be accurate. An order that reached
-	// us without the browser's context (created in the shop admin, through
-	// an API, a payment link or a renewal) is sent as "other", which needs
-	// neither, rather than as a website event Meta would reject or discard.
-	ev.ActionSource = "other"
-	if ud.ClientUserAgent != "" && ev.EventSourceURL != "" {
-		ev.ActionSource = "website"
-	}
+	ev.ActionSource = metaActionSource(c, ud.ClientUserAgent)
 	return ev, match, nil
+}
+
+// metaActionSource says where the purchase happened, as Meta asks it be
+// accurate (Conversions API "Parameters" and "Server Event Parameters",
+// action_source, read 2026-12-03): "system_generated" for a subscription
+// renewal, "website" for a purchase made on a website, "other" when nothing
+// says where. Meta requires client_user_agent (and event_source_url) on
+// website events and refuses the whole request when it is missing, so a
+// website purchase whose user agent never reached Postback goes as "other"
+// (still with its event_source_url): the merchant passes the browser's user
+// agent (Stripe metadata user_agent) to have it counted as a web event.
+func metaActionSource(c mapping.Conversion, ua string) string {
+	switch c.Where() {
+	case mapping.ChannelRenewal:
+		return "system_generated"
+	case mapping.ChannelWebsite:
+		if ua != "" {
+			return "website"
+		}
+	}
+	return "other"
+}
+
+// metaPartnerAgent is the partner_agent naming Postback and its version.
+func metaPartnerAgent(version string) string {
+	if v := strings.TrimSpace(version); v != "" {
+		return "postback-" + v
+	}
+	return "postback"
 }
 
 // metaUser normalizes and hashes the buyer's identifiers by Meta's rules
@@ -233,7 +256,7 @@ func metaUser(c mapping.Conversion) (metaUserData, mapping.Match) {
 	u := c.User
 	ud := metaUserData{
 		Em:         hashedField(mapping.NormalizeEmail(u.Email)),
-		Ph:         hashedField(metaPhone(u.Phone, u.Country)),
+		Ph:         hashedField(metaPhone(u, u.Country)),
 		Fn:         hashedField(mapping.NormalizeName(u.FirstName)),
 		Ln:         hashedField(mapping.NormalizeName(u.LastName)),
 		Ge:         hashedField(mapping.NormalizeGender(u.Gender)),
@@ -275,16 +298,20 @@ func metaUser(c mapping.Conversion) (metaUserData, mapping.Match) {
 
 // metaPhone is the phone as Meta hashes it: digits only, with the country
 // code. User.Phone is E.164 by contract; a national number is still read in
-// the billing country. A phone that cannot be read is left out rather than
-// sent wrong.
-func metaPhone(phone, country string) string {
-	phone = strings.TrimSpace(phone)
+// the billing country. A number the phone library cannot read (Phone, or
+// the connector's PhoneUnparsed) falls back to Meta's published rule
+// (mapping.PhoneDigitsLoose) rather than being dropped.
+func metaPhone(u mapping.User, country string) string {
+	phone := strings.TrimSpace(u.Phone)
 	if mapping.IsHashed(phone) {
 		return strings.ToLower(phone)
 	}
+	if phone == "" {
+		return mapping.PhoneDigitsLoose(u.PhoneUnparsed, country)
+	}
 	e164, err := mapping.NormalizePhone(phone, country)
 	if err != nil {
-		return ""
+		return mapping.PhoneDigitsLoose(phone, country)
 	}
 	return mapping.PhoneDigits(e164)
 }
@@ -352,164 +379,56 @@ func metaCustom(c mapping.Conversion) (*metaCustomData, error) {
 	return cd, nil
 }
 
-// metaBatch is the part of a batch that can be sent: each event's JSON,
-// the index of its conversion, and its match.
-type metaBatch struct {
-	idx     []int
-	events  []json.RawMessage
-	matches []mapping.Match
-}
-
-// prepare builds every conversion's event. Conversions that cannot be sent
-// get their failure in out.
-func (m *Meta) prepare(convs []mapping.Conversion, out []Result) metaBatch {
-	now := m.cfg.now()
-	var b metaBatch
-	for i, c := range convs {
-		ev, match, err := m.event(c, now)
-		if err != nil {
-			out[i] = Result{Err: err, Match: match}
-			continue
-		}
-		raw, err := json.Marshal(ev)
-		if err != nil {
-			out[i] = Result{Err: Invalid(0, "encode", fmt.Sprintf("cannot encode event: %v", err)), Match: match}
-			continue
-		}
-		b.idx = append(b.idx, i)
-		b.events = append(b.events, raw)
-		b.matches = append(b.matches, match)
-	}
-	return b
-}
-
-// Render builds the request Send would make, with the access token
-// redacted. Conversions that would not be sent (too old, without a usable
-// identifier) are left out; when none remains it returns the first one's
-// failure.
-func (m *Meta) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	if len(convs) == 0 {
-		return Request{}, errors.New("no conversions to render")
-	}
-	md, err := m.dest(d)
-	if err != nil {
-		return Request{}, err
-	}
-	out := make([]Result, len(convs))
-	b := m.prepare(convs, out)
-	if len(b.events) == 0 {
-		return Request{}, out[0].Err
-	}
-	if len(b.events) > metaBatchSize {
-		return Request{}, fmt.Errorf("meta takes at most %d events per request, got %d", metaBatchSize, len(b.events))
-	}
-	body, err := json.Marshal(metaRequest{Data: b.events, AccessToken: metaRedacted, TestEventCode: md.testCode})
-	if err != nil {
-		return Request{}, fmt.Errorf("encode meta request: %w", err)
-	}
-	return Request{
-		Method: http.MethodPost,
-		URL:    md.url,
-		Header: map[string]string{"Content-Type": "application/json"},
-		Body:   json.RawMessage(redact(string(body), md.token)),
-	}, nil
-}
-
-// Send delivers a batch. Conversions Meta would refuse fail without being
-// sent; the rest go in requests of at most 1,000 events. Meta rejects a
-// whole request for one invalid event, so such a request is resent in
-// parts until the bad events stand alone: the good ones are delivered and
-// each bad one carries Meta's own reason.
-func (m *Meta) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	out := make([]Result, len(convs))
-	b := m.prepare(convs, out)
-	if len(b.events) == 0 {
-		return out
-	}
-	md, err := m.dest(d)
-	if err != nil {
-		for k, i := range b.idx {
-			out[i] = Result{Err: err, Match: b.matches[k]}
-		}
-		return out
-	}
-	outcomes := make([]metaOutcome, len(b.events))
-	m.deliverParts(ctx, md, b.events, outcomes, metaBatchSize)
-	for k, i := range b.idx {
-		o := outcomes[k]
-		match := b.matches[k]
-		if o.err == nil {
-			match.Reported = o.reported
-		}
-		out[i] = Result{Payload: b.events[k], StatusCode: o.status, Response: o.body, Err: o.err, Match: match}
-	}
-	return out
-}
-
-// metaOutcome is what one request's answer means for each of its events.
-type metaOutcome struct {
-	status   int
-	body     string
-	err      error
-	reported string
-}
-
-// metaSingles is the batch size below which a rejected batch is resent
-// event by event rather than in halves: for a few events that takes fewer
-// requests.
-const metaSingles = 8
-
-// deliver sends events and fills out, one outcome per event. When Meta
-// rejects several events as invalid, they are resent in parts (halves, or
-// one by one for a few) until each bad event stands alone.
-func (m *Meta) deliver(ctx context.Context, md metaDest, events []json.RawMessage, out []metaOutcome) {
-	o := m.post(ctx, md, events)
-	if o.err == nil || len(events) == 1 || !errors.Is(o.err, ErrInvalid) {
-		for i := range out {
-			out[i] = o
-		}
-		return
-	}
-	size := 1
-	if len(events) > metaSingles {
-		size = (len(events) + 1) / 2
-	}
-	m.deliverParts(ctx, md, events, out, size)
-}
-
-// deliverParts delivers events in parts of size. A part failing for a
-// reason other than an invalid event (throttled, refused credentials, no
-// answer) gives its failure to the parts after it unsent: the API would not
-// take them either.
-func (m *Meta) deliverParts(ctx context.Context, md metaDest, events []json.RawMessage, out []metaOutcome, size int) {
-	for start := 0; start < len(events); start += size {
-		end := min(start+size, len(events))
-		m.deliver(ctx, md, events[start:end], out[start:end])
-		for _, got := range out[start:end] {
-			if got.err != nil && !errors.Is(got.err, ErrInvalid) {
-				for i := end; i < len(out); i++ {
-					out[i] = got
-				}
-				return
+// spec describes Meta to the shared send path. Meta rejects a whole
+// request for one invalid event, so a refused request is split until the
+// bad events stand alone: the good ones are delivered and each bad one
+// carries Meta's own reason.
+func (m *Meta) spec(d Destination) spec {
+	md, mdErr := m.dest(d)
+	return spec{
+		name: "meta", title: "Meta", batchSize: metaBatchSize, maxAge: metaMaxAge,
+		check: func(Destination) error { return mdErr },
+		build: func(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error) {
+			ev, match, err := m.event(c, now)
+			if err != nil {
+				return nil, match, err
 			}
-		}
+			raw, err := json.Marshal(ev)
+			if err != nil {
+				return nil, match, Invalid(0, "encode", fmt.Sprintf("cannot encode event: %v", err))
+			}
+			return raw, match, nil
+		},
+		request: func(_ context.Context, _ Destination, events []json.RawMessage) (outgoing, error) {
+			body, err := json.Marshal(metaRequest{Data: events, AccessToken: md.token, TestEventCode: md.testCode,
+				PartnerAgent: metaPartnerAgent(m.cfg.Version)})
+			if err != nil {
+				return outgoing{}, Invalid(0, "encode", fmt.Sprintf("cannot encode request: %v", err))
+			}
+			return outgoing{url: md.url, body: body}, nil
+		},
+		read: func(a answer, events []json.RawMessage, _ time.Time) verdict {
+			n := len(events)
+			reported, err := m.classify(a, md.token, md.version, n)
+			if err != nil {
+				return verdict{whole: classified(err, "meta")}
+			}
+			return verdict{events: []*Error{}, notes: []string{reported}}
+		},
 	}
 }
 
-// post sends one request and classifies the answer.
-func (m *Meta) post(ctx context.Context, md metaDest, events []json.RawMessage) metaOutcome {
-	body, err := json.Marshal(metaRequest{Data: events, AccessToken: md.token, TestEventCode: md.testCode})
-	if err != nil {
-		return metaOutcome{err: Invalid(0, "encode", fmt.Sprintf("cannot encode request: %v", err))}
-	}
-	a, err := post(ctx, m.cfg.Client, md.url, nil, body)
-	resp := redact(string(a.Body), md.token)
-	if err != nil {
-		return metaOutcome{status: a.Status, body: resp, err: err}
-	}
-	o := metaOutcome{status: a.Status, body: resp}
-	o.reported, o.err = m.classify(a, md.token, len(events))
-	return o
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the access token redacted. Conversions that would not
+// be sent (too old, without a usable identifier) are left out; when none
+// remains it returns the first one's failure.
+func (m *Meta) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	return render(m.cfg, m.spec(d), d, convs, m.Fields())
+}
+
+// Send delivers a batch and returns one Result per conversion.
+func (m *Meta) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
+	return deliver(ctx, m.cfg, m.spec(d), d, convs, m.Fields())
 }
 
 // metaSuccess is Meta's answer to an accepted request.
@@ -533,7 +452,7 @@ type metaError struct {
 
 // classify reads Meta's answer to a request of n events: what Meta
 // reported on success, or the classified failure.
-func (m *Meta) classify(a answer, token string, n int) (string, error) {
+func (m *Meta) classify(a answer, token, version string, n int) (string, error) {
 	now := m.cfg.now()
 	if a.Status >= 200 && a.Status < 300 {
 		var ok metaSuccess
@@ -570,13 +489,13 @@ func (m *Meta) classify(a answer, token string, n int) (string, error) {
 		}
 		return "", f
 	}
-	return "", metaClassify(a, *body.Error, token, now)
+	return "", metaClassify(a, *body.Error, token, version, now)
 }
 
 // metaClassify maps a Graph API error to a failure class, following Meta's
 // error-handling guide: the code decides, then is_transient, then the HTTP
 // status.
-func metaClassify(a answer, e metaError, token string, now time.Time) *Error {
+func metaClassify(a answer, e metaError, token, version string, now time.Time) *Error {
 	code := strconv.Itoa(e.Code)
 	if e.Subcode != 0 {
 		code += "/" + strconv.Itoa(e.Subcode)
@@ -593,6 +512,11 @@ func metaClassify(a answer, e metaError, token string, now time.Time) *Error {
 	}
 	msg = redact(truncate(msg, 500), token)
 	switch {
+	case e.Code == 2635 || e.Code == 12:
+		// 2635: "You are calling a deprecated version of the Ads API";
+		// 12: an API removed from the version called. Only a newer
+		// api_version fixes it, so the destination is parked.
+		return VersionError("meta", a.Status, code, version)
 	case a.Status == http.StatusTooManyRequests || metaThrottleCode(e.Code):
 		return Throttled(a.Status, code, msg, metaRetryAfter(a.Header, now))
 	case metaAuthCode(e.Code, e.Subcode):

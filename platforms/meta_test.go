@@ -384,8 +384,8 @@ func TestMetaGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
-			if req.Method != http.MethodPost || req.URL != srv.URL+"/v25.0/"+metaTestPixel+"/events" {
-				t.Errorf("Render = %s %s, want POST %s/v25.0/%s/events", req.Method, req.URL, srv.URL, metaTestPixel)
+			if req.Method != http.MethodPost || req.URL != srv.URL+"/v27.0/"+metaTestPixel+"/events" {
+				t.Errorf("Render = %s %s, want POST %s/v27.0/%s/events", req.Method, req.URL, srv.URL, metaTestPixel)
 			}
 			if bytes.Contains(req.Body, []byte(metaTestToken)) || strings.Contains(req.URL, metaTestToken) {
 				t.Errorf("rendered request leaks the access token:\n%s", req.Body)
@@ -569,6 +569,19 @@ func TestMetaEventRules(t *testing.T) {
 			func(ev, _ map[string]any) string {
 				return metaWant(ev["action_source"], "other") + metaWant(ev["event_source_url"], "https://shop.example.com/thanks")
 			}, nil},
+		{"store says website, with a user agent: website", func(c *mapping.Conversion) {
+			c.Channel, c.UserAgent, c.SourceURL = mapping.ChannelWebsite, ua, "https://shop.example.com/thanks"
+		}, func(ev, ud map[string]any) string {
+			return metaWant(ev["action_source"], "website") + metaWant(ev["event_source_url"], "https://shop.example.com/thanks")
+		}, nil},
+		{"store says website, no user agent: other, which Meta takes without one", func(c *mapping.Conversion) {
+			c.Channel, c.SourceURL = mapping.ChannelWebsite, "https://shop.example.com/thanks"
+		}, func(ev, ud map[string]any) string {
+			return metaWant(ev["action_source"], "other") + metaWant(ev["event_source_url"], "https://shop.example.com/thanks")
+		}, nil},
+		{"renewal is system generated", func(c *mapping.Conversion) {
+			c.Channel, c.UserAgent, c.SourceURL = mapping.ChannelRenewal, ua, "https://shop.example.com/thanks"
+		}, func(ev, _ map[string]any) string { return metaWant(ev["action_source"], "system_generated") }, nil},
 		{"relative landing URL is not an event_source_url", func(c *mapping.Conversion) { c.UserAgent, c.SourceURL = ua, "/products/x?fbclid=1" },
 			func(ev, _ map[string]any) string {
 				return metaWant(ev["action_source"], "other") + metaWant(ev["event_source_url"], nil)
@@ -591,6 +604,12 @@ func TestMetaEventRules(t *testing.T) {
 			func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("447911123456")}) }, nil},
 		{"national phone without country left out", func(c *mapping.Conversion) { c.User.Phone = "030 12345678" },
 			func(_, ud map[string]any) string { return metaWant(ud["ph"], nil) }, nil},
+		{"unreadable US phone falls back to Meta's rule", func(c *mapping.Conversion) {
+			c.User.Phone, c.User.PhoneUnparsed, c.User.Country = "", "01(650)123-4567", "US"
+		}, func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("16501234567")}) }, nil},
+		{"unreadable GB phone falls back to Meta's rule", func(c *mapping.Conversion) {
+			c.User.Phone, c.User.Country = "44-12390821300A", "GB"
+		}, func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("4412390821300")}) }, nil},
 		{"pre-hashed phone passed through", func(c *mapping.Conversion) { c.User.Phone = strings.ToUpper(testSHA256("12175550143")) },
 			func(_, ud map[string]any) string { return metaWant(ud["ph"], []any{testSHA256("12175550143")}) }, nil},
 		{"gender and birth date", func(c *mapping.Conversion) { c.User.Gender, c.User.BirthDate = "Female", "2/16/1997" },
@@ -698,6 +717,7 @@ func TestMetaAnswers(t *testing.T) {
 		{"500 service error", metaReply{status: 500, body: metaErrorJSON(2, 0, "Service temporarily unavailable", true)}, ErrTransient, "2", 0},
 		{"503 with Retry-After", metaReply{status: 503, header: retryAfter("30"), body: `<html>busy</html>`}, ErrTransient, "", 30 * time.Second},
 		{"502 html", metaReply{status: 502, body: `<html>Bad Gateway</html>`}, ErrTransient, "", 0},
+		{"deprecated version parks", metaReply{status: 400, body: metaErrorJSON(2635, 0, "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: v27.0.", false)}, ErrAuth, CodeVersionSunset, 0},
 		{"unknown error code 1", metaReply{status: 400, body: metaErrorJSON(1, 0, "An unknown error occurred", false)}, ErrTransient, "1", 0},
 		{"temporarily blocked 368", metaReply{status: 400, body: metaErrorJSON(368, 0, "Temporarily blocked", false)}, ErrTransient, "368", 0},
 		{"app limit 341", metaReply{status: 400, body: metaErrorJSON(341, 0, "Application limit reached", false)}, ErrTransient, "341", 0},
@@ -788,122 +808,6 @@ func TestMetaRetryAfterServerError(t *testing.T) {
 	}
 }
 
-// TestMetaIsolation sends a batch with one event Meta refuses: Meta rejects
-// the whole request, so the sender splits it until the bad one stands alone.
-func TestMetaIsolation(t *testing.T) {
-	rejectBad := func(_ int, c metaCall) metaReply {
-		for _, id := range c.eventIDs() {
-			if strings.HasPrefix(id, "bad") {
-				return metaReply{status: 400, body: metaErrorJSON(100, 2804019, "Invalid parameter: event "+id+" has an invalid value", false)}
-			}
-		}
-		return metaAccept(c)
-	}
-	tests := []struct {
-		name    string
-		ids     []string
-		answer  func(int, metaCall) metaReply
-		want    map[string]error // per event id: nil delivered, or the class
-		maxReqs int
-	}{
-		{"one of three", []string{"o1", "bad1", "o3"}, rejectBad,
-			map[string]error{"o1": nil, "bad1": ErrInvalid, "o3": nil}, 4},
-		{"two of eight", []string{"o1", "o2", "bad1", "o4", "o5", "o6", "bad2", "o8"}, rejectBad,
-			map[string]error{"o1": nil, "o2": nil, "bad1": ErrInvalid, "o4": nil, "o5": nil, "o6": nil, "bad2": ErrInvalid, "o8": nil}, 9},
-		{"one of twenty is found by halving", func() []string {
-			ids := make([]string, 20)
-			for i := range ids {
-				ids[i] = fmt.Sprintf("o%d", i)
-			}
-			ids[13] = "bad13"
-			return ids
-		}(), rejectBad, func() map[string]error {
-			want := map[string]error{}
-			for i := range 20 {
-				want[fmt.Sprintf("o%d", i)] = nil
-			}
-			delete(want, "o13")
-			want["bad13"] = ErrInvalid
-			return want
-		}(), 1 + 2 + 2 + 5},
-		{"throttled while isolating stops sending", []string{"o1", "bad1", "o3", "o4"},
-			func(n int, c metaCall) metaReply {
-				if n == 1 {
-					return rejectBad(n, c)
-				}
-				return metaReply{status: 429, header: http.Header{"Retry-After": {"60"}}, body: metaErrorJSON(4, 0, "Too many calls", false)}
-			},
-			map[string]error{"o1": ErrThrottled, "bad1": ErrThrottled, "o3": ErrThrottled, "o4": ErrThrottled}, 2},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f, srv := newMetaFake(t, tt.answer)
-			var convs []mapping.Conversion
-			for _, id := range tt.ids {
-				convs = append(convs, metaConv(id))
-			}
-			res := metaSender(srv.URL, time.Second).Send(context.Background(), metaDestination(nil), convs)
-			if len(res) != len(convs) {
-				t.Fatalf("got %d results for %d conversions", len(res), len(convs))
-			}
-			for i, id := range tt.ids {
-				want := tt.want[id]
-				switch {
-				case want == nil && res[i].Err != nil:
-					t.Errorf("%s: Err = %v, want delivered", id, res[i].Err)
-				case want != nil && !errors.Is(res[i].Err, want):
-					t.Errorf("%s: Err = %v, want %v", id, res[i].Err, want)
-				}
-				if ev := metaDecode(t, res[i].Payload); ev["event_id"] != id {
-					t.Errorf("result %d carries the payload of %v, want %s", i, ev["event_id"], id)
-				}
-				if want == ErrInvalid && !strings.Contains(res[i].Err.Error(), id) {
-					t.Errorf("%s: Err = %v, want Meta's message about this event", id, res[i].Err)
-				}
-			}
-			calls := f.callList()
-			if len(calls) > tt.maxReqs {
-				t.Errorf("fake got %d requests, want at most %d", len(calls), tt.maxReqs)
-			}
-			// Every good event is delivered exactly once.
-			delivered := map[string]int{}
-			for n, c := range calls {
-				if len(c.problems) > 0 {
-					t.Errorf("request %d refused by validation: %v", n, c.problems)
-				}
-				if c.status == http.StatusOK {
-					for _, id := range c.eventIDs() {
-						delivered[id]++
-					}
-				}
-			}
-			for id, want := range tt.want {
-				if n := delivered[id]; (want == nil && n != 1) || (want != nil && n != 0) {
-					t.Errorf("%s delivered %d times (want error %v)", id, n, want)
-				}
-			}
-		})
-	}
-}
-
-func TestMetaHungServer(t *testing.T) {
-	f, srv := newMetaFake(t, nil)
-	f.hang = true
-	start := time.Now()
-	res := metaSender(srv.URL, 200*time.Millisecond).Send(context.Background(), metaDestination(nil), []mapping.Conversion{metaConv("o1"), metaConv("o2")})
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("Send took %v against a hung server with a 200ms client timeout", took)
-	}
-	for i, r := range res {
-		if !errors.Is(r.Err, ErrTransient) || !errors.Is(r.Err, ErrRetryable) || r.StatusCode != 0 {
-			t.Errorf("result %d = %v (status %d), want ErrTransient with no status", i, r.Err, r.StatusCode)
-		}
-	}
-	if n := len(f.callList()); n != 1 {
-		t.Errorf("fake got %d requests, want 1 (a timeout is not split)", n)
-	}
-}
-
 func TestMetaCancelledContext(t *testing.T) {
 	f, srv := newMetaFake(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -950,67 +854,6 @@ func TestMetaTooOld(t *testing.T) {
 	}
 }
 
-func TestMetaBatchSize(t *testing.T) {
-	tests := []struct {
-		n        int
-		wantReqs []int
-	}{
-		{1000, []int{1000}},
-		{1001, []int{1000, 1}},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.n), func(t *testing.T) {
-			f, srv := newMetaFake(t, nil)
-			convs := make([]mapping.Conversion, tt.n)
-			for i := range convs {
-				convs[i] = metaConv(fmt.Sprintf("o%d", i))
-			}
-			res := metaSender(srv.URL, 10*time.Second).Send(context.Background(), metaDestination(nil), convs)
-			for i, r := range res {
-				if r.Err != nil {
-					t.Fatalf("result %d = %v, want delivered", i, r.Err)
-				}
-			}
-			var sizes []int
-			seen := map[string]bool{}
-			for _, c := range f.callList() {
-				if len(c.problems) > 0 {
-					t.Fatalf("fake refused: %v", c.problems[:min(3, len(c.problems))])
-				}
-				sizes = append(sizes, len(c.events))
-				for _, id := range c.eventIDs() {
-					seen[id] = true
-				}
-			}
-			if !cmp.Equal(sizes, tt.wantReqs) || len(seen) != tt.n {
-				t.Errorf("request sizes %v carrying %d distinct events, want %v carrying %d", sizes, len(seen), tt.wantReqs, tt.n)
-			}
-		})
-	}
-}
-
-// TestMetaBatchThrottled checks that a throttled first request of an
-// oversized batch stops the rest from being sent.
-func TestMetaBatchThrottled(t *testing.T) {
-	f, srv := newMetaFake(t, func(int, metaCall) metaReply {
-		return metaReply{status: 429, header: http.Header{"Retry-After": {"30"}}, body: metaErrorJSON(80004, 0, "Too many calls", false)}
-	})
-	convs := make([]mapping.Conversion, 1001)
-	for i := range convs {
-		convs[i] = metaConv(fmt.Sprintf("o%d", i))
-	}
-	res := metaSender(srv.URL, 10*time.Second).Send(context.Background(), metaDestination(nil), convs)
-	for i, r := range res {
-		var e *Error
-		if !errors.As(r.Err, &e) || !errors.Is(r.Err, ErrThrottled) || e.RetryAfter != 30*time.Second {
-			t.Fatalf("result %d = %v, want ErrThrottled with 30s", i, r.Err)
-		}
-	}
-	if n := len(f.callList()); n != 1 {
-		t.Errorf("fake got %d requests, want 1", n)
-	}
-}
-
 func TestMetaTestEventCode(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -1051,7 +894,7 @@ func TestMetaDestination(t *testing.T) {
 		wantPath string // "" when the destination is refused
 		wantCode string
 	}{
-		{"default version", nil, nil, "/v25.0/" + metaTestPixel + "/events", ""},
+		{"default version", nil, nil, "/v27.0/" + metaTestPixel + "/events", ""},
 		{"version override", nil, map[string]string{"api_version": "v24.0"}, "/v24.0/" + metaTestPixel + "/events", ""},
 		{"missing pixel", map[string]string{"pixel_id": ""}, nil, "", "missing_pixel_id"},
 		{"pixel with a path in it", map[string]string{"pixel_id": "123/../me"}, nil, "", "bad_pixel_id"},
@@ -1152,7 +995,7 @@ func FuzzMetaAnswer(f *testing.F) {
 		}
 		h := http.Header{}
 		h.Set("X-Business-Use-Case-Usage", usage)
-		reported, err := m.classify(answer{Status: status, Header: h, Body: []byte(body)}, metaTestToken, 1)
+		reported, err := m.classify(answer{Status: status, Header: h, Body: []byte(body)}, metaTestToken, metaVersion, 1)
 		if strings.Contains(reported, metaTestToken) {
 			t.Fatalf("reported %q leaks the token", reported)
 		}
@@ -1178,4 +1021,20 @@ func FuzzMetaAnswer(f *testing.F) {
 			t.Fatalf("error %q leaks the token", err)
 		}
 	})
+}
+
+func TestMetaPartnerAgent(t *testing.T) {
+	for _, tt := range []struct{ version, want string }{{"", "postback"}, {"v1.4.0", "postback-v1.4.0"}} {
+		m := NewMeta(Config{BaseURL: "https://graph.example", Now: func() time.Time { return testNow }, Version: tt.version})
+		req, err := m.Render(metaDestination(nil), []mapping.Conversion{metaConv("o1")})
+		if err != nil {
+			t.Fatalf("Render: %v", err)
+		}
+		var body struct {
+			PartnerAgent string `json:"partner_agent"`
+		}
+		if err := json.Unmarshal(req.Body, &body); err != nil || body.PartnerAgent != tt.want {
+			t.Errorf("version %q: partner_agent = %q (%v), want %q", tt.version, body.PartnerAgent, err, tt.want)
+		}
+	}
 }

@@ -240,35 +240,49 @@ func microsoftBody(events []json.RawMessage) ([]byte, error) {
 	return json.Marshal(microsoftRequest{Data: events, ContinueOnValidationError: true, DataProvider: microsoftDataProvider})
 }
 
-// Render builds the request for a batch without sending it; the token is
-// redacted. It fails if any conversion could not be sent.
-func (m *Microsoft) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	endpoint := func() (string, error) { return m.endpoint(d) }
-	return renderBatch("microsoft", microsoftBatchSize, convs, endpoint, m.build, microsoftBody, bearerHeaders("REDACTED"))
+// spec describes Microsoft's UET Conversions API to the shared send path.
+// Microsoft names invalid events by index; the others of a refused request
+// were not ingested and go again without them.
+func (m *Microsoft) spec(Destination) spec {
+	return spec{
+		name: "microsoft", title: "Microsoft", batchSize: microsoftBatchSize, maxAge: microsoftMaxAge,
+		check: func(d Destination) error {
+			if _, err := m.endpoint(d); err != nil {
+				return err
+			}
+			_, err := credential(d, "access_token")
+			return err
+		},
+		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+			ev, match, err := m.build(c)
+			if err != nil {
+				return nil, match, err
+			}
+			raw, err := json.Marshal(ev)
+			return raw, match, err
+		},
+		request: bearerRequest(m.endpoint, microsoftBody),
+		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
+			outs := microsoftOutcomes(a, n, now)
+			errs, notes := make([]error, n), make([]string, n)
+			for k, o := range outs {
+				errs[k], notes[k] = o.err, o.reported
+			}
+			return verdictOf("microsoft", errs, notes, nil)
+		},
+	}
 }
 
-// Send delivers a batch. Conversions past the 7-day window or without any
-// identifier fail without being sent; the others go in one request and
-// each gets the outcome Microsoft reports for its index.
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the token redacted.
+func (m *Microsoft) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	return render(m.cfg, m.spec(d), d, convs, m.Fields())
+}
+
+// Send delivers convs and returns one Result per conversion.
 func (m *Microsoft) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	now := m.cfg.now()
-	results, idx, events := prepare(convs, now, microsoftMaxAge, "Microsoft", m.build)
-	if len(idx) == 0 {
-		return results
-	}
-	ans, token, err := postBearer(ctx, m.cfg.Client, d, m.endpoint, microsoftBody, events)
-	if err != nil {
-		spread(results, idx, ans.Status, string(ans.Body), err)
-		return results
-	}
-	outcomes := microsoftOutcomes(ans, len(idx), now)
-	for k, i := range idx {
-		results[i].StatusCode = ans.Status
-		results[i].Response = redact(string(ans.Body), token)
-		results[i].Err = outcomes[k].err
-		results[i].Match.Reported = outcomes[k].reported
-	}
-	return results
+	return deliver(ctx, m.cfg, m.spec(d), d, convs, m.Fields())
 }
 
 // microsoftAnswer is the Conversions API's answer, success or error.
@@ -361,7 +375,7 @@ func microsoftOutcomes(ans answer, n int, now time.Time) []microsoftOutcome {
 		switch {
 		case failed[k], ok:
 		case named:
-			out[k].err = Transient(ans.Status, apiErr.Code, "Microsoft refused the request because of other events in it; this event will be sent again")
+			out[k].err = unprocessed(ans.Status, "Microsoft refused the request because of other events in it; this event will be sent again")
 		default:
 			out[k].err = Invalid(ans.Status, apiErr.Code, msg)
 		}

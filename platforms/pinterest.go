@@ -122,6 +122,23 @@ var pinterestEventNames = map[string]string{
 	mapping.EventSubscribe: "subscribe",
 }
 
+// pinterestActionSource is "web" for a purchase made on a website (or one
+// with a page URL when nothing else is known) and "offline" for renewals and
+// purchases nothing places on the web (Pinterest takes web, app_android,
+// app_ios and offline).
+func pinterestActionSource(c mapping.Conversion) string {
+	switch c.Where() {
+	case mapping.ChannelWebsite:
+		return "web"
+	case mapping.ChannelRenewal:
+		return "offline"
+	}
+	if strings.TrimSpace(c.SourceURL) != "" {
+		return "web"
+	}
+	return "offline"
+}
+
 // pinterestEmail normalizes an email (trimmed, lower case); a SHA-256 digest
 // passes through.
 func pinterestEmail(raw string) string {
@@ -209,7 +226,7 @@ func (p *Pinterest) build(c mapping.Conversion) (pinterestEvent, mapping.Match, 
 	}
 	ev := pinterestEvent{
 		EventName:      name,
-		ActionSource:   "web",
+		ActionSource:   pinterestActionSource(c),
 		EventTime:      c.EventTime.Unix(),
 		EventID:        c.EventID,
 		EventSourceURL: c.SourceURL,
@@ -237,35 +254,48 @@ func pinterestBody(events []json.RawMessage) ([]byte, error) {
 	}{events})
 }
 
-// Render builds the request for a batch without sending it; the token is
-// redacted. It fails if any conversion could not be sent.
-func (p *Pinterest) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	endpoint := func() (string, error) { return p.endpoint(d) }
-	return renderBatch("pinterest", pinterestBatchSize, convs, endpoint, p.build, pinterestBody, bearerHeaders("REDACTED"))
+// spec describes Pinterest to the shared send path. Pinterest answers per
+// event, so each event keeps its own verdict.
+func (p *Pinterest) spec(Destination) spec {
+	return spec{
+		name: "pinterest", title: "Pinterest", batchSize: pinterestBatchSize, maxAge: pinterestMaxAge,
+		check: func(d Destination) error {
+			if _, err := p.endpoint(d); err != nil {
+				return err
+			}
+			_, err := credential(d, "access_token")
+			return err
+		},
+		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+			ev, match, err := p.build(c)
+			if err != nil {
+				return nil, match, err
+			}
+			raw, err := json.Marshal(ev)
+			return raw, match, err
+		},
+		request: bearerRequest(p.endpoint, pinterestBody),
+		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
+			outs := pinterestOutcomes(a, n, now)
+			errs, notes, responses := make([]error, n), make([]string, n), make([]string, n)
+			for k, o := range outs {
+				errs[k], notes[k], responses[k] = o.err, o.reported, o.response
+			}
+			return verdictOf("pinterest", errs, notes, responses)
+		},
+	}
 }
 
-// Send delivers a batch. Conversions past the 7-day window or without the
-// identifiers Pinterest requires fail without being sent; the others go in
-// one request and each gets the status Pinterest reports for it.
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the token redacted.
+func (p *Pinterest) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	return render(p.cfg, p.spec(d), d, convs, p.Fields())
+}
+
+// Send delivers convs and returns one Result per conversion.
 func (p *Pinterest) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	now := p.cfg.now()
-	results, idx, events := prepare(convs, now, pinterestMaxAge, "Pinterest", p.build)
-	if len(idx) == 0 {
-		return results
-	}
-	ans, token, err := postBearer(ctx, p.cfg.Client, d, p.endpoint, pinterestBody, events)
-	if err != nil {
-		spread(results, idx, ans.Status, string(ans.Body), err)
-		return results
-	}
-	for k, o := range pinterestOutcomes(ans, len(idx), now) {
-		i := idx[k]
-		results[i].StatusCode = ans.Status
-		results[i].Response = redact(o.response, token)
-		results[i].Err = o.err
-		results[i].Match.Reported = o.reported
-	}
-	return results
+	return deliver(ctx, p.cfg, p.spec(d), d, convs, p.Fields())
 }
 
 // pinterestAnswer is the Conversions API's answer: per-event statuses on

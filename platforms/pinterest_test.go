@@ -486,33 +486,6 @@ func TestPinterestNotSent(t *testing.T) {
 	}
 }
 
-func TestPinterestHungServer(t *testing.T) {
-	p := NewPinterest(testConfig(hungServer(t).URL, 100*time.Millisecond))
-	res := p.Send(context.Background(), pinterestTestDestination(), []mapping.Conversion{testConversions()["full"]})
-	if !errors.Is(res[0].Err, ErrTransient) || res[0].StatusCode != 0 {
-		t.Errorf("hung server: error %v status %d, want ErrTransient and no status", res[0].Err, res[0].StatusCode)
-	}
-}
-
-func TestPinterestBatchAtLimit(t *testing.T) {
-	f, srv := newPinterestFake(t)
-	p := NewPinterest(testConfig(srv.URL, 30*time.Second))
-	base := testConversions()["full"]
-	convs := batchOf(base, p.BatchSize())
-	res := p.Send(context.Background(), pinterestTestDestination(), convs)
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("result %d: error %v, want accepted", i, r.Err)
-		}
-	}
-	if reqs := f.calls(); len(reqs) != 1 || len(reqs[0].events) != pinterestBatchSize {
-		t.Errorf("Pinterest got %d requests, want one of %d events", len(reqs), pinterestBatchSize)
-	}
-	if _, err := p.Render(pinterestTestDestination(), append(convs, base)); err == nil {
-		t.Errorf("Render(%d conversions) = nil error, want the batch limit refused", len(convs)+1)
-	}
-}
-
 func TestPinterestDescription(t *testing.T) {
 	p := NewPinterest(Config{})
 	var names []string

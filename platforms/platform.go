@@ -93,6 +93,9 @@ type Config struct {
 	Client *http.Client
 	// Now is the clock, for event-age checks and token expiry.
 	Now func() time.Time
+	// Version is Postback's own version, named to platforms that take a
+	// partner or integration name (Meta's partner_agent).
+	Version string
 }
 
 func (c Config) now() time.Time {

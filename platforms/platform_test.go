@@ -2,6 +2,7 @@ package platforms
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -251,4 +252,22 @@ func checkGolden(t *testing.T, path string, v any, secret string) {
 		t.Errorf("rendered request shows the secret:\n%s", got)
 	}
 	testutil.GoldenJSON(t, path, got, *update)
+}
+
+func TestDefaultClientFollowsNoRedirects(t *testing.T) {
+	var hits int
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	t.Cleanup(elsewhere.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	m := NewMeta(Config{BaseURL: redirecting.URL, Now: func() time.Time { return testNow }})
+	res := m.Send(context.Background(), metaDestination(nil), []mapping.Conversion{metaConv("r1")})
+	if hits != 0 {
+		t.Errorf("the redirect was followed %d times", hits)
+	}
+	if res[0].Err == nil || res[0].StatusCode != http.StatusTemporaryRedirect {
+		t.Errorf("Send through a redirect = status %d, %v; want the 307 as a failure", res[0].StatusCode, res[0].Err)
+	}
 }

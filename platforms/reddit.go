@@ -207,6 +207,22 @@ type redditBodyV2 struct {
 	Events   []json.RawMessage `json:"events"`
 }
 
+// redditActionSource is v3's action_source (WEBSITE, APP, PHYSICAL_STORE,
+// OTHER): WEBSITE for a website purchase or one with browser context, OTHER
+// for renewals and purchases nothing places on the web.
+func redditActionSource(c mapping.Conversion) string {
+	switch c.Where() {
+	case mapping.ChannelWebsite:
+		return "WEBSITE"
+	case mapping.ChannelRenewal:
+		return "OTHER"
+	}
+	if strings.TrimSpace(c.SourceURL) != "" || strings.TrimSpace(c.UserAgent) != "" {
+		return "WEBSITE"
+	}
+	return "OTHER"
+}
+
 // redditEventType maps a canonical event name to Reddit's tracking type.
 // Reddit has no subscribe type, so it is a custom event.
 func redditEventType(name string, v3 bool) redditType {
@@ -307,7 +323,7 @@ func redditRender(c mapping.Conversion, v3 bool, now time.Time) (json.RawMessage
 	if v3 {
 		e := redditEventV3{
 			EventAt:        at.UnixMilli(),
-			ActionSource:   "WEBSITE",
+			ActionSource:   redditActionSource(c),
 			EventSourceURL: strings.TrimSpace(c.SourceURL),
 			ClickID:        clickID,
 			Type:           typ,
@@ -360,13 +376,36 @@ func redditRender(c mapping.Conversion, v3 bool, now time.Time) (json.RawMessage
 	return b, m.Score(), nil
 }
 
-// prepare renders every conversion for the destination's API version.
-// Conversions that cannot be sent already carry their failure in results.
-func (r *Reddit) prepare(creds redditCreds, convs []mapping.Conversion) (results []Result, ready []int, events []json.RawMessage) {
-	render := func(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error) {
-		return redditRender(c, creds.v3, now)
+// spec describes Reddit to the shared send path for d's API version.
+// Reddit rejects a whole batch when one event is invalid ("None were
+// processed"), so a refused batch is split until the bad event stands
+// alone.
+func (r *Reddit) spec(d Destination) spec {
+	v3 := strings.TrimSpace(d.Credentials["pixel_id"]) != ""
+	return spec{
+		name: "reddit", title: "Reddit", batchSize: redditBatchSize, maxAge: redditMaxAge,
+		check: func(d Destination) error { _, err := redditCredsOf(d); return err },
+		build: func(c mapping.Conversion, now time.Time) (json.RawMessage, mapping.Match, error) {
+			return redditRender(c, v3, now)
+		},
+		request: func(_ context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+			creds, err := redditCredsOf(d)
+			if err != nil {
+				return outgoing{}, err
+			}
+			body, err := creds.body(events)
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("reddit: cannot encode request: %v", err))
+			}
+			return outgoing{url: creds.url(r.cfg.BaseURL), header: bearerHeaders(creds.token), body: body}, nil
+		},
+		read: func(a answer, _ []json.RawMessage, now time.Time) verdict {
+			if failure := redditClassify(a, now); failure != nil {
+				return verdict{whole: failure}
+			}
+			return verdict{events: []*Error{}}
+		},
 	}
-	return prepareRecent(convs, r.cfg.now(), redditMaxAge, "Reddit", render)
 }
 
 // body is the request that sends events in the destination's API version.
@@ -380,56 +419,15 @@ func (c redditCreds) body(events []json.RawMessage) ([]byte, error) {
 	return json.Marshal(redditBodyV2{TestMode: c.testMode, Events: events})
 }
 
-// Render builds the request Send would make for convs, with the token
-// redacted. Conversions Send would fail without sending are left out; it is
-// an error when none is left.
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the token redacted.
 func (r *Reddit) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	creds, err := redditCredsOf(d)
-	if err != nil {
-		return Request{}, err
-	}
-	results, _, events := r.prepare(creds, convs)
-	return renderReady("reddit", creds.url(r.cfg.BaseURL), bearerHeaders("REDACTED"), results, events, creds.body)
+	return render(r.cfg, r.spec(d), d, convs, r.Fields())
 }
 
-// Send delivers convs in one request and returns one Result per conversion.
-// Reddit rejects a whole batch when one event is invalid ("None were
-// processed"), so a rejected batch of several events is resent one event at
-// a time to find the bad ones.
+// Send delivers convs and returns one Result per conversion.
 func (r *Reddit) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	creds, err := redditCredsOf(d)
-	if err != nil {
-		return failAll(len(convs), err)
-	}
-	results, ready, events := r.prepare(creds, convs)
-	if len(ready) > 0 {
-		r.deliver(ctx, creds, ready, events, results)
-	}
-	return results
-}
-
-// deliver sends events, those of the conversions at idx, and records each
-// one's outcome in out.
-func (r *Reddit) deliver(ctx context.Context, creds redditCreds, idx []int, events []json.RawMessage, out []Result) {
-	body, err := creds.body(events)
-	if err != nil {
-		spread(out, idx, 0, "", Invalid(0, "", fmt.Sprintf("reddit: cannot encode request: %v", err)))
-		return
-	}
-	a, perr := post(ctx, r.cfg.Client, creds.url(r.cfg.BaseURL), bearerHeaders(creds.token), body)
-	var failure *Error
-	if perr != nil {
-		failure = classified(perr, "reddit")
-	} else {
-		failure = redditClassify(a, r.cfg.now())
-	}
-	if failure != nil && failure.Class == ErrInvalid && a.Status == http.StatusBadRequest && len(idx) > 1 {
-		for k := range idx {
-			r.deliver(ctx, creds, idx[k:k+1], events[k:k+1], out)
-		}
-		return
-	}
-	spread(out, idx, a.Status, string(a.Body), asError(failure))
+	return deliver(ctx, r.cfg, r.spec(d), d, convs, r.Fields())
 }
 
 // redditAnswer covers Reddit's error shapes: v3 {"error":{"code","message",

@@ -240,8 +240,13 @@ func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mappi
 			OrderID:  c.OrderID,
 		},
 	}
-	if ev.EventSourceURL != "" {
+	if c.Where() == mapping.ChannelWebsite || (c.Where() == mapping.ChannelUnknown && ev.EventSourceURL != "") {
 		ev.ActionSource = "WEB"
+	}
+	if ev.EventSourceURL == "" {
+		// Snap requires event_source_url on WEB events: a website purchase
+		// whose page is unknown goes as OFFLINE rather than be refused.
+		ev.ActionSource = "OFFLINE"
 	}
 	if h := snapchatHashEmail(u.Email); h != "" {
 		ev.UserData.Em = []string{h}
@@ -277,10 +282,38 @@ func snapchatRender(c mapping.Conversion, now time.Time) (json.RawMessage, mappi
 	return b, m.Score(), nil
 }
 
-// prepare renders every conversion. Conversions that cannot be sent already
-// carry their failure in results.
-func (s *Snapchat) prepare(convs []mapping.Conversion) (results []Result, ready []int, events []json.RawMessage) {
-	return prepareRecent(convs, s.cfg.now(), snapchatMaxAge, "Snapchat", snapchatRender)
+// spec describes Snapchat to the shared send path. When Snap refuses a
+// batch it does not say whether the others were kept, so a refused batch is
+// split until the bad event stands alone (event_id deduplicates any event
+// Snap had kept).
+func (s *Snapchat) spec(Destination) spec {
+	return spec{
+		name: "snapchat", title: "Snapchat", batchSize: snapchatBatchSize, maxAge: snapchatMaxAge,
+		check: func(d Destination) error { _, err := snapchatCredsOf(d); return err },
+		build: snapchatRender,
+		request: func(_ context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+			creds, err := snapchatCredsOf(d)
+			if err != nil {
+				return outgoing{}, err
+			}
+			body, err := creds.body(events)
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("snapchat: cannot encode request: %v", err))
+			}
+			return outgoing{url: creds.url(s.cfg.BaseURL, creds.token), body: body}, nil
+		},
+		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
+			n := len(events)
+			v := snapchatClassify(a, n, now)
+			if v.perEvent == nil {
+				if v.batch != nil {
+					return verdict{whole: v.batch}
+				}
+				return verdict{events: []*Error{}}
+			}
+			return verdict{events: v.perEvent, notes: v.warnings}
+		},
+	}
 }
 
 // body is the request that sends events, with the test event code if set.
@@ -288,67 +321,15 @@ func (c snapchatCreds) body(events []json.RawMessage) ([]byte, error) {
 	return json.Marshal(snapchatRequest{TestEventCode: c.testCode, Data: events})
 }
 
-// Render builds the request Send would make for convs, with the access token
-// in the URL redacted. Conversions Send would fail without sending are left
-// out; it is an error when none is left.
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the access token in the URL redacted.
 func (s *Snapchat) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	creds, err := snapchatCredsOf(d)
-	if err != nil {
-		return Request{}, err
-	}
-	results, _, events := s.prepare(convs)
-	header := map[string]string{"Content-Type": "application/json"}
-	return renderReady("snapchat", creds.url(s.cfg.BaseURL, "REDACTED"), header, results, events, creds.body)
+	return render(s.cfg, s.spec(d), d, convs, s.Fields())
 }
 
-// Send delivers convs in one request and returns one Result per conversion.
-// When Snap refuses a batch of several events, it does not say whether the
-// others were kept, so each event is resent alone (event_id deduplicates
-// any that were) and gets its own verdict.
+// Send delivers convs and returns one Result per conversion.
 func (s *Snapchat) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	creds, err := snapchatCredsOf(d)
-	if err != nil {
-		return failAll(len(convs), err)
-	}
-	results, ready, events := s.prepare(convs)
-	if len(ready) > 0 {
-		s.deliver(ctx, creds, ready, events, results)
-	}
-	return results
-}
-
-// deliver sends events, those of the conversions at idx, and records each
-// one's outcome in out.
-func (s *Snapchat) deliver(ctx context.Context, creds snapchatCreds, idx []int, events []json.RawMessage, out []Result) {
-	body, err := creds.body(events)
-	if err != nil {
-		spread(out, idx, 0, "", Invalid(0, "", fmt.Sprintf("snapchat: cannot encode request: %v", err)))
-		return
-	}
-	a, perr := post(ctx, s.cfg.Client, creds.url(s.cfg.BaseURL, creds.token), nil, body)
-	var v snapchatVerdict
-	if perr != nil {
-		v.batch = classified(perr, "snapchat")
-	} else {
-		v = snapchatClassify(a, len(idx), s.cfg.now())
-	}
-	if v.batch != nil && v.batch.Class == ErrInvalid && v.perEvent == nil && len(idx) > 1 {
-		for k := range idx {
-			s.deliver(ctx, creds, idx[k:k+1], events[k:k+1], out)
-		}
-		return
-	}
-	for k, i := range idx {
-		r := &out[i]
-		r.StatusCode = a.Status
-		r.Response = string(a.Body)
-		failure := v.batch
-		if v.perEvent != nil {
-			failure = v.perEvent[k]
-			r.Match.Reported = v.warnings[k]
-		}
-		r.Err = asError(failure)
-	}
+	return deliver(ctx, s.cfg, s.spec(d), d, convs, s.Fields())
 }
 
 // snapchatAnswer is Snap's response: {"status":"VALID"|"INVALID","reason",

@@ -376,17 +376,6 @@ func TestSnapchatTokenNeverLeaks(t *testing.T) {
 	}
 }
 
-func TestSnapchatHungServer(t *testing.T) {
-	sc := NewSnapchat(testConfig(hungServer(t).URL, 100*time.Millisecond))
-	r := sc.Send(context.Background(), snapchatTestDest(nil), []mapping.Conversion{testConversions()["full"]})[0]
-	if !errors.Is(r.Err, ErrTransient) || r.StatusCode != 0 {
-		t.Fatalf("(%d, %v), want no answer and ErrTransient", r.StatusCode, r.Err)
-	}
-	if strings.Contains(r.Err.Error(), snapchatTestToken) {
-		t.Errorf("error leaks the token: %v", r.Err)
-	}
-}
-
 func TestSnapchatTooOld(t *testing.T) {
 	f := newSnapchatFake(t, snapchatOK)
 	fresh := testConversions()["full"]
@@ -409,24 +398,6 @@ func TestSnapchatTooOld(t *testing.T) {
 	seen := f.calls()
 	if len(seen) != 1 || len(seen[0].req.Data) != 2 {
 		t.Fatalf("want one request with the 2 in-window events, got %d requests", len(seen))
-	}
-}
-
-func TestSnapchatBatchAtLimit(t *testing.T) {
-	f := newSnapchatFake(t, snapchatOK)
-	sc := f.sender(30 * time.Second)
-	if sc.BatchSize() != 2000 {
-		t.Fatalf("BatchSize = %d, want 2000", sc.BatchSize())
-	}
-	base := testConversions()["full"]
-	convs := batchOf(base, sc.BatchSize())
-	for i, r := range sc.Send(context.Background(), snapchatTestDest(nil), convs) {
-		if r.Err != nil {
-			t.Fatalf("result %d: %v", i, r.Err)
-		}
-	}
-	if seen := f.calls(); len(seen) != 1 || len(seen[0].req.Data) != len(convs) {
-		t.Fatalf("want one request with %d events, got %d requests", len(convs), len(seen))
 	}
 }
 
@@ -480,28 +451,6 @@ func TestSnapchatValidatePerEvent(t *testing.T) {
 	}
 	if n := len(f.calls()); n != 1 {
 		t.Errorf("requests = %d, want 1 (per-event logs need no resend)", n)
-	}
-}
-
-func TestSnapchatInvalidBatchIsSplit(t *testing.T) {
-	f := newSnapchatFake(t, func(w http.ResponseWriter, seen snapchatFakeSeen) {
-		for i, e := range seen.req.Data {
-			if e.EventID == "bad" {
-				writeJSON(w, 400, fmt.Sprintf(`{"status":"INVALID","reason":"Invalid content","event":%d}`, i))
-				return
-			}
-		}
-		snapchatOK(w, seen)
-	})
-	base := testConversions()["full"]
-	convs := []mapping.Conversion{base, base, base}
-	convs[0].EventID, convs[1].EventID, convs[2].EventID = "a", "bad", "c"
-	res := f.sender(5*time.Second).Send(context.Background(), snapchatTestDest(nil), convs)
-	if res[0].Err != nil || res[2].Err != nil || !errors.Is(res[1].Err, ErrInvalid) {
-		t.Errorf("results %v, %v, %v; want nil, ErrInvalid, nil", res[0].Err, res[1].Err, res[2].Err)
-	}
-	if n := len(f.calls()); n != 4 {
-		t.Errorf("requests = %d, want 1 batch + 3 resends", n)
 	}
 }
 

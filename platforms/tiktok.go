@@ -272,10 +272,33 @@ func tiktokRender(c mapping.Conversion, now time.Time) (json.RawMessage, mapping
 	return b, m.Score(), nil
 }
 
-// prepare renders every conversion. Conversions that cannot be sent already
-// carry their failure in results.
-func (t *TikTok) prepare(convs []mapping.Conversion) (results []Result, ready []int, events []json.RawMessage) {
-	return prepareRecent(convs, t.cfg.now(), tiktokMaxAge, "TikTok", tiktokRender)
+// spec describes TikTok to the shared send path. TikTok refuses a whole
+// request for one invalid event without naming it, so a refused batch is
+// split until the bad event stands alone.
+func (t *TikTok) spec(Destination) spec {
+	return spec{
+		name: "tiktok", title: "TikTok", batchSize: tiktokBatchSize, maxAge: tiktokMaxAge,
+		check: func(d Destination) error { _, err := tiktokCredsOf(d); return err },
+		build: tiktokRender,
+		request: func(_ context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+			creds, err := tiktokCredsOf(d)
+			if err != nil {
+				return outgoing{}, err
+			}
+			body, err := creds.body(events)
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("tiktok: cannot encode request: %v", err))
+			}
+			return outgoing{url: t.cfg.BaseURL + tiktokPath, header: map[string]string{"Access-Token": creds.token}, body: body}, nil
+		},
+		read: func(a answer, _ []json.RawMessage, now time.Time) verdict {
+			reported, failure := tiktokClassify(a, now)
+			if failure != nil {
+				return verdict{whole: failure}
+			}
+			return verdict{events: []*Error{}, notes: []string{reported}}
+		},
+	}
 }
 
 // body is the request that sends events to the destination's pixel.
@@ -283,61 +306,15 @@ func (c tiktokCreds) body(events []json.RawMessage) ([]byte, error) {
 	return json.Marshal(tiktokRequest{EventSource: "web", EventSourceID: c.pixel, TestEventCode: c.testCode, Data: events})
 }
 
-// Render builds the request Send would make for convs, with the access token
-// redacted. Conversions Send would fail without sending are left out; it is
-// an error when none is left.
+// Render is the request Send would post for convs (a dry run through the
+// send path), with the access token redacted.
 func (t *TikTok) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	creds, err := tiktokCredsOf(d)
-	if err != nil {
-		return Request{}, err
-	}
-	results, _, events := t.prepare(convs)
-	header := map[string]string{"Access-Token": "REDACTED", "Content-Type": "application/json"}
-	return renderReady("tiktok", t.cfg.BaseURL+tiktokPath, header, results, events, creds.body)
+	return render(t.cfg, t.spec(d), d, convs, t.Fields())
 }
 
-// Send delivers convs in one request and returns one Result per conversion.
-// When TikTok rejects a batch of several events as invalid, it rejects all
-// of them, so each event is then sent alone to find the bad ones.
+// Send delivers convs and returns one Result per conversion.
 func (t *TikTok) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	creds, err := tiktokCredsOf(d)
-	if err != nil {
-		return failAll(len(convs), err)
-	}
-	results, ready, events := t.prepare(convs)
-	if len(ready) > 0 {
-		t.deliver(ctx, creds, ready, events, results)
-	}
-	return results
-}
-
-// deliver sends events, those of the conversions at idx, and records each
-// one's outcome in out.
-func (t *TikTok) deliver(ctx context.Context, creds tiktokCreds, idx []int, events []json.RawMessage, out []Result) {
-	body, err := creds.body(events)
-	if err != nil {
-		spread(out, idx, 0, "", Invalid(0, "", fmt.Sprintf("tiktok: cannot encode request: %v", err)))
-		return
-	}
-	header := map[string]string{"Access-Token": creds.token}
-	a, perr := post(ctx, t.cfg.Client, t.cfg.BaseURL+tiktokPath, header, body)
-	var reported string
-	var failure *Error
-	if perr != nil {
-		failure = classified(perr, "tiktok")
-	} else {
-		reported, failure = tiktokClassify(a, t.cfg.now())
-	}
-	if failure != nil && failure.Class == ErrInvalid && len(idx) > 1 {
-		for k := range idx {
-			t.deliver(ctx, creds, idx[k:k+1], events[k:k+1], out)
-		}
-		return
-	}
-	spread(out, idx, a.Status, string(a.Body), asError(failure))
-	for _, i := range idx {
-		out[i].Match.Reported = reported
-	}
+	return deliver(ctx, t.cfg, t.spec(d), d, convs, t.Fields())
 }
 
 // tiktokAnswer is TikTok's response envelope.

@@ -407,17 +407,6 @@ func TestTikTokWrongTokenIsAuth(t *testing.T) {
 	}
 }
 
-func TestTikTokHungServer(t *testing.T) {
-	tt := NewTikTok(testConfig(hungServer(t).URL, 100*time.Millisecond))
-	res := tt.Send(context.Background(), tiktokTestDest(nil), []mapping.Conversion{testConversions()["full"]})
-	if !errors.Is(res[0].Err, ErrTransient) || !errors.Is(res[0].Err, ErrRetryable) {
-		t.Fatalf("Err = %v, want ErrTransient", res[0].Err)
-	}
-	if res[0].StatusCode != 0 {
-		t.Errorf("StatusCode = %d, want 0 (no answer)", res[0].StatusCode)
-	}
-}
-
 func TestTikTokTooOld(t *testing.T) {
 	f := newTikTokFake(t, tiktokOK)
 	fresh := testConversions()["full"]
@@ -440,26 +429,6 @@ func TestTikTokTooOld(t *testing.T) {
 	reqs, _ := f.got()
 	if len(reqs) != 1 || len(reqs[0].Data) != 1 || reqs[0].Data[0].EventID != fresh.EventID {
 		t.Fatalf("sent %+v, want one request with only %q", reqs, fresh.EventID)
-	}
-}
-
-func TestTikTokBatchAtLimit(t *testing.T) {
-	f := newTikTokFake(t, tiktokOK)
-	tt := f.sender(30 * time.Second)
-	if tt.BatchSize() != 1000 {
-		t.Fatalf("BatchSize = %d, want 1000", tt.BatchSize())
-	}
-	base := testConversions()["full"]
-	convs := batchOf(base, tt.BatchSize())
-	res := tt.Send(context.Background(), tiktokTestDest(nil), convs)
-	reqs, _ := f.got()
-	if len(reqs) != 1 || len(reqs[0].Data) != len(convs) {
-		t.Fatalf("requests = %d (first has %d events), want 1 with %d", len(reqs), len(reqs[0].Data), len(convs))
-	}
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("result %d: %v", i, r.Err)
-		}
 	}
 }
 
@@ -489,33 +458,6 @@ func TestTikTokTestMode(t *testing.T) {
 				t.Errorf("test_event_code = %q, want %q", reqs[0].TestEventCode, tc.wantCode)
 			}
 		})
-	}
-}
-
-func TestTikTokInvalidBatchIsSplit(t *testing.T) {
-	f := newTikTokFake(t, func(w http.ResponseWriter, req tiktokFakeRequest) {
-		for _, ev := range req.Data {
-			if ev.EventID == "bad" {
-				tiktokWriteCode(w, tiktokCodeInvalid, "data.0.properties: invalid content")
-				return
-			}
-		}
-		tiktokWriteCode(w, 0, "OK")
-	})
-	base := testConversions()["full"]
-	convs := []mapping.Conversion{base, base, base}
-	convs[0].EventID, convs[1].EventID, convs[2].EventID = "a", "bad", "c"
-
-	res := f.sender(5*time.Second).Send(context.Background(), tiktokTestDest(nil), convs)
-
-	if res[0].Err != nil || res[2].Err != nil {
-		t.Errorf("good events: %v, %v; want nil", res[0].Err, res[2].Err)
-	}
-	if !errors.Is(res[1].Err, ErrInvalid) {
-		t.Errorf("bad event: %v, want ErrInvalid", res[1].Err)
-	}
-	if reqs, _ := f.got(); len(reqs) != 4 {
-		t.Errorf("requests = %d, want 1 batch + 3 single resends", len(reqs))
 	}
 }
 

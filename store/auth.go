@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
 )
 
 // ErrBadPassword is returned for a wrong user name or password.
@@ -40,47 +42,171 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// CreateUser adds an account with a bcrypt-hashed password.
+// CreateUser adds an account with a bcrypt-hashed password. Any first-run
+// setup token dies with it.
 func (s *Store) CreateUser(ctx context.Context, username, password string, now time.Time) (User, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
 		return User{}, fmt.Errorf("hash password: %w", err)
 	}
-	r := userRow{Username: username, PasswordHash: string(hash), CreatedAt: ms(now)}
-	var n int64
+	var u User
 	err = s.write(ctx, func(tx *gormDB) error {
-		res := tx.Exec(`INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-			r.Username, r.PasswordHash, r.CreatedAt)
-		if n = res.RowsAffected; res.Error != nil || n == 0 {
-			return res.Error
-		}
-		return tx.Where("username = ?", username).First(&r).Error
+		var err error
+		u, err = insertUser(tx, username, string(hash), now)
+		return err
 	})
 	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// insertUser adds a user inside a transaction and deletes the setup
+// tokens; ErrConflict when the name is taken.
+func insertUser(tx *gormDB, username, hash string, now time.Time) (User, error) {
+	r := userRow{Username: username, PasswordHash: hash, CreatedAt: ms(now)}
+	res := tx.Exec(`INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.Username, r.PasswordHash, r.CreatedAt)
+	if res.Error != nil {
+		return User{}, fmt.Errorf("create user: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return User{}, ErrConflict
+	}
+	if err := tx.Where("username = ?", username).First(&r).Error; err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
-	if n == 0 {
-		return User{}, ErrConflict
+	if err := tx.Exec(`DELETE FROM setup_tokens`).Error; err != nil {
+		return User{}, fmt.Errorf("delete setup tokens: %w", err)
 	}
 	return User{ID: r.ID, Username: r.Username, CreatedAt: fromMS(r.CreatedAt)}, nil
 }
 
-// Authenticate checks a password and returns its user.
+// ErrSetupToken is returned for a first-run setup token that is not (or no
+// longer) valid.
+var ErrSetupToken = errors.New("invalid setup token")
+
+// AddSetupToken stores the hash of a first-run setup token. With replace,
+// older tokens are deleted first (a process that owns the database);
+// otherwise each replica's token stays valid until the first user exists.
+func (s *Store) AddSetupToken(ctx context.Context, token string, replace bool, now time.Time) error {
+	return s.write(ctx, func(tx *gormDB) error {
+		if replace {
+			if err := tx.Exec(`DELETE FROM setup_tokens`).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Exec(`INSERT INTO setup_tokens (token_hash, created_at) VALUES (?, ?)`, hashToken(token), ms(now)).Error
+	})
+}
+
+// SetupTokenValid reports whether token is a live first-run setup token.
+func (s *Store) SetupTokenValid(ctx context.Context, token string) (bool, error) {
+	if token == "" {
+		return false, nil
+	}
+	var hashes []string
+	if err := s.rdb.WithContext(ctx).Raw(`SELECT token_hash FROM setup_tokens`).Scan(&hashes).Error; err != nil {
+		return false, err
+	}
+	return hashIn(hashToken(token), hashes), nil
+}
+
+// hashIn compares want with every hash in constant time.
+func hashIn(want string, hashes []string) bool {
+	found := 0
+	for _, h := range hashes {
+		found |= subtle.ConstantTimeCompare([]byte(want), []byte(h))
+	}
+	return found == 1
+}
+
+// CreateFirstUser creates the first account with a setup token, which it
+// consumes together with every other one: ErrSetupToken when the token is
+// not live, ErrConflict when a user exists already. Two concurrent calls,
+// even on different replicas, cannot both succeed: the tokens are deleted
+// first, so the second waits for the first's row locks and finds none.
+func (s *Store) CreateFirstUser(ctx context.Context, setupToken, username, password string, now time.Time) (User, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return User{}, fmt.Errorf("hash password: %w", err)
+	}
+	var u User
+	err = s.write(ctx, func(tx *gormDB) error {
+		var hashes []string
+		if err := tx.Raw(`DELETE FROM setup_tokens RETURNING token_hash`).Scan(&hashes).Error; err != nil {
+			return fmt.Errorf("consume setup token: %w", err)
+		}
+		if !hashIn(hashToken(setupToken), hashes) {
+			return ErrSetupToken
+		}
+		var n int64
+		if err := tx.Model(&userRow{}).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrConflict
+		}
+		u, err = insertUser(tx, username, string(hash), now)
+		return err
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// dummyHash is a bcrypt hash (default cost) of a random, forgotten
+// password: unknown users are checked against it, so a log-in costs the
+// same bcrypt work whether the user exists or not.
+const dummyHash = "$2a$10$6zNv8iXdorHEkGL9iUZbIe1iYTouAyyVX7iV8L0SAebHIG/O1bg9K"
+
+// maxPassword is bcrypt's input limit in bytes.
+const maxPassword = 72
+
+// Authenticate checks a password and returns its user. Unknown users and
+// passwords over bcrypt's 72 bytes get ErrBadPassword after the same
+// bcrypt work as a real check, so neither answer nor timing tells which
+// user names exist.
 func (s *Store) Authenticate(ctx context.Context, username, password string) (User, error) {
 	var r userRow
 	err := s.rdb.WithContext(ctx).Where("username = ?", username).First(&r).Error
-	if err != nil {
-		// Spend the same time as a real check, so timing does not tell
-		// which user names exist.
-		if _, herr := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost); herr != nil {
-			return User{}, herr
-		}
-		return User{}, ErrBadPassword
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return User{}, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(r.PasswordHash), []byte(password)) != nil {
+	hash := dummyHash
+	if err == nil {
+		hash = r.PasswordHash
+	}
+	p := []byte(password)
+	tooLong := len(p) > maxPassword
+	if tooLong {
+		p = p[:maxPassword]
+	}
+	cmp := bcrypt.CompareHashAndPassword([]byte(hash), p)
+	if err != nil || tooLong || cmp != nil {
 		return User{}, ErrBadPassword
 	}
 	return User{ID: r.ID, Username: r.Username, CreatedAt: fromMS(r.CreatedAt)}, nil
+}
+
+// SetPassword replaces a user's password and ends the user's sessions,
+// all but keepSession (a cookie token; empty ends every one).
+func (s *Store) SetPassword(ctx context.Context, username, password, keepSession string) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.write(ctx, func(tx *gormDB) error {
+		var r userRow
+		if err := tx.Where("username = ?", username).First(&r).Error; err != nil {
+			return notFound(err)
+		}
+		if err := tx.Exec(`UPDATE users SET password_hash = ? WHERE id = ?`, string(hash), r.ID).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, r.ID, hashToken(keepSession)).Error
+	})
 }
 
 // Session is a logged-in admin.
@@ -88,6 +214,8 @@ type Session struct {
 	User      User
 	CSRFToken string
 	ExpiresAt time.Time
+	// LastSeenAt is when the session was last used, to the minute or so.
+	LastSeenAt time.Time
 }
 
 // CreateSession starts a session and returns its secret token (for the
@@ -102,24 +230,25 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Durati
 		return "", Session{}, err
 	}
 	err = s.exec(ctx, func(db *gormDB) error {
-		return db.Exec(`INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			hashToken(token), userID, csrf, ms(now), ms(now.Add(ttl))).Error
+		return db.Exec(`INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			hashToken(token), userID, csrf, ms(now), ms(now.Add(ttl)), ms(now)).Error
 	})
 	if err != nil {
 		return "", Session{}, fmt.Errorf("create session: %w", err)
 	}
-	return token, Session{User: User{ID: userID}, CSRFToken: csrf, ExpiresAt: now.Add(ttl)}, nil
+	return token, Session{User: User{ID: userID}, CSRFToken: csrf, ExpiresAt: now.Add(ttl), LastSeenAt: now}, nil
 }
 
 // SessionByToken returns the live session for a cookie token.
 func (s *Store) SessionByToken(ctx context.Context, token string, now time.Time) (Session, error) {
 	var row struct {
-		UserID    int64
-		CSRFToken string
-		ExpiresAt int64
-		Username  string
+		UserID     int64
+		CSRFToken  string
+		ExpiresAt  int64
+		LastSeenAt int64
+		Username   string
 	}
-	err := s.rdb.WithContext(ctx).Raw(`SELECT s.user_id, s.csrf_token, s.expires_at, u.username FROM sessions s
+	err := s.rdb.WithContext(ctx).Raw(`SELECT s.user_id, s.csrf_token, s.expires_at, s.last_seen_at, u.username FROM sessions s
 		JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?`, hashToken(token), ms(now)).Scan(&row).Error
 	if err != nil {
 		return Session{}, err
@@ -127,7 +256,34 @@ func (s *Store) SessionByToken(ctx context.Context, token string, now time.Time)
 	if row.UserID == 0 {
 		return Session{}, ErrNotFound
 	}
-	return Session{User: User{ID: row.UserID, Username: row.Username}, CSRFToken: row.CSRFToken, ExpiresAt: fromMS(row.ExpiresAt)}, nil
+	return Session{User: User{ID: row.UserID, Username: row.Username}, CSRFToken: row.CSRFToken,
+		ExpiresAt: fromMS(row.ExpiresAt), LastSeenAt: fromMS(row.LastSeenAt)}, nil
+}
+
+// TouchSession notes that a session was used now.
+func (s *Store) TouchSession(ctx context.Context, token string, now time.Time) error {
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?`, ms(now), hashToken(token)).Error
+	})
+}
+
+// DeleteUserSessions ends every session of a user ("log out everywhere").
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
+	return s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`DELETE FROM sessions WHERE user_id = ?`, userID).Error
+	})
+}
+
+// DeleteExpiredSessions deletes sessions past their expiry or unused
+// since idleBefore, and reports how many.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int64, error) {
+	var n int64
+	err := s.exec(ctx, func(db *gormDB) error {
+		res := db.Exec(`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at < ?`, ms(now), ms(idleBefore))
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
 }
 
 // DeleteSession ends a session (logout), and sweeps expired ones.

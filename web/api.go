@@ -58,8 +58,9 @@ func handleReadyz(s *store.Store) gin.HandlerFunc {
 }
 
 // requireToken admits requests with the configured API token or a live
-// token made in the UI.
-func requireToken(cfg Config) gin.HandlerFunc {
+// token made in the UI. Wrong tokens are rate-limited per client address
+// (429 with Retry-After); a missing header is not counted as a guess.
+func requireToken(cfg Config, guard *apiGuard) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		auth := c.GetHeader("Authorization")
 		token, ok := strings.CutPrefix(auth, "Bearer ")
@@ -69,12 +70,21 @@ func requireToken(cfg Config) gin.HandlerFunc {
 			jsonError(c, http.StatusUnauthorized, "missing API token: send Authorization: Bearer <token>")
 			return
 		}
+		now := cfg.Now()
+		r, wait := reserve(guard.addr.get(addrKey(c.ClientIP())), now)
+		if r == nil {
+			c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			jsonError(c, http.StatusTooManyRequests, "too many wrong API tokens from this address; retry later")
+			return
+		}
 		if cfg.APIToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(cfg.APIToken)) == 1 {
+			r.CancelAt(now)
 			c.Next()
 			return
 		}
-		live, err := cfg.Store.CheckAPIToken(c.Request.Context(), token, cfg.Now())
+		live, err := cfg.Store.CheckAPIToken(c.Request.Context(), token, now)
 		if err != nil {
+			r.CancelAt(now)
 			storeError(c, cfg.Log, err, "token")
 			return
 		}
@@ -83,6 +93,7 @@ func requireToken(cfg Config) gin.HandlerFunc {
 			jsonError(c, http.StatusUnauthorized, "invalid API token")
 			return
 		}
+		r.CancelAt(now)
 		c.Next()
 	}
 }

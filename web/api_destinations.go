@@ -32,8 +32,33 @@ type destinationJSON struct {
 	Status         string  `json:"status"`
 	StatusReason   string  `json:"status_reason,omitempty"`
 	ThrottledUntil *string `json:"throttled_until"`
-	CreatedAt      *string `json:"created_at"`
-	UpdatedAt      *string `json:"updated_at"`
+	// APIVersion is the platform API version the destination speaks and
+	// when the platform stops serving it.
+	APIVersion apiVersionJSON `json:"api_version"`
+	// Warnings are things the merchant must act on before they stop
+	// deliveries (an API version near or past its end); empty when none.
+	Warnings  []string `json:"warnings"`
+	CreatedAt *string  `json:"created_at"`
+	UpdatedAt *string  `json:"updated_at"`
+}
+
+type apiVersionJSON struct {
+	Version string `json:"version"`
+	Pinned  bool   `json:"pinned"`
+	// EndsOn is the first day the platform no longer serves the version
+	// (YYYY-MM-DD), null when none is announced.
+	EndsOn   *string `json:"ends_on"`
+	DaysLeft *int    `json:"days_left"`
+}
+
+// versionJSON is a destination's API version as the API shows it.
+func versionJSON(s platforms.VersionStatus) apiVersionJSON {
+	out := apiVersionJSON{Version: s.Version, Pinned: s.Pinned}
+	if s.Known() {
+		ends, days := s.Ends.Format(time.DateOnly), s.DaysLeft
+		out.EndsOn, out.DaysLeft = &ends, &days
+	}
+	return out
 }
 
 type destinationInput struct {
@@ -57,6 +82,11 @@ func toDestinationJSON(d store.Destination, sender platforms.Sender, now time.Ti
 	}
 	if sender != nil {
 		out.TestMode = sender.TestMode(toPlatformDestination(d))
+	}
+	vs := platforms.VersionOf(d.Platform, d.Settings, now)
+	out.APIVersion, out.Warnings = versionJSON(vs), []string{}
+	if vs.Warning != "" {
+		out.Warnings = append(out.Warnings, vs.Warning)
 	}
 	switch {
 	case d.SealError != "":
@@ -177,9 +207,13 @@ func validateDestination(d *store.Destination, in destinationInput, senders map[
 	if bad != nil {
 		return false, bad
 	}
+	version := d.Settings["api_version"]
 	if _, bad = mergeFields(d.Settings, in.Settings, fields, true); bad != nil {
 		return false, bad
 	}
+	// A destination parked because the platform stopped serving its API
+	// version is released by changing the version, as by new credentials.
+	credsChanged = credsChanged || d.Settings["api_version"] != version
 	if in.Enabled != nil {
 		d.Enabled = *in.Enabled
 	}

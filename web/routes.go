@@ -1,7 +1,11 @@
 package web
 
 import (
+	"net/http"
+	"strings"
+
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -9,11 +13,13 @@ import (
 func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	r.GET("/healthz", handleHealthz())
 	r.GET("/readyz", handleReadyz(cfg.Store))
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	if !cfg.MetricsElsewhere {
+		r.GET("/metrics", gin.WrapH(MetricsHandler(cfg.Gatherer, cfg.MetricsToken)))
+	}
 
 	r.POST("/webhooks/:source/:key", handleWebhook(cfg, shops))
 
-	api := r.Group("/api/v1", requireToken(cfg))
+	api := r.Group("/api/v1", requireToken(cfg, newAPIGuard()))
 	api.POST("/shops", handleShopCreate(cfg))
 	api.GET("/shops", handleShopList(cfg))
 	api.GET("/shops/:id", handleShopGet(cfg))
@@ -32,4 +38,22 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	uiNotFound := addUIRoutes(r, cfg, shops)
 
 	r.NoRoute(uiNotFound, handleNotFound())
+}
+
+// MetricsHandler serves the Prometheus metrics, requiring token as a
+// bearer token when it is set.
+func MetricsHandler(g prometheus.Gatherer, token string) http.Handler {
+	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !tokensEqual(strings.TrimSpace(got), token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need Authorization: Bearer <POSTBACK_METRICS_TOKEN>", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -48,6 +48,20 @@ type Config struct {
 	// whose X-Forwarded-For is believed; empty trusts none, so the client
 	// address is the connection's.
 	TrustedProxies []string
+	// SessionIdle ends a session unused for this long (default 12 h);
+	// sessions also end 7 days after log-in whatever their use.
+	SessionIdle time.Duration
+	// OnSetupDone runs once the first-run setup created the first user
+	// (the program removes the setup-link file).
+	OnSetupDone func()
+	// MetricsToken, when set, is required as a bearer token for /metrics.
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics off this handler: the program
+	// serves it on its own address (MetricsHandler).
+	MetricsElsewhere bool
+	// BcryptConcurrency bounds concurrent password checks (default half
+	// the CPUs, at least one).
+	BcryptConcurrency int
 	// Rejections, when set, counts webhooks refused for their signature per
 	// shop, for the dashboard and the shop's page.
 	Rejections *store.Rejections
@@ -67,6 +81,12 @@ func NewServer(cfg Config) http.Handler {
 	if cfg.Notify == nil {
 		cfg.Notify = func() {}
 	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	if cfg.OnSetupDone == nil {
+		cfg.OnSetupDone = func() {}
+	}
 	if cfg.ShopCacheTTL <= 0 {
 		cfg.ShopCacheTTL = 5 * time.Second
 	}
@@ -81,9 +101,25 @@ func NewServer(cfg Config) http.Handler {
 		_ = r.SetTrustedProxies(nil)
 	}
 	r.Use(recovery(cfg.Log), accessLog(cfg.Log))
+	if strings.HasPrefix(cfg.PublicURL, "https://") {
+		r.Use(strictTransport())
+	}
 	shops := newShopCache(cfg.Store, cfg.ShopCacheTTL, cfg.Now)
 	addRoutes(r, cfg, shops)
 	return r
+}
+
+// DefaultSessionIdle is how long an unused admin session lasts.
+const DefaultSessionIdle = 12 * time.Hour
+
+// strictTransport tells browsers to reach this host over https only, once
+// they have seen it over https (they ignore the header over http). No
+// includeSubDomains: other hosts under the domain are not ours to pin.
+func strictTransport() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Strict-Transport-Security", "max-age=31536000")
+		c.Next()
+	}
 }
 
 // recovery turns a panic into a 500 and a log line, never a crash.

@@ -29,7 +29,7 @@ import (
 	"github.com/postbackhq/postback/web"
 )
 
-const apiToken = "test-token-123"
+const apiToken = "test-token-0123456789abcdef012345"
 
 // fakeConnector signs with hex HMAC-SHA256 in X-Test-Signature and reads
 // {"order": "...", "paid": bool, "test": bool}.

@@ -5,15 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
-)
-
-// Login attempts allowed per client IP and per user name in loginWindow.
-const (
-	loginMaxFailures = 5
-	loginWindow      = 15 * time.Minute
 )
 
 // addUIRoutes mounts the admin UI under /admin and returns the handler
@@ -27,19 +20,22 @@ func addUIRoutes(r *gin.Engine, cfg Config, shops *shopCache) gin.HandlerFunc {
 		panic(err)
 	}
 	r.SetHTMLTemplate(v.t)
-	limiter := newLoginLimiter(loginMaxFailures, loginWindow)
+	deps := loginDeps{guard: newLoginGuard(), gate: newBcryptGate(cfg.BcryptConcurrency)}
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/admin/") })
 	r.GET("/admin/static/*file", serveStatic(v.assets))
 
 	open := r.Group("/admin", securityHeaders())
 	open.GET("/login", handleLoginForm(cfg, v))
-	open.POST("/login", handleLogin(cfg, v, limiter))
+	open.POST("/login", handleLogin(cfg, v, deps))
 	open.GET("/setup", handleSetupForm(cfg, v))
-	open.POST("/setup", handleSetup(cfg, v, &setupGuard{}))
+	open.POST("/setup", handleSetup(cfg, v, deps))
 
 	admin := r.Group("/admin", securityHeaders(), requireSession(cfg, v), checkCSRF(v))
 	admin.POST("/logout", handleLogout(cfg, v))
+	admin.GET("/account", handleUIAccount(cfg, v))
+	admin.POST("/account/password", handleUIPasswordChange(cfg, v, deps))
+	admin.POST("/account/logout-everywhere", handleUILogoutEverywhere(cfg, v))
 	admin.GET("/", handleUIDashboard(cfg, v))
 
 	admin.GET("/shops", handleUIShopList(cfg, v))

@@ -5,12 +5,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -63,9 +63,21 @@ func requireSession(cfg Config, v *views) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		if tok, err := c.Cookie(sessionCookie); err == nil && tok != "" {
-			sess, err := cfg.Store.SessionByToken(ctx, tok, cfg.Now())
+			now := cfg.Now()
+			sess, err := cfg.Store.SessionByToken(ctx, tok, now)
 			switch {
+			case err == nil && now.Sub(sess.LastSeenAt) > cfg.SessionIdle:
+				// Idle too long: end it here; the sweeper would anyway.
+				if err := cfg.Store.DeleteSession(ctx, tok, now); err != nil {
+					cfg.Log.WarnContext(ctx, "delete idle session", slog.String("error", err.Error()))
+				}
 			case err == nil:
+				// Noting use costs a write; once a minute is precise enough.
+				if now.Sub(sess.LastSeenAt) > time.Minute {
+					if err := cfg.Store.TouchSession(ctx, tok, now); err != nil {
+						cfg.Log.WarnContext(ctx, "note session use", slog.String("error", err.Error()))
+					}
+				}
 				c.Set(ctxSession, sess)
 				c.Next()
 				return
@@ -187,7 +199,14 @@ func safeNext(next string) string {
 	return next
 }
 
-func handleLogin(cfg Config, v *views, limiter *loginLimiter) gin.HandlerFunc {
+// loginDeps are what the password checks share: the throttle and the
+// bound on bcrypt work.
+type loginDeps struct {
+	guard *loginGuard
+	gate  *bcryptGate
+}
+
+func handleLogin(cfg Config, v *views, d loginDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !checkLoginCSRF(c, v) {
 			return
@@ -195,35 +214,64 @@ func handleLogin(cfg Config, v *views, limiter *loginLimiter) gin.HandlerFunc {
 		ctx := c.Request.Context()
 		username := strings.TrimSpace(c.PostForm("username"))
 		password := c.PostForm("password")
-		p := loginPage{Username: username, Next: safeNext(c.PostForm("next"))}
+		p := loginPage{Username: truncate(username, maxKeyLen), Next: safeNext(c.PostForm("next"))}
 		if username == "" || password == "" {
 			p.Error = "Enter your user name and password."
 			renderLogin(c, cfg, v, http.StatusUnauthorized, p)
 			return
 		}
-		keys := []string{"ip:" + c.ClientIP(), "user:" + strings.ToLower(username)}
-		if ok, wait := limiter.attempt(cfg.Now(), keys...); !ok {
-			c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			v.fail(c, http.StatusTooManyRequests, "Too many attempts",
-				"Too many failed log-ins from this address or for this user. Wait "+waitText(wait)+" and try again.")
+		att, wait, ok := d.guard.admit(cfg.Now(), username, c.ClientIP())
+		if !ok {
+			tooMany(c, v, wait)
 			return
 		}
-		user, err := cfg.Store.Authenticate(ctx, username, password)
+		if err := att.wait(ctx); err != nil {
+			att.undo()
+			return
+		}
+		var user store.User
+		err := d.gate.do(ctx, func() error {
+			var err error
+			user, err = cfg.Store.Authenticate(ctx, username, password)
+			return err
+		})
 		switch {
 		case errors.Is(err, store.ErrBadPassword):
 			p.Error = "Wrong user name or password."
 			renderLogin(c, cfg, v, http.StatusUnauthorized, p)
 			return
 		case err != nil:
-			v.storeFail(c, err, "user")
+			att.undo()
+			passwordCheckFail(c, v, err)
 			return
 		}
-		limiter.succeed(keys...)
+		att.succeeded()
 		if !startSession(c, cfg, v, user.ID) {
 			return
 		}
 		c.Redirect(http.StatusSeeOther, p.Next)
 	}
+}
+
+// tooMany answers a throttled password check.
+func tooMany(c *gin.Context, v *views, wait time.Duration) {
+	c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	v.fail(c, http.StatusTooManyRequests, "Too many attempts",
+		"Too many failed log-ins from this address or for this user. Wait "+waitText(wait)+" and try again.")
+}
+
+// passwordCheckFail answers a password check that could not run.
+func passwordCheckFail(c *gin.Context, v *views, err error) {
+	if errors.Is(err, errBusy) {
+		c.Header("Retry-After", "10")
+		v.fail(c, http.StatusServiceUnavailable, "Busy", "Too many log-ins at once. Try again in a few seconds.")
+		return
+	}
+	if c.Request.Context().Err() != nil {
+		c.Abort()
+		return
+	}
+	v.storeFail(c, err, "user")
 }
 
 func startSession(c *gin.Context, cfg Config, v *views, userID int64) bool {
@@ -261,26 +309,60 @@ func handleLogout(cfg Config, v *views) gin.HandlerFunc {
 // usernamePattern keeps user names plain: they appear in logs and pages.
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 
-// setupGuard lets exactly one visitor create the first account on this
-// replica; the count is checked again under it.
-type setupGuard struct{ mu sync.Mutex }
+// setupTokenField carries the first-run setup token from the link's
+// query into the form's POST.
+const setupTokenField = "setup_token"
+
+// setupAllowed checks that no user exists and token is a live setup
+// token, rendering the refusal otherwise: 404 once setup is done, 403
+// without the token (whoever reaches a fresh instance first must not
+// become its admin).
+func setupAllowed(c *gin.Context, cfg Config, v *views, token string) bool {
+	ctx := c.Request.Context()
+	n, err := cfg.Store.CountUsers(ctx)
+	if err != nil {
+		v.storeFail(c, err, "users")
+		return false
+	}
+	if n > 0 {
+		v.fail(c, http.StatusNotFound, "Not found", "Setup is done: an account exists. Log in instead.")
+		return false
+	}
+	ok, err := cfg.Store.SetupTokenValid(ctx, token)
+	if err != nil {
+		v.storeFail(c, err, "setup")
+		return false
+	}
+	if !ok {
+		setupRefused(c, v)
+		return false
+	}
+	return true
+}
+
+func setupRefused(c *gin.Context, v *views) {
+	v.fail(c, http.StatusForbidden, "Setup link needed",
+		"Open the one-time setup link Postback printed in its log at start (also written to the file postback.setup-url beside the database, or to POSTBACK_SETUP_URL_FILE). Restarting Postback prints a new one.")
+}
 
 func handleSetupForm(cfg Config, v *views) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		n, err := cfg.Store.CountUsers(c.Request.Context())
-		if err != nil {
-			v.storeFail(c, err, "users")
+		// The token is in this page's URL: keep it out of Referer headers.
+		c.Header("Referrer-Policy", "no-referrer")
+		token := c.Query("token")
+		if !setupAllowed(c, cfg, v, token) {
 			return
 		}
-		if n > 0 {
-			v.fail(c, http.StatusNotFound, "Not found", "Setup is done: an account exists. Log in instead.")
-			return
-		}
-		renderSetup(c, cfg, v, http.StatusOK, loginPage{Username: "admin"})
+		renderSetup(c, cfg, v, http.StatusOK, setupPage{loginPage: loginPage{Username: "admin"}, SetupToken: token})
 	}
 }
 
-func renderSetup(c *gin.Context, cfg Config, v *views, status int, p loginPage) {
+type setupPage struct {
+	loginPage
+	SetupToken string
+}
+
+func renderSetup(c *gin.Context, cfg Config, v *views, status int, p setupPage) {
 	tok, err := loginFormToken(c, cfg)
 	if err != nil {
 		v.fail(c, http.StatusInternalServerError, "Cannot show the form", "No randomness available.")
@@ -291,110 +373,60 @@ func renderSetup(c *gin.Context, cfg Config, v *views, status int, p loginPage) 
 	v.render(c, status, "setup", p)
 }
 
-func handleSetup(cfg Config, v *views, guard *setupGuard) gin.HandlerFunc {
+// checkNewPassword validates a new password and its confirmation into
+// errs.
+func checkNewPassword(password, confirm string, errs map[string]string) {
+	switch {
+	case len(password) < 8:
+		errs["password"] = "Use at least 8 characters."
+	case len(password) > 72:
+		errs["password"] = "Use at most 72 bytes (bcrypt's limit)."
+	case password != confirm:
+		errs["confirm"] = "The two passwords differ."
+	}
+}
+
+func handleSetup(cfg Config, v *views, d loginDeps) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !checkLoginCSRF(c, v) {
 			return
 		}
 		ctx := c.Request.Context()
-		guard.mu.Lock()
-		defer guard.mu.Unlock()
-		n, err := cfg.Store.CountUsers(ctx)
-		if err != nil {
-			v.storeFail(c, err, "users")
+		token := c.PostForm(setupTokenField)
+		if !setupAllowed(c, cfg, v, token) {
 			return
 		}
-		if n > 0 {
-			v.fail(c, http.StatusNotFound, "Not found", "Setup is done: an account exists. Log in instead.")
-			return
-		}
-		p := loginPage{Username: strings.TrimSpace(c.PostForm("username")), Errors: map[string]string{}}
+		p := setupPage{loginPage: loginPage{Username: strings.TrimSpace(c.PostForm("username")), Errors: map[string]string{}}, SetupToken: token}
 		password := c.PostForm("password")
 		if !usernamePattern.MatchString(p.Username) {
 			p.Errors["username"] = "Use 1 to 64 letters, digits, dots, dashes, underscores or @."
 		}
-		switch {
-		case len(password) < 8:
-			p.Errors["password"] = "Use at least 8 characters."
-		case len(password) > 72:
-			p.Errors["password"] = "Use at most 72 bytes (bcrypt's limit)."
-		case password != c.PostForm("confirm"):
-			p.Errors["confirm"] = "The two passwords differ."
-		}
+		checkNewPassword(password, c.PostForm("confirm"), p.Errors)
 		if len(p.Errors) > 0 {
 			renderSetup(c, cfg, v, http.StatusUnprocessableEntity, p)
 			return
 		}
-		user, err := cfg.Store.CreateUser(ctx, p.Username, password, cfg.Now())
-		if err != nil {
-			v.storeFail(c, err, "user")
+		var user store.User
+		err := d.gate.do(ctx, func() error {
+			var err error
+			user, err = cfg.Store.CreateFirstUser(ctx, token, p.Username, password, cfg.Now())
+			return err
+		})
+		switch {
+		case errors.Is(err, store.ErrSetupToken):
+			setupRefused(c, v)
+			return
+		case errors.Is(err, store.ErrConflict):
+			v.fail(c, http.StatusNotFound, "Not found", "Setup is done: an account exists. Log in instead.")
+			return
+		case err != nil:
+			passwordCheckFail(c, v, err)
 			return
 		}
+		cfg.OnSetupDone()
 		if !startSession(c, cfg, v, user.ID) {
 			return
 		}
 		c.Redirect(http.StatusSeeOther, "/admin/?msg=welcome")
-	}
-}
-
-// loginLimiter counts log-in attempts per key (client IP, user name) in
-// memory: at most max in any window. It is per process; with several
-// replicas each counts its own, so the effective limit is max times the
-// replicas. An attempt is counted before the password is checked, so
-// parallel guesses cannot slip past the count, and forgotten on success.
-type loginLimiter struct {
-	mu       sync.Mutex
-	max      int
-	window   time.Duration
-	attempts map[string][]time.Time
-}
-
-func newLoginLimiter(max int, window time.Duration) *loginLimiter {
-	return &loginLimiter{max: max, window: window, attempts: map[string][]time.Time{}}
-}
-
-// attempt records an attempt for every key, or refuses it when one key is
-// at the limit and says how long until a slot frees.
-func (l *loginLimiter) attempt(now time.Time, keys ...string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.attempts) > 10_000 {
-		l.sweep(now)
-	}
-	for _, k := range keys {
-		recent := l.recent(k, now)
-		if len(recent) >= l.max {
-			return false, recent[0].Add(l.window).Sub(now)
-		}
-	}
-	for _, k := range keys {
-		l.attempts[k] = append(l.recent(k, now), now)
-	}
-	return true, 0
-}
-
-// succeed forgets the keys' attempts after a good password.
-func (l *loginLimiter) succeed(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		delete(l.attempts, k)
-	}
-}
-
-func (l *loginLimiter) recent(k string, now time.Time) []time.Time {
-	ts := l.attempts[k]
-	i := 0
-	for i < len(ts) && !ts[i].After(now.Add(-l.window)) {
-		i++
-	}
-	return ts[i:]
-}
-
-func (l *loginLimiter) sweep(now time.Time) {
-	for k := range l.attempts {
-		if len(l.recent(k, now)) == 0 {
-			delete(l.attempts, k)
-		}
 	}
 }

@@ -196,7 +196,7 @@ func TestBrowserEventsListFitsAndFinds(t *testing.T) {
 	if err != nil || len(events) == 0 {
 		t.Fatalf("events: %v", err)
 	}
-	for _, path := range []string{"/admin/events", fmt.Sprintf("/admin/events/%d", events[0].ID), "/admin/", "/admin/shops", fmt.Sprintf("/admin/shops/%d", shop.ID)} {
+	for _, path := range []string{"/admin/events", fmt.Sprintf("/admin/events/%d", events[0].ID), "/admin/", "/admin/shops", fmt.Sprintf("/admin/shops/%d", shop.ID), "/admin/account"} {
 		run("open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main")))
 		// Evaluated directly: the page's Content-Security-Policy rightly
 		// refuses an injected <script>.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postbackhq/postback/platforms"
 	"github.com/postbackhq/postback/store"
 )
 
@@ -37,6 +38,17 @@ type dashboardPage struct {
 	// GridPlatforms and Grid are the shop × platform grid over the window.
 	GridPlatforms []string
 	Grid          []gridRow
+	// VersionWarnings lists destinations whose API version ends soon or
+	// has ended.
+	VersionWarnings []versionWarning
+}
+
+// versionWarning is one destination's API version warning.
+type versionWarning struct {
+	DestinationID int64
+	Shop          string
+	Platform      string
+	Text          string
 }
 
 // chart is a bar chart drawn as inline SVG.
@@ -154,6 +166,18 @@ func handleUIDashboard(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		p.NoShops = len(shops) == 0
+		for _, sh := range shops {
+			dests, err := cfg.Store.Destinations(ctx, sh.ID)
+			if err != nil {
+				v.storeFail(c, err, "destinations")
+				return
+			}
+			for _, d := range dests {
+				if vs := platforms.VersionOf(d.Platform, d.Settings, cfg.Now()); vs.Warning != "" {
+					p.VersionWarnings = append(p.VersionWarnings, versionWarning{DestinationID: d.ID, Shop: sh.Name, Platform: d.Platform, Text: vs.Warning})
+				}
+			}
+		}
 		if p.Problems, err = loadProblems(ctx, cfg, shops, cfg.Now().UTC()); err != nil {
 			v.storeFail(c, err, "health")
 			return

@@ -1,65 +1,170 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/postbackhq/postback/platforms"
 )
 
-func TestLoginLimiter(t *testing.T) {
+func TestLoginGuard(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	type want int
+	const (
+		pass want = iota
+		refused
+		delayed
+	)
 	type step struct {
 		at      time.Duration
-		keys    []string
-		succeed bool
-		wantOK  bool
+		user    string
+		ip      string
+		n       int  // repeat this many times (0 = once)
+		succeed bool // the password was right
+		want    want
 	}
+	many := func(k int, user, ip string) step { return step{user: user, ip: ip, n: k, want: pass} }
 	tests := []struct {
 		name  string
 		steps []step
 	}{
-		{"five pass, the sixth waits", []step{
-			{0, []string{"ip:a", "user:x"}, false, true}, {1, []string{"ip:a", "user:x"}, false, true},
-			{2, []string{"ip:a", "user:x"}, false, true}, {3, []string{"ip:a", "user:x"}, false, true},
-			{4, []string{"ip:a", "user:x"}, false, true}, {5, []string{"ip:a", "user:x"}, false, false},
+		{"a pair passes five, the sixth is refused", []step{
+			many(5, "admin", "192.0.2.1"), {user: "admin", ip: "192.0.2.1", want: refused},
+			// Not another address, nor another user from this one.
+			{user: "admin", ip: "192.0.2.2", want: pass}, {user: "bob", ip: "192.0.2.1", want: pass},
 		}},
-		{"a full user key holds back every address", []step{
-			{0, []string{"ip:1", "user:x"}, false, true}, {0, []string{"ip:2", "user:x"}, false, true},
-			{0, []string{"ip:3", "user:x"}, false, true}, {0, []string{"ip:4", "user:x"}, false, true},
-			{0, []string{"ip:5", "user:x"}, false, true}, {0, []string{"ip:6", "user:x"}, false, false},
-			{0, []string{"ip:6", "user:y"}, false, true},
+		{"the user name is folded and capped", []step{
+			many(5, "ADMIN", "192.0.2.1"), {user: "admin", ip: "192.0.2.1", want: refused},
+			many(5, strings.Repeat("a", 64)+"x", "192.0.2.1"), {user: strings.Repeat("a", 64) + "y", ip: "192.0.2.1", want: refused},
 		}},
-		{"the window slides", []step{
-			{0, []string{"k"}, false, true}, {time.Minute, []string{"k"}, false, true}, {2 * time.Minute, []string{"k"}, false, true},
-			{3 * time.Minute, []string{"k"}, false, true}, {4 * time.Minute, []string{"k"}, false, true},
-			{14 * time.Minute, []string{"k"}, false, false}, {15*time.Minute + time.Second, []string{"k"}, false, true},
-			{15*time.Minute + 2*time.Second, []string{"k"}, false, false},
+		{"an IPv6 /64 is one address", []step{
+			many(5, "admin", "2001:db8:1:2::1"), {user: "admin", ip: "2001:db8:1:2:ffff::9", want: refused},
+			{user: "admin", ip: "2001:db8:1:3::1", want: pass},
 		}},
-		{"success forgets", []step{
-			{0, []string{"k"}, false, true}, {0, []string{"k"}, false, true}, {0, []string{"k"}, false, true},
-			{0, []string{"k"}, false, true}, {0, []string{"k"}, true, true},
-			{0, []string{"k"}, false, true}, {0, []string{"k"}, false, true},
+		{"an address is refused after twenty failures over any names", []step{
+			many(4, "a", "192.0.2.1"), many(4, "b", "192.0.2.1"), many(4, "c", "192.0.2.1"), many(4, "d", "192.0.2.1"), many(4, "e", "192.0.2.1"),
+			{user: "f", ip: "192.0.2.1", want: refused}, {user: "f", ip: "192.0.2.9", want: pass},
+		}},
+		{"a user under attack: failed addresses refused, clean ones slowed", []step{
+			many(4, "admin", "198.51.100.1"), many(4, "admin", "198.51.100.2"), many(4, "admin", "198.51.100.3"),
+			many(4, "admin", "198.51.100.4"), many(4, "admin", "198.51.100.5"),
+			{user: "admin", ip: "198.51.100.1", want: refused},
+			{user: "admin", ip: "203.0.113.7", succeed: true, want: delayed},
+		}},
+		{"the bucket refills", []step{
+			many(5, "admin", "192.0.2.1"), {user: "admin", ip: "192.0.2.1", want: refused},
+			{at: 3*time.Minute + time.Second, user: "admin", ip: "192.0.2.1", want: pass},
+			{at: 3*time.Minute + 2*time.Second, user: "admin", ip: "192.0.2.1", want: refused},
+			{at: 15 * time.Minute, user: "admin", ip: "192.0.2.1", n: 4, want: pass},
+		}},
+		{"success forgets the pair", []step{
+			many(4, "admin", "192.0.2.1"), {user: "admin", ip: "192.0.2.1", succeed: true, want: pass},
+			many(5, "admin", "192.0.2.1"),
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLoginLimiter(5, 15*time.Minute)
+			g := newLoginGuard()
 			for i, s := range tt.steps {
-				ok, wait := l.attempt(t0.Add(s.at), s.keys...)
-				if ok != s.wantOK {
-					t.Fatalf("step %d: attempt(%v, %v) = %v, want %v", i, s.at, s.keys, ok, s.wantOK)
-				}
-				if !ok && (wait <= 0 || wait > 15*time.Minute) {
-					t.Errorf("step %d: wait %v, want within the window", i, wait)
-				}
-				if s.succeed {
-					l.succeed(s.keys...)
+				for range max(s.n, 1) {
+					now := t0.Add(s.at)
+					att, wait, ok := g.admit(now, s.user, s.ip)
+					got := pass
+					switch {
+					case !ok:
+						got = refused
+						if wait <= 0 || wait > 15*time.Minute {
+							t.Errorf("step %d: refused with wait %v, want within 15 minutes", i, wait)
+						}
+					case att.delay > 0:
+						got = delayed
+						if att.delay > userMaxDelay {
+							t.Errorf("step %d: delay %v, want at most %v", i, att.delay, userMaxDelay)
+						}
+					}
+					if got != s.want {
+						t.Fatalf("step %d: admit(%v, %q, %q) = %v, want %v", i, s.at, s.user, s.ip, got, s.want)
+					}
+					if ok && s.succeed {
+						att.succeeded()
+					}
 				}
 			}
 		})
 	}
+}
+
+// TestLoginSuccessHandsBackLater checks that a success some time after
+// its admission (bcrypt takes a while) still leaves the address clean.
+func TestLoginSuccessHandsBackLater(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	g := newLoginGuard()
+	att, _, ok := g.admit(t0, "admin", "192.0.2.1")
+	if !ok {
+		t.Fatal("refused")
+	}
+	att.succeeded()
+	if !g.addr.full("192.0.2.1", t0.Add(2*time.Second)) || !g.user.full("admin", t0.Add(2*time.Second)) {
+		t.Error("a successful log-in left its address or user counted")
+	}
+}
+
+func TestLimiterMemoryIsBounded(t *testing.T) {
+	l := newKeyedLimiters(time.Minute, 5)
+	for i := range limiterKeys * 2 {
+		l.get(strconv.Itoa(i))
+	}
+	if n := l.cache.Len(); n != limiterKeys {
+		t.Errorf("%d keys kept, want at most %d", n, limiterKeys)
+	}
+}
+
+func TestBcryptGateBoundsConcurrency(t *testing.T) {
+	g := newBcryptGate(2)
+	var running, peak atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := g.do(context.Background(), func() error {
+				n := running.Add(1)
+				for {
+					p := peak.Load()
+					if n <= p || peak.CompareAndSwap(p, n) {
+						break
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+				running.Add(-1)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := peak.Load(); p != 2 {
+		t.Errorf("peak concurrency %d, want 2", p)
+	}
+	g.maxWait = 10 * time.Millisecond
+	hold := make(chan struct{})
+	for range 2 {
+		go g.do(context.Background(), func() error { <-hold; return nil })
+	}
+	time.Sleep(10 * time.Millisecond)
+	if err := g.do(context.Background(), func() error { return nil }); !errors.Is(err, errBusy) {
+		t.Errorf("full gate: %v, want errBusy", err)
+	}
+	close(hold)
 }
 
 func TestSafeNext(t *testing.T) {
@@ -134,4 +239,36 @@ func TestTestModeSettings(t *testing.T) {
 			t.Errorf("testModeSettings(%s) = %q, want %q", tt.sender.Name(), got, tt.want)
 		}
 	}
+}
+
+func TestAddrKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2::9", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+	}
+	for _, tt := range tests {
+		if got := addrKey(tt.in); got != tt.want {
+			t.Errorf("addrKey(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzLimiterKeys checks that no input makes a limiter key longer than
+// maxKeyLen (keys are held in memory) or panics.
+func FuzzLimiterKeys(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "2001:db8::1", "::ffff:10.0.0.1", "fe80::1%" + strings.Repeat("x", 200), "ADMIN", strings.Repeat("é", 100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if k := addrKey(s); len(k) > maxKeyLen {
+			t.Errorf("addrKey(%q) = %q, longer than %d", s, k, maxKeyLen)
+		}
+		if k := userKey(s); len(k) > maxKeyLen {
+			t.Errorf("userKey(%q) = %q, longer than %d", s, k, maxKeyLen)
+		}
+	})
 }

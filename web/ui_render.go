@@ -294,16 +294,18 @@ func pageFor(c *gin.Context, title, nav string) page {
 // flashes are the fixed messages a redirect may ask for with ?msg=; only
 // these keys are shown, so no one can put words on the page by a link.
 var flashes = map[string]string{
-	"welcome":          "Welcome. Start by adding a shop.",
-	"shop-saved":       "Shop saved.",
-	"shop-deleted":     "Shop deleted, with its destinations and events.",
-	"dest-saved":       "Destination saved.",
-	"dest-deleted":     "Destination deleted.",
-	"dest-enabled":     "Destination enabled.",
-	"dest-disabled":    "Destination disabled: new conversions are not queued for it.",
-	"redelivered":      "Queued again. The delivery worker sends it within seconds; reload this page to see the result.",
-	"redelivered-none": "Nothing was queued: no delivery of this event failed. Tick “also resend deliveries that succeeded” to send it to every destination again.",
-	"token-revoked":    "Token revoked.",
+	"welcome":               "Welcome. Start by adding a shop.",
+	"password-changed":      "Password changed. Your other sessions were ended.",
+	"logged-out-everywhere": "Logged out everywhere.",
+	"shop-saved":            "Shop saved.",
+	"shop-deleted":          "Shop deleted, with its destinations and events.",
+	"dest-saved":            "Destination saved.",
+	"dest-deleted":          "Destination deleted.",
+	"dest-enabled":          "Destination enabled.",
+	"dest-disabled":         "Destination disabled: new conversions are not queued for it.",
+	"redelivered":           "Queued again. The delivery worker sends it within seconds; reload this page to see the result.",
+	"redelivered-none":      "Nothing was queued: no delivery of this event failed. Tick “also resend deliveries that succeeded” to send it to every destination again.",
+	"token-revoked":         "Token revoked.",
 }
 
 // securityHeaders keeps the admin pages out of frames and caches and lets

@@ -308,13 +308,14 @@ type destinationView struct {
 	Status         string
 	StatusReason   string
 	ThrottledUntil string
+	Warnings       []string
 }
 
 func viewDestination(d store.Destination, sender platforms.Sender, cfg Config) destinationView {
 	j := toDestinationJSON(d, sender, cfg.Now())
 	out := destinationView{
 		ID: d.ID, Platform: d.Platform, Enabled: d.Enabled, TestMode: j.TestMode,
-		Status: j.Status, StatusReason: j.StatusReason,
+		Status: j.Status, StatusReason: j.StatusReason, Warnings: j.Warnings,
 	}
 	if j.ThrottledUntil != nil {
 		out.ThrottledUntil = fmtTime(d.ThrottledUntil)

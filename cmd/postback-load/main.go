@@ -64,7 +64,7 @@ func run(args []string, out io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("postback-load", flag.ContinueOnError)
 	fs.StringVar(&o.target, "target", "http://127.0.0.1:18080", "base URL of a running postback")
-	fs.StringVar(&o.token, "token", "load-test-token", "API token of the target")
+	fs.StringVar(&o.token, "token", "load-test-token-0123456789abcdef", "API token of the target (at least 32 characters)")
 	fs.StringVar(&o.metaAddr, "meta-addr", "127.0.0.1:18999", "address for the fake Meta API")
 	fs.StringVar(&o.spawn, "spawn", "", "postback binary to start on a fresh SQLite file (else use -target)")
 	fs.IntVar(&o.n, "n", 20000, "webhooks to send")

@@ -46,7 +46,22 @@ type Config struct {
 	retention string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
+	// MetricsToken, when set, is required as a bearer token for /metrics.
+	MetricsToken string
+	// MetricsAddr, when set, serves /metrics there instead of on Addr.
+	MetricsAddr string
+	// SessionIdle ends admin sessions unused this long.
+	SessionIdle time.Duration
+	sessionIdle string
+	// SetupURLFile is where the first-run setup link is written (default
+	// beside the SQLite database; none for PostgreSQL unless set).
+	SetupURLFile string
 }
+
+// minTokenLen is the shortest POSTBACK_API_TOKEN and
+// POSTBACK_METRICS_TOKEN accepted: 32 random characters are out of reach
+// of guessing, even unthrottled.
+const minTokenLen = 32
 
 // setting is one configuration variable.
 type setting struct {
@@ -75,10 +90,14 @@ func settings() []setting {
 	s := []setting{
 		{env: "POSTBACK_ADDR", def: ":8080", help: "listen address", field: func(c *Config) *string { return &c.Addr }},
 		{env: "POSTBACK_DATABASE_URL", def: "postback.db", help: "SQLite path or file: URL, or a postgres:// URL", field: func(c *Config) *string { return &c.DatabaseURL }},
-		{env: "POSTBACK_PUBLIC_URL", def: "http://localhost:8080", help: "base of the webhook URLs shown to users", url: true, field: func(c *Config) *string { return &c.PublicURL }},
+		{env: "POSTBACK_PUBLIC_URL", help: "base of the webhook URLs shown to users (default: http://localhost and the port of POSTBACK_ADDR)", url: true, field: func(c *Config) *string { return &c.PublicURL }},
 		{env: "POSTBACK_SECRET_KEY", help: "32 bytes, base64 or hex; encrypts stored credentials (default: generated into postback.key beside the SQLite file)", secret: true, field: func(c *Config) *string { return &c.SecretKey }},
 		{env: "POSTBACK_ADMIN_PASSWORD", help: "if set and no admin exists, creates user admin with it", secret: true, field: func(c *Config) *string { return &c.AdminPassword }},
-		{env: "POSTBACK_API_TOKEN", help: "if set, accepted as a Bearer token for /api/v1", secret: true, field: func(c *Config) *string { return &c.APIToken }},
+		{env: "POSTBACK_API_TOKEN", help: "if set (at least 32 characters), accepted as a Bearer token for /api/v1", secret: true, field: func(c *Config) *string { return &c.APIToken }},
+		{env: "POSTBACK_METRICS_TOKEN", help: "if set (at least 32 characters), /metrics requires it as a Bearer token", secret: true, field: func(c *Config) *string { return &c.MetricsToken }},
+		{env: "POSTBACK_METRICS_ADDR", help: "if set, serve /metrics on this address instead of the main one (e.g. 127.0.0.1:9090)", field: func(c *Config) *string { return &c.MetricsAddr }},
+		{env: "POSTBACK_SESSION_IDLE_TIMEOUT", def: "12h", help: "admin sessions unused this long end (they also end 7 days after log-in)", field: func(c *Config) *string { return &c.sessionIdle }},
+		{env: "POSTBACK_SETUP_URL_FILE", help: "where the first-run setup link is written, mode 0600 (default: postback.setup-url beside the SQLite database, or in the working directory with PostgreSQL)", field: func(c *Config) *string { return &c.SetupURLFile }},
 		{env: "POSTBACK_LOG_LEVEL", def: "info", help: "debug, info, warn or error", field: func(c *Config) *string { return &c.LogLevel }},
 		{env: "POSTBACK_LOG_FORMAT", def: "text", help: "text or json", field: func(c *Config) *string { return &c.LogFormat }},
 		{env: "POSTBACK_TRUSTED_PROXIES", help: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)", field: func(c *Config) *string { return &c.trustedProxies }},
@@ -113,11 +132,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			v = s.def
 		}
 		p := new(string)
-		*p = v
 		values[s.env] = p
 		usage := s.help + " (" + s.env + ")"
-		fs.StringVar(p, flagName(s.env), v, usage)
-		fs.StringVar(p, "postback-"+flagName(s.env), v, "same as -"+flagName(s.env))
+		// The usage text shows the built-in default, never the
+		// environment's value: -h or a mistyped flag would otherwise
+		// print secrets (and a database URL's password) into the journal.
+		fs.StringVar(p, flagName(s.env), s.def, usage)
+		fs.StringVar(p, "postback-"+flagName(s.env), s.def, "same as -"+flagName(s.env))
+		*p = v
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -127,7 +149,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	for _, s := range settings() {
 		v := strings.TrimSpace(*values[s.env])
-		if s.url {
+		if s.url && !(v == "" && s.env == "POSTBACK_PUBLIC_URL") {
 			if err := checkURL(v); err != nil {
 				return Config{}, fmt.Errorf("%s: %v", s.env, err)
 			}
@@ -142,6 +164,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.Addr == "" {
 		return Config{}, errors.New("POSTBACK_ADDR: must not be empty")
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = defaultPublicURL(cfg.Addr)
 	}
 	if cfg.DatabaseURL == "" {
 		return Config{}, errors.New("POSTBACK_DATABASE_URL: must not be empty")
@@ -176,7 +201,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
+	if n := len(cfg.APIToken); n > 0 && n < minTokenLen {
+		return Config{}, fmt.Errorf("POSTBACK_API_TOKEN: must be at least %d characters (it has %d); e.g. openssl rand -hex 24", minTokenLen, n)
+	}
+	if n := len(cfg.MetricsToken); n > 0 && n < minTokenLen {
+		return Config{}, fmt.Errorf("POSTBACK_METRICS_TOKEN: must be at least %d characters (it has %d)", minTokenLen, n)
+	}
 	var err error
+	if cfg.SessionIdle, err = time.ParseDuration(cfg.sessionIdle); err != nil || cfg.SessionIdle <= 0 {
+		return Config{}, errors.New("POSTBACK_SESSION_IDLE_TIMEOUT: must be a positive duration such as 12h")
+	}
 	if cfg.Retention, err = parseDays(cfg.retention); err != nil || cfg.Retention < 0 {
 		return Config{}, errors.New("POSTBACK_RETENTION: must be a duration such as 90d or 720h, or 0")
 	}

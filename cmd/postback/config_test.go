@@ -23,6 +23,10 @@ func TestParseConfig(t *testing.T) {
 		cfg.PlatformURLs["meta"] != "https://graph.facebook.com" || cfg.Retention != 90*24*time.Hour || cfg.RetryBackoff != 30*time.Second {
 		t.Errorf("defaults = %+v", cfg)
 	}
+	// Without POSTBACK_PUBLIC_URL the webhook URLs follow the listen port.
+	if cfg, err = parseConfig([]string{"--addr", ":9000"}, env(), io.Discard); err != nil || cfg.PublicURL != "http://localhost:9000" {
+		t.Errorf("public URL with POSTBACK_ADDR :9000 = %q, %v; want http://localhost:9000", cfg.PublicURL, err)
+	}
 	cfg, err = parseConfig([]string{"--addr", "127.0.0.1:9000", "-postback-public-url", "https://p.example.com/"},
 		env("POSTBACK_ADDR", ":7000", "POSTBACK_META_URL", "http://127.0.0.1:1234/"), io.Discard)
 	if err != nil {
@@ -45,6 +49,9 @@ func TestParseConfig(t *testing.T) {
 		{"backoff", []string{"POSTBACK_RETRY_BACKOFF", "-1s"}, "POSTBACK_RETRY_BACKOFF"},
 		{"empty addr", []string{"POSTBACK_ADDR", " "}, "POSTBACK_ADDR"},
 		{"proxy", []string{"POSTBACK_TRUSTED_PROXIES", "10.0.0.0/8, example.com"}, "POSTBACK_TRUSTED_PROXIES"},
+		{"short API token", []string{"POSTBACK_API_TOKEN", "0123456789abcdef0123456789abcde"}, "POSTBACK_API_TOKEN"},
+		{"short metrics token", []string{"POSTBACK_METRICS_TOKEN", "short"}, "POSTBACK_METRICS_TOKEN"},
+		{"session idle", []string{"POSTBACK_SESSION_IDLE_TIMEOUT", "0"}, "POSTBACK_SESSION_IDLE_TIMEOUT"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,8 +61,64 @@ func TestParseConfig(t *testing.T) {
 			}
 		})
 	}
+	if cfg, err := parseConfig(nil, env("POSTBACK_API_TOKEN", "0123456789abcdef0123456789abcdef"), io.Discard); err != nil || cfg.SessionIdle != 12*time.Hour {
+		t.Errorf("32-character API token: %v; session idle %v, want 12h", err, cfg.SessionIdle)
+	}
 	key := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	if _, err := parseConfig(nil, env("POSTBACK_SECRET_KEY", key, "POSTBACK_DATABASE_URL", "postgres://u@h/db"), io.Discard); err != nil {
 		t.Errorf("hex key with postgres: %v", err)
+	}
+}
+
+// TestUsageAndErrorsHideSecrets runs the program with secrets in the
+// environment and checks that neither -h, a mistyped flag nor a bad
+// value prints them.
+func TestUsageAndErrorsHideSecrets(t *testing.T) {
+	secrets := map[string]string{
+		"POSTBACK_SECRET_KEY":     "c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=",
+		"POSTBACK_API_TOKEN":      "api-token-0123456789abcdef0123456789",
+		"POSTBACK_ADMIN_PASSWORD": "admin-password-do-not-print",
+		"POSTBACK_METRICS_TOKEN":  "metrics-token-0123456789abcdef01234",
+		"POSTBACK_DATABASE_URL":   "postgres://postback:db-password-do-not-print@127.0.0.1:1/postback",
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"-h", []string{"-h"}, nil},
+		{"--help", []string{"serve", "--help"}, nil},
+		{"--bogus", []string{"--bogus"}, nil},
+		{"token create --bogus", []string{"token", "create", "ci", "--bogus"}, nil},
+		{"bad key", nil, map[string]string{"POSTBACK_SECRET_KEY": "not-a-key-but-secret-still"}},
+		{"short API token", nil, map[string]string{"POSTBACK_API_TOKEN": "short-but-secret"}},
+		// Nothing listens on port 1: the driver's error must not carry
+		// the URL's password.
+		{"unreachable database", []string{"migrate"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range secrets {
+				env[k] = v
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			var out, errOut strings.Builder
+			err := run(t.Context(), tt.args, func(k string) string { return env[k] }, &out, &errOut)
+			if err == nil {
+				t.Fatal("run succeeded, want an error")
+			}
+			all := out.String() + errOut.String() + err.Error()
+			t.Logf("error: %v", err)
+			if tt.name == "-h" && !strings.Contains(all, "POSTBACK_API_TOKEN") {
+				t.Errorf("-h shows no usage: %q", all)
+			}
+			for k, v := range env {
+				if strings.Contains(all, v) || (k == "POSTBACK_DATABASE_URL" && strings.Contains(all, "db-password")) {
+					t.Errorf("output shows %s:\n%s", k, all)
+				}
+			}
+		})
 	}
 }

@@ -22,12 +22,13 @@ import (
 	"time"
 
 	"github.com/postbackhq/postback/internal/testutil"
+	"github.com/postbackhq/postback/platforms"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
-	testAPIToken = "e2e-api-token"
+	testAPIToken = "e2e-api-token-0123456789abcdef0123"
 	shopSecret   = "shpss_0123456789abcdef0123456789abcdef"
 	pixelID      = "1234567890"
 	metaToken    = "EAAB-e2e-token"
@@ -65,7 +66,7 @@ func (f *fakeMeta) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		fmt.Fprintf(w, `{"error":{"message":%q,"type":"OAuthException","code":100}}`, msg)
 	}
-	if r.Method != http.MethodPost || r.URL.Path != "/v25.0/"+pixelID+"/events" {
+	if r.Method != http.MethodPost || r.URL.Path != "/"+platforms.DefaultVersion("meta")+"/"+pixelID+"/events" {
 		fail(404, "unexpected "+r.Method+" "+r.URL.Path)
 		return
 	}

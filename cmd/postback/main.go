@@ -6,6 +6,8 @@
 //	postback version   print the version and exit
 //	postback token     create an API token and print it once
 //	postback rotate-key  re-encrypt stored secrets under a new key
+//	postback user reset-password NAME
+//	                   set a user's password, read from the terminal or stdin
 package main
 
 import (
@@ -37,15 +39,20 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := runIO(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "postback:", err)
 		os.Exit(1)
 	}
 }
 
 // run is the whole program, with the operating system passed in so tests
-// can start it.
+// can start it; standard input is empty.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return runIO(ctx, args, getenv, strings.NewReader(""), stdout, stderr)
+}
+
+// runIO is run with standard input (for user reset-password).
+func runIO(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -54,19 +61,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, "postback", version())
 		return nil
-	case "serve", "migrate", "token", "rotate-key":
+	case "serve", "migrate", "token", "user", "rotate-key":
 	case "help":
-		fmt.Fprintln(stdout, "usage: postback [serve|migrate|version|token create NAME|rotate-key] [flags]")
+		fmt.Fprintln(stdout, "usage: postback [serve|migrate|version|token create NAME|user reset-password NAME|rotate-key] [flags]")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, version, token, rotate-key)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, version, token, user, rotate-key)", cmd)
 	}
-	var tokenName string
-	if cmd == "token" {
+	var tokenName, userName string
+	switch cmd {
+	case "token":
 		if len(args) < 2 || args[0] != "create" {
 			return errors.New("usage: postback token create NAME")
 		}
 		tokenName, args = args[1], args[2:]
+	case "user":
+		// The password never comes from the arguments: they show in ps
+		// and in shell history.
+		if len(args) < 2 || args[0] != "reset-password" || strings.HasPrefix(args[1], "-") {
+			return errors.New("usage: postback user reset-password NAME (the password is read from the terminal or stdin)")
+		}
+		userName, args = args[1], args[2:]
+		for _, a := range args {
+			if !strings.HasPrefix(a, "-") {
+				return errors.New("usage: postback user reset-password NAME: the password is never taken from the arguments; pipe it in or type it when asked")
+			}
+		}
 	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
@@ -108,6 +128,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "rotate-key":
 		return rotateKey(ctx, cfg, st, getenv, stdout, log)
+	case "user":
+		return resetPassword(ctx, st, userName, stdin, stdout, stderr)
 	}
 	return serve(ctx, cfg, st, log)
 }
@@ -136,9 +158,14 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	if err := bootstrapAdmin(ctx, cfg, st, log); err != nil {
 		return err
 	}
+	setupFile, err := offerSetup(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
+	reg.MustRegister(web.NewVersionCollector(st, time.Now))
 	httpClient := newHTTPClient()
 	senders := newSenders(cfg, httpClient)
 	routing := delivery.NewRouting(senders)
@@ -155,6 +182,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
 			Notify: worker.Notify, Rejections: rejections, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			SessionIdle: cfg.SessionIdle, OnSetupDone: func() { removeSetupFile(setupFile, log) },
+			MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -165,6 +194,24 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("POSTBACK_ADDR: %v", err)
+	}
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("POSTBACK_METRICS_ADDR: %v", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", web.MetricsHandler(reg, cfg.MetricsToken))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		log.Info("serving metrics", slog.String("addr", mln.Addr().String()))
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("metrics listener stopped", slog.String("error", err.Error()))
+			}
+		}()
+		defer metricsSrv.Close()
 	}
 	log.Info("postback serving", slog.String("addr", ln.Addr().String()), slog.String("database", string(st.Dialect())),
 		slog.String("public_url", cfg.PublicURL), slog.String("version", version()))
@@ -186,6 +233,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		wg.Add(1)
 		go func() { defer wg.Done(); prune(workCtx, st, cfg.Retention, log) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); sweepSessions(workCtx, st, cfg.SessionIdle, log) }()
 	if cfg.DebugAddr != "" {
 		go serveDebug(cfg.DebugAddr, log)
 	}

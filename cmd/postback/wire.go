@@ -26,7 +26,7 @@ func newHTTPClient() *http.Client {
 // used in the API.
 func newSenders(cfg Config, client *http.Client) map[string]platforms.Sender {
 	pc := func(key string) platforms.Config {
-		return platforms.Config{BaseURL: cfg.PlatformURLs[key], Client: client, Now: time.Now}
+		return platforms.Config{BaseURL: cfg.PlatformURLs[key], Client: client, Now: time.Now, Version: version()}
 	}
 	list := []platforms.Sender{
 		platforms.NewMeta(pc("meta")),

@@ -2,7 +2,13 @@
 // registry the caller owns (no global registry).
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the service's counters and histograms.
 type Metrics struct {
@@ -45,4 +51,49 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Webhooks, m.SignatureFailures, m.WebhookSeconds, m.CommitErrors, m.Deliveries, m.SendSeconds, m.BatchSize)
 	return m
+}
+
+// APIVersionSample is one destination's platform API version and the days
+// left until the platform stops serving it.
+type APIVersionSample struct {
+	DestinationID int64
+	Platform      string
+	Version       string
+	DaysLeft      float64
+}
+
+// apiVersions reads the destinations' API versions at scrape time, so the
+// gauge follows settings changes without anyone updating it.
+type apiVersions struct {
+	desc *prometheus.Desc
+	list func(ctx context.Context) ([]APIVersionSample, error)
+}
+
+// NewAPIVersionCollector exports postback_destination_api_version_days_left
+// {destination_id,platform,version} for each sample list returns. A scrape
+// whose list fails reports the error to Prometheus (the scrape shows it)
+// rather than stale values. list gets 5 seconds.
+func NewAPIVersionCollector(list func(ctx context.Context) ([]APIVersionSample, error)) prometheus.Collector {
+	return &apiVersions{
+		desc: prometheus.NewDesc("postback_destination_api_version_days_left",
+			"Days until the platform stops serving the API version a destination speaks (negative once past); only versions with an announced end.",
+			[]string{"destination_id", "platform", "version"}, nil),
+		list: list,
+	}
+}
+
+func (a *apiVersions) Describe(ch chan<- *prometheus.Desc) { ch <- a.desc }
+
+func (a *apiVersions) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	samples, err := a.list(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(a.desc, err)
+		return
+	}
+	for _, s := range samples {
+		ch <- prometheus.MustNewConstMetric(a.desc, prometheus.GaugeValue, s.DaysLeft,
+			strconv.FormatInt(s.DestinationID, 10), s.Platform, s.Version)
+	}
 }
