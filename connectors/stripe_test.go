@@ -789,8 +789,8 @@ func TestStripeParseConversionFields(t *testing.T) {
 			},
 		},
 		{
-			name: "payment intent with a user agent in metadata is a website purchase",
-			body: stripeEdit(t, "payment_intent_succeeded", func(_, o map[string]any) { stripeMeta(o)["user_agent"] = "Mozilla/5.0" }),
+			name:  "payment intent with a user agent in metadata is a website purchase",
+			body:  stripeEdit(t, "payment_intent_succeeded", func(_, o map[string]any) { stripeMeta(o)["user_agent"] = "Mozilla/5.0" }),
 			check: func(c *mapping.Conversion) (any, any) { return c.Channel, mapping.ChannelWebsite },
 		},
 		{

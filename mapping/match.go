@@ -42,7 +42,7 @@ func (m Match) Score() Match {
 	if m.ClickID || m.FBC {
 		q += weightClickID
 	} else {
-		advice = append(advice, "no click id: add the click-id snippet to the storefront so landing-page click ids reach the order")
+		advice = append(advice, "no click id: add Postback's script (or the Shopify custom pixel) so landing-page click ids reach the order")
 	}
 	if m.Email {
 		q += weightEmail
@@ -66,7 +66,7 @@ func (m Match) Score() Match {
 	if m.IP && m.UserAgent {
 		q += weightIPAndUA
 	} else {
-		advice = append(advice, "no browser IP and user agent: orders created outside the storefront lack them")
+		advice = append(advice, "no browser IP and user agent: add Postback's script (or the Shopify custom pixel) so the browser's context joins the order")
 	}
 	if q > 10 {
 		q = 10

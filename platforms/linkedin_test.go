@@ -347,7 +347,7 @@ func TestLinkedInSendPayload(t *testing.T) {
 	if diff := cmp.Diff(pg, sent); diff != "" {
 		t.Errorf("payload of result 1 differs from what LinkedIn got (-sent +payload):\n%s", diff)
 	}
-	wantMatch := mapping.Match{Email: true, ClickID: true, Name: true}.Score()
+	wantMatch := advise("linkedin", "LinkedIn", mapping.Match{Email: true, ClickID: true, Name: true}.Score(), convs["full"])
 	if diff := cmp.Diff(wantMatch, results[0].Match); diff != "" {
 		t.Errorf("full: match (-want +got):\n%s", diff)
 	}

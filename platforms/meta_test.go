@@ -689,7 +689,7 @@ func TestMetaMatch(t *testing.T) {
 			if res[0].Err != nil {
 				t.Fatalf("Send: %v", res[0].Err)
 			}
-			want := tt.want.Score()
+			want := advise("meta", "Meta", tt.want.Score(), convs[tt.conv])
 			want.Reported = "event_time is 2 hours ago"
 			if diff := cmp.Diff(want, res[0].Match); diff != "" {
 				t.Errorf("Match mismatch (-want +got):\n%s", diff)

@@ -262,7 +262,7 @@ func TestMicrosoftSendPayload(t *testing.T) {
 	if diff := cmp.Diff(phone, sent); diff != "" {
 		t.Errorf("payload of result 1 differs from what Microsoft got (-sent +payload):\n%s", diff)
 	}
-	wantMatch := mapping.Match{ClickID: true, Email: true, Phone: true, IP: true, UserAgent: true}.Score()
+	wantMatch := advise("microsoft", "Microsoft", mapping.Match{ClickID: true, Email: true, Phone: true, IP: true, UserAgent: true}.Score(), convs["full"])
 	if diff := cmp.Diff(wantMatch, res[0].Match); diff != "" {
 		t.Errorf("full match (-want +got):\n%s", diff)
 	}

@@ -299,7 +299,7 @@ func TestRedditSendSuccess(t *testing.T) {
 				if !jsonEqual(t, r.Payload, events[i]) {
 					t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, events[i])
 				}
-				if diff := cmp.Diff(wantMatch[names[i]].Score(), r.Match); diff != "" {
+				if diff := cmp.Diff(advise("reddit", "Reddit", wantMatch[names[i]].Score(), convs[i]), r.Match); diff != "" {
 					t.Errorf("%s: Match (-want +got):\n%s", names[i], diff)
 				}
 				if seen[0].ids[i] != convs[i].EventID {

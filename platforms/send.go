@@ -168,7 +168,11 @@ func deliver(ctx context.Context, cfg Config, sp spec, d Destination, convs []ma
 		if tooOld(c, sp.maxAge, now) {
 			return nil, mapping.Match{}, nil // prepare fails it for its age
 		}
-		return sp.build(c, now)
+		ev, m, err := sp.build(c, now)
+		if err == nil {
+			m = advise(sp.name, sp.title, m, c)
+		}
+		return ev, m, err
 	}
 	results, ready, events := prepare(convs, now, sp.maxAge, sp.title, build)
 	sendBuilt(ctx, cfg, sp, d, fields, results, ready, events)

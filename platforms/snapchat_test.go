@@ -241,7 +241,7 @@ func TestSnapchatSendSuccess(t *testing.T) {
 		if !jsonEqual(t, r.Payload, sent.Data[i]) {
 			t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, sent.Data[i])
 		}
-		if diff := cmp.Diff(wantMatch[names[i]].Score(), r.Match); diff != "" {
+		if diff := cmp.Diff(advise("snapchat", "Snapchat", wantMatch[names[i]].Score(), convs[i]), r.Match); diff != "" {
 			t.Errorf("%s: Match (-want +got):\n%s", names[i], diff)
 		}
 		if got := seen[0].req.Data[i].ActionSource; got != wantSource[names[i]] {

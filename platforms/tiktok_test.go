@@ -252,7 +252,7 @@ func TestTikTokSendSuccess(t *testing.T) {
 		if !jsonEqual(t, r.Payload, sent.Data[i]) {
 			t.Errorf("%s: Payload = %s, want the sent event %s", names[i], r.Payload, sent.Data[i])
 		}
-		want := wantMatch[names[i]].Score()
+		want := advise("tiktok", "TikTok", wantMatch[names[i]].Score(), convs[i])
 		got := r.Match
 		got.Reported = ""
 		if diff := cmp.Diff(want, got); diff != "" {

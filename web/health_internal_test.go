@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/postbackhq/postback/mapping"
 )
 
 func TestWebhookURLWarning(t *testing.T) {
@@ -41,5 +43,33 @@ func TestQuietAfterAndSpans(t *testing.T) {
 		if got := fmtSpan(d); got != want {
 			t.Errorf("fmtSpan(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestIdentifiersNotUsedByThePlatform(t *testing.T) {
+	m := &mapping.Match{ClickID: true, Email: true, IP: true}
+	state := func(platform string) map[string]string {
+		out := map[string]string{}
+		for _, id := range identifiersOf(m, platform) {
+			switch {
+			case id.Unused:
+				out[id.Label] = "unused"
+			case id.Present:
+				out[id.Label] = "sent"
+			default:
+				out[id.Label] = "missing"
+			}
+		}
+		return out
+	}
+	g := state("google_ads")
+	if g["IP address"] != "unused" || g["User agent"] != "unused" || g["Email"] != "sent" || g["Phone"] != "missing" || g["Browser id (fbp)"] != "" {
+		t.Errorf("google_ads identifiers = %v; want IP and user agent not used, email sent, phone missing, no fbp", g)
+	}
+	if mt := state("meta"); mt["IP address"] != "sent" || mt["User agent"] != "missing" || mt["Browser id (fbp)"] != "missing" {
+		t.Errorf("meta identifiers = %v", mt)
+	}
+	if ev := state(""); ev["Phone"] != "missing" || ev["Browser id (fbp)"] != "missing" {
+		t.Errorf("event identifiers = %v", ev)
 	}
 }

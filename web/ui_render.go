@@ -19,6 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/platforms"
 )
 
 // uiFS holds the admin UI's templates and its one stylesheet and script.
@@ -245,20 +246,32 @@ func sourceLabel(s any) string {
 type identifier struct {
 	Label   string
 	Present bool
+	// Unused says the platform does not take this identifier at all:
+	// shown grey as "not used by this platform", never as missing.
+	Unused bool
 }
 
 // identifiersOf lists a match's identifiers in the order platforms value
-// them; browser ids only where they apply (Meta, and the event itself).
+// them. For a platform, each is sent, missing (the platform takes it but
+// the order lacked it) or not used by the platform; for the event itself
+// (platform ""), present or missing.
 func identifiersOf(m *mapping.Match, platform string) []identifier {
 	if m == nil {
 		return nil
 	}
-	out := []identifier{
-		{"Click id", m.ClickID}, {"Email", m.Email}, {"Phone", m.Phone}, {"Name", m.Name}, {"Address", m.Address},
-		{"Customer id", m.ExternalID}, {"IP address", m.IP}, {"User agent", m.UserAgent},
+	all := mapping.Match{ClickID: true, Email: true, Phone: true, Name: true, Address: true, ExternalID: true,
+		IP: true, UserAgent: true, FBP: true, FBC: true}
+	takes, known := platforms.Takes(platform)
+	if !known {
+		takes = all
 	}
-	if platform == "" || platform == "meta" {
-		out = append(out, identifier{"Browser id (fbp)", m.FBP}, identifier{"Click cookie (fbc)", m.FBC})
+	out := []identifier{
+		{"Click id", m.ClickID, !takes.ClickID}, {"Email", m.Email, !takes.Email}, {"Phone", m.Phone, !takes.Phone},
+		{"Name", m.Name, !takes.Name}, {"Address", m.Address, !takes.Address},
+		{"Customer id", m.ExternalID, !takes.ExternalID}, {"IP address", m.IP, !takes.IP}, {"User agent", m.UserAgent, !takes.UserAgent},
+	}
+	if platform == "" || takes.FBP {
+		out = append(out, identifier{"Browser id (fbp)", m.FBP, false}, identifier{"Click cookie (fbc)", m.FBC, false})
 	}
 	return out
 }

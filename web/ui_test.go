@@ -767,7 +767,7 @@ func TestUIEvents(t *testing.T) {
 
 	detail := b.get(t, fmt.Sprintf("/admin/events/%d", accepted))
 	mustContain(t, "accepted event", detail.body, "Webhook received", "Mapped to a conversion", "Purchase 10.5 USD",
-		"fake", "(not sent yet)", "Canonical conversion", "a@example.com", "Match quality", "no click id: add the click-id snippet",
+		"fake", "(not sent yet)", "Canonical conversion", "a@example.com", "Match quality", "no click id: add Postback&#39;s script",
 		"Redeliver", "Raw webhook body", "&#34;order&#34;: &#34;9001&#34;")
 	mustContain(t, "ignored event", b.get(t, fmt.Sprintf("/admin/events/%d", ignored)).body, "Why it was ignored", "not paid")
 	errPage := b.get(t, fmt.Sprintf("/admin/events/%d", broken))
