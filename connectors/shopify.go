@@ -277,6 +277,10 @@ func shopifyConversion(o *shopifyOrder, shopDomain string, rules mapping.ShopRul
 		OrderID:   id,
 		OrderName: o.Name,
 		Test:      o.Test,
+		// The checkout token is what the Web Pixels checkout_completed event
+		// also carries (event.data.checkout.token), so a browser beacon can
+		// name this order.
+		OrderRef: strings.TrimSpace(o.CheckoutToken),
 	}
 	var err error
 	if c.EventTime, err = shopifyEventTime(o, rules.Trigger); err != nil {
@@ -297,6 +301,7 @@ func shopifyConversion(o *shopifyOrder, shopDomain string, rules mapping.ShopRul
 		return nil, nil, err
 	}
 	shopifyClickIDs(o, &c.ClickIDs, rules.AttributeNames)
+	notes = append(notes, c.ClickIDs.DropMalformedBrowserIDs()...)
 	c.ClientIP = strings.TrimSpace(o.BrowserIP)
 	if c.ClientIP == "" {
 		c.ClientIP = strings.TrimSpace(o.ClientDetails.BrowserIP)
@@ -725,6 +730,7 @@ type shopifyOrder struct {
 	FulfillmentStatus     string             `json:"fulfillment_status"`
 	CancelledAt           string             `json:"cancelled_at"`
 	Test                  bool               `json:"test"`
+	CheckoutToken         string             `json:"checkout_token"`
 	CreatedAt             string             `json:"created_at"`
 	ProcessedAt           string             `json:"processed_at"`
 	UpdatedAt             string             `json:"updated_at"`

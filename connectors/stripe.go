@@ -846,9 +846,15 @@ func stripeConvert(w *mapping.Webhook, ev stripeEvent, o stripeOrder, rules mapp
 		UserAgent: stripeLookup(meta, stripeUserAgentKeys),
 		Test:      !ev.Livemode,
 	}
+	if strings.HasPrefix(o.id, "cs_") {
+		// The Checkout Session id is on the success page's URL
+		// ({CHECKOUT_SESSION_ID}), so the browser's beacon can name it.
+		c.OrderRef = o.id
+	}
 	notes := []string{o.note}
 	notes = append(notes, stripeAttribution(c, meta, rules)...)
 	stripeWhere(c, o, meta)
+	notes = append(notes, c.ClickIDs.DropMalformedBrowserIDs()...)
 	var userNote string
 	c.User, userNote = o.buyer.user(meta)
 	notes = append(notes, userNote)

@@ -893,14 +893,14 @@ func TestStripeParseConversionFields(t *testing.T) {
 			body: stripeEdit(t, "payment_intent_succeeded", func(_, o map[string]any) {
 				m := stripeMeta(o)
 				for k, v := range map[string]string{"gbraid": "gb1", "wbraid": "wb1", "ttclid": "tt1", "msclkid": "ms1",
-					"rdt_cid": "rd1", "li_fat_id": "li1", "epik": "ep1", "ScCid": "sc1", "_fbp": "fb.1.1.2", "_fbc": "fb.1.1.x", "ttp": "ttp1"} {
+					"rdt_cid": "rd1", "li_fat_id": "li1", "epik": "ep1", "ScCid": "sc1", "_fbp": "fb.1.1.2", "_fbc": "fb.1.1715696012345.x", "ttp": "ttp1"} {
 					m[k] = v
 				}
 			}),
 			check: func(c *mapping.Conversion) (any, any) {
 				k := c.ClickIDs
 				return []string{k.GCLID, k.GBRAID, k.WBRAID, k.TTCLID, k.MSCLKID, k.RDTCID, k.LiFatID, k.EPIK, k.ScCID, k.FBP, k.FBC, k.TTP},
-					[]string{"Cj0KCQjwStripeExampleGclid-PI_BwE", "gb1", "wb1", "tt1", "ms1", "rd1", "li1", "ep1", "sc1", "fb.1.1.2", "fb.1.1.x", "ttp1"}
+					[]string{"Cj0KCQjwStripeExampleGclid-PI_BwE", "gb1", "wb1", "tt1", "ms1", "rd1", "li1", "ep1", "sc1", "fb.1.1.2", "fb.1.1715696012345.x", "ttp1"}
 			},
 		},
 		{

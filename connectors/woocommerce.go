@@ -426,6 +426,7 @@ type wooOrder struct {
 	Status        string             `json:"status"`
 	Currency      string             `json:"currency"`
 	Number        wooText            `json:"number"`
+	OrderKey      string             `json:"order_key"`
 	Total         wooDecimal         `json:"total"`
 	TotalTax      wooDecimal         `json:"total_tax"`
 	ShippingTotal wooDecimal         `json:"shipping_total"`
@@ -630,6 +631,9 @@ func (o *wooOrder) conversion(at time.Time, attr wooAttr, rules mapping.ShopRule
 		ClientIP:  strings.TrimSpace(o.CustomerIP),
 		UserAgent: strings.TrimSpace(o.UserAgent),
 		ClickTime: wooFirst(attr.start, o.DateCreated.t),
+		// The order key (wc_order_…) is on the thank-you page's URL, so the
+		// browser knows it and a stranger does not.
+		OrderRef: strings.TrimSpace(o.OrderKey),
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = attr.userAgent
@@ -649,6 +653,7 @@ func (o *wooOrder) conversion(at time.Time, attr wooAttr, rules mapping.ShopRule
 
 	var notes []string
 	c.User, notes = o.user()
+	notes = append(notes, c.ClickIDs.DropMalformedBrowserIDs()...)
 	return c, strings.Join(notes, "; "), nil
 }
 

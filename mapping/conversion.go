@@ -74,6 +74,16 @@ type Conversion struct {
 
 	User User `json:"user"`
 
+	// OrderRef is what the buyer's browser also knows of the order and a
+	// stranger cannot guess (Shopify checkout token, WooCommerce order key,
+	// Stripe Checkout Session id); a browser beacon names it.
+	OrderRef string `json:"order_ref,omitempty"`
+	// BeaconJoined says a beacon from the buyer's browser added its context
+	// (user agent, IP, page URL, cookies, click ids) to this conversion.
+	BeaconJoined bool `json:"beacon_joined,omitempty"`
+	// Consent is the consent state the browser reported, nil when unknown.
+	Consent *Consent `json:"consent,omitempty"`
+
 	// Test marks test orders (Shopify test: true, Stripe livemode: false);
 	// they go only to destinations in test mode.
 	Test bool `json:"test,omitempty"`

@@ -44,6 +44,14 @@ type Incoming struct {
 	ParseError string
 	Body       []byte
 	ReceivedAt time.Time
+	// BeaconHold is how long the conversion waits for its browser beacon
+	// when none has come yet; the caller sets it for shops that use the
+	// storefront script, and 0 sends at once.
+	BeaconHold time.Duration
+	// UsesScript says the shop's storefront script sent a beacon recently;
+	// only then is a beacon looked for, so shops without the script pay
+	// nothing for it.
+	UsesScript bool
 }
 
 // Committed is what became of an Incoming.

@@ -153,6 +153,10 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 		for i := range ps {
 			ps[i].route(dests[ps[i].in.ShopID], routing)
 		}
+		joined, err := joinBeacons(tx, ps, ps[0].in.ReceivedAt)
+		if err != nil {
+			return err
+		}
 		if err := insertEvents(tx, ps); err != nil {
 			return err
 		}
@@ -163,6 +167,9 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 			return err
 		}
 		if err := insertDeliveries(tx, ps, routing); err != nil {
+			return err
+		}
+		if err := holdForBeacons(tx, ps, joined); err != nil {
 			return err
 		}
 		return s.commitRefunds(tx, ps, dests, routing)

@@ -30,6 +30,12 @@ type Shop struct {
 	// StripeAPIKey is an optional restricted key used to fetch what Stripe
 	// webhooks lack (line items).
 	StripeAPIKey string
+	// PublicID names the shop to its storefront script and browser
+	// beacons; unlike WebhookKey it is public.
+	PublicID string
+	// ScriptSeenAt is when the shop's storefront script last sent a beacon
+	// (to the hour), zero if never.
+	ScriptSeenAt time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	// SealError says why a stored secret of this shop cannot be decrypted
@@ -59,8 +65,10 @@ type shopRow struct {
 	ConversionTrigger       string
 	Rules                   string
 	StripeAPIKey            []byte `gorm:"column:stripe_api_key"`
-	CreatedAt               int64  `gorm:"autoCreateTime:false"`
-	UpdatedAt               int64  `gorm:"autoUpdateTime:false"`
+	PublicID                string
+	ScriptSeenAt            int64
+	CreatedAt               int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt               int64 `gorm:"autoUpdateTime:false"`
 }
 
 func (shopRow) TableName() string { return "shops" }
@@ -84,7 +92,7 @@ func (s *Store) shopToRow(sh Shop) (shopRow, error) {
 	}
 	r := shopRow{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), WebhookKey: sh.WebhookKey,
-		ConversionTrigger: string(trigger), Rules: string(rj),
+		ConversionTrigger: string(trigger), Rules: string(rj), PublicID: sh.PublicID, ScriptSeenAt: ms(sh.ScriptSeenAt),
 		PreviousSecretExpiresAt: ms(sh.PreviousSecretExpiresAt),
 		CreatedAt:               ms(sh.CreatedAt), UpdatedAt: ms(sh.UpdatedAt),
 	}
@@ -117,6 +125,7 @@ func (s *Store) sealShop(r *shopRow, sh Shop) error {
 func (s *Store) rowToShop(r shopRow) (Shop, error) {
 	sh := Shop{
 		ID: r.ID, Name: r.Name, Source: mapping.Source(r.Source), WebhookKey: r.WebhookKey,
+		PublicID: r.PublicID, ScriptSeenAt: fromMS(r.ScriptSeenAt),
 		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 	}
 	if r.Rules != "" {
@@ -158,6 +167,13 @@ func (s *Store) CreateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 			return Shop{}, err
 		}
 		sh.WebhookKey = k
+	}
+	if sh.PublicID == "" {
+		id, err := NewPublicID()
+		if err != nil {
+			return Shop{}, err
+		}
+		sh.PublicID = id
 	}
 	sh.CreatedAt, sh.UpdatedAt = now, now
 	sh.ID = 0
@@ -239,7 +255,7 @@ func (s *Store) UpdateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 	err = s.exec(ctx, func(db *gormDB) error {
 		// A secret that did not open is kept as stored unless replaced: it
 		// may open again under the right key.
-		omit := []string{"id", "created_at"}
+		omit := []string{"id", "created_at", "public_id", "script_seen_at"}
 		for _, c := range sh.sealFailed {
 			if !sh.replaces(c) {
 				omit = append(omit, c)

@@ -30,6 +30,8 @@ type shopJSON struct {
 	Source                   string `json:"source"`
 	Trigger                  string `json:"trigger"`
 	WebhookURL               string `json:"webhook_url"`
+	PublicID                 string `json:"public_id"`
+	ScriptTag                string `json:"script_tag"`
 	SigningSecretSet         bool   `json:"signing_secret_set"`
 	PreviousSigningSecretSet bool   `json:"previous_signing_secret_set"`
 	// PreviousSigningSecretExpiresAt is when the previous secret stops
@@ -81,7 +83,7 @@ func toShopJSON(publicURL string, sh store.Shop, now time.Time) shopJSON {
 	}
 	return shopJSON{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), Trigger: string(r.Trigger),
-		WebhookURL: WebhookURL(publicURL, sh), SigningSecretSet: sh.SigningSecret != "",
+		WebhookURL: WebhookURL(publicURL, sh), PublicID: sh.PublicID, ScriptTag: ScriptTag(publicURL, sh), SigningSecretSet: sh.SigningSecret != "",
 		PreviousSigningSecretSet: sh.PreviousSecretActive(now), PreviousSigningSecretExpiresAt: expires,
 		StripeAPIKeySet: sh.StripeAPIKey != "", SecretsError: sh.SealError,
 		Settings: shopSettings{

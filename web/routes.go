@@ -19,6 +19,11 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 
 	r.POST("/webhooks/:source/:key", handleWebhook(cfg, shops))
 
+	r.GET("/js/postback.js", handleScript(loadScript()))
+	beacons := newIPLimiter(cfg.BeaconRate, cfg.BeaconBurst, 100_000)
+	r.POST("/collect/:public_id", handleCollect(cfg, beacons))
+	r.OPTIONS("/collect/:public_id", handleCollectPreflight())
+
 	api := r.Group("/api/v1", requireToken(cfg, newAPIGuard()))
 	api.POST("/shops", handleShopCreate(cfg))
 	api.GET("/shops", handleShopList(cfg))
@@ -31,6 +36,7 @@ func addRoutes(r *gin.Engine, cfg Config, shops *shopCache) {
 	api.PATCH("/destinations/:id", handleDestinationUpdate(cfg))
 	api.DELETE("/destinations/:id", handleDestinationDelete(cfg))
 	api.POST("/destinations/:id/dry-run", handleDestinationDryRun(cfg))
+	api.GET("/destinations/:id/quality", handleDestinationQuality(cfg))
 	api.GET("/events", handleEventList(cfg))
 	api.GET("/events/:id", handleEventGet(cfg))
 	api.POST("/events/:id/redeliver", handleEventRedeliver(cfg))

@@ -68,6 +68,14 @@ type Config struct {
 	// ShopCacheTTL is how long a shop looked up by webhook key is reused
 	// (default 5 s); changes made on another replica apply after it.
 	ShopCacheTTL time.Duration
+	// BeaconHold is how long a conversion of a shop that uses the
+	// storefront script waits for its browser beacon (POSTBACK_BEACON_HOLD);
+	// 0 disables the wait.
+	BeaconHold time.Duration
+	// BeaconRate and BeaconBurst limit beacons per client address
+	// (default 5 a second, bursts of 40).
+	BeaconRate  float64
+	BeaconBurst int
 }
 
 // NewServer builds the HTTP handler.
@@ -89,6 +97,12 @@ func NewServer(cfg Config) http.Handler {
 	}
 	if cfg.ShopCacheTTL <= 0 {
 		cfg.ShopCacheTTL = 5 * time.Second
+	}
+	if cfg.BeaconRate <= 0 {
+		cfg.BeaconRate = 5
+	}
+	if cfg.BeaconBurst <= 0 {
+		cfg.BeaconBurst = 40
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	gin.SetMode(gin.ReleaseMode)

@@ -54,6 +54,7 @@ func addUIRoutes(r *gin.Engine, cfg Config, shops *shopCache) gin.HandlerFunc {
 	admin.POST("/destinations/:id/delete", handleUIDestinationDelete(cfg, v))
 	admin.POST("/destinations/:id/test", handleUIDestinationTest(cfg, v))
 	admin.GET("/destinations/:id/dry-run", handleUIDestinationDryRun(cfg, v))
+	admin.POST("/destinations/:id/quality", handleUIQualityRefresh(cfg, v))
 
 	admin.GET("/events", handleUIEventList(cfg, v))
 	admin.GET("/events/rows", handleUIEventRows(cfg, v))

@@ -41,6 +41,9 @@ type dashboardPage struct {
 	// VersionWarnings lists destinations whose API version ends soon or
 	// has ended.
 	VersionWarnings []versionWarning
+	// Verdicts are the platforms' own match-quality scores, beside our
+	// estimate per destination.
+	Verdicts []verdictRow
 }
 
 // versionWarning is one destination's API version warning.
@@ -208,6 +211,7 @@ func handleUIDashboard(cfg Config, v *views) gin.HandlerFunc {
 				p.Platforms = platformRows(st)
 			}
 		}
+		p.Verdicts = verdictRows(c.Request.Context(), cfg)
 		v.render(c, http.StatusOK, "dashboard", p)
 	}
 }

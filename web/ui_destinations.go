@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -168,6 +169,10 @@ type destinationPage struct {
 	Test             *testResult
 	Platforms        []platformChoice
 	Created          bool
+	// Quality is our estimate beside the platform's verdict (destination
+	// page only).
+	Quality      *qualityJSON
+	QualityError string
 }
 
 // testResult is a test event's outcome as the destination page shows it.
@@ -301,7 +306,16 @@ func handleUIDestination(cfg Config, v *views) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		v.render(c, http.StatusOK, "destination", destinationPageFor(c, cfg, d, sh))
+		p := destinationPageFor(c, cfg, d, sh)
+		if q, err := destinationQuality(c.Request.Context(), cfg, d); err == nil {
+			p.Quality = &q
+		} else {
+			cfg.Log.WarnContext(c.Request.Context(), "destination quality", slog.Int64("destination_id", d.ID), slog.String("error", err.Error()))
+		}
+		if c.Query("msg") == "quality-failed" {
+			p.QualityError = "The platform did not answer; try again later."
+		}
+		v.render(c, http.StatusOK, "destination", p)
 	}
 }
 

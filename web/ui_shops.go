@@ -290,6 +290,7 @@ type shopPage struct {
 	// URLWarning says why a store cannot reach the webhook URL (a local or
 	// private address) or should not use it (plain http); empty when fine.
 	URLWarning string
+	Capture    captureView
 }
 
 type rejectionView struct {
@@ -395,6 +396,7 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 				p.Problems = append(p.Problems, pr)
 			}
 		}
+		p.Capture = viewCapture(cfg, sh, ds, c.QueryArray("pixel"))
 		v.render(c, http.StatusOK, "shop", p)
 	}
 }

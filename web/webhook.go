@@ -70,6 +70,8 @@ func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
 			return
 		}
 		in := store.Incoming{ShopID: shop.ID, Source: source, Body: body, ReceivedAt: cfg.Now().UTC()}
+		in.UsesScript = usesScript(shop, in.ReceivedAt)
+		in.BeaconHold = beaconHold(cfg, shop, in.ReceivedAt)
 		wh, err := conn.Parse(h, body, shop.Rules)
 		if err != nil {
 			in.ParseError = err.Error()

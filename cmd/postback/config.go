@@ -44,6 +44,10 @@ type Config struct {
 	// Retention is how long finished events are kept; 0 keeps them.
 	Retention time.Duration
 	retention string
+	// BeaconHold is how long a conversion waits for its browser beacon
+	// when the shop uses the storefront script; 0 disables.
+	BeaconHold time.Duration
+	beaconHold string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
 	// MetricsToken, when set, is required as a bearer token for /metrics.
@@ -104,6 +108,7 @@ func settings() []setting {
 		{env: "POSTBACK_DEBUG_ADDR", help: "if set, serve pprof profiles on this address (e.g. 127.0.0.1:6060)", field: func(c *Config) *string { return &c.DebugAddr }},
 		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
+		{env: "POSTBACK_BEACON_HOLD", def: "15s", help: "how long a conversion waits for its browser beacon when the shop uses the script; 0 disables", field: func(c *Config) *string { return &c.beaconHold }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
 	}
 	for _, p := range platformURLs {
@@ -219,6 +224,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.RetryMaxBackoff, err = time.ParseDuration(cfg.retryMaxBackoff); err != nil || cfg.RetryMaxBackoff < cfg.RetryBackoff {
 		return Config{}, errors.New("POSTBACK_RETRY_MAX_BACKOFF: must be a duration no shorter than POSTBACK_RETRY_BACKOFF")
+	}
+	if cfg.BeaconHold, err = parseDays(cfg.beaconHold); err != nil || cfg.BeaconHold < 0 || cfg.BeaconHold > 10*time.Minute {
+		return Config{}, errors.New("POSTBACK_BEACON_HOLD: must be a duration from 0 to 10m, such as 15s")
 	}
 	return cfg, nil
 }

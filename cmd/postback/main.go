@@ -184,6 +184,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 			Notify: worker.Notify, Rejections: rejections, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 			SessionIdle: cfg.SessionIdle, OnSetupDone: func() { removeSetupFile(setupFile, log) },
 			MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
+			BeaconHold: cfg.BeaconHold,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -235,6 +236,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); sweepSessions(workCtx, st, cfg.SessionIdle, log) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); purgeBeacons(workCtx, st, log) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); pollQuality(workCtx, st, senders, log) }()
 	if cfg.DebugAddr != "" {
 		go serveDebug(cfg.DebugAddr, log)
 	}

@@ -19,6 +19,7 @@ type Metrics struct {
 	Deliveries        *prometheus.CounterVec   // platform, outcome
 	SendSeconds       *prometheus.HistogramVec // platform
 	BatchSize         *prometheus.HistogramVec // platform
+	Beacons           *prometheus.CounterVec   // outcome
 }
 
 // New registers the metrics on reg.
@@ -49,7 +50,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{1, 5, 10, 50, 100, 250, 500, 1000, 2000},
 		}, []string{"platform"}),
 	}
-	reg.MustRegister(m.Webhooks, m.SignatureFailures, m.WebhookSeconds, m.CommitErrors, m.Deliveries, m.SendSeconds, m.BatchSize)
+	m.Beacons = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "postback_beacons_total",
+		Help: "Browser beacons by outcome (stored, joined, duplicate, too_late, bad_request, too_large, unknown_shop, rate_limited).",
+	}, []string{"outcome"})
+	reg.MustRegister(m.Webhooks, m.SignatureFailures, m.WebhookSeconds, m.CommitErrors, m.Deliveries, m.SendSeconds, m.BatchSize, m.Beacons)
 	return m
 }
 
