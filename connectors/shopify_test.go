@@ -10,10 +10,12 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/google/go-cmp/cmp"
 	"github.com/shopspring/decimal"
 
@@ -1149,4 +1151,50 @@ func BenchmarkShopifyVerifyParse(b *testing.B) {
 			b.Fatalf("Parse = %v, %v", w.Outcome, err)
 		}
 	}
+}
+
+// FuzzShopifyDecodeAgrees checks the decoder Shopify bodies go through
+// (encoding/json's API on the json/v2 engine) against encoding/json
+// itself: the same bodies fail, and the rest decode to the same order.
+// Seeds cover what differs between the engines when misconfigured: case
+// and underscore folding of names, duplicate names, invalid UTF-8,
+// escapes, numbers in strings, nulls, and odd attribute values.
+func FuzzShopifyDecodeAgrees(f *testing.F) {
+	for _, name := range []string{"orders_paid.json", "orders_create_pending.json", "orders_fulfilled.json", "refunds_create.json"} {
+		f.Add(fixture(f, "shopify", name))
+	}
+	for _, s := range []string{
+		`{"ID":1,"Total_Price":"2.00","CURRENCY":"usd"}`,
+		`{"id":1,"totalprice":"3","total-price":"4","total_price":"5"}`,
+		`{"id":1,"id":2,"total_price":"1","total_price":"9"}`,
+		"{\"id\":1,\"email\":\"a\xffb@example.com\",\"name\":\"\\ud800\"}",
+		`{"id":1,"note_attributes":[{"name":"_fbc","value":12},{"name":"x","value":true},{"name":"y","value":{"a":1}},{"name":"z","value":"a\"b"}]}`,
+		`{"id":"1","total_price":2}`,
+		`{"id":1.5}`,
+		`{"id":null,"customer":null,"line_items":null,"test":null}`,
+		`{"id":1,"line_items":[{"price":"1","quantity":1e3}]}`,
+		`{"id":1,"customer":{"ſ":1,"K":2}}`,
+		`[1,2]`,
+		`{"id":1}  `,
+		`{"id":1} {}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var want, got shopifyOrder
+		werr := json.Unmarshal(body, &want)
+		gerr := jsonv1.Unmarshal(body, &got)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("encoding/json error %v, ours %v", werr, gerr)
+		}
+		if werr == nil && !reflect.DeepEqual(want, got) {
+			t.Fatalf("decoded differently:\nencoding/json %+v\nours          %+v", want, got)
+		}
+		var wantR, gotR shopifyRefund
+		werr = json.Unmarshal(body, &wantR)
+		gerr = jsonv1.Unmarshal(body, &gotR)
+		if (werr == nil) != (gerr == nil) || (werr == nil && !reflect.DeepEqual(wantR, gotR)) {
+			t.Fatalf("refund: encoding/json %+v (%v), ours %+v (%v)", wantR, werr, gotR, gerr)
+		}
+	})
 }

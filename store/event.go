@@ -199,7 +199,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 		return out, nil
 	}
 	var drows []deliveryRow
-	if err := s.rdb.WithContext(ctx).Omit("payload", "response").Where("event_id IN ?", ids).Order("id").Find(&drows).Error; err != nil {
+	if err := s.rdb.WithContext(ctx).Omit("payload", "response", "packed").Where("event_id IN ?", ids).Order("id").Find(&drows).Error; err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	byEvent := map[int64][]Delivery{}
@@ -222,7 +222,9 @@ func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	e.Body = r.Body
+	if e.Body, err = bodyOf(r.Body, r.BodyCodec); err != nil {
+		return Event{}, fmt.Errorf("event %d body: %w", id, err)
+	}
 	var drows []deliveryRow
 	if err := s.rdb.WithContext(ctx).Where("event_id = ?", id).Order("id").Find(&drows).Error; err != nil {
 		return Event{}, err
@@ -236,8 +238,16 @@ func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
 		if err := s.rdb.WithContext(ctx).Where("delivery_id IN ?", ids).Order("delivery_id, attempt, id").Find(&arows).Error; err != nil {
 			return Event{}, err
 		}
+		if err := unpackAttempts(s.rdb.WithContext(ctx), ids, arows); err != nil {
+			return Event{}, fmt.Errorf("event %d attempts: %w", id, err)
+		}
 	}
 	for _, d := range drows {
+		if d.Payload == "" && d.Response == "" && len(d.Packed) > 0 {
+			if d.Payload, d.Response, err = unpack(d.Packed); err != nil {
+				return Event{}, fmt.Errorf("delivery %d: %w", d.ID, err)
+			}
+		}
 		del := rowToDelivery(d)
 		for _, a := range arows {
 			if a.DeliveryID == d.ID {

@@ -101,6 +101,8 @@ type eventRow struct {
 	// Duplicates counts replays of this event that were not stored again.
 	Duplicates      int64
 	LastDuplicateAt int64
+	// BodyCodec says how Body is stored (codecRaw, codecZstd, codecKept).
+	BodyCodec int
 }
 
 func (eventRow) TableName() string { return "events" }
@@ -129,6 +131,9 @@ type deliveryRow struct {
 	MatchInfo     string
 	CreatedAt     int64 `gorm:"autoCreateTime:false"`
 	UpdatedAt     int64 `gorm:"autoUpdateTime:false"`
+	// Packed holds Payload and Response, compressed, once the delivery
+	// finished and the compactor emptied them.
+	Packed []byte
 }
 
 func (deliveryRow) TableName() string { return "deliveries" }

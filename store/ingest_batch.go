@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -46,6 +47,7 @@ type pending struct {
 
 // prepareIncoming marshals an Incoming into its event row.
 func prepareIncoming(in *Incoming) (pending, error) {
+	sanitizeIncoming(in)
 	w := in.Webhook
 	p := pending{in: in}
 	ev := eventRow{
@@ -163,6 +165,9 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 		if err := countReplays(tx, ps); err != nil {
 			return err
 		}
+		if err := insertSearchTerms(tx, ps); err != nil {
+			return err
+		}
 		if err := s.claimKeys(tx, ps); err != nil {
 			return err
 		}
@@ -182,6 +187,50 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 		out[i] = ps[i].res
 	}
 	return out, nil
+}
+
+// cleanText makes a string from outside storable as text on both
+// databases: invalid UTF-8 and NUL bytes become U+FFFD. PostgreSQL
+// rejects either in a text column (SQLSTATE 22021) where SQLite stores
+// them, so without this the same webhook was answered 200 on one and 503
+// (retried forever) on the other. The mapping is deterministic, so a
+// header that repeats still deduplicates.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// sanitizeIncoming cleans every text an Incoming stores in a column of
+// its own (header values such as topic and webhook id, keys, reasons).
+// What goes in as JSON needs nothing: encoding/json already writes
+// invalid UTF-8 as U+FFFD and NUL as \u0000. Shared values (the
+// conversion, the refunds) are copied before they change.
+func sanitizeIncoming(in *Incoming) {
+	w := &in.Webhook
+	in.Topic, in.ParseError = cleanText(in.Topic), cleanText(in.ParseError)
+	w.Topic, w.DeliveryID, w.OrderID, w.Reason = cleanText(w.Topic), cleanText(w.DeliveryID), cleanText(w.OrderID), cleanText(w.Reason)
+	if len(w.OrderAliases) > 0 {
+		aliases := make([]string, len(w.OrderAliases))
+		for i, a := range w.OrderAliases {
+			aliases[i] = cleanText(a)
+		}
+		w.OrderAliases = aliases
+	}
+	if c := w.Conversion; c != nil && (cleanText(c.EventID) != c.EventID || cleanText(c.EventName) != c.EventName || cleanText(c.Currency) != c.Currency) {
+		cc := *c
+		cc.EventID, cc.EventName, cc.Currency = cleanText(c.EventID), cleanText(c.EventName), cleanText(c.Currency)
+		w.Conversion = &cc
+	}
+	if len(w.Refunds) > 0 {
+		refunds := make([]mapping.Refund, len(w.Refunds))
+		for i, r := range w.Refunds {
+			r.OrderID, r.RefundID, r.Currency, r.Reason = cleanText(r.OrderID), cleanText(r.RefundID), cleanText(r.Currency), cleanText(r.Reason)
+			refunds[i] = r
+		}
+		w.Refunds = refunds
+	}
 }
 
 func (p *pending) isDup() bool { return p.dupOf != 0 || p.dupOfItem != 0 }
@@ -256,7 +305,7 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 				Key     string
 				EventID int64
 			}
-			err := tx.Table(table).Select(column+" AS key, event_id").Where("shop_id = ? AND "+column+" IN ?", shop, keys[:n]).Scan(&rows).Error
+			err := tx.Table(table).Select(column+" AS key, event_id").Where("shop_id = ? AND "+column+" IN ?", shop, padKeys(keys[:n])).Scan(&rows).Error
 			if err != nil {
 				return fmt.Errorf("look up %s: %w", table, err)
 			}
@@ -293,6 +342,26 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 		}
 	}
 	return nil
+}
+
+// padKeys pads an IN list to the next power of two (repeating its last
+// key, which changes nothing) so that look-ups use a few statement texts
+// and stay prepared: on PostgreSQL every new text costs a round trip to
+// prepare on each pooled connection.
+func padKeys(keys []string) []string {
+	size := 1
+	for size < len(keys) {
+		size *= 2
+	}
+	if size == len(keys) {
+		return keys
+	}
+	out := make([]string, size)
+	copy(out, keys)
+	for i := len(keys); i < size; i++ {
+		out[i] = keys[len(keys)-1]
+	}
+	return out
 }
 
 // eventColumns are inserted for every event, in this order.

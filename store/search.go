@@ -54,8 +54,30 @@ func MatchBand(quality int) string {
 	}
 }
 
-// searchTerms lists the terms an event is found by.
+// searchTerms lists the terms a stored event is found by, from its
+// columns (the background indexer's view of events older than the index).
 func searchTerms(orderID, conversionEventID, conversion, matchInfo string) []string {
+	var c *mapping.Conversion
+	if conversion != "" {
+		c = new(mapping.Conversion)
+		if json.Unmarshal([]byte(conversion), c) != nil {
+			c = nil
+		}
+	}
+	band := ""
+	if matchInfo != "" {
+		var m mapping.Match
+		if json.Unmarshal([]byte(matchInfo), &m) == nil {
+			band = MatchBand(m.Quality)
+		}
+	}
+	return termsOf(orderID, conversionEventID, c, band)
+}
+
+// termsOf lists the terms of an event: its order id and pixel event id,
+// and from its conversion (nil for an event that is none) the order name,
+// the email's hash, the click ids, and the match band.
+func termsOf(orderID, conversionEventID string, c *mapping.Conversion, band string) []string {
 	var terms []string
 	add := func(kind, v string) {
 		v = strings.TrimSpace(v)
@@ -66,26 +88,18 @@ func searchTerms(orderID, conversionEventID, conversion, matchInfo string) []str
 	}
 	add(termOrder, orderID)
 	add(termEventID, conversionEventID)
-	if conversion != "" {
-		var c mapping.Conversion
-		if json.Unmarshal([]byte(conversion), &c) == nil {
-			add(termName, orderNameKey(c.OrderName))
-			if email := mapping.NormalizeEmail(c.User.Email); email != "" {
-				add(termEmail, mapping.Hash(email))
-			}
-			k := c.ClickIDs
-			for _, v := range []string{k.FBCLID, k.GCLID, k.GBRAID, k.WBRAID, k.TTCLID, k.RDTCID, k.MSCLKID,
-				k.LiFatID, k.EPIK, k.ScCID, k.FBP, k.FBC, k.TTP, k.SCID} {
-				add(termClick, v)
-			}
+	if c != nil {
+		add(termName, orderNameKey(c.OrderName))
+		if email := mapping.NormalizeEmail(c.User.Email); email != "" {
+			add(termEmail, mapping.Hash(email))
+		}
+		k := c.ClickIDs
+		for _, v := range []string{k.FBCLID, k.GCLID, k.GBRAID, k.WBRAID, k.TTCLID, k.RDTCID, k.MSCLKID,
+			k.LiFatID, k.EPIK, k.ScCID, k.FBP, k.FBC, k.TTP, k.SCID} {
+			add(termClick, v)
 		}
 	}
-	if matchInfo != "" {
-		var m mapping.Match
-		if json.Unmarshal([]byte(matchInfo), &m) == nil {
-			add(termMatch, MatchBand(m.Quality))
-		}
-	}
+	add(termMatch, band)
 	return dedupeStrings(terms)
 }
 
@@ -133,9 +147,10 @@ type unindexedRow struct {
 }
 
 // IndexSearch writes the search terms of up to limit events not yet
-// indexed, oldest first, and reports how many it indexed. It is safe to run
-// on several replicas at once: terms are keyed, so a second writer's rows
-// are no-ops.
+// indexed, oldest first, and reports how many it indexed: the events
+// stored before the index existed (new events get their terms in the
+// transaction that stores them). It is safe to run on several replicas at
+// once: terms are keyed, so a second writer's rows are no-ops.
 func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 500
@@ -191,4 +206,49 @@ func insertTerms(tx *gormDB, values string, args []any) error {
 		return fmt.Errorf("index search: %w", err)
 	}
 	return nil
+}
+
+// insertSearchTerms writes the terms of a batch's new events, in the
+// transaction that stores them: from the conversions in memory (after any
+// beacon was joined), so nothing is read back or parsed again, and no
+// event row is rewritten.
+func insertSearchTerms(tx *gormDB, ps []pending) error {
+	var values strings.Builder
+	var args []any
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		err := insertTerms(tx, values.String(), args)
+		values.Reset()
+		args = args[:0]
+		return err
+	}
+	for i := range ps {
+		p := &ps[i]
+		if p.replay {
+			continue // not stored: counted on its original event
+		}
+		band := ""
+		if p.conv != nil && p.row.Status == StatusAccepted {
+			band = MatchBand(mapping.MatchOf(*p.conv).Quality)
+		}
+		conv := p.conv
+		if p.row.Status != StatusAccepted {
+			conv = nil
+		}
+		for _, t := range termsOf(p.row.OrderID, p.row.ConversionEventID, conv, band) {
+			if len(args) > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(?, ?)")
+			args = append(args, t, p.row.ID)
+		}
+		if len(args) > 2000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }

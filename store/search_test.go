@@ -33,20 +33,10 @@ func TestEventSearchAndFilters(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			// Nothing is found before the indexer ran: search reads only
-			// the index.
-			if got := eventOrders(t, s, store.EventFilter{Query: "#1100"}); len(got) != 0 {
-				t.Errorf("before indexing: found %v", got)
-			}
-			n, err := s.IndexSearch(ctx, 2)
-			if err != nil || n != 2 {
-				t.Fatalf("IndexSearch(2) = %d, %v; want 2 indexed", n, err)
-			}
-			if n, err = s.IndexSearch(ctx, 100); err != nil || n != 1 {
-				t.Fatalf("second IndexSearch = %d, %v; want the 1 left", n, err)
-			}
-			if n, err = s.IndexSearch(ctx, 100); err != nil || n != 0 {
-				t.Fatalf("third IndexSearch = %d, %v; want nothing left", n, err)
+			// New events are searchable at once: their terms go in with
+			// them, and the background indexer finds nothing to do.
+			if n, err := s.IndexSearch(ctx, 100); err != nil || n != 0 {
+				t.Fatalf("IndexSearch after commit = %d, %v; want nothing left", n, err)
 			}
 
 			tests := []struct {
@@ -150,6 +140,49 @@ func TestEventListDateRangePages(t *testing.T) {
 			want := []string{"106", "105", "103", "104", "102", "101"}
 			if !equalStrings(got, want) {
 				t.Errorf("pages = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestIndexSearchBackfillsOlderEvents: events stored before the index
+// existed are indexed by IndexSearch, in batches, with the same terms new
+// events get at commit.
+func TestIndexSearchBackfillsOlderEvents(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			var items []store.Incoming
+			for _, o := range []string{"1", "2", "3"} {
+				in := paid(sh.ID, "evt-"+o, o)
+				in.Webhook.Conversion.OrderName = "#" + o
+				in.Webhook.Conversion.ClickIDs.GCLID = "g-" + o
+				items = append(items, in)
+			}
+			got, err := s.CommitBatch(ctx, items, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := store.SearchTermsOf(ctx, s, got[0].EventID)
+			if err != nil || len(want) < 5 {
+				t.Fatalf("terms at commit = %q, %v; want order id, event id, name, email, click id and band", want, err)
+			}
+			if err := store.ForgetSearchIndex(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.IndexSearch(ctx, 2); err != nil || n != 2 {
+				t.Fatalf("IndexSearch(2) = %d, %v; want 2", n, err)
+			}
+			if n, err := s.IndexSearch(ctx, 100); err != nil || n != 1 {
+				t.Fatalf("IndexSearch(100) = %d, %v; want the 1 left", n, err)
+			}
+			again, err := store.SearchTermsOf(ctx, s, got[0].EventID)
+			if err != nil || !equalStrings(again, want) {
+				t.Errorf("backfilled terms = %q, %v; want those written at commit %q", again, err, want)
+			}
+			if found := eventOrders(t, s, store.EventFilter{Query: "#2"}); !equalStrings(found, []string{"2"}) {
+				t.Errorf("search after backfill = %v, want order 2", found)
 			}
 		})
 	}

@@ -21,6 +21,9 @@ import (
 // DefaultMaxBody is the largest webhook body accepted (5 MiB).
 const DefaultMaxBody = 5 << 20
 
+// DefaultMaxInflightBytes caps the webhook bytes held at once (64 MiB).
+const DefaultMaxInflightBytes = 64 << 20
+
 // Config is everything the HTTP layer depends on.
 type Config struct {
 	Store      *store.Store
@@ -37,6 +40,10 @@ type Config struct {
 	APIToken string
 	// MaxBody caps a webhook body (default DefaultMaxBody).
 	MaxBody int64
+	// MaxInflightBytes caps the webhook body bytes held by all requests
+	// together (default DefaultMaxInflightBytes); past it webhooks are
+	// answered 503 with Retry-After.
+	MaxInflightBytes int64
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 	// Notify wakes the delivery worker after deliveries were queued
@@ -82,6 +89,9 @@ type Config struct {
 func NewServer(cfg Config) http.Handler {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxInflightBytes <= 0 {
+		cfg.MaxInflightBytes = DefaultMaxInflightBytes
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -1,13 +1,14 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,6 +21,7 @@ import (
 // handleWebhook receives a store's webhook: read the limited raw body,
 // verify it, map it, commit it, and only then answer 2xx.
 func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
+	inflight := newBodyBudget(cfg.MaxInflightBytes)
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		start := time.Now()
@@ -39,16 +41,22 @@ func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
 			jsonError(c, http.StatusServiceUnavailable, "temporarily unavailable; retry")
 			return
 		}
-		body, err := readBody(c, cfg.MaxBody)
+		buf, err := inflight.read(c, cfg.MaxBody)
+		defer inflight.release(buf)
 		if err != nil {
 			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
+			switch {
+			case errors.As(err, &tooBig):
 				jsonError(c, http.StatusRequestEntityTooLarge, "webhook body is over the size limit")
-				return
+			case errors.Is(err, errInflightFull):
+				c.Header("Retry-After", "1")
+				jsonError(c, http.StatusServiceUnavailable, "too many webhooks in flight; retry")
+			default:
+				jsonError(c, http.StatusBadRequest, "could not read the webhook body")
 			}
-			jsonError(c, http.StatusBadRequest, "could not read the webhook body")
 			return
 		}
+		body := buf.b
 		h := c.Request.Header
 		if p, ok := conn.(connectors.Pinger); ok && p.IsPing(h, body) {
 			c.JSON(http.StatusOK, gin.H{"status": "ok"})
@@ -163,15 +171,86 @@ func (sc *shopCache) forget(key string) {
 	sc.mu.Unlock()
 }
 
-// readBody reads the whole body up to limit, sized from Content-Length
-// when the client sent one.
-func readBody(c *gin.Context, limit int64) ([]byte, error) {
-	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	n := c.Request.ContentLength
-	if n <= 0 || n > limit {
-		return io.ReadAll(r)
+// errInflightFull means the webhook bytes in flight reached their cap.
+var errInflightFull = errors.New("webhook bytes in flight over the cap")
+
+// bodyBudget reads webhook bodies into pooled buffers that grow as bytes
+// arrive, never sized from what the client declares (Content-Length), and
+// caps the bytes held by all webhook requests together: a flood of slow
+// or huge bodies meets 503 instead of growing the heap.
+type bodyBudget struct {
+	limit int64
+	used  atomic.Int64
+	pool  sync.Pool
+}
+
+// bodyBuf is one request's body and the bytes it reserved.
+type bodyBuf struct {
+	b        []byte
+	reserved int64
+}
+
+// readChunk is how much a body grows by at a time, and reserves ahead.
+const readChunk = 16 << 10
+
+// pooledCap caps the buffers kept for reuse: an occasional large body is
+// left to the garbage collector rather than pinned in the pool.
+const pooledCap = 64 << 10
+
+func newBodyBudget(limit int64) *bodyBudget {
+	return &bodyBudget{limit: limit, pool: sync.Pool{New: func() any { return &bodyBuf{b: make([]byte, 0, readChunk)} }}}
+}
+
+func (bb *bodyBudget) reserve(buf *bodyBuf, n int64) bool {
+	if bb.used.Add(n) > bb.limit {
+		bb.used.Add(-n)
+		return false
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, n+1))
-	_, err := buf.ReadFrom(r)
-	return buf.Bytes(), err
+	buf.reserved += n
+	return true
+}
+
+// read reads the whole body up to limit. Each chunk of buffer is reserved
+// from the budget before bytes are read into it.
+func (bb *bodyBudget) read(c *gin.Context, limit int64) (*bodyBuf, error) {
+	buf := bb.pool.Get().(*bodyBuf)
+	buf.b = buf.b[:0]
+	if !bb.reserve(buf, int64(cap(buf.b))) {
+		return buf, errInflightFull
+	}
+	r := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	for {
+		if len(buf.b) == cap(buf.b) {
+			grow := min(int64(cap(buf.b)), 1<<20)
+			if !bb.reserve(buf, grow) {
+				return buf, errInflightFull
+			}
+			had := int64(cap(buf.b))
+			buf.b = slices.Grow(buf.b, int(grow))
+			// append rounds up to a size class: count what was allocated.
+			if extra := int64(cap(buf.b)) - had - grow; extra > 0 {
+				bb.used.Add(extra)
+				buf.reserved += extra
+			}
+		}
+		n, err := r.Read(buf.b[len(buf.b):cap(buf.b)])
+		buf.b = buf.b[:len(buf.b)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// release returns a request's reservation and, if small, its buffer. It
+// runs once the handler has answered, when the store holds its own copy.
+func (bb *bodyBudget) release(buf *bodyBuf) {
+	bb.used.Add(-buf.reserved)
+	buf.reserved = 0
+	if cap(buf.b) <= pooledCap {
+		buf.b = buf.b[:0]
+		bb.pool.Put(buf)
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
@@ -56,8 +57,16 @@ func main() {
 
 type options struct {
 	target, token, metaAddr, spawn string
-	n, c                           int
-	timeout                        time.Duration
+	db, debugAddr                  string
+	n, c, size, replicas           int
+	eventBase                      int
+	ceiling                        bool
+	soak, timeout, storageWait     time.Duration
+	// targets are the replicas' base URLs; senders take them in turn.
+	targets []string
+	// pids and dbPath of spawned replicas, for RSS and storage figures.
+	pids   []int
+	dbPath string
 }
 
 func run(args []string, out io.Writer) error {
@@ -70,8 +79,18 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.n, "n", 20000, "webhooks to send")
 	fs.IntVar(&o.c, "c", 32, "concurrent senders")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up on the drain after this long")
+	fs.StringVar(&o.db, "db", "", "with -spawn: a postgres:// URL whose server gets a fresh database for the run (default: a fresh SQLite file)")
+	fs.IntVar(&o.replicas, "replicas", 1, "with -spawn and -db postgres: replicas to start; senders take them round-robin")
+	fs.IntVar(&o.size, "size", 0, "pad each order to about this many bytes (default: the 4.4 KB template)")
+	fs.BoolVar(&o.ceiling, "ceiling", true, "also measure a bare group-commit durable insert of the same bodies, and print the ratio")
+	fs.DurationVar(&o.soak, "soak", 0, "instead of -n webhooks, send for this long with deliveries flowing, sampling RSS every 5 s")
+	fs.DurationVar(&o.storageWait, "storage-wait", 0, "after the drain, wait this long (for the compactor; see POSTBACK_COMPACT_AFTER) and measure storage again")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "with -spawn: POSTBACK_DEBUG_ADDR of the (first) spawned postback, for pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.replicas < 1 || (o.replicas > 1 && (o.spawn == "" || o.db == "")) {
+		return errors.New("-replicas needs -spawn and -db postgres://…")
 	}
 	meta, err := startFakeMeta(o.metaAddr)
 	if err != nil {
@@ -85,62 +104,234 @@ func run(args []string, out io.Writer) error {
 		}
 		defer stop()
 	}
+	if len(o.targets) == 0 {
+		o.targets = []string{o.target}
+	}
 	path, secret, err := setup(o)
 	if err != nil {
 		return err
 	}
-	bodies := makeOrders(o.n)
-	fmt.Fprintf(out, "ingest: %d signed Shopify orders of %d bytes, %d concurrent senders\n", o.n, len(bodies[0]), o.c)
+	if o.soak > 0 {
+		return soak(o, out, meta, path, secret)
+	}
+	bodies := makeOrders(o.n, o.size)
+	fmt.Fprintf(out, "ingest: %d signed Shopify orders of %d bytes, %d concurrent senders, %d replica(s)\n", o.n, len(bodies[0]), o.c, len(o.targets))
 	ing, err := ingest(o, path, secret, bodies)
 	if err != nil {
 		return err
 	}
+	rate := float64(ing.ok) / ing.elapsed.Seconds()
 	fmt.Fprintf(out, "ingest: %d accepted, %d other answers in %v → %.0f webhooks/s; latency p50 %v p95 %v p99 %v max %v\n",
-		ing.ok, ing.failed, ing.elapsed.Round(time.Millisecond), float64(ing.ok)/ing.elapsed.Seconds(),
+		ing.ok, ing.failed, ing.elapsed.Round(time.Millisecond), rate,
 		ing.pct(50), ing.pct(95), ing.pct(99), ing.pct(100))
+	o.printRSS(out, "after ingest")
 	drained, elapsed, err := meta.drain(o.n, o.timeout)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "drain: %d conversions received by the fake Meta in %v → %.0f conversions/s (%d requests, largest batch %d)\n",
 		drained, elapsed.Round(time.Millisecond), float64(drained)/elapsed.Seconds(), meta.requests.Load(), meta.maxBatch.Load())
+	o.printRSS(out, "after drain")
+	o.printStorage(out, "after drain")
+	if o.storageWait > 0 {
+		time.Sleep(o.storageWait)
+		o.printStorage(out, fmt.Sprintf("%v later", o.storageWait))
+	}
+	if o.ceiling {
+		dsn := o.db
+		if dsn == "" || !strings.HasPrefix(dsn, "postgres") {
+			dsn = "sqlite"
+		}
+		workers := 4 * len(o.targets)
+		c, err := ceiling(dsn, o.c, workers, bodies)
+		if err != nil {
+			return fmt.Errorf("ceiling: %w", err)
+		}
+		crate := float64(c.ok) / c.elapsed.Seconds()
+		fmt.Fprintf(out, "ceiling: bare group-commit durable insert of the same bodies (%s), %d senders: %.0f /s; latency p50 %v p99 %v\n",
+			map[bool]string{true: "postgresql", false: "sqlite"}[dsn != "sqlite"], o.c, crate, c.pct(50), c.pct(99))
+		fmt.Fprintf(out, "ratio: ingest %.0f /s ÷ ceiling %.0f /s = %.2f\n", rate, crate, rate/crate)
+	}
 	return nil
 }
 
-// spawn starts the postback binary on a fresh database and waits for it.
+// rss is a process's resident set in bytes, from /proc.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func (o options) printRSS(out io.Writer, when string) {
+	for i, pid := range o.pids {
+		fmt.Fprintf(out, "rss %s: replica %d %.1f MB\n", when, i+1, float64(rss(pid))/1e6)
+	}
+}
+
+// printStorage reports the SQLite database's pages in use (free pages,
+// which new rows reuse, left out) per webhook sent, and the files' size.
+func (o options) printStorage(out io.Writer, when string) {
+	if o.dbPath == "" {
+		return
+	}
+	var files int64
+	for _, suffix := range []string{"", "-wal"} {
+		if fi, err := os.Stat(o.dbPath + suffix); err == nil {
+			files += fi.Size()
+		}
+	}
+	db, err := sql.Open("sqlite3", "file:"+o.dbPath+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		fmt.Fprintln(out, "storage:", err)
+		return
+	}
+	defer db.Close()
+	var pages, free, size int64
+	for q, v := range map[string]*int64{"PRAGMA page_count": &pages, "PRAGMA freelist_count": &free, "PRAGMA page_size": &size} {
+		if err := db.QueryRow(q).Scan(v); err != nil {
+			fmt.Fprintln(out, "storage:", err)
+			return
+		}
+	}
+	used := (pages - free) * size
+	fmt.Fprintf(out, "storage %s: %.1f MB of pages in use, %.2f KB per webhook (files with WAL: %.1f MB)\n",
+		when, float64(used)/1e6, float64(used)/1024/float64(o.n), float64(files)/1e6)
+	var body, conv, compacted, payload, packed, attempts, apacked int64
+	err = db.QueryRow(`SELECT COALESCE(SUM(LENGTH(body)),0), COALESCE(SUM(LENGTH(conversion)+LENGTH(match_info)),0), COALESCE(SUM(body_codec <> 0),0),
+		(SELECT COALESCE(SUM(LENGTH(payload)+LENGTH(response)+LENGTH(match_info)),0) FROM deliveries), (SELECT COALESCE(SUM(LENGTH(packed)),0) FROM deliveries),
+		(SELECT COALESCE(SUM(LENGTH(request)+LENGTH(response)),0) FROM delivery_attempts), (SELECT COALESCE(SUM(LENGTH(packed)),0) FROM delivery_attempts)
+		FROM events`).Scan(&body, &conv, &compacted, &payload, &packed, &attempts, &apacked)
+	if err == nil {
+		per := func(v int64) float64 { return float64(v) / 1024 / float64(o.n) }
+		fmt.Fprintf(out, "  per webhook, KB: body %.2f, conversion+match %.2f, delivery text %.2f + packed %.2f, attempt text %.2f + packed %.2f; %d events compacted\n",
+			per(body), per(conv), per(payload), per(packed), per(attempts), per(apacked), compacted)
+	}
+}
+
+// soak sends distinct orders for o.soak with the fake Meta answering at
+// once, and samples the server's RSS every five seconds.
+func soak(o options, out io.Writer, meta *fakeMeta, path, secret string) error {
+	meta.once.Do(func() { close(meta.released) })
+	stop := make(chan struct{})
+	samples := make(chan string, 64)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for i := 5; ; i += 5 {
+			select {
+			case <-stop:
+				close(samples)
+				return
+			case <-t.C:
+				var parts []string
+				for _, pid := range o.pids {
+					parts = append(parts, fmt.Sprintf("%.1f MB", float64(rss(pid))/1e6))
+				}
+				samples <- fmt.Sprintf("soak t=%2ds: rss %s, delivered %d", i, strings.Join(parts, ", "), meta.events.Load())
+			}
+		}
+	}()
+	deadline := time.Now().Add(o.soak)
+	var sent, okTotal int
+	for batch := 0; time.Now().Before(deadline); batch++ {
+		bodies := makeOrdersFrom(2000, o.size, 8100000000000+batch*2000)
+		o2 := o
+		o2.eventBase = batch * 2000
+		ing, err := ingest(o2, path, secret, bodies)
+		if err != nil {
+			return err
+		}
+		sent += len(bodies)
+		okTotal += ing.ok
+	}
+	close(stop)
+	for s := range samples {
+		fmt.Fprintln(out, s)
+	}
+	fmt.Fprintf(out, "soak: %d sent, %d accepted in %v (%.0f /s)\n", sent, okTotal, o.soak, float64(okTotal)/o.soak.Seconds())
+	o.printRSS(out, "at end of soak")
+	return nil
+}
+
+// spawn starts the postback binary (o.replicas of them on PostgreSQL) on
+// a fresh database and waits for them.
 func spawn(o *options) (func(), error) {
 	dir, err := os.MkdirTemp("", "postback-load-")
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	o.target = "http://" + addr
-	cmd := exec.Command(o.spawn)
-	cmd.Env = append(os.Environ(), "POSTBACK_ADDR="+addr, "POSTBACK_DATABASE_URL="+filepath.Join(dir, "load.db"),
-		"POSTBACK_API_TOKEN="+o.token, "POSTBACK_META_URL=http://"+o.metaAddr, "POSTBACK_LOG_LEVEL=warn")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+	var stops []func()
+	stopAll := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
 		os.RemoveAll(dir)
 	}
-	for i := 0; i < 300; i++ {
-		if resp, err := http.Get(o.target + "/healthz"); err == nil {
-			resp.Body.Close()
-			return stop, nil
+	dbURL := filepath.Join(dir, "load.db")
+	env := []string{"POSTBACK_API_TOKEN=" + o.token, "POSTBACK_META_URL=http://" + o.metaAddr, "POSTBACK_LOG_LEVEL=warn"}
+	if strings.HasPrefix(o.db, "postgres") {
+		_, url, drop, err := createPostgresDB(o.db, "postback_load")
+		if err != nil {
+			return nil, err
 		}
-		time.Sleep(50 * time.Millisecond)
+		stops = append(stops, drop)
+		dbURL = url
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		env = append(env, "POSTBACK_SECRET_KEY="+hex.EncodeToString(key))
+	} else {
+		o.dbPath = dbURL
 	}
-	stop()
-	return nil, errors.New("spawned postback did not come up")
+	env = append(env, "POSTBACK_DATABASE_URL="+dbURL)
+	for r := 0; r < o.replicas; r++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		target := "http://" + addr
+		cmd := exec.Command(o.spawn)
+		cmd.Env = append(append(os.Environ(), env...), "POSTBACK_ADDR="+addr)
+		if r == 0 && o.debugAddr != "" {
+			cmd.Env = append(cmd.Env, "POSTBACK_DEBUG_ADDR="+o.debugAddr)
+		}
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			stopAll()
+			return nil, err
+		}
+		stops = append(stops, func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Wait()
+		})
+		up := false
+		for i := 0; i < 300 && !up; i++ {
+			if resp, err := http.Get(target + "/healthz"); err == nil {
+				resp.Body.Close()
+				up = true
+			} else {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if !up {
+			stopAll()
+			return nil, errors.New("spawned postback did not come up")
+		}
+		o.targets = append(o.targets, target)
+		o.pids = append(o.pids, cmd.Process.Pid)
+	}
+	o.target = o.targets[0]
+	return stopAll, nil
 }
 
 // setup creates a Shopify shop with a Meta destination on the target.
@@ -193,13 +384,27 @@ func call(o options, method, path string, body, out any) error {
 	return nil
 }
 
-// makeOrders renders n distinct paid orders from the template, dated today.
-func makeOrders(n int) [][]byte {
+// makeOrders renders n distinct paid orders from the template, dated
+// today, padded to about size bytes with an order note.
+func makeOrders(n, size int) [][]byte { return makeOrdersFrom(n, size, 8000000000000) }
+
+func makeOrdersFrom(n, size, firstID int) [][]byte {
 	day := time.Now().UTC().Add(-12 * time.Hour).Format("2006-01-02")
 	tpl := strings.ReplaceAll(orderTemplate, "__DAY__", day)
+	if pad := size - len(tpl); pad > 20 {
+		// A note of ordinary words: compresses like a real order, unlike
+		// random bytes, and unlike one repeated letter.
+		words := []string{"please", "leave", "the", "parcel", "at", "side", "door", "gift", "wrap", "thanks", "ring", "bell", "twice"}
+		var sb strings.Builder
+		for i := 0; sb.Len() < pad-20; i++ {
+			sb.WriteString(words[(i*7+i/13)%len(words)])
+			sb.WriteByte(' ')
+		}
+		tpl = strings.Replace(tpl, `{"id":__ID__,`, `{"id":__ID__,"note":"`+sb.String()+`",`, 1)
+	}
 	out := make([][]byte, n)
 	for i := range out {
-		out[i] = []byte(strings.ReplaceAll(tpl, "__ID__", strconv.Itoa(8000000000000+i)))
+		out[i] = []byte(strings.ReplaceAll(tpl, "__ID__", strconv.Itoa(firstID+i)))
 	}
 	return out
 }
@@ -223,17 +428,22 @@ func (r ingestResult) pct(p int) time.Duration {
 // keep-alive connection and reads just enough of each answer: the
 // generator shares the machine with the server, so it must cost little.
 func ingest(o options, path, secret string, bodies [][]byte) (ingestResult, error) {
-	u, err := url.Parse(o.target)
-	if err != nil {
-		return ingestResult{}, err
+	var hosts []string
+	for _, t := range o.targets {
+		u, err := url.Parse(t)
+		if err != nil {
+			return ingestResult{}, err
+		}
+		hosts = append(hosts, u.Host)
 	}
 	reqs := make([][]byte, len(bodies))
 	for i, b := range bodies {
+		host := hosts[0] // Postback ignores Host; each sender dials its own replica
 		m := hmac.New(sha256.New, []byte(secret))
 		m.Write(b)
 		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"+
 			"X-Shopify-Topic: orders/paid\r\nX-Shopify-Hmac-Sha256: %s\r\nX-Shopify-Event-Id: load-%d\r\n"+
-			"X-Shopify-Shop-Domain: load.myshopify.com\r\n\r\n", path, u.Host, len(b), base64.StdEncoding.EncodeToString(m.Sum(nil)), i)
+			"X-Shopify-Shop-Domain: load.myshopify.com\r\n\r\n", path, host, len(b), base64.StdEncoding.EncodeToString(m.Sum(nil)), o.eventBase+i)
 		reqs[i] = append([]byte(head), b...)
 	}
 	var next atomic.Int64
@@ -254,7 +464,8 @@ func ingest(o options, path, secret string, bodies [][]byte) (ingestResult, erro
 					break
 				}
 				if conn == nil {
-					c, err := net.Dial("tcp", u.Host)
+					// Sender w keeps to replica w mod len(hosts).
+					c, err := net.Dial("tcp", hosts[w%len(hosts)])
 					if err != nil {
 						failed.Add(1)
 						firstErr.CompareAndSwap(nil, err.Error())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func TestParseConfig(t *testing.T) {
 		{"backoff", []string{"POSTBACK_RETRY_BACKOFF", "-1s"}, "POSTBACK_RETRY_BACKOFF"},
 		{"empty addr", []string{"POSTBACK_ADDR", " "}, "POSTBACK_ADDR"},
 		{"proxy", []string{"POSTBACK_TRUSTED_PROXIES", "10.0.0.0/8, example.com"}, "POSTBACK_TRUSTED_PROXIES"},
+		{"memory limit", []string{"POSTBACK_MEMORY_LIMIT", "lots"}, "POSTBACK_MEMORY_LIMIT"},
+		{"memory limit too small", []string{"POSTBACK_MEMORY_LIMIT", "1MiB"}, "POSTBACK_MEMORY_LIMIT"},
+		{"inflight bytes", []string{"POSTBACK_WEBHOOK_INFLIGHT_BYTES", "-5"}, "POSTBACK_WEBHOOK_INFLIGHT_BYTES"},
 		{"short API token", []string{"POSTBACK_API_TOKEN", "0123456789abcdef0123456789abcde"}, "POSTBACK_API_TOKEN"},
 		{"short metrics token", []string{"POSTBACK_METRICS_TOKEN", "short"}, "POSTBACK_METRICS_TOKEN"},
 		{"session idle", []string{"POSTBACK_SESSION_IDLE_TIMEOUT", "0"}, "POSTBACK_SESSION_IDLE_TIMEOUT"},
@@ -60,6 +64,22 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("env %v: err = %v, want one line starting with %s", tt.env, err, tt.variable)
 			}
 		})
+	}
+	limits := []struct {
+		env             []string
+		limit, inflight int64
+	}{
+		{nil, 256 << 20, 64 << 20},
+		{[]string{"GOMEMLIMIT", "1GiB"}, 0, 64 << 20},
+		{[]string{"GOMEMLIMIT", "1GiB", "POSTBACK_MEMORY_LIMIT", "512MiB"}, 512 << 20, 64 << 20},
+		{[]string{"POSTBACK_MEMORY_LIMIT", "off", "POSTBACK_WEBHOOK_INFLIGHT_BYTES", "16MB"}, math.MaxInt64, 16e6},
+		{[]string{"POSTBACK_MEMORY_LIMIT", "1073741824"}, 1 << 30, 64 << 20},
+	}
+	for _, tt := range limits {
+		cfg, err := parseConfig(nil, env(tt.env...), io.Discard)
+		if err != nil || cfg.MemoryLimit != tt.limit || cfg.WebhookInflightBytes != tt.inflight {
+			t.Errorf("env %v: limit %d, inflight %d, err %v; want %d, %d", tt.env, cfg.MemoryLimit, cfg.WebhookInflightBytes, err, tt.limit, tt.inflight)
+		}
 	}
 	if cfg, err := parseConfig(nil, env("POSTBACK_API_TOKEN", "0123456789abcdef0123456789abcdef"), io.Discard); err != nil || cfg.SessionIdle != 12*time.Hour {
 		t.Errorf("32-character API token: %v; session idle %v, want 12h", err, cfg.SessionIdle)

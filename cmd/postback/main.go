@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -93,6 +94,15 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
+	if getenv("GOGC") == "" && cfg.MemoryLimit != math.MaxInt64 {
+		// The live heap is small (about 10 MB), so the default GOGC=100
+		// collects every few hundred webhooks; with the soft memory limit
+		// as the bound, collect half as often.
+		debug.SetGCPercent(200)
+	}
 	key, err := loadKey(cfg, log)
 	if err != nil {
 		return err
@@ -181,7 +191,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		Handler: web.NewServer(web.Config{
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
-			Notify: worker.Notify, Rejections: rejections, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
+			MaxInflightBytes: cfg.WebhookInflightBytes,
+			Notify:           worker.Notify, Rejections: rejections, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 			SessionIdle: cfg.SessionIdle, OnSetupDone: func() { removeSetupFile(setupFile, log) },
 			MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 			BeaconHold: cfg.BeaconHold,
@@ -233,6 +244,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	if cfg.Retention > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); prune(workCtx, st, cfg.Retention, log) }()
+	}
+	if cfg.CompactAfter > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); compact(workCtx, st, cfg.CompactAfter, log) }()
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); sweepSessions(workCtx, st, cfg.SessionIdle, log) }()
@@ -339,6 +354,66 @@ func serveDebug(addr string, log *slog.Logger) {
 }
 
 // prune deletes finished events older than the retention, hourly.
+// compact walks every event once, oldest first, and compresses what the
+// finished ones keep, lag after receipt (by then most deliveries are done
+// and the rows are cold) (body, payloads, responses; see store.CompactEvents),
+// in batches paced to take at most a third of its own time (compressing
+// outside the write lock, writing inside it), so webhooks keep theirs. Events still waiting to be sent are looked at
+// again later. It starts over from the oldest event on each start.
+func compact(ctx context.Context, st *store.Store, lag time.Duration, log *slog.Logger) {
+	const batch = 256
+	var cursor int64
+	var again []int64 // busy events, looked at again once the walk catches up
+	pause := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	if !pause(min(lag, 5*time.Second)) {
+		return
+	}
+	for {
+		ids, err := st.EventIDsAfter(ctx, cursor, time.Now().Add(-lag), batch)
+		caughtUp := err == nil && len(ids) < batch
+		if caughtUp && len(again) > 0 {
+			n := min(len(again), batch-len(ids))
+			ids, again = append(ids, again[:n]...), again[n:]
+		}
+		if err == nil && len(ids) > 0 {
+			start := time.Now()
+			var busy []int64
+			_, busy, err = st.CompactEvents(ctx, ids)
+			if err == nil {
+				for _, id := range ids {
+					cursor = max(cursor, id)
+				}
+				if len(again) < 100_000 {
+					again = append(again, busy...)
+				}
+			}
+			if !pause(max(2*time.Since(start), 20*time.Millisecond)) {
+				return
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Warn("compact finished events", slog.String("error", err.Error()))
+			if !pause(time.Minute) {
+				return
+			}
+			continue
+		}
+		if caughtUp && !pause(min(lag, 5*time.Second)) {
+			return
+		}
+	}
+}
+
 func prune(ctx context.Context, st *store.Store, retention time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()

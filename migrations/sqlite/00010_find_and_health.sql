@@ -1,10 +1,12 @@
 -- +goose Up
--- Finding an order: a background indexer writes search terms for each event
--- (order name and id, the pixel's event id, click ids, the buyer's email as
--- a SHA-256 of its normalized form, and the match-quality band), so the
--- webhook's hot path writes nothing extra and no email is kept in clear
--- for search.
-ALTER TABLE events ADD COLUMN search_indexed BOOLEAN NOT NULL DEFAULT FALSE;
+-- Finding an order: search terms per event (order name and id, the pixel's
+-- event id, click ids, the buyer's email as a SHA-256 of its normalized
+-- form, and the match-quality band), so no email is kept in clear for
+-- search. New events get their terms in the transaction that stores them;
+-- events stored before this version are indexed in the background, so they
+-- start as not indexed.
+ALTER TABLE events ADD COLUMN search_indexed BOOLEAN NOT NULL DEFAULT TRUE;
+UPDATE events SET search_indexed = FALSE;
 CREATE INDEX events_unindexed ON events (id) WHERE search_indexed = FALSE;
 CREATE INDEX events_received ON events (received_at, id);
 
