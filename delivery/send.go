@@ -18,6 +18,13 @@ type verdict struct {
 	auth           string    // credentials refused: park the destination
 	throttledUntil time.Time // rate limited: the destination waits
 	failedWhole    bool      // every conversion failed transiently
+	retryAfter     time.Duration
+	// answered says the platform took at least one conversion, or
+	// answered about the event itself: its API and the credentials work.
+	answered bool
+	// sunset: the platform no longer serves the destination's API
+	// version; only a change of its settings helps, so nothing probes.
+	sunset bool
 }
 
 // sendBatch sends claimed deliveries (conversions and adjustments) and
@@ -56,9 +63,11 @@ func (w *Worker) sendBatch(ctx context.Context, dest store.Destination, sender p
 	if len(adjs) > 0 && v.auth == "" && v.throttledUntil.IsZero() {
 		o, av := w.sendAdjustments(ctx, pd, sender, adjs)
 		outs = append(outs, o...)
+		answered := v.answered || av.answered
 		if av.auth != "" || !av.throttledUntil.IsZero() {
 			v = av
 		}
+		v.answered = answered
 	} else {
 		for _, c := range adjs {
 			outs = append(outs, store.Outcome{DeliveryID: c.ID, Status: statusOf(c), NextAttemptAt: now.Add(w.cfg.Poll)})
@@ -76,7 +85,7 @@ func (w *Worker) sendConversions(ctx context.Context, d platforms.Destination, s
 		}
 	}
 	start := w.cfg.Now()
-	results := sender.Send(ctx, d, convs)
+	results := w.send(ctx, d.Platform, len(convs), func(ctx context.Context) []platforms.Result { return sender.Send(ctx, d, convs) })
 	latency := w.cfg.Now().Sub(start)
 	w.cfg.Metrics.SendSeconds.WithLabelValues(d.Platform).Observe(latency.Seconds())
 	w.cfg.Metrics.BatchSize.WithLabelValues(d.Platform).Observe(float64(len(convs)))
@@ -106,9 +115,26 @@ func (w *Worker) sendAdjustments(ctx context.Context, d platforms.Destination, s
 	if len(ready) == 0 {
 		return outs, verdict{}
 	}
-	results := adjuster.Adjust(ctx, d, adjs)
+	results := w.send(ctx, d.Platform, len(adjs), func(ctx context.Context) []platforms.Result { return adjuster.Adjust(ctx, d, adjs) })
 	o, v := w.classify(ready, results, now, w.cfg.Now().Sub(now))
 	return append(outs, o...), v
+}
+
+// send runs one request under the platform's send timeout, and says so
+// when that deadline, rather than shutdown, cut it off.
+func (w *Worker) send(ctx context.Context, platform string, n int, do func(context.Context) []platforms.Result) []platforms.Result {
+	timeout := w.sendTimeout(platform, n)
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	results := do(sctx)
+	if ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		for i, r := range results {
+			if errors.Is(r.Err, platforms.ErrTransient) && r.StatusCode == 0 {
+				results[i].Err = platforms.Transient(0, "", fmt.Sprintf("no answer within %s (Postback's send timeout for %s)", timeout, platform))
+			}
+		}
+	}
+	return results
 }
 
 // classify turns each platform result into an outcome with its own clock:
@@ -141,13 +167,16 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 		switch {
 		case r.Err == nil:
 			o.Status = store.DeliveryDelivered
+			v.answered = true
 		case errors.Is(r.Err, platforms.ErrInvalid):
 			o.Status, o.ErrorClass, o.Error = store.DeliveryFailed, "invalid", r.Err.Error()
+			v.answered = v.answered || r.StatusCode != 0
 		case errors.Is(r.Err, platforms.ErrAuth):
 			o.Status, o.ErrorClass, o.Parked = store.DeliveryRetrying, "auth", true
 			o.Error = r.Err.Error() + "; waiting for new credentials"
 			if perr != nil && perr.Code == platforms.CodeVersionSunset {
 				o.Error = r.Err.Error() // names the version and the fix
+				v.sunset = true
 			}
 			o.NextAttemptAt = now
 			v.auth = r.Err.Error()
@@ -157,8 +186,10 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 			if errors.Is(r.Err, platforms.ErrThrottled) {
 				class = "throttled"
 			}
-			if perr != nil && perr.RetryAfter > wait {
+			if perr != nil && perr.RetryAfter > 0 {
+				// The platform said when: that instant, not our backoff.
 				wait = perr.RetryAfter
+				v.retryAfter = max(v.retryAfter, wait)
 			}
 			next := now.Add(wait)
 			if class == "throttled" && next.After(v.throttledUntil) {

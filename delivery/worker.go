@@ -2,6 +2,14 @@
 // due deliveries per destination, sends them in batches, classifies each
 // outcome, and schedules retries. Several processes may run it on one
 // PostgreSQL database; leases keep them from sending the same delivery.
+//
+// No destination, however broken, may delay another: destinations are
+// served oldest-due first, each has at most one batch in flight, every
+// send has its platform's deadline, a send still running after SlowAfter
+// gives its slot back (so hung platforms cannot hold every slot), and a
+// destination whose batch fails whole pauses (its breaker opens) until a
+// single probe shows the platform is back, at which point everything it
+// has waiting is due at once.
 package delivery
 
 import (
@@ -10,8 +18,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postbackhq/postback/internal/metrics"
@@ -27,7 +37,7 @@ type Enricher func(ctx context.Context, shopID int64, c mapping.Conversion) mapp
 
 // Config wires a Worker.
 type Config struct {
-	Store   *store.Store
+	Store   Store
 	Senders map[string]platforms.Sender
 	Log     *slog.Logger
 	Metrics *metrics.Metrics
@@ -35,53 +45,107 @@ type Config struct {
 	Owner string
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
-	// Lease is how long a claim holds before another process may take it;
-	// it must outlast one send (default 2 minutes).
-	Lease time.Duration
+	// Lease is how long a claim holds before another process may take it
+	// (default 30 s). It is renewed every RenewEvery (default Lease/3)
+	// while the batch is in flight, so it only runs out when the process
+	// holding it died, and then its work moves within one Lease.
+	Lease      time.Duration
+	RenewEvery time.Duration
 	// Concurrency is how many destinations send at once (default 8).
 	Concurrency int
+	// SlowAfter is how long a destination may hold one of those slots
+	// (default Poll): a send still in flight then gives its slot to the
+	// next destination and runs on as overtime, up to MaxOvertime such
+	// sends (default 64), each bounded by its platform's send timeout.
+	SlowAfter   time.Duration
+	MaxOvertime int
+	// PlatformLimit caps the batches on the wire to one platform (default
+	// MaxOvertime/4), so that an outage of one platform, however many
+	// destinations it has, never uses up the overtime the others need.
+	PlatformLimit int
+	// SendTimeouts overrides the per-platform deadline of one request
+	// (see sendTimeouts).
+	SendTimeouts map[string]time.Duration
 	// Poll is how often due work is looked for when nothing wakes the
 	// worker (default 1 s).
 	Poll time.Duration
-	// Backoff is the first retry delay, doubled per attempt (default 30 s),
-	// up to MaxBackoff (default 1 h).
+	// Backoff is the first retry delay of a delivery, doubled per attempt
+	// (default 30 s), up to MaxBackoff (default 1 h).
 	Backoff    time.Duration
 	MaxBackoff time.Duration
-	Enrich     Enricher
+	// PauseMin and PauseMax bound a destination's pause after batches
+	// failed whole: PauseMin after the first, doubling, at most PauseMax
+	// (defaults 1 s and 15 s), so a platform's recovery is noticed within
+	// PauseMax.
+	PauseMin time.Duration
+	PauseMax time.Duration
+	// ProbeMin and ProbeMax space the probes of a destination whose
+	// credentials were refused (defaults 5 min and 1 h).
+	ProbeMin time.Duration
+	ProbeMax time.Duration
+	// StoreBackoff and StoreMaxBackoff bound the wait after a database
+	// error (defaults 100 ms and 10 s).
+	StoreBackoff    time.Duration
+	StoreMaxBackoff time.Duration
+	Enrich          Enricher
 }
 
 // Worker delivers conversions.
 type Worker struct {
 	cfg      Config
 	wake     chan struct{}
+	slots    chan struct{}
+	overtime chan struct{}
+	health   *storeHealth
+	stopping atomic.Bool
 	mu       sync.Mutex
 	inflight map[int64]bool
+	// platformOf remembers each destination's platform (learnt when it is
+	// loaded) and onWire counts batches on the wire per platform.
+	platformOf map[int64]string
+	onWire     map[string]int
 }
 
 // New returns a worker; start it with Run.
 func New(cfg Config) *Worker {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
-	}
+	def(&cfg.Lease, 30*time.Second)
+	def(&cfg.RenewEvery, cfg.Lease/3)
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = time.Second
+	if cfg.MaxOvertime <= 0 {
+		cfg.MaxOvertime = 64
 	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = 30 * time.Second
+	if cfg.PlatformLimit <= 0 {
+		cfg.PlatformLimit = max(cfg.MaxOvertime/4, 1)
 	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = time.Hour
-	}
+	def(&cfg.Poll, time.Second)
+	def(&cfg.SlowAfter, cfg.Poll)
+	def(&cfg.Backoff, 30*time.Second)
+	def(&cfg.MaxBackoff, time.Hour)
+	def(&cfg.PauseMin, time.Second)
+	def(&cfg.PauseMax, 15*time.Second)
+	def(&cfg.ProbeMin, 5*time.Minute)
+	def(&cfg.ProbeMax, time.Hour)
+	def(&cfg.StoreBackoff, 100*time.Millisecond)
+	def(&cfg.StoreMaxBackoff, 10*time.Second)
 	if cfg.Owner == "" {
 		cfg.Owner = defaultOwner()
 	}
-	return &Worker{cfg: cfg, wake: make(chan struct{}, 1), inflight: map[int64]bool{}}
+	return &Worker{
+		cfg: cfg, wake: make(chan struct{}, 1), inflight: map[int64]bool{},
+		platformOf: map[int64]string{}, onWire: map[string]int{},
+		slots: make(chan struct{}, cfg.Concurrency), overtime: make(chan struct{}, cfg.MaxOvertime),
+		health: newStoreHealth(cfg.Log, cfg.Metrics, cfg.StoreBackoff, cfg.StoreMaxBackoff),
+	}
 }
 
 func defaultOwner() string {
@@ -104,6 +168,12 @@ func (w *Worker) Notify() {
 	}
 }
 
+// wakeAt wakes the worker at t (a Retry-After or a pause running out), so
+// that the wait is exactly what was asked, not rounded up to a poll.
+func (w *Worker) wakeAt(t time.Time) {
+	time.AfterFunc(max(t.Sub(w.cfg.Now()), 0), w.Notify)
+}
+
 // Run delivers until ctx is cancelled, then lets in-flight sends finish
 // (their requests are not cut off), records them, and gives back its
 // leases so another process can continue at once.
@@ -112,13 +182,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	// new work but lets requests already on the wire be answered.
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
-	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
-	expire := time.NewTicker(time.Minute)
-	defer expire.Stop()
+	chores := time.NewTicker(30 * time.Second)
+	defer chores.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	w.expire(ctx)
+	w.chores(ctx)
 loop:
 	for {
 		select {
@@ -126,33 +195,18 @@ loop:
 			break loop
 		case <-w.wake:
 		case <-timer.C:
-		case <-expire.C:
-			w.expire(ctx)
+		case <-chores.C:
+			w.chores(ctx)
 		}
-		ids, err := w.cfg.Store.DueDestinations(ctx, w.cfg.Now(), 256)
-		if err != nil && ctx.Err() == nil {
-			w.cfg.Log.ErrorContext(ctx, "look for due deliveries", slog.String("error", err.Error()))
+		if d := w.health.wait(); d > 0 {
+			// The database is failing: leave it alone until the pause ends.
+			timer.Reset(d)
+			continue
 		}
-	dispatch:
-		for _, id := range ids {
-			if !w.start(id) {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			default:
-				w.finish(id)
-				break dispatch
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem; w.finish(id); w.Notify() }()
-				w.drain(ctx, sendCtx, id)
-			}()
-		}
+		w.dispatch(ctx, sendCtx, &wg)
 		timer.Reset(w.cfg.Poll)
 	}
+	w.stopping.Store(true)
 	wg.Wait()
 	relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -162,14 +216,99 @@ loop:
 	return nil
 }
 
+// dispatch starts a drain for each due destination not already in flight,
+// while a slot is free.
+func (w *Worker) dispatch(ctx, sendCtx context.Context, wg *sync.WaitGroup) {
+	ids, err := w.cfg.Store.DueDestinations(ctx, w.cfg.Now(), 256)
+	if err != nil {
+		w.health.fail(ctx, "list due destinations", err)
+		return
+	}
+	for _, id := range ids {
+		if !w.start(id) {
+			continue
+		}
+		select {
+		case w.slots <- struct{}{}:
+		default:
+			w.finish(id)
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.work(ctx, sendCtx, id)
+		}()
+	}
+}
+
+// work drains one destination in a slot. While it is quick it keeps the
+// destination for SlowAfter, then yields so the next in line gets a turn;
+// a send still in flight after SlowAfter moves to overtime and frees the
+// slot, so destinations whose platform hangs never hold every slot.
+func (w *Worker) work(runCtx, sendCtx context.Context, id int64) {
+	var mu sync.Mutex
+	done, over := false, false
+	slow := time.AfterFunc(w.cfg.SlowAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case w.overtime <- struct{}{}:
+			over = true
+			<-w.slots
+			w.Notify()
+		default: // overtime is full: keep the slot
+		}
+	})
+	defer func() {
+		slow.Stop()
+		mu.Lock()
+		done = true
+		if over {
+			<-w.overtime
+		} else {
+			<-w.slots
+		}
+		mu.Unlock()
+		w.finish(id)
+		w.Notify()
+	}()
+	w.drain(runCtx, sendCtx, id, time.Now().Add(w.cfg.SlowAfter))
+}
+
 func (w *Worker) start(id int64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.inflight[id] {
 		return false
 	}
+	if p, ok := w.platformOf[id]; ok && w.onWire[p] >= w.cfg.PlatformLimit {
+		return false // its platform is at its limit: others go first
+	}
 	w.inflight[id] = true
 	return true
+}
+
+// takeWire counts a batch to platform on the wire, unless the platform is
+// at its limit.
+func (w *Worker) takeWire(destID int64, platform string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.platformOf[destID] = platform
+	if w.onWire[platform] >= w.cfg.PlatformLimit {
+		return false
+	}
+	w.onWire[platform]++
+	return true
+}
+
+func (w *Worker) releaseWire(platform string) {
+	w.mu.Lock()
+	w.onWire[platform]--
+	w.mu.Unlock()
 }
 
 func (w *Worker) finish(id int64) {
@@ -178,77 +317,277 @@ func (w *Worker) finish(id int64) {
 	w.mu.Unlock()
 }
 
-func (w *Worker) expire(ctx context.Context) {
-	n, err := w.cfg.Store.ExpireDeliveries(ctx, w.cfg.Now())
-	if err != nil {
-		if ctx.Err() == nil {
-			w.cfg.Log.ErrorContext(ctx, "expire deliveries", slog.String("error", err.Error()))
-		}
+// chores expires deliveries past their window and refreshes the gauges of
+// deliveries waiting for credentials.
+func (w *Worker) chores(ctx context.Context) {
+	if w.health.wait() > 0 {
 		return
 	}
+	n, err := w.cfg.Store.ExpireDeliveries(ctx, w.cfg.Now())
+	if err != nil {
+		w.health.fail(ctx, "expire deliveries", err)
+		return
+	}
+	// A write went through (reads may work on a full disk, so only
+	// writes tell that the database is back).
+	w.health.ok(ctx)
 	if n > 0 {
 		w.cfg.Log.WarnContext(ctx, "deliveries expired before they could be sent", slog.Int64("count", n))
 		w.cfg.Metrics.Deliveries.WithLabelValues("any", "expired").Add(float64(n))
 	}
+	waiting, err := w.cfg.Store.WaitingForCredentials(ctx)
+	if err != nil {
+		w.health.fail(ctx, "count waiting deliveries", err)
+		return
+	}
+	w.cfg.Metrics.WaitingCredentials.Reset()
+	w.cfg.Metrics.WindowSeconds.Reset()
+	now := w.cfg.Now()
+	for _, wc := range waiting {
+		w.cfg.Metrics.WaitingCredentials.WithLabelValues(wc.Platform).Set(float64(wc.Count))
+		w.cfg.Metrics.WindowSeconds.WithLabelValues(wc.Platform).Set(max(wc.FirstExpiry.Sub(now), 0).Seconds())
+	}
 }
 
 // drain sends one destination's due deliveries, batch after batch, until
-// none is due, the platform pushes back, or shutdown begins.
-func (w *Worker) drain(runCtx, sendCtx context.Context, destID int64) {
-	for runCtx.Err() == nil {
-		dest, err := w.cfg.Store.Destination(sendCtx, destID)
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				w.cfg.Log.ErrorContext(sendCtx, "load destination", slog.Int64("destination_id", destID), slog.String("error", err.Error()))
-			}
-			return
-		}
-		sender := w.cfg.Senders[dest.Platform]
-		batch := 100
-		if sender != nil {
-			batch = sender.BatchSize()
-		}
-		claimed, err := w.cfg.Store.Claim(sendCtx, destID, w.cfg.Owner, batch, w.cfg.Now(), w.cfg.Lease)
-		if err != nil {
-			w.cfg.Log.ErrorContext(sendCtx, "claim deliveries", slog.Int64("destination_id", destID), slog.String("error", err.Error()))
-			return
-		}
-		if len(claimed) == 0 {
-			return
-		}
-		outs, verdict := w.sendBatch(sendCtx, dest, sender, claimed)
-		if err := w.cfg.Store.Complete(sendCtx, w.cfg.Owner, outs, w.cfg.Now()); err != nil {
-			// The leases run out and the deliveries are sent again: at
-			// least once, never lost.
-			w.cfg.Log.ErrorContext(sendCtx, "record delivery outcomes", slog.Int64("destination_id", destID), slog.String("error", err.Error()))
-			return
-		}
-		for _, o := range outs {
-			outcome := o.Status
-			if o.Parked {
-				outcome = "parked"
-			}
-			if o.CountAttempt {
-				w.cfg.Metrics.Deliveries.WithLabelValues(dest.Platform, outcome).Inc()
-			}
-		}
-		switch {
-		case verdict.auth != "":
-			w.cfg.Log.WarnContext(sendCtx, "platform rejected credentials; destination parked until they are replaced",
-				slog.Int64("destination_id", destID), slog.String("platform", dest.Platform))
-			if err := w.cfg.Store.ParkDestination(sendCtx, destID, verdict.auth, w.cfg.Now()); err != nil {
-				w.cfg.Log.ErrorContext(sendCtx, "park destination", slog.Int64("destination_id", destID), slog.String("error", err.Error()))
-			}
-			return
-		case !verdict.throttledUntil.IsZero():
-			if err := w.cfg.Store.ThrottleDestination(sendCtx, destID, verdict.throttledUntil); err != nil {
-				w.cfg.Log.ErrorContext(sendCtx, "throttle destination", slog.Int64("destination_id", destID), slog.String("error", err.Error()))
-			}
-			return
-		case verdict.failedWhole:
-			// The platform is down or unreachable: the next batch would
-			// fail the same way, so wait for the backoff.
+// none is due, the platform pushes back, shutdown begins, or (with a
+// non-zero until) its turn is over.
+func (w *Worker) drain(runCtx, sendCtx context.Context, destID int64, until time.Time) {
+	for runCtx.Err() == nil && (until.IsZero() || time.Now().Before(until)) {
+		if !w.batch(sendCtx, destID) {
 			return
 		}
 	}
+}
+
+// batch claims, sends and records one batch of a destination (a single
+// probe delivery when its breaker is open or its credentials were
+// refused), and reports whether more may be sent at once.
+func (w *Worker) batch(ctx context.Context, destID int64) bool {
+	dest, err := w.cfg.Store.Destination(ctx, destID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			w.mu.Lock()
+			delete(w.platformOf, destID)
+			w.mu.Unlock()
+		} else {
+			w.health.fail(ctx, "load destination", err)
+		}
+		return false
+	}
+	if !w.takeWire(destID, dest.Platform) {
+		return false
+	}
+	defer w.releaseWire(dest.Platform)
+	sender := w.cfg.Senders[dest.Platform]
+	size := 100
+	if sender != nil {
+		size = sender.BatchSize()
+	}
+	probe := !dest.AuthFailedAt.IsZero() || dest.Failures > 0
+	now := w.cfg.Now()
+	var claimed []store.Claimed
+	if probe {
+		var took bool
+		took, err = w.cfg.Store.BeginProbe(ctx, destID, now, w.cfg.Lease)
+		if err != nil {
+			w.health.fail(ctx, "begin probe", err)
+			return false
+		}
+		if !took {
+			return false
+		}
+		claimed, err = w.cfg.Store.ClaimProbe(ctx, destID, w.cfg.Owner, now, w.cfg.Lease)
+	} else {
+		claimed, err = w.cfg.Store.Claim(ctx, destID, w.cfg.Owner, size, now, w.cfg.Lease)
+	}
+	if err != nil {
+		w.health.fail(ctx, "claim deliveries", err)
+		return false
+	}
+	w.health.ok(ctx)
+	if len(claimed) == 0 {
+		return false
+	}
+	stop := w.renew(ctx, claimed)
+	outs, v := w.sendBatch(ctx, dest, sender, claimed)
+	err = w.complete(ctx, destID, outs)
+	stop()
+	if err != nil {
+		return false
+	}
+	for _, o := range outs {
+		outcome := o.Status
+		if o.Parked {
+			outcome = "parked"
+		}
+		if o.CountAttempt {
+			w.cfg.Metrics.Deliveries.WithLabelValues(dest.Platform, outcome).Inc()
+		}
+	}
+	return w.judge(ctx, dest, probe, v)
+}
+
+// renew keeps the leases on claimed alive until the returned stop is
+// called.
+func (w *Worker) renew(ctx context.Context, claimed []store.Claimed) (stop func()) {
+	ids := make([]int64, len(claimed))
+	for i, c := range claimed {
+		ids[i] = c.ID
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(w.cfg.RenewEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := w.cfg.Store.RenewLeases(ctx, w.cfg.Owner, ids, w.cfg.Now().Add(w.cfg.Lease)); err != nil {
+					w.health.fail(ctx, "renew leases", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// complete records outcomes, retrying a failed write with backoff, so a
+// database outage costs no duplicate send. Retrying is safe for as long as
+// it takes: the write only touches deliveries whose lease is still ours,
+// and a lease runs out only once renewals fail too and another worker
+// claims the delivery (then that worker's record wins). It gives up after
+// four leases (one during shutdown); the deliveries are then sent again:
+// at least once, never lost.
+func (w *Worker) complete(ctx context.Context, destID int64, outs []store.Outcome) error {
+	start := time.Now()
+	delay := w.cfg.StoreBackoff
+	for {
+		err := w.cfg.Store.Complete(ctx, w.cfg.Owner, outs, w.cfg.Now())
+		if err == nil {
+			w.health.ok(ctx)
+			return nil
+		}
+		w.health.fail(ctx, "record delivery outcomes", err)
+		wait := delay/2 + mrand.N(delay/2+1)
+		limit := 4 * w.cfg.Lease
+		if w.stopping.Load() {
+			limit = w.cfg.Lease
+		}
+		if ctx.Err() != nil || time.Since(start)+wait > limit {
+			w.cfg.Log.ErrorContext(ctx, "record delivery outcomes: gave up; the deliveries are sent again when their leases run out",
+				slog.Int64("destination_id", destID), slog.Int("deliveries", len(outs)), slog.String("error", err.Error()))
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		delay = min(delay*2, w.cfg.StoreMaxBackoff)
+	}
+}
+
+// judge acts on what a batch said about its destination as a whole, and
+// reports whether the next batch may go at once.
+func (w *Worker) judge(ctx context.Context, dest store.Destination, probe bool, v verdict) bool {
+	now := w.cfg.Now()
+	log := w.cfg.Log.With(slog.Int64("destination_id", dest.ID), slog.String("platform", dest.Platform))
+	parked := !dest.AuthFailedAt.IsZero()
+	switch {
+	case v.auth != "":
+		probes := 1
+		if parked {
+			probes = dest.Failures + 1
+		}
+		at := now.Add(w.probeDelay(probes))
+		if v.sunset {
+			// No probe can succeed before the settings change; saving
+			// the destination resumes it.
+			at = now.Add(365 * 24 * time.Hour)
+		}
+		if probes == 1 {
+			log.WarnContext(ctx, "platform rejected credentials; deliveries wait for credentials and are retried when the destination is saved or a probe succeeds",
+				slog.Time("next_probe", at))
+		} else {
+			log.InfoContext(ctx, "credentials still rejected", slog.Int("probes", probes), slog.Time("next_probe", at))
+		}
+		if err := w.cfg.Store.ParkDestinationUntil(ctx, dest.ID, v.auth, probes, now, at); err != nil {
+			w.health.fail(ctx, "park destination", err)
+		}
+		w.wakeAt(at)
+		return false
+	case !v.throttledUntil.IsZero():
+		if err := w.cfg.Store.ThrottleDestination(ctx, dest.ID, v.throttledUntil); err != nil {
+			w.health.fail(ctx, "throttle destination", err)
+		}
+		if probe {
+			// The platform answers: probe again when it allows.
+			if err := w.cfg.Store.PauseDestination(ctx, dest.ID, dest.Failures, v.throttledUntil); err != nil {
+				w.health.fail(ctx, "pause destination", err)
+			}
+		}
+		w.wakeAt(v.throttledUntil)
+		return false
+	case v.failedWhole:
+		failures, pause := dest.Failures, w.cfg.PauseMax
+		if !parked {
+			failures++
+			pause = max(w.pauseDelay(failures), v.retryAfter)
+		}
+		at := now.Add(pause)
+		if failures == 1 && !parked {
+			log.WarnContext(ctx, "a whole batch failed; destination paused until a probe succeeds", slog.Time("next_probe", at))
+		}
+		if err := w.cfg.Store.PauseDestination(ctx, dest.ID, failures, at); err != nil {
+			w.health.fail(ctx, "pause destination", err)
+		}
+		w.wakeAt(at)
+		return false
+	}
+	if probe && !v.answered {
+		// The probe sent nothing (an adjustment waiting for its
+		// conversion): try again at once with the next delivery.
+		if err := w.cfg.Store.PauseDestination(ctx, dest.ID, dest.Failures, now); err != nil {
+			w.health.fail(ctx, "pause destination", err)
+		}
+		return false
+	}
+	if probe {
+		n, err := w.cfg.Store.RecoverDestination(ctx, dest.ID, now)
+		if err != nil {
+			w.health.fail(ctx, "resume destination", err)
+			return false
+		}
+		log.InfoContext(ctx, "destination accepts deliveries again; everything waiting is due now",
+			slog.Int64("deliveries", n), slog.Bool("was_parked", parked))
+	}
+	return true
+}
+
+// pauseDelay is a destination's pause after failures batches in a row
+// failed whole: PauseMin doubled per failure, at most PauseMax, with
+// jitter so replicas and destinations do not probe in step.
+func (w *Worker) pauseDelay(failures int) time.Duration {
+	return jitter(grow(w.cfg.PauseMin, w.cfg.PauseMax, failures))
+}
+
+// probeDelay is the wait before probing refused credentials again.
+func (w *Worker) probeDelay(probes int) time.Duration {
+	return jitter(grow(w.cfg.ProbeMin, w.cfg.ProbeMax, probes))
+}
+
+func grow(base, ceil time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < ceil; i++ {
+		d *= 2
+	}
+	return min(d, ceil)
+}
+
+// jitter is d less up to a tenth.
+func jitter(d time.Duration) time.Duration {
+	return d - mrand.N(d/10+1)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/shopspring/decimal"
 
 	"github.com/postbackhq/postback/internal/metrics"
@@ -125,7 +126,9 @@ func (f *fixture) orders(t *testing.T, n int, age time.Duration) []int64 {
 	return ids
 }
 
-func (f *fixture) drain() { f.w.drain(context.Background(), context.Background(), f.destID) }
+func (f *fixture) drain() {
+	f.w.drain(context.Background(), context.Background(), f.destID, time.Time{})
+}
 
 func (f *fixture) delivery(t *testing.T, eventID int64) store.Delivery {
 	t.Helper()
@@ -224,7 +227,61 @@ func TestThrottledWaitsRetryAfterForTheWholeDestination(t *testing.T) {
 	}
 }
 
-func TestAuthFailureParksUntilNewCredentials(t *testing.T) {
+func TestAuthFailureParksUntilAProbeIsAccepted(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		if call < 2 {
+			return all(len(convs), platforms.Auth(401, "190", "Error validating access token"))
+		}
+		return all(len(convs), nil)
+	})
+	ids := f.orders(t, 3, time.Hour)
+	f.drain()
+	for _, id := range ids {
+		d := f.delivery(t, id)
+		if d.Status != store.DeliveryWaitingCredentials || !d.Parked || d.ErrorClass != "auth" || !strings.Contains(d.LastError, "access token") {
+			t.Errorf("after 401: %+v", d)
+		}
+	}
+	dest, err := f.st.Destination(context.Background(), f.destID)
+	if err != nil || dest.AuthFailedAt.IsZero() || !strings.Contains(dest.AuthError, "access token") {
+		t.Fatalf("destination = %+v, %v; want flagged", dest, err)
+	}
+	steps := []struct {
+		wait  time.Duration
+		calls int // calls made in all, after this step
+	}{
+		{time.Minute, 1},      // no probe before the first pause (5 min) ends
+		{5 * time.Minute, 2},  // the probe: one delivery, refused again
+		{6 * time.Minute, 2},  // the next pause is twice as long
+		{10 * time.Minute, 4}, // the probe is accepted; the rest follows at once
+	}
+	for i, s := range steps {
+		f.clk.Add(s.wait)
+		f.drain()
+		if n := f.snd.callCount(); n != s.calls {
+			t.Fatalf("step %d: %d calls, want %d (calls %v)", i, n, s.calls, f.snd.calls)
+		}
+	}
+	var sizes []int
+	for _, c := range f.snd.calls {
+		sizes = append(sizes, len(c))
+	}
+	if fmt.Sprint(sizes) != "[3 1 1 2]" {
+		t.Errorf("calls = %v; want the batch, one probe refused, one accepted, then the rest", f.snd.calls)
+	}
+	for _, id := range ids {
+		if d := f.delivery(t, id); d.Status != store.DeliveryDelivered {
+			t.Errorf("after the accepted probe: %+v", d)
+		}
+	}
+	if dest, err := f.st.Destination(context.Background(), f.destID); err != nil || !dest.AuthFailedAt.IsZero() || dest.Failures != 0 {
+		t.Errorf("destination after recovery = %+v, %v", dest, err)
+	}
+}
+
+// TestSaveWithTheSameCredentialsRetriesAtOnce: the merchant fixed the
+// token on the platform's side and saves the destination unchanged.
+func TestSaveWithTheSameCredentialsRetriesAtOnce(t *testing.T) {
 	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
 		if call == 0 {
 			return all(len(convs), platforms.Auth(401, "190", "Error validating access token"))
@@ -233,28 +290,21 @@ func TestAuthFailureParksUntilNewCredentials(t *testing.T) {
 	})
 	ids := f.orders(t, 2, time.Hour)
 	f.drain()
-	for _, id := range ids {
-		if d := f.delivery(t, id); d.Status != store.DeliveryRetrying || !d.Parked || d.ErrorClass != "auth" {
-			t.Errorf("after 401: %+v", d)
-		}
-	}
-	f.clk.Add(6 * time.Hour)
-	f.drain()
-	if n := f.snd.callCount(); n != 1 {
-		t.Fatalf("parked deliveries were sent again (%d calls)", n)
-	}
 	dest, err := f.st.Destination(context.Background(), f.destID)
-	if err != nil || dest.AuthFailedAt.IsZero() || !strings.Contains(dest.AuthError, "access token") {
-		t.Fatalf("destination = %+v, %v; want flagged", dest, err)
-	}
-	dest.Credentials["token"] = "new"
-	if _, err := f.st.UpdateDestination(context.Background(), dest, true, f.clk.Now()); err != nil {
+	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := f.st.UpdateDestination(context.Background(), dest, false, f.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	due, err := f.st.DueDestinations(context.Background(), f.clk.Now(), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("after saving, due = %v, %v; want the destination", due, err)
 	}
 	f.drain()
 	for _, id := range ids {
 		if d := f.delivery(t, id); d.Status != store.DeliveryDelivered {
-			t.Errorf("after new credentials: %+v", d)
+			t.Errorf("after saving: %+v", d)
 		}
 	}
 }
@@ -456,6 +506,34 @@ func TestRefundAdjustmentWaitsForItsConversionThenSends(t *testing.T) {
 	}
 }
 
+// TestWaitingCredentialsMetrics: /metrics shows how many deliveries wait
+// for credentials and how long until the first one's window closes.
+func TestWaitingCredentialsMetrics(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		return all(len(convs), platforms.Auth(401, "190", "Error validating access token"))
+	})
+	f.orders(t, 2, time.Hour)
+	f.drain()
+	f.w.chores(context.Background())
+	m := f.w.cfg.Metrics
+	if n := gauge(t, m.WaitingCredentials.WithLabelValues("fake")); n != 2 {
+		t.Errorf("waiting_credentials gauge = %v, want 2", n)
+	}
+	// The orders happened an hour ago, in a 7-day window.
+	if s := gauge(t, m.WindowSeconds.WithLabelValues("fake")); s != (7*24*time.Hour - time.Hour).Seconds() {
+		t.Errorf("window gauge = %vs, want %vs", s, (7*24*time.Hour - time.Hour).Seconds())
+	}
+}
+
+func gauge(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}
+
 func TestVersionSunsetParksWithTheFix(t *testing.T) {
 	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
 		if call == 0 {
@@ -467,7 +545,7 @@ func TestVersionSunsetParksWithTheFix(t *testing.T) {
 	f.drain()
 	for _, id := range ids {
 		d := f.delivery(t, id)
-		if d.Status != store.DeliveryRetrying || !d.Parked || !strings.Contains(d.LastError, "v22.0") ||
+		if d.Status != store.DeliveryWaitingCredentials || !d.Parked || !strings.Contains(d.LastError, "v22.0") ||
 			!strings.Contains(d.LastError, "api_version") || strings.Contains(d.LastError, "new credentials") {
 			t.Errorf("after a version sunset: %+v; want parked, naming the version and the fix", d)
 		}

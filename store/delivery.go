@@ -51,20 +51,31 @@ type attemptRow struct {
 
 func (attemptRow) TableName() string { return "delivery_attempts" }
 
-// DueDestinations lists destinations with deliveries due now, skipping
-// destinations that are disabled, parked for rejected credentials, or
-// waiting out a rate limit.
+// DueDestinations lists destinations with deliveries due now, oldest due
+// first (not lowest id first, so a destination that has waited longest
+// goes first and none is starved by the ones listed before it). It skips
+// destinations that are disabled or waiting out a rate limit. A
+// destination whose breaker is open or whose credentials were refused is
+// listed once its pause ends, as long as anything waits, so that one of
+// its deliveries can go as a probe (see BeginProbe).
 func (s *Store) DueDestinations(ctx context.Context, now time.Time, limit int) ([]int64, error) {
 	// EXISTS stops at the first due delivery of each destination (on the
-	// partial index), so the look-up stays cheap however long the queue.
+	// partial index), and so does the ordering sub-select, so the look-up
+	// stays cheap however long the queue.
 	var ids []int64
+	n := ms(now)
 	err := s.rdb.WithContext(s.rctx(ctx)).Raw(`
 		SELECT x.id FROM destinations x
-		WHERE x.enabled = ? AND x.auth_failed_at = 0 AND x.throttled_until <= ?
-		  AND EXISTS (SELECT 1 FROM deliveries d
+		WHERE x.enabled = ? AND x.throttled_until <= ? AND x.paused_until <= ?
+		  AND ((x.auth_failed_at = 0 AND x.failures = 0 AND EXISTS (SELECT 1 FROM deliveries d
 			WHERE d.destination_id = x.id AND d.status IN ('pending', 'retrying') AND d.parked = ?
-			  AND d.next_attempt_at <= ? AND d.lease_until < ?)
-		ORDER BY x.id LIMIT ?`, true, ms(now), false, ms(now), ms(now), limit).Scan(&ids).Error
+			  AND d.next_attempt_at <= ? AND d.lease_until < ?))
+		   OR ((x.auth_failed_at <> 0 OR x.failures > 0) AND EXISTS (SELECT 1 FROM deliveries d
+			WHERE d.destination_id = x.id AND d.status IN ('pending', 'retrying') AND d.lease_until < ?)))
+		ORDER BY (SELECT d.next_attempt_at FROM deliveries d
+			WHERE d.destination_id = x.id AND d.status IN ('pending', 'retrying')
+			ORDER BY d.next_attempt_at LIMIT 1), x.id
+		LIMIT ?`, true, n, n, false, n, n, n, limit).Scan(&ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("due destinations: %w", err)
 	}
@@ -89,9 +100,28 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 // lease that runs out (its replica died) makes the delivery claimable
 // again. On SQLite one process owns the database.
 func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, limit int, now time.Time, lease time.Duration) ([]Claimed, error) {
+	return s.claim(ctx, destinationID, owner, limit, now, lease, false)
+}
+
+// ClaimProbe leases the one waiting delivery of a destination that has
+// waited longest, parked or not and whatever its own retry time: the
+// half-open probe of a paused destination, or the credential check of a
+// parked one. Call BeginProbe first so replicas send one probe between
+// them.
+func (s *Store) ClaimProbe(ctx context.Context, destinationID int64, owner string, now time.Time, lease time.Duration) ([]Claimed, error) {
+	return s.claim(ctx, destinationID, owner, 1, now, lease, true)
+}
+
+func (s *Store) claim(ctx context.Context, destinationID int64, owner string, limit int, now time.Time, lease time.Duration, probe bool) ([]Claimed, error) {
 	lock := ""
 	if s.dialect == Postgres {
 		lock = "FOR UPDATE SKIP LOCKED"
+	}
+	due := "AND parked = ? AND next_attempt_at <= ?"
+	args := []any{owner, ms(now.Add(lease)), ms(now), destinationID, false, ms(now), ms(now), limit}
+	if probe {
+		due = ""
+		args = []any{owner, ms(now.Add(lease)), ms(now), destinationID, ms(now), limit}
 	}
 	var rows []claimedRow
 	err := s.write(ctx, func(tx *gormDB) error {
@@ -99,11 +129,11 @@ func (s *Store) Claim(ctx context.Context, destinationID int64, owner string, li
 		UPDATE deliveries SET lease_owner = ?, lease_until = ?, updated_at = ?
 		WHERE id IN (
 			SELECT id FROM deliveries
-			WHERE destination_id = ? AND status IN ('pending', 'retrying') AND parked = ?
-			  AND next_attempt_at <= ? AND lease_until < ?
+			WHERE destination_id = ? AND status IN ('pending', 'retrying') `+due+`
+			  AND lease_until < ?
 			ORDER BY next_attempt_at, id LIMIT ? `+lock+`)
 		RETURNING id, event_id, destination_id, shop_id, refund_id, platform, kind, attempts, expires_at`,
-			owner, ms(now.Add(lease)), ms(now), destinationID, false, ms(now), ms(now), limit).Scan(&rows).Error; err != nil {
+			args...).Scan(&rows).Error; err != nil {
 			return fmt.Errorf("claim deliveries: %w", err)
 		}
 		return nil
@@ -288,15 +318,6 @@ func deliveredAt(o Outcome, now time.Time) int64 {
 func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
 	return s.exec(ctx, func(db *gormDB) error {
 		return db.Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner = ?`, owner).Error
-	})
-}
-
-// ParkDestination flags a destination whose credentials the platform
-// refused; its deliveries wait until the credentials are replaced.
-func (s *Store) ParkDestination(ctx context.Context, id int64, reason string, now time.Time) error {
-	return s.exec(ctx, func(db *gormDB) error {
-		return db.Exec(`UPDATE destinations SET auth_failed_at = ?, auth_error = ?, updated_at = ? WHERE id = ?`,
-			ms(now), reason, ms(now), id).Error
 	})
 }
 

@@ -20,8 +20,13 @@ type Destination struct {
 	AuthFailedAt   time.Time
 	AuthError      string
 	ThrottledUntil time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// PausedUntil is when a destination whose batches failed whole (its
+	// circuit breaker is open) or whose credentials were refused may be
+	// probed again; Failures counts those failures in a row.
+	PausedUntil time.Time
+	Failures    int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// SealError says why the stored credentials cannot be decrypted; they
 	// are empty then. Destinations still lists the destination; Destination
 	// refuses it, so nothing is sent with empty credentials.
@@ -38,6 +43,8 @@ type destinationRow struct {
 	AuthFailedAt   int64
 	AuthError      string
 	ThrottledUntil int64
+	PausedUntil    int64
+	Failures       int
 	CreatedAt      int64 `gorm:"autoCreateTime:false"`
 	UpdatedAt      int64 `gorm:"autoUpdateTime:false"`
 }
@@ -62,7 +69,7 @@ func (s *Store) destinationToRow(d Destination) (destinationRow, error) {
 	return destinationRow{
 		ID: d.ID, ShopID: d.ShopID, Platform: d.Platform, Credentials: sealed, Settings: string(sj),
 		Enabled: d.Enabled, AuthFailedAt: ms(d.AuthFailedAt), AuthError: d.AuthError,
-		ThrottledUntil: ms(d.ThrottledUntil), CreatedAt: ms(d.CreatedAt), UpdatedAt: ms(d.UpdatedAt),
+		ThrottledUntil: ms(d.ThrottledUntil), PausedUntil: ms(d.PausedUntil), Failures: d.Failures, CreatedAt: ms(d.CreatedAt), UpdatedAt: ms(d.UpdatedAt),
 	}, nil
 }
 
@@ -70,7 +77,7 @@ func (s *Store) rowToDestination(r destinationRow) (Destination, error) {
 	d := Destination{
 		ID: r.ID, ShopID: r.ShopID, Platform: r.Platform, Enabled: r.Enabled,
 		AuthFailedAt: fromMS(r.AuthFailedAt), AuthError: r.AuthError, ThrottledUntil: fromMS(r.ThrottledUntil),
-		CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
+		PausedUntil: fromMS(r.PausedUntil), Failures: r.Failures, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		Credentials: map[string]string{}, Settings: map[string]string{},
 	}
 	plain, err := s.sealer.Open("destinations", "credentials", r.ID, r.Credentials)
@@ -175,14 +182,13 @@ func (s *Store) Destinations(ctx context.Context, shopID int64) ([]Destination, 
 	return out, nil
 }
 
-// UpdateDestination saves d. When its credentials changed, a destination
-// parked for rejected credentials is released: its waiting deliveries are
-// due at once.
+// UpdateDestination saves d. Saving is the merchant's "try again": a
+// destination parked for rejected credentials (whether or not they
+// changed) or paused after failed batches is released, and its waiting
+// deliveries are due at once.
 func (s *Store) UpdateDestination(ctx context.Context, d Destination, credentialsChanged bool, now time.Time) (Destination, error) {
 	d.UpdatedAt = now
-	if credentialsChanged {
-		d.AuthFailedAt, d.AuthError = time.Time{}, ""
-	}
+	d.AuthFailedAt, d.AuthError, d.PausedUntil, d.Failures = time.Time{}, "", time.Time{}, 0
 	r, err := s.destinationToRow(d)
 	if err != nil {
 		return Destination{}, err
@@ -196,17 +202,18 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 		d.SealError = ""
 	}
 	err = s.write(ctx, func(tx *gormDB) error {
-		res := tx.Model(&destinationRow{ID: d.ID}).Select("*").Omit(omit...).Updates(&r)
-		if res.Error != nil {
-			return fmt.Errorf("update destination: %w", res.Error)
+		var before []destinationRow
+		if err := tx.Select("id, auth_failed_at, failures").Where("id = ?", d.ID).Find(&before).Error; err != nil {
+			return fmt.Errorf("update destination: %w", err)
 		}
-		if res.RowsAffected == 0 {
+		if len(before) == 0 {
 			return ErrNotFound
 		}
-		if credentialsChanged {
-			return tx.Exec(`UPDATE deliveries SET parked = ?, next_attempt_at = ?, updated_at = ?
-				WHERE destination_id = ? AND parked = ? AND status IN ('pending', 'retrying')`,
-				false, ms(now), ms(now), d.ID, true).Error
+		if err := tx.Model(&destinationRow{ID: d.ID}).Select("*").Omit(omit...).Updates(&r).Error; err != nil {
+			return fmt.Errorf("update destination: %w", err)
+		}
+		if credentialsChanged || before[0].AuthFailedAt != 0 || before[0].Failures > 0 {
+			return resumeDeliveries(tx, d.ID, now)
 		}
 		return nil
 	})

@@ -9,6 +9,15 @@ import (
 	"github.com/postbackhq/postback/mapping"
 )
 
+// DeliveryWaitingCredentials is how a waiting delivery shows while its
+// destination's credentials are refused: stored as pending or retrying
+// (and parked), it goes again when a probe or a save shows they work.
+const DeliveryWaitingCredentials = "waiting_credentials"
+
+// parkedSQL selects the waiting deliveries of destinations whose
+// credentials were refused.
+const parkedSQL = `status IN ('pending', 'retrying') AND (parked = ? OR destination_id IN (SELECT id FROM destinations WHERE auth_failed_at <> 0))`
+
 // Event is one webhook as stored, with what became of it.
 type Event struct {
 	ID          int64
@@ -118,9 +127,18 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	// A filter that keeps most events (a platform every order goes to, a
 	// delivered state, a match band) is checked per event while the list
 	// walks ids newest first, and stops after one page; a filter that keeps
-	// few (failed, retrying, pending) reads its few ids from the index
-	// first. Measured on a million events: BenchmarkEventList.
+	// few (failed, retrying, pending, waiting_credentials) reads its few ids
+	// from the index first. Measured on a million events: BenchmarkEventList.
 	common := f.DeliveryStatus == "" || f.DeliveryStatus == DeliveryDelivered
+	// Waiting deliveries of a destination whose credentials were refused
+	// show as waiting_credentials, not pending or retrying.
+	waitCond, waitArgs := "", []any(nil)
+	switch f.DeliveryStatus {
+	case DeliveryWaitingCredentials:
+		waitCond, waitArgs = parkedSQL, []any{true}
+	case DeliveryPending, DeliveryRetrying:
+		waitCond, waitArgs = "status = ? AND NOT ("+parkedSQL+")", []any{f.DeliveryStatus, true}
+	}
 	switch {
 	case (f.Platform != "" || f.DeliveryStatus != "") && common:
 		// "|| ''" keeps both databases on the event's own deliveries
@@ -136,6 +154,11 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 		// A scalar subquery, not EXISTS: SQLite rewrites EXISTS into IN,
 		// which reads every matching delivery before the first page.
 		q = q.Where("(SELECT 1 FROM deliveries d WHERE "+cond+" LIMIT 1) = 1", args...)
+	case waitCond != "":
+		if f.Platform != "" {
+			waitCond, waitArgs = "platform = ? AND "+waitCond, append([]any{f.Platform}, waitArgs...)
+		}
+		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE "+waitCond+")", waitArgs...)
 	case f.Platform != "":
 		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE platform = ? AND status = ?)", f.Platform, f.DeliveryStatus)
 	case f.DeliveryStatus != "":
@@ -202,9 +225,13 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if err := s.rdb.WithContext(ctx).Omit("payload", "response", "packed").Where("event_id IN ?", ids).Order("id").Find(&drows).Error; err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
+	parked, err := s.parkedDestinations(ctx, drows)
+	if err != nil {
+		return nil, err
+	}
 	byEvent := map[int64][]Delivery{}
 	for _, d := range drows {
-		byEvent[d.EventID] = append(byEvent[d.EventID], rowToDelivery(d))
+		byEvent[d.EventID] = append(byEvent[d.EventID], waiting(rowToDelivery(d), parked))
 	}
 	for i := range out {
 		out[i].Deliveries = byEvent[out[i].ID]
@@ -242,13 +269,17 @@ func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
 			return Event{}, fmt.Errorf("event %d attempts: %w", id, err)
 		}
 	}
+	parked, err := s.parkedDestinations(ctx, drows)
+	if err != nil {
+		return Event{}, err
+	}
 	for _, d := range drows {
 		if d.Payload == "" && d.Response == "" && len(d.Packed) > 0 {
 			if d.Payload, d.Response, err = unpack(d.Packed); err != nil {
 				return Event{}, fmt.Errorf("delivery %d: %w", d.ID, err)
 			}
 		}
-		del := rowToDelivery(d)
+		del := waiting(rowToDelivery(d), parked)
 		for _, a := range arows {
 			if a.DeliveryID == d.ID {
 				del.History = append(del.History, Attempt{
@@ -307,6 +338,53 @@ func rowToDelivery(d deliveryRow) Delivery {
 		del.NextAttemptAt = time.Time{}
 	}
 	return del
+}
+
+// parkedDestinations maps the destinations of rows whose credentials are
+// refused to the platform's reason.
+func (s *Store) parkedDestinations(ctx context.Context, rows []deliveryRow) (map[int64]string, error) {
+	seen := map[int64]bool{}
+	var ids []int64
+	for _, d := range rows {
+		if (d.Status == DeliveryPending || d.Status == DeliveryRetrying) && !seen[d.DestinationID] {
+			seen[d.DestinationID] = true
+			ids = append(ids, d.DestinationID)
+		}
+	}
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var dests []struct {
+		ID        int64
+		AuthError string
+	}
+	if err := s.rdb.WithContext(ctx).Table("destinations").Select("id, auth_error").
+		Where("id IN ? AND auth_failed_at <> 0", ids).Scan(&dests).Error; err != nil {
+		return nil, fmt.Errorf("list deliveries: destinations: %w", err)
+	}
+	for _, d := range dests {
+		out[d.ID] = d.AuthError
+	}
+	return out, nil
+}
+
+// waiting shows a delivery held by refused credentials as
+// waiting_credentials, with the platform's reason.
+func waiting(d Delivery, parked map[int64]string) Delivery {
+	if d.Status != DeliveryPending && d.Status != DeliveryRetrying {
+		return d
+	}
+	reason, destParked := parked[d.DestinationID]
+	if !d.Parked && !destParked {
+		return d
+	}
+	d.Status, d.Parked = DeliveryWaitingCredentials, true
+	if d.LastError == "" {
+		d.LastError = "waiting for new credentials: " + reason
+		d.ErrorClass = "auth"
+	}
+	return d
 }
 
 // Redeliver queues an accepted event again: its failed deliveries, or with

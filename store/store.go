@@ -56,7 +56,10 @@ type Store struct {
 	sealer *Sealer
 	log    *slog.Logger
 	// pool is the writer's *sql.DB, for migrations and pings.
-	pool    *sql.DB
+	pool *sql.DB
+	// wconn is SQLite's pinned writer connection, asked after a failure
+	// whether a transaction is still open.
+	wconn   *sql.Conn
 	closers []func() error
 	// wmu serializes writes on SQLite, where db is one pinned connection
 	// and transactions are explicit BEGIN IMMEDIATE … COMMIT: that keeps
@@ -161,6 +164,7 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) er
 		return fmt.Errorf("open sqlite: %w", err)
 	}
 	s.closers = append([]func() error{conn.Close}, s.closers...)
+	s.wconn = conn
 	pcfg := *cfg
 	// gorm pings through a *sql.DB, which a pinned *sql.Conn is not; the
 	// connection was just opened, and Ping uses the pool.
@@ -339,18 +343,45 @@ func (s *Store) write(ctx context.Context, fn func(tx *gormDB) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(db); err != nil {
-		if rerr := db.Exec("ROLLBACK").Error; rerr != nil {
-			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
-		}
-		return err
+		return s.rollback(ctx, db, err)
 	}
 	if err := db.Exec("COMMIT").Error; err != nil {
-		if rerr := db.Exec("ROLLBACK").Error; rerr != nil {
-			s.log.ErrorContext(ctx, "rollback after failed commit", slog.String("error", rerr.Error()))
-		}
-		return fmt.Errorf("commit: %w", err)
+		return s.rollback(ctx, db, fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// rollback ends a SQLite transaction that failed with err. SQLite rolls a
+// transaction back by itself after some errors (a full disk, an I/O
+// error, or a COMMIT that failed that way); rolling back again would only
+// add "cannot rollback - no transaction is active" to every error, so ask
+// the connection first.
+func (s *Store) rollback(ctx context.Context, db *gormDB, err error) error {
+	if !s.inTx(ctx) {
+		return err
+	}
+	if rerr := db.Exec("ROLLBACK").Error; rerr != nil {
+		return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+	}
+	return err
+}
+
+// inTx reports whether SQLite's writer connection has a transaction open
+// (true when it cannot tell, so a rollback is tried).
+func (s *Store) inTx(ctx context.Context) bool {
+	if s.wconn == nil {
+		return true
+	}
+	in := true
+	if err := s.wconn.Raw(func(dc any) error {
+		if c, ok := dc.(interface{ AutoCommit() bool }); ok {
+			in = !c.AutoCommit()
+		}
+		return nil
+	}); err != nil {
+		s.log.DebugContext(ctx, "ask sqlite for its transaction state", slog.String("error", err.Error()))
+	}
+	return in
 }
 
 // exec runs one autocommitted statement (or a few) under the writer lock.

@@ -375,7 +375,7 @@ func TestParkAndReleaseOnNewCredentials(t *testing.T) {
 			if err := s.Complete(ctx, "w", []store.Outcome{{DeliveryID: c[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryRetrying, Parked: true, Error: "credentials rejected", ErrorClass: "auth", NextAttemptAt: t0}}, t0); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.ParkDestination(ctx, d.ID, "credentials rejected", t0); err != nil {
+			if err := s.ParkDestinationUntil(ctx, d.ID, "credentials rejected", 1, t0, t0.Add(2*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			if due, _ := s.DueDestinations(ctx, t0.Add(time.Hour), 10); len(due) != 0 {

@@ -343,9 +343,8 @@ func handleDestinationUpdate(cfg Config) gin.HandlerFunc {
 			storeError(c, cfg.Log, err, "destination")
 			return
 		}
-		if changed {
-			cfg.Notify()
-		}
+		// Saving retries a parked or paused destination at once.
+		cfg.Notify()
 		c.JSON(http.StatusOK, toDestinationJSON(d, cfg.Senders[d.Platform], cfg.Now()))
 	}
 }

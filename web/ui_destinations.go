@@ -344,9 +344,8 @@ func handleUIDestinationSave(cfg Config, v *views) gin.HandlerFunc {
 			v.storeFail(c, err, "This destination")
 			return
 		}
-		if changed {
-			cfg.Notify()
-		}
+		// Saving retries a parked or paused destination at once.
+		cfg.Notify()
 		c.Redirect(http.StatusSeeOther, fmt.Sprintf("/admin/destinations/%d?msg=dest-saved", d.ID))
 	}
 }

@@ -263,12 +263,12 @@ func timeline(e store.Event, now time.Time) []timelineItem {
 			}
 			later = append(later, it)
 		}
-		if (d.Status == store.DeliveryPending || d.Status == store.DeliveryRetrying) && !d.NextAttemptAt.IsZero() {
-			it := timelineItem{At: d.NextAttemptAt, Title: name + " · queued", Class: "info", Detail: "next attempt " + fmtAgo(now, d.NextAttemptAt)}
-			if d.Parked {
-				it.Title, it.Detail = name+" · waiting for new credentials", d.LastError
-			}
-			later = append(later, it)
+		switch {
+		case d.Status == store.DeliveryWaitingCredentials:
+			later = append(later, timelineItem{At: d.ExpiresAt, Title: name + " · waiting for credentials", Class: "warn",
+				Detail: d.LastError + " · the platform's window closes " + fmtAgo(now, d.ExpiresAt) + "; fix and save the destination to send at once"})
+		case (d.Status == store.DeliveryPending || d.Status == store.DeliveryRetrying) && !d.NextAttemptAt.IsZero():
+			later = append(later, timelineItem{At: d.NextAttemptAt, Title: name + " · queued", Class: "info", Detail: "next attempt " + fmtAgo(now, d.NextAttemptAt)})
 		}
 	}
 	sort.SliceStable(later, func(i, j int) bool { return later[i].At.Before(later[j].At) })

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/store"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	RetryMaxBackoff time.Duration
 	retryBackoff    string
 	retryMaxBackoff string
+	// SendTimeouts overrides the per-platform deadline of one request to
+	// an ad platform (delivery.DefaultSendTimeouts).
+	SendTimeouts map[string]time.Duration
+	sendTimeouts string
 	// Retention is how long finished events are kept; 0 keeps them.
 	Retention time.Duration
 	retention string
@@ -129,6 +134,7 @@ func settings() []setting {
 		{env: "POSTBACK_WEBHOOK_INFLIGHT_BYTES", def: "64MiB", help: "cap on webhook body bytes held by all requests at once; past it webhooks get 503 with Retry-After", field: func(c *Config) *string { return &c.webhookInflight }},
 		{env: "POSTBACK_BEACON_HOLD", def: "15s", help: "how long a conversion waits for its browser beacon when the shop uses the script; 0 disables", field: func(c *Config) *string { return &c.beaconHold }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
+		{env: "POSTBACK_SEND_TIMEOUTS", def: "", help: "per-platform request deadlines overriding the built-in ones, e.g. meta=3s,tiktok=10s", field: func(c *Config) *string { return &c.sendTimeouts }},
 	}
 	for _, p := range platformURLs {
 		// Platform URLs land in Config.PlatformURLs, not a field of their own.
@@ -265,7 +271,33 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if cfg.BeaconHold, err = parseDays(cfg.beaconHold); err != nil || cfg.BeaconHold < 0 || cfg.BeaconHold > 10*time.Minute {
 		return Config{}, errors.New("POSTBACK_BEACON_HOLD: must be a duration from 0 to 10m, such as 15s")
 	}
+	if cfg.SendTimeouts, err = parseSendTimeouts(cfg.sendTimeouts); err != nil {
+		return Config{}, fmt.Errorf("POSTBACK_SEND_TIMEOUTS: %v", err)
+	}
 	return cfg, nil
+}
+
+// parseSendTimeouts reads "platform=duration,…".
+func parseSendTimeouts(v string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	known := delivery.DefaultSendTimeouts()
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, dur, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if _, isPlatform := known[name]; !ok || !isPlatform {
+			return nil, fmt.Errorf("%q is not platform=duration for a known platform", part)
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(dur))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q: the duration must be positive, such as 3s", part)
+		}
+		out[name] = d
+	}
+	return out, nil
 }
 
 // parseBytes reads a size: plain bytes, or with a unit (KiB, MiB, GiB

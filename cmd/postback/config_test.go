@@ -48,6 +48,8 @@ func TestParseConfig(t *testing.T) {
 		{"log level", []string{"POSTBACK_LOG_LEVEL", "loud"}, "POSTBACK_LOG_LEVEL"},
 		{"retention", []string{"POSTBACK_RETENTION", "forever"}, "POSTBACK_RETENTION"},
 		{"backoff", []string{"POSTBACK_RETRY_BACKOFF", "-1s"}, "POSTBACK_RETRY_BACKOFF"},
+		{"send timeout platform", []string{"POSTBACK_SEND_TIMEOUTS", "myspace=3s"}, "POSTBACK_SEND_TIMEOUTS"},
+		{"send timeout duration", []string{"POSTBACK_SEND_TIMEOUTS", "meta=0s"}, "POSTBACK_SEND_TIMEOUTS"},
 		{"empty addr", []string{"POSTBACK_ADDR", " "}, "POSTBACK_ADDR"},
 		{"proxy", []string{"POSTBACK_TRUSTED_PROXIES", "10.0.0.0/8, example.com"}, "POSTBACK_TRUSTED_PROXIES"},
 		{"memory limit", []string{"POSTBACK_MEMORY_LIMIT", "lots"}, "POSTBACK_MEMORY_LIMIT"},

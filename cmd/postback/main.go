@@ -181,7 +181,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	routing := delivery.NewRouting(senders)
 	worker := delivery.New(delivery.Config{
 		Store: st, Senders: senders, Log: log, Metrics: m,
-		Backoff: cfg.RetryBackoff, MaxBackoff: cfg.RetryMaxBackoff,
+		Backoff: cfg.RetryBackoff, MaxBackoff: cfg.RetryMaxBackoff, SendTimeouts: cfg.SendTimeouts,
 		Enrich: newEnricher(cfg, st, httpClient, log),
 	})
 	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: func([]int64) { worker.Notify() }})

@@ -19,7 +19,14 @@ type Metrics struct {
 	Deliveries        *prometheus.CounterVec   // platform, outcome
 	SendSeconds       *prometheus.HistogramVec // platform
 	BatchSize         *prometheus.HistogramVec // platform
-	Beacons           *prometheus.CounterVec   // outcome
+	// StoreErrors counts the delivery worker's failed database calls.
+	StoreErrors *prometheus.CounterVec // op
+	// WaitingCredentials counts deliveries held because a destination's
+	// credentials were refused, and WindowSeconds says how long until the
+	// first of them reaches the platform's event window and expires.
+	WaitingCredentials *prometheus.GaugeVec   // platform
+	WindowSeconds      *prometheus.GaugeVec   // platform
+	Beacons            *prometheus.CounterVec // outcome
 }
 
 // New registers the metrics on reg.
@@ -49,12 +56,22 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "postback_platform_batch_size", Help: "Conversions per request to an ad platform.",
 			Buckets: []float64{1, 5, 10, 50, 100, 250, 500, 1000, 2000},
 		}, []string{"platform"}),
+		StoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "postback_delivery_store_errors_total", Help: "Database calls of the delivery worker that failed, by operation.",
+		}, []string{"op"}),
+		WaitingCredentials: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "postback_deliveries_waiting_credentials", Help: "Deliveries waiting because the platform refused the destination's credentials.",
+		}, []string{"platform"}),
+		WindowSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "postback_deliveries_waiting_credentials_window_seconds", Help: "Seconds until the first delivery waiting for credentials passes the platform's event window and expires.",
+		}, []string{"platform"}),
 	}
 	m.Beacons = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "postback_beacons_total",
 		Help: "Browser beacons by outcome (stored, joined, duplicate, too_late, bad_request, too_large, unknown_shop, rate_limited).",
 	}, []string{"outcome"})
-	reg.MustRegister(m.Webhooks, m.SignatureFailures, m.WebhookSeconds, m.CommitErrors, m.Deliveries, m.SendSeconds, m.BatchSize, m.Beacons)
+	reg.MustRegister(m.Webhooks, m.SignatureFailures, m.WebhookSeconds, m.CommitErrors, m.Deliveries, m.SendSeconds, m.BatchSize, m.Beacons,
+		m.StoreErrors, m.WaitingCredentials, m.WindowSeconds)
 	return m
 }
 
