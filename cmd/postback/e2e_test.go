@@ -157,6 +157,11 @@ func start(t *testing.T, env map[string]string) *instance {
 	for k, v := range env {
 		full[k] = v
 	}
+	if strings.HasPrefix(full["POSTBACK_DATABASE_URL"], "postgres") && full["POSTBACK_SETUP_URL_FILE"] == "" {
+		// On PostgreSQL the first-run link would go to the working
+		// directory: this package's source.
+		full["POSTBACK_SETUP_URL_FILE"] = filepath.Join(t.TempDir(), "postback.setup-url")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	inst := &instance{url: "http://" + addr, cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{}}
 	go func() { inst.done <- run(ctx, nil, func(k string) string { return full[k] }, io.Discard, inst.stderr) }()
