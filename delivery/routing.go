@@ -38,6 +38,26 @@ func (r Routing) Adjusts(platform string) bool {
 	return ok
 }
 
+// destinationAdjuster is a sender whose refund support depends on the
+// destination (platforms.APIChoice).
+type destinationAdjuster interface {
+	AdjustsFor(d platforms.Destination) bool
+}
+
+// AdjustsFor reports whether a destination takes refund adjustments, for
+// platforms whose settings.api picks an interface with or without them.
+func (r Routing) AdjustsFor(platform string, settings map[string]string) bool {
+	s, ok := r.senders[platform]
+	if !ok {
+		return false
+	}
+	if c, ok := s.(destinationAdjuster); ok {
+		return c.AdjustsFor(platforms.Destination{Platform: platform, Settings: settings})
+	}
+	_, ok = s.(platforms.Adjuster)
+	return ok
+}
+
 // MaxAge is the platform's event window.
 func (r Routing) MaxAge(platform string) time.Duration {
 	if s, ok := r.senders[platform]; ok && s.MaxAge() > 0 {

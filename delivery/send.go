@@ -89,7 +89,9 @@ func (w *Worker) sendConversions(ctx context.Context, d platforms.Destination, s
 	latency := w.cfg.Now().Sub(start)
 	w.cfg.Metrics.SendSeconds.WithLabelValues(d.Platform).Observe(latency.Seconds())
 	w.cfg.Metrics.BatchSize.WithLabelValues(d.Platform).Observe(float64(len(convs)))
-	return w.classify(claimed, results, start, latency)
+	outs, v := w.classify(claimed, results, start, latency)
+	w.followUp(sender, results, outs)
+	return outs, v
 }
 
 func (w *Worker) sendAdjustments(ctx context.Context, d platforms.Destination, sender platforms.Sender, claimed []store.Claimed) ([]store.Outcome, verdict) {
@@ -117,6 +119,7 @@ func (w *Worker) sendAdjustments(ctx context.Context, d platforms.Destination, s
 	}
 	results := w.send(ctx, d.Platform, len(adjs), func(ctx context.Context) []platforms.Result { return adjuster.Adjust(ctx, d, adjs) })
 	o, v := w.classify(ready, results, now, w.cfg.Now().Sub(now))
+	w.followUp(sender, results, o)
 	return append(outs, o...), v
 }
 

@@ -24,6 +24,8 @@ type Store interface {
 	ThrottleDestination(ctx context.Context, id int64, until time.Time) error
 	ExpireDeliveries(ctx context.Context, now time.Time) (int64, error)
 	WaitingForCredentials(ctx context.Context) ([]store.WaitingCredentials, error)
+	DuePlatformChecks(ctx context.Context, now time.Time, limit int) ([]store.PlatformCheck, error)
+	RecordPlatformStatus(ctx context.Context, ids []int64, state, detail string, next, now time.Time) error
 }
 
 var _ Store = (*store.Store)(nil)

@@ -73,6 +73,15 @@ type Config struct {
 	// (default 30 s), up to MaxBackoff (default 1 h).
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// StatusDelay is how long after delivery a platform's own verdict is
+	// first read back (default 5 minutes), StatusEvery how often after that
+	// (default 10 minutes), until StatusGiveUp after delivery (default 24
+	// hours); StatusPoll is how often due checks are looked for (default 1
+	// minute).
+	StatusDelay  time.Duration
+	StatusEvery  time.Duration
+	StatusGiveUp time.Duration
+	StatusPoll   time.Duration
 	// PauseMin and PauseMax bound a destination's pause after batches
 	// failed whole: PauseMin after the first, doubling, at most PauseMax
 	// (defaults 1 s and 15 s), so a platform's recovery is noticed within
@@ -140,6 +149,18 @@ func New(cfg Config) *Worker {
 	if cfg.Owner == "" {
 		cfg.Owner = defaultOwner()
 	}
+	if cfg.StatusDelay <= 0 {
+		cfg.StatusDelay = 5 * time.Minute
+	}
+	if cfg.StatusEvery <= 0 {
+		cfg.StatusEvery = 10 * time.Minute
+	}
+	if cfg.StatusGiveUp <= 0 {
+		cfg.StatusGiveUp = 24 * time.Hour
+	}
+	if cfg.StatusPoll <= 0 {
+		cfg.StatusPoll = time.Minute
+	}
 	return &Worker{
 		cfg: cfg, wake: make(chan struct{}, 1), inflight: map[int64]bool{},
 		platformOf: map[int64]string{}, onWire: map[string]int{},
@@ -185,6 +206,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	chores := time.NewTicker(30 * time.Second)
 	defer chores.Stop()
+	status := time.NewTicker(w.cfg.StatusPoll)
+	defer status.Stop()
+	statusBusy := make(chan struct{}, 1) // one status round at a time
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	w.chores(ctx)
@@ -197,6 +221,17 @@ loop:
 		case <-timer.C:
 		case <-chores.C:
 			w.chores(ctx)
+		case <-status.C:
+			select {
+			case statusBusy <- struct{}{}:
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-statusBusy }()
+					w.checkStatuses(ctx)
+				}()
+			default:
+			}
 		}
 		if d := w.health.wait(); d > 0 {
 			// The database is failing: leave it alone until the pause ends.

@@ -719,6 +719,9 @@ func googleRequestError(ans answer, now time.Time) *Error {
 	if msg == "" {
 		msg = "Google Ads refused the request"
 	}
+	if e := googleNotAllowlisted(ans.Status, code); e != nil {
+		return e
+	}
 	switch {
 	case ans.Status == http.StatusTooManyRequests || st.Status == "RESOURCE_EXHAUSTED" || kind == "quotaError":
 		return Throttled(ans.Status, code, msg, retry)
@@ -826,8 +829,29 @@ func googleConversionRowError(e googleAdsError, _ int) *Error {
 	return googleRowClass(kind, code, msg)
 }
 
+// googleNotAllowlistedMessage tells the merchant what to do when Google no
+// longer takes click-conversion imports through the Ads API (since 15 June
+// 2026 for developer tokens that had not imported before, Google Ads
+// Developer Blog 2026-05-15; since the developer-token sunset of 2026-09-09
+// API access belongs to the OAuth client's Cloud project).
+const googleNotAllowlistedMessage = "Google Ads no longer accepts click-conversion uploads through the Google Ads API " +
+	"from this Cloud project or developer token (CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE); set the destination's api to data_manager " +
+	"(the default: Google's Data Manager API, with an OAuth client of a Cloud project where that API is enabled)"
+
+// googleNotAllowlisted is the configuration failure for an allowlisting
+// refusal, or nil for any other code.
+func googleNotAllowlisted(status int, code string) *Error {
+	if code != "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE" {
+		return nil
+	}
+	return Auth(status, code, googleNotAllowlistedMessage)
+}
+
 // googleRowClass classes row errors of families shared by both methods.
 func googleRowClass(kind, code, msg string) *Error {
+	if e := googleNotAllowlisted(0, code); e != nil {
+		return e
+	}
 	switch {
 	case kind == "quotaError":
 		return Throttled(0, code, msg, 0)

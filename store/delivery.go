@@ -260,6 +260,10 @@ type Outcome struct {
 	Match         string
 	StartedAt     time.Time
 	Latency       time.Duration
+	// PlatformRequestID names a delivered request whose verdict the
+	// platform gives later; PlatformCheckAt is when to first ask.
+	PlatformRequestID string
+	PlatformCheckAt   time.Time
 }
 
 // Complete records attempts and releases their leases, in one transaction.
@@ -272,6 +276,7 @@ func (s *Store) Complete(ctx context.Context, owner string, outs []Outcome, now 
 	return s.write(ctx, func(tx *gormDB) error {
 		attempts := make([]attemptRow, 0, len(outs))
 		for _, o := range outs {
+			delivered := o.Status == DeliveryDelivered
 			inc := 0
 			if o.CountAttempt {
 				inc = 1
@@ -279,10 +284,17 @@ func (s *Store) Complete(ctx context.Context, owner string, outs []Outcome, now 
 			res := tx.Exec(`UPDATE deliveries SET status = ?, attempts = attempts + ?, last_error = ?, error_class = ?,
 				parked = ?, next_attempt_at = ?, delivered_at = ?, payload = CASE WHEN ? = '' THEN payload ELSE ? END,
 				response = ?, status_code = ?, match_info = CASE WHEN ? = '' THEN match_info ELSE ? END,
-				lease_owner = '', lease_until = 0, updated_at = ?
+				lease_owner = '', lease_until = 0, updated_at = ?,
+				platform_request_id = CASE WHEN ? THEN ? ELSE platform_request_id END,
+				platform_status = CASE WHEN ? THEN ? ELSE platform_status END,
+				platform_detail = CASE WHEN ? THEN '' ELSE platform_detail END,
+				platform_check_at = CASE WHEN ? THEN ? ELSE platform_check_at END
 				WHERE id = ? AND lease_owner = ?`,
 				o.Status, inc, o.Error, o.ErrorClass, o.Parked, ms(o.NextAttemptAt), deliveredAt(o, now),
-				o.Payload, o.Payload, o.Response, o.StatusCode, o.Match, o.Match, ms(now), o.DeliveryID, owner)
+				o.Payload, o.Payload, o.Response, o.StatusCode, o.Match, o.Match, ms(now),
+				// A delivered request starts (or ends) its follow-up afresh.
+				delivered, o.PlatformRequestID, delivered, followStatus(o), delivered, delivered, ms(o.PlatformCheckAt),
+				o.DeliveryID, owner)
 			if res.Error != nil {
 				return fmt.Errorf("complete delivery %d: %w", o.DeliveryID, res.Error)
 			}
@@ -304,6 +316,15 @@ func (s *Store) Complete(ctx context.Context, owner string, outs []Outcome, now 
 		}
 		return tx.CreateInBatches(attempts, 200).Error
 	})
+}
+
+// followStatus is a delivered outcome's platform_status: "processing" when
+// the platform's verdict is to be read back, "" otherwise.
+func followStatus(o Outcome) string {
+	if o.PlatformRequestID != "" {
+		return PlatformProcessing
+	}
+	return ""
 }
 
 func deliveredAt(o Outcome, now time.Time) int64 {

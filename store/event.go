@@ -69,6 +69,13 @@ type Delivery struct {
 	Response      string
 	StatusCode    int
 	Match         *mapping.Match
+	// PlatformRequestID, PlatformStatus and PlatformDetail are the
+	// platform's own verdict on a request it processes after answering
+	// (Google Data Manager): empty when not followed up, then "processing"
+	// until "accepted", "partial", "rejected" or "unknown".
+	PlatformRequestID string
+	PlatformStatus    string
+	PlatformDetail    string
 	// History is every attempt, oldest first; loaded by Event only.
 	History []Attempt
 }
@@ -327,6 +334,7 @@ func rowToDelivery(d deliveryRow) Delivery {
 		Status: d.Status, Attempts: d.Attempts, LastError: d.LastError, ErrorClass: d.ErrorClass, Parked: d.Parked,
 		NextAttemptAt: fromMS(d.NextAttemptAt), ExpiresAt: fromMS(d.ExpiresAt), DeliveredAt: fromMS(d.DeliveredAt),
 		Payload: d.Payload, Response: d.Response, StatusCode: d.StatusCode,
+		PlatformRequestID: d.PlatformRequestID, PlatformStatus: d.PlatformStatus, PlatformDetail: d.PlatformDetail,
 	}
 	if d.MatchInfo != "" {
 		var m mapping.Match

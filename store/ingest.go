@@ -65,6 +65,21 @@ type Committed struct {
 	Destinations []int64
 }
 
+// destinationAdjuster is implemented by routing that can tell refund
+// support per destination (a platform whose settings.api picks an
+// interface with or without adjustments).
+type destinationAdjuster interface {
+	AdjustsFor(platform string, settings map[string]string) bool
+}
+
+// adjusts reports whether d takes refund adjustments.
+func adjusts(r Routing, d destinationInfo) bool {
+	if da, ok := r.(destinationAdjuster); ok {
+		return da.AdjustsFor(d.Platform, d.settings)
+	}
+	return r.Adjusts(d.Platform)
+}
+
 // Routing tells the store, which knows no platform, where conversions go.
 type Routing interface {
 	// Accepts reports whether a destination takes a conversion; test
@@ -129,8 +144,14 @@ type deliveryRow struct {
 	Response      string
 	StatusCode    int
 	MatchInfo     string
-	CreatedAt     int64 `gorm:"autoCreateTime:false"`
-	UpdatedAt     int64 `gorm:"autoUpdateTime:false"`
+	// The platform's own verdict, for platforms that process later
+	// (migration 00008).
+	PlatformRequestID string
+	PlatformStatus    string
+	PlatformDetail    string
+	PlatformCheckAt   int64
+	CreatedAt         int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt         int64 `gorm:"autoUpdateTime:false"`
 	// Packed holds Payload and Response, compressed, once the delivery
 	// finished and the compactor emptied them.
 	Packed []byte
@@ -254,7 +275,7 @@ func (s *Store) recordRefunds(tx *gormDB, in *Incoming, eventID int64, dests []d
 		if !had[d.ID] {
 			continue
 		}
-		if !routing.Adjusts(d.Platform) {
+		if !adjusts(routing, d) {
 			unsupported = append(unsupported, d.Platform)
 			continue
 		}

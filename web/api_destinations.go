@@ -225,9 +225,26 @@ func validateDestination(d *store.Destination, in destinationInput, senders map[
 	// render a sample now, so a mistake is refused on save rather than
 	// parking the destination at its first send.
 	if _, err := senders[d.Platform].Render(toPlatformDestination(*d), []mapping.Conversion{SampleConversion(time.Now())}); err != nil && errors.Is(err, platforms.ErrAuth) {
-		return false, &fieldError{Field: "credentials", Message: d.Platform + " configuration is not valid: " + configMessage(err)}
+		return false, &fieldError{Field: configField(configMessage(err), fields), Message: d.Platform + " configuration is not valid: " + configMessage(err)}
 	}
 	return credsChanged, nil
+}
+
+// configField is the field a sender's configuration message is about: the
+// senders start such messages with the field's name ("customer_id must be
+// …"); "credentials" when it names none.
+func configField(msg string, fields []platforms.Field) string {
+	name, _, _ := strings.Cut(msg, " ")
+	for _, f := range fields {
+		if f.Name != name {
+			continue
+		}
+		if f.Setting {
+			return "settings." + name
+		}
+		return "credentials." + name
+	}
+	return "credentials"
 }
 
 // configMessage is a configuration error's own message, without the class

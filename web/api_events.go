@@ -56,6 +56,12 @@ type deliveryJSON struct {
 	Payload       json.RawMessage `json:"payload,omitempty"`
 	Response      *string         `json:"response,omitempty"`
 	History       []attemptJSON   `json:"history,omitempty"`
+	// The platform's own verdict on a request it processes later (Google
+	// Data Manager): "processing", then "accepted", "partial", "rejected"
+	// or "unknown", with its counts and reasons.
+	PlatformRequestID string `json:"platform_request_id,omitempty"`
+	PlatformStatus    string `json:"platform_status,omitempty"`
+	PlatformDetail    string `json:"platform_detail,omitempty"`
 }
 
 type attemptJSON struct {
@@ -104,6 +110,7 @@ func toDeliveryJSON(d store.Delivery, detail bool) deliveryJSON {
 		Attempts: d.Attempts, LastError: d.LastError, ErrorClass: d.ErrorClass, Parked: d.Parked,
 		NextAttemptAt: timeOrNil(d.NextAttemptAt), DeliveredAt: timeOrNil(d.DeliveredAt), ExpiresAt: timeOrNil(d.ExpiresAt),
 		Match: d.Match, StatusCode: d.StatusCode,
+		PlatformRequestID: d.PlatformRequestID, PlatformStatus: d.PlatformStatus, PlatformDetail: d.PlatformDetail,
 	}
 	if !detail {
 		return out

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/store"
 	"github.com/postbackhq/postback/web"
 )
 
@@ -296,4 +299,128 @@ func TestDestinationConfigurationCheckedOnSave(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAPIChoiceDestinationsCheckedOnSave uses the real Google and Microsoft
+// senders behind their settings.api choice: a malformed id is refused on
+// save with the field named, and each API asks only for its own fields.
+func TestAPIChoiceDestinationsCheckedOnSave(t *testing.T) {
+	cfg := platforms.Config{BaseURL: "http://127.0.0.1:1"}
+	h := newHarness(t, func(c *web.Config) {
+		c.Senders = map[string]platforms.Sender{
+			"google_ads": platforms.NewAPIChoice("google_ads",
+				platforms.API{Name: "data_manager", Label: "Data Manager", Sender: platforms.NewGoogleDataManager(cfg, "http://127.0.0.1:1")},
+				platforms.API{Name: "google_ads_api", Label: "Google Ads API", Sender: platforms.NewGoogleAds(cfg, "http://127.0.0.1:1")}),
+			"microsoft": platforms.NewAPIChoice("microsoft",
+				platforms.API{Name: "uet_capi", Label: "UET", Sender: platforms.NewMicrosoft(cfg)},
+				platforms.API{Name: "offline_conversions", Label: "offline", Sender: platforms.NewMicrosoftOffline(cfg, "http://127.0.0.1:1")}),
+		}
+	})
+	shop := h.createShop(t, "s")
+	path := fmt.Sprintf("/api/v1/shops/%d/destinations", shop.ID)
+	google := func(edit map[string]any, settings map[string]any) map[string]any {
+		creds := map[string]any{"customer_id": "123-456-7890", "conversion_action_id": "987654321",
+			"client_id": "c.apps.googleusercontent.com", "client_secret": "s", "refresh_token": "r"}
+		for k, v := range edit {
+			creds[k] = v
+		}
+		return map[string]any{"platform": "google_ads", "credentials": creds, "settings": settings}
+	}
+	msOffline := map[string]any{"client_id": "app", "client_secret": "s", "refresh_token": "r",
+		"developer_token": "d", "customer_id": "251234567", "account_id": "149876543"}
+	tests := []struct {
+		name      string
+		body      map[string]any
+		want      int
+		wantInErr string
+	}{
+		{"data manager without developer token", google(nil, nil), 201, ""},
+		{"malformed customer_id", google(map[string]any{"customer_id": "123-45"}, nil), 422, "customer_id"},
+		{"malformed conversion_action_id", google(map[string]any{"conversion_action_id": "purchase"}, nil), 422, "conversion_action_id"},
+		{"legacy api", google(nil, map[string]any{"api": "google_ads_api"}), 201, ""},
+		{"unknown api", google(nil, map[string]any{"api": "soap"}), 422, "api must be one of data_manager, google_ads_api"},
+		{"microsoft uet", map[string]any{"platform": "microsoft", "credentials": map[string]any{"uet_tag_id": "343000", "access_token": "t"}}, 201, ""},
+		{"microsoft offline", map[string]any{"platform": "microsoft", "credentials": msOffline,
+			"settings": map[string]any{"api": "offline_conversions", "conversion_name": "Purchase"}}, 201, ""},
+		{"microsoft offline without goal", map[string]any{"platform": "microsoft", "credentials": msOffline,
+			"settings": map[string]any{"api": "offline_conversions"}}, 422, "conversion_name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out map[string]any
+			code := h.api(t, "POST", path, tt.body, &out)
+			if code != tt.want {
+				t.Fatalf("POST %v: %d %v, want %d", tt.body, code, out, tt.want)
+			}
+			if msg, _ := out["error"].(string); !strings.Contains(msg, tt.wantInErr) {
+				t.Errorf("error %q, want it to name %q", msg, tt.wantInErr)
+			}
+		})
+	}
+}
+
+// TestPlatformVerdictShown: a delivery the platform processes later shows
+// the platform's own verdict in the API and on the event page.
+func TestPlatformVerdictShown(t *testing.T) {
+	h := newHarness(t)
+	shop := h.createShop(t, "s3cret")
+	destID := h.createDest(t, shop.ID, false)
+	eventID := h.paidEvent(t, shop, "9001")
+	ctx := context.Background()
+	now := time.Now()
+	claimed, err := h.store.Claim(ctx, destID, "t", 10, now.Add(time.Minute), time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %d, %v", len(claimed), err)
+	}
+	out := store.Outcome{DeliveryID: claimed[0].ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryDelivered,
+		Response: `{"requestId":"dm-req-9"}`, StatusCode: 200, StartedAt: now, PlatformRequestID: "dm-req-9", PlatformCheckAt: now}
+	if err := h.store.Complete(ctx, "t", []store.Outcome{out}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.RecordPlatformStatus(ctx, []int64{claimed[0].ID}, "partial", "1 events; errors: INVALID_GCLID ×1", time.Time{}, now); err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Deliveries []map[string]any `json:"deliveries"`
+	}
+	if code := h.api(t, "GET", fmt.Sprintf("/api/v1/events/%d", eventID), nil, &ev); code != 200 || len(ev.Deliveries) != 1 {
+		t.Fatalf("get event: %d %v", code, ev)
+	}
+	d := ev.Deliveries[0]
+	if d["platform_status"] != "partial" || d["platform_detail"] != "1 events; errors: INVALID_GCLID ×1" || d["platform_request_id"] != "dm-req-9" {
+		t.Errorf("delivery = %v, want the platform's verdict", d)
+	}
+	b := h.loggedIn(t)
+	p := b.get(t, fmt.Sprintf("/admin/events/%d", eventID))
+	mustContain(t, "event page", p.body, "’s verdict", "partial", "INVALID_GCLID ×1", "request dm-req-9")
+}
+
+// TestGoogleFormShowsFieldError: the admin form puts Google's configuration
+// error beside the field it names, and explains the Data Manager setup.
+func TestGoogleFormShowsFieldError(t *testing.T) {
+	cfg := platforms.Config{BaseURL: "http://127.0.0.1:1"}
+	h := newHarness(t, func(c *web.Config) {
+		c.Senders = map[string]platforms.Sender{
+			"google_ads": platforms.NewAPIChoice("google_ads",
+				platforms.API{Name: "data_manager", Label: "Google's Data Manager API", Sender: platforms.NewGoogleDataManager(cfg, "http://127.0.0.1:1")},
+				platforms.API{Name: "google_ads_api", Label: "Google Ads API", Sender: platforms.NewGoogleAds(cfg, "http://127.0.0.1:1")}),
+		}
+	})
+	shop := h.createShop(t, "s")
+	b := h.loggedIn(t)
+	form := b.get(t, fmt.Sprintf("/admin/shops/%d/destinations/new?platform=google_ads", shop.ID))
+	mustContain(t, "google form", form.body, "https://www.googleapis.com/auth/datamanager", "Data Manager API is enabled",
+		"website conversion action your Google tag already uses", "data_manager (Google&#39;s Data Manager API), the default")
+	p := b.post(t, fmt.Sprintf("/admin/shops/%d/destinations", shop.ID), url.Values{
+		"platform": {"google_ads"}, "credentials.customer_id": {"123-45"}, "credentials.conversion_action_id": {"987654321"},
+		"credentials.client_id": {"c"}, "credentials.client_secret": {"s"}, "credentials.refresh_token": {"r"}, "enabled": {"true"},
+	})
+	at := strings.Index(p.body, `name="credentials.customer_id"`)
+	if at < 0 {
+		t.Fatalf("form not shown again (%d):\n%s", p.code, clip(p.body))
+	}
+	if label := p.body[max(0, at-600):at]; !strings.Contains(label, "has-error") {
+		t.Errorf("customer_id is not flagged:\n%s", label)
+	}
+	mustContain(t, "error", p.body, "customer_id must be a 10-digit Google Ads customer id")
 }

@@ -30,11 +30,20 @@ func newSenders(cfg Config, client *http.Client) map[string]platforms.Sender {
 	}
 	list := []platforms.Sender{
 		platforms.NewMeta(pc("meta")),
-		platforms.NewGoogleAds(pc("google_ads"), cfg.PlatformURLs["google_oauth"]),
+		// settings.api picks the interface; the first is the default.
+		platforms.NewAPIChoice("google_ads",
+			platforms.API{Name: "data_manager", Label: "Google's Data Manager API",
+				Sender: platforms.NewGoogleDataManager(pc("google_data_manager"), cfg.PlatformURLs["google_oauth"])},
+			platforms.API{Name: "google_ads_api", Label: "Google Ads API uploadClickConversions, for allowlisted developer tokens",
+				Sender: platforms.NewGoogleAds(pc("google_ads"), cfg.PlatformURLs["google_oauth"])}),
 		platforms.NewTikTok(pc("tiktok")),
 		platforms.NewReddit(pc("reddit")),
 		platforms.NewLinkedIn(pc("linkedin"), cfg.PlatformURLs["linkedin_oauth"]+"/oauth/v2/accessToken"),
-		platforms.NewMicrosoft(pc("microsoft")),
+		platforms.NewAPIChoice("microsoft",
+			platforms.API{Name: "uet_capi", Label: "UET Conversions API, where Microsoft has enabled it",
+				Sender: platforms.NewMicrosoft(pc("microsoft"))},
+			platforms.API{Name: "offline_conversions", Label: "offline conversions through the Campaign Management API",
+				Sender: platforms.NewMicrosoftOffline(pc("microsoft_ads"), cfg.PlatformURLs["microsoft_oauth"])}),
 		platforms.NewPinterest(pc("pinterest")),
 		platforms.NewSnapchat(pc("snapchat")),
 	}
