@@ -1124,7 +1124,10 @@ func NewStripeEnricher(baseURL string, httpClient *http.Client) *StripeEnricher 
 		baseURL = stripe.APIURL
 	}
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: stripeEnrichTimeout}
+		// Follow no redirect: the request carries the API key.
+		httpClient = &http.Client{Timeout: stripeEnrichTimeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return errors.New("stripe: redirect not followed")
+		}}
 	}
 	api := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
 		URL:               stripe.String(baseURL),

@@ -48,6 +48,12 @@ func post(ctx context.Context, client *http.Client, url string, header map[strin
 		if ctx.Err() != nil {
 			msg = "send interrupted"
 		}
+		if errors.Is(err, ErrRedirect) && resp != nil {
+			// NoRedirect refused to follow: the client hands back the 3xx
+			// (body closed) with the error. A failure, never a success.
+			return answer{Status: resp.StatusCode, Header: resp.Header}, Transient(resp.StatusCode, "",
+				"platform answered with a redirect, which is not followed (check the platform's base URL): "+errors.Unwrap(err).Error())
+		}
 		return answer{}, Transient(0, "", msg)
 	}
 	defer resp.Body.Close()

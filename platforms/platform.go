@@ -107,14 +107,14 @@ func (c Config) now() time.Time {
 
 // withDefaults is c as a sender keeps it: an empty BaseURL becomes the
 // platform's public host base, without trailing slashes, and a nil Client
-// becomes one with the given timeout.
+// becomes one with the given timeout that follows no redirect.
 func (c Config) withDefaults(base string, timeout time.Duration) Config {
 	if c.BaseURL == "" {
 		c.BaseURL = base
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: timeout, CheckRedirect: noRedirects}
+		c.Client = &http.Client{Timeout: timeout, CheckRedirect: NoRedirect}
 	}
 	return c
 }
@@ -134,7 +134,3 @@ type Adjustment struct {
 type Adjuster interface {
 	Adjust(ctx context.Context, d Destination, adjs []Adjustment) []Result
 }
-
-// noRedirects makes a client hand back a redirect instead of following it:
-// a platform or gateway redirect must not carry a token to another host.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -38,12 +38,20 @@ func (alertChannelRow) TableName() string { return "alert_channels" }
 
 // CreateAlertChannel stores a channel with its target sealed.
 func (s *Store) CreateAlertChannel(ctx context.Context, ch AlertChannel, now time.Time) (AlertChannel, error) {
-	sealed, err := s.sealer.Seal(ch.Target)
+	// The sealed target is bound to its row id, known once the row is in:
+	// insert, then seal, in one transaction.
+	r := alertChannelRow{ShopID: ch.ShopID, Kind: ch.Kind, Target: []byte{}, Label: ch.Label, Enabled: ch.Enabled, CreatedAt: ms(now)}
+	err := s.write(ctx, func(tx *gormDB) error {
+		if err := tx.Create(&r).Error; err != nil {
+			return err
+		}
+		sealed, err := s.sealer.Seal("alert_channels", "target", r.ID, ch.Target)
+		if err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE alert_channels SET target = ? WHERE id = ?`, sealed, r.ID).Error
+	})
 	if err != nil {
-		return AlertChannel{}, err
-	}
-	r := alertChannelRow{ShopID: ch.ShopID, Kind: ch.Kind, Target: sealed, Label: ch.Label, Enabled: ch.Enabled, CreatedAt: ms(now)}
-	if err := s.exec(ctx, func(db *gormDB) error { return db.Create(&r).Error }); err != nil {
 		return AlertChannel{}, fmt.Errorf("create alert channel: %w", err)
 	}
 	ch.ID, ch.CreatedAt = r.ID, now
@@ -51,7 +59,7 @@ func (s *Store) CreateAlertChannel(ctx context.Context, ch AlertChannel, now tim
 }
 
 func (s *Store) rowToAlertChannel(r alertChannelRow) (AlertChannel, error) {
-	t, err := s.sealer.Open(r.Target)
+	t, err := s.sealer.Open("alert_channels", "target", r.ID, r.Target)
 	if err != nil {
 		return AlertChannel{}, fmt.Errorf("alert channel %d: %w", r.ID, err)
 	}

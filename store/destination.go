@@ -27,6 +27,10 @@ type Destination struct {
 	Failures    int
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// SealError says why the stored credentials cannot be decrypted; they
+	// are empty then. Destinations still lists the destination; Destination
+	// refuses it, so nothing is sent with empty credentials.
+	SealError string
 }
 
 type destinationRow struct {
@@ -52,9 +56,11 @@ func (s *Store) destinationToRow(d Destination) (destinationRow, error) {
 	if err != nil {
 		return destinationRow{}, err
 	}
-	sealed, err := s.sealer.Seal(string(cj))
-	if err != nil {
-		return destinationRow{}, err
+	var sealed []byte
+	if d.ID != 0 {
+		if sealed, err = s.sealer.Seal("destinations", "credentials", d.ID, string(cj)); err != nil {
+			return destinationRow{}, err
+		}
 	}
 	sj, err := json.Marshal(nonNil(d.Settings))
 	if err != nil {
@@ -74,9 +80,10 @@ func (s *Store) rowToDestination(r destinationRow) (Destination, error) {
 		PausedUntil: fromMS(r.PausedUntil), Failures: r.Failures, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		Credentials: map[string]string{}, Settings: map[string]string{},
 	}
-	plain, err := s.sealer.Open(r.Credentials)
+	plain, err := s.sealer.Open("destinations", "credentials", r.ID, r.Credentials)
 	if err != nil {
-		return Destination{}, fmt.Errorf("destination %d credentials: %w", r.ID, err)
+		d.SealError = "credentials: " + err.Error()
+		plain = ""
 	}
 	if plain != "" {
 		if err := json.Unmarshal([]byte(plain), &d.Credentials); err != nil {
@@ -101,19 +108,53 @@ func nonNil(m map[string]string) map[string]string {
 // CreateDestination stores a new destination for a shop.
 func (s *Store) CreateDestination(ctx context.Context, d Destination, now time.Time) (Destination, error) {
 	d.CreatedAt, d.UpdatedAt = now, now
+	d.ID = 0
 	r, err := s.destinationToRow(d)
 	if err != nil {
 		return Destination{}, err
 	}
-	if err := s.exec(ctx, func(db *gormDB) error { return db.Create(&r).Error }); err != nil {
+	// The credentials are sealed with the row id as associated data: the
+	// row goes in first (credentials is NOT NULL: an empty placeholder)
+	// and gets them in the same transaction.
+	r.Credentials = []byte{}
+	err = s.write(ctx, func(tx *gormDB) error {
+		if err := tx.Create(&r).Error; err != nil {
+			return err
+		}
+		d.ID = r.ID
+		sealed, err := s.destinationToRow(d)
+		if err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE destinations SET credentials = ? WHERE id = ?`, sealed.Credentials, d.ID).Error
+	})
+	if err != nil {
 		return Destination{}, fmt.Errorf("create destination: %w", err)
 	}
-	d.ID = r.ID
 	return d, nil
 }
 
 // Destination returns one destination with its credentials decrypted.
 func (s *Store) Destination(ctx context.Context, id int64) (Destination, error) {
+	var r destinationRow
+	if err := s.rdb.WithContext(ctx).First(&r, id).Error; err != nil {
+		return Destination{}, notFound(err)
+	}
+	d, err := s.rowToDestination(r)
+	if err != nil {
+		return Destination{}, err
+	}
+	if d.SealError != "" {
+		return Destination{}, fmt.Errorf("destination %d %s: %w", d.ID, d.SealError, ErrUnsealable)
+	}
+	return d, nil
+}
+
+// DestinationForEdit returns one destination for the admin to see and
+// edit: one whose credentials cannot be decrypted comes back with empty
+// credentials and SealError set instead of an error, so that it can be
+// shown and given new credentials. Sending uses Destination.
+func (s *Store) DestinationForEdit(ctx context.Context, id int64) (Destination, error) {
 	var r destinationRow
 	if err := s.rdb.WithContext(ctx).First(&r, id).Error; err != nil {
 		return Destination{}, notFound(err)
@@ -131,7 +172,10 @@ func (s *Store) Destinations(ctx context.Context, shopID int64) ([]Destination, 
 	for _, r := range rows {
 		d, err := s.rowToDestination(r)
 		if err != nil {
-			return nil, err
+			// Bad settings break this destination only.
+			d = Destination{ID: r.ID, ShopID: r.ShopID, Platform: r.Platform, Enabled: r.Enabled,
+				Credentials: map[string]string{}, Settings: map[string]string{}, SealError: err.Error(),
+				CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt)}
 		}
 		out = append(out, d)
 	}
@@ -149,6 +193,14 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 	if err != nil {
 		return Destination{}, err
 	}
+	omit := []string{"id", "shop_id", "platform", "created_at"}
+	if d.SealError != "" && !credentialsChanged {
+		// Keep what could not be decrypted: it may open under the right key.
+		omit = append(omit, "credentials")
+	}
+	if credentialsChanged {
+		d.SealError = ""
+	}
 	err = s.write(ctx, func(tx *gormDB) error {
 		var before []destinationRow
 		if err := tx.Select("id, auth_failed_at, failures").Where("id = ?", d.ID).Find(&before).Error; err != nil {
@@ -157,7 +209,7 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 		if len(before) == 0 {
 			return ErrNotFound
 		}
-		if err := tx.Model(&destinationRow{ID: d.ID}).Select("*").Omit("id", "shop_id", "platform", "created_at").Updates(&r).Error; err != nil {
+		if err := tx.Model(&destinationRow{ID: d.ID}).Select("*").Omit(omit...).Updates(&r).Error; err != nil {
 			return fmt.Errorf("update destination: %w", err)
 		}
 		if credentialsChanged || before[0].AuthFailedAt != 0 || before[0].Failures > 0 {

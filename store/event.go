@@ -20,16 +20,21 @@ const parkedSQL = `status IN ('pending', 'retrying') AND (parked = ? OR destinat
 
 // Event is one webhook as stored, with what became of it.
 type Event struct {
-	ID                int64
-	ShopID            int64
-	Source            string
-	Topic             string
-	Kind              string
-	DeliveryID        string
-	OrderID           string
-	Status            string
-	Reason            string
-	DuplicateOf       int64
+	ID          int64
+	ShopID      int64
+	Source      string
+	Topic       string
+	Kind        string
+	DeliveryID  string
+	OrderID     string
+	Status      string
+	Reason      string
+	DuplicateOf int64
+	// Duplicates counts the later webhooks that repeated this one (same
+	// delivery, or the same order bringing nothing new); they are not
+	// stored again. LastDuplicateAt is when the latest arrived.
+	Duplicates        int64
+	LastDuplicateAt   time.Time
 	ReceivedAt        time.Time
 	OccurredAt        time.Time
 	Value             string
@@ -302,6 +307,7 @@ func rowToEvent(r eventRow) (Event, error) {
 	e := Event{
 		ID: r.ID, ShopID: r.ShopID, Source: r.Source, Topic: r.Topic, Kind: r.Kind, DeliveryID: r.DeliveryID,
 		OrderID: r.OrderID, Status: r.Status, Reason: r.Reason, DuplicateOf: r.DuplicateOf,
+		Duplicates: r.Duplicates, LastDuplicateAt: fromMS(r.LastDuplicateAt),
 		ReceivedAt: fromMS(r.ReceivedAt), OccurredAt: fromMS(r.OccurredAt), Value: r.Value, Currency: r.Currency,
 		EventName: r.EventName, ConversionEventID: r.ConversionEventID, Test: r.Test, Origin: r.Origin,
 	}

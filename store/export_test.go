@@ -1,6 +1,37 @@
 package store
 
-import "context"
+import (
+	"context"
+	"crypto/rand"
+)
+
+// SealLegacy seals in the format without key id or associated data that
+// Postback wrote before, for tests of reading and upgrading it.
+func (s *Sealer) SealLegacy(plaintext string) []byte {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err)
+	}
+	out := append([]byte{sealV1}, nonce...)
+	return s.aead.Seal(out, nonce, []byte(plaintext), nil)
+}
+
+// ExecRaw runs a statement on the writer, for tests that tamper with rows.
+func (s *Store) ExecRaw(ctx context.Context, query string, args ...any) error {
+	return s.exec(ctx, func(db *gormDB) error { return db.Exec(query, args...).Error })
+}
+
+// SealedValue reads one sealed column of one row.
+func (s *Store) SealedValue(ctx context.Context, table, column string, id int64) ([]byte, error) {
+	vals, err := scanBlobs(s.db.WithContext(ctx), "SELECT "+column+" FROM "+table+" WHERE id = ?", id)
+	if err != nil || len(vals) == 0 {
+		return nil, err
+	}
+	return vals[0], nil
+}
+
+// SealerForTest is the store's sealer.
+func (s *Store) SealerForTest() *Sealer { return s.sealer }
 
 // ForgetSearchIndex makes s look like a database from before the search
 // index: no terms, every event not indexed.

@@ -117,6 +117,9 @@ type eventRow struct {
 	// default, webhook.
 	Origin string `gorm:"->"`
 
+	// Duplicates counts replays of this event that were not stored again.
+	Duplicates      int64
+	LastDuplicateAt int64
 	// BodyCodec says how Body is stored (codecRaw, codecZstd, codecKept).
 	BodyCodec int
 }

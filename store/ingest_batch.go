@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -22,6 +24,10 @@ type pending struct {
 	conv *mapping.Conversion
 	// delivery is the store's delivery id it claims ("" for none).
 	delivery string
+	// bodyKey, for an ignored webhook, is a digest of its topic and body,
+	// claimed beside the delivery id: stores sign the body, not the
+	// delivery id, so a replayed body with a fresh id is still a replay.
+	bodyKey string
 	// orders are the order keys a conversion claims (id and aliases).
 	orders []string
 	// dupOf is the event an earlier batch stored for the same delivery or
@@ -31,8 +37,12 @@ type pending struct {
 	// dupByDelivery: the same delivery came before, so it brings nothing
 	// new at all (not even refunds).
 	dupByDelivery bool
-	dests         []destinationInfo
-	res           Committed
+	// replay: a duplicate that brings nothing new is not stored again; it
+	// is counted on its original event (see countReplays), so a signed
+	// body replayed with fresh delivery ids cannot grow storage.
+	replay bool
+	dests  []destinationInfo
+	res    Committed
 }
 
 // prepareIncoming marshals an Incoming into its event row.
@@ -79,6 +89,13 @@ func prepareIncoming(in *Incoming) (pending, error) {
 	if w.DeliveryID != "" && ev.Status != StatusError {
 		p.delivery = w.DeliveryID
 	}
+	if ev.Status == StatusIgnored && len(in.Body) > 0 {
+		h := sha256.New()
+		h.Write([]byte(in.Topic))
+		h.Write([]byte{0})
+		h.Write(in.Body)
+		p.bodyKey = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	}
 	p.row = ev
 	return p, nil
 }
@@ -110,6 +127,9 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 			return err
 		}
 		if err := dedupe(tx, ps, "webhook_deliveries", "delivery_id", func(p *pending) []string {
+			if p.bodyKey != "" {
+				return uniqueNonEmpty([]string{p.delivery, p.bodyKey})
+			}
 			if p.delivery == "" {
 				return nil
 			}
@@ -126,6 +146,13 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 			return err
 		}
 		for i := range ps {
+			p := &ps[i]
+			// A duplicate delivery brings nothing; a duplicate order brings
+			// nothing unless it reports refunds (WooCommerce sends the whole
+			// order on every change), which commitRefunds weighs.
+			p.replay = p.isDup() && (p.dupByDelivery || len(p.in.Webhook.Refunds) == 0)
+		}
+		for i := range ps {
 			ps[i].route(dests[ps[i].in.ShopID], routing)
 		}
 		joined, err := joinBeacons(tx, ps, ps[0].in.ReceivedAt)
@@ -133,6 +160,9 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 			return err
 		}
 		if err := insertEvents(tx, ps); err != nil {
+			return err
+		}
+		if err := countReplays(tx, ps); err != nil {
 			return err
 		}
 		if err := insertSearchTerms(tx, ps); err != nil {
@@ -344,17 +374,23 @@ const eventColumns = "shop_id, source, topic, kind, delivery_id, order_id, statu
 // the sorted ids map onto the items in order, whatever order RETURNING
 // reports them in.
 func insertEvents(tx *gormDB, ps []pending) error {
-	for start, n := range chunks(len(ps)) {
-		part := ps[start : start+n]
+	stored := make([]int, 0, len(ps))
+	for i := range ps {
+		if !ps[i].replay {
+			stored = append(stored, i)
+		}
+	}
+	for start, n := range chunks(len(stored)) {
+		part := stored[start : start+n]
 		var sb strings.Builder
 		sb.WriteString("INSERT INTO events (" + eventColumns + ") VALUES ")
 		args := make([]any, 0, len(part)*20)
-		for i := range part {
+		for i, j := range part {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
 			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			r := &part[i].row
+			r := &ps[j].row
 			args = append(args, r.ShopID, r.Source, r.Topic, r.Kind, r.DeliveryID, r.OrderID, r.Status, r.Reason, r.DuplicateOf,
 				r.ReceivedAt, r.OccurredAt, r.Value, r.Currency, r.EventName, r.ConversionEventID, r.Test, r.Conversion,
 				r.Refunds, r.MatchInfo, r.Body)
@@ -368,15 +404,15 @@ func insertEvents(tx *gormDB, ps []pending) error {
 			return fmt.Errorf("insert events: %d ids for %d rows", len(ids), len(part))
 		}
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-		for i := range part {
-			part[i].row.ID = ids[i]
-			part[i].res = Committed{EventID: ids[i], Status: part[i].row.Status, Reason: part[i].row.Reason}
+		for i, j := range part {
+			ps[j].row.ID = ids[i]
+			ps[j].res = Committed{EventID: ids[i], Status: ps[j].row.Status, Reason: ps[j].row.Reason}
 		}
 	}
 	// Duplicates of items in the same batch learn their original's id now.
 	for i := range ps {
 		p := &ps[i]
-		if p.dupOfItem == 0 {
+		if p.dupOfItem == 0 || p.replay {
 			continue
 		}
 		orig := ps[p.dupOfItem-1].row.ID
@@ -384,6 +420,51 @@ func insertEvents(tx *gormDB, ps []pending) error {
 		if err := tx.Exec(`UPDATE events SET duplicate_of = ?, reason = ? WHERE id = ?`, orig, p.res.Reason, p.row.ID).Error; err != nil {
 			return fmt.Errorf("mark duplicate: %w", err)
 		}
+	}
+	return nil
+}
+
+// countReplays answers each replay with its original event and counts it
+// there (duplicates, last_duplicate_at) instead of storing it again.
+func countReplays(tx *gormDB, ps []pending) error {
+	count := map[int64]int64{}
+	last := map[int64]int64{}
+	var origs []int64
+	for i := range ps {
+		p := &ps[i]
+		if !p.replay {
+			continue
+		}
+		orig := p.dupOf
+		reason := p.row.Reason
+		if p.dupOfItem != 0 {
+			orig = ps[p.dupOfItem-1].row.ID
+			reason = fmt.Sprintf("%s (event %d)", reason, orig)
+		}
+		p.res = Committed{EventID: orig, Status: StatusDuplicate, Reason: reason}
+		if count[orig] == 0 {
+			origs = append(origs, orig)
+		}
+		count[orig]++
+		last[orig] = max(last[orig], p.row.ReceivedAt)
+	}
+	// In id order, so that replicas updating the same events queue instead
+	// of deadlocking.
+	sort.Slice(origs, func(i, j int) bool { return origs[i] < origs[j] })
+	for _, id := range origs {
+		if err := addReplays(tx, id, count[id], last[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addReplays counts n replays received up to at on event id.
+func addReplays(tx *gormDB, id, n, at int64) error {
+	err := tx.Exec(`UPDATE events SET duplicates = duplicates + ?,
+		last_duplicate_at = CASE WHEN last_duplicate_at > ? THEN last_duplicate_at ELSE ? END WHERE id = ?`, n, at, at, id).Error
+	if err != nil {
+		return fmt.Errorf("count duplicates: %w", err)
 	}
 	return nil
 }
@@ -407,6 +488,9 @@ func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
 		}
 		if p.delivery != "" {
 			deliveries = append(deliveries, key{p.in.ShopID, p.delivery, p.row.ID})
+		}
+		if p.bodyKey != "" {
+			deliveries = append(deliveries, key{p.in.ShopID, p.bodyKey, p.row.ID})
 		}
 		if p.conv != nil {
 			for _, o := range p.orders {
@@ -475,7 +559,7 @@ func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
 		}
 		var why string
 		switch {
-		case p.delivery != "" && wonDelivery[p.row.ID] == 0:
+		case (p.delivery != "" || p.bodyKey != "") && wonDelivery[p.row.ID] == 0:
 			why = fmt.Sprintf("delivery %s was already received", p.delivery)
 			p.dupByDelivery = true
 		case p.conv != nil && wonOrder[p.row.ID] != len(p.orders):
@@ -556,7 +640,23 @@ func (s *Store) commitRefunds(tx *gormDB, ps []pending, dests map[int64][]destin
 		switch {
 		case p.res.Status == StatusDuplicate:
 			// A duplicate conversion can still bring a new refund
-			// (WooCommerce sends the whole order on every change).
+			// (WooCommerce sends the whole order on every change). One
+			// that brought none is a replay after all: counted on its
+			// original, not kept.
+			orig := p.dupOf
+			if p.dupOfItem != 0 {
+				orig = ps[p.dupOfItem-1].row.ID
+			}
+			if fresh > 0 || orig <= 0 {
+				continue
+			}
+			if err := tx.Exec(`DELETE FROM events WHERE id = ?`, p.row.ID).Error; err != nil {
+				return err
+			}
+			if err := addReplays(tx, orig, 1, p.row.ReceivedAt); err != nil {
+				return err
+			}
+			p.res.EventID = orig
 			continue
 		case p.conv == nil && fresh == 0:
 			p.res.Status, p.res.Reason = StatusDuplicate, "refund was already recorded"

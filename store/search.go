@@ -226,6 +226,9 @@ func insertSearchTerms(tx *gormDB, ps []pending) error {
 	}
 	for i := range ps {
 		p := &ps[i]
+		if p.replay {
+			continue // not stored: counted on its original event
+		}
 		band := ""
 		if p.conv != nil && p.row.Status == StatusAccepted {
 			band = MatchBand(mapping.MatchOf(*p.conv).Quality)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/postbackhq/postback/mapping"
@@ -20,10 +21,12 @@ type Shop struct {
 	// WebhookKey is the random part of the shop's webhook URL.
 	WebhookKey string
 	// SigningSecret and PreviousSecret are decrypted; PreviousSecret is
-	// still accepted while a store rotates its secret.
-	SigningSecret  string
-	PreviousSecret string
-	Rules          mapping.ShopRules
+	// still accepted while a store rotates its secret, until
+	// PreviousSecretExpiresAt (see PreviousSecretActive).
+	SigningSecret           string
+	PreviousSecret          string
+	PreviousSecretExpiresAt time.Time
+	Rules                   mapping.ShopRules
 	// StripeAPIKey is an optional restricted key used to fetch what Stripe
 	// webhooks lack (line items).
 	StripeAPIKey string
@@ -35,22 +38,37 @@ type Shop struct {
 	ScriptSeenAt time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// SealError says why a stored secret of this shop cannot be decrypted
+	// (another key, corrupted); those secrets are empty. Lists still show
+	// the shop; ShopByKey refuses it.
+	SealError string
+	// sealFailed lists the columns that did not open, so that saving the
+	// shop keeps them unless they are replaced.
+	sealFailed []string
+}
+
+// PreviousSecretActive reports whether the previous signing secret is
+// still accepted at now: set, and its overlap not over.
+func (sh Shop) PreviousSecretActive(now time.Time) bool {
+	return sh.PreviousSecret != "" && now.Before(sh.PreviousSecretExpiresAt)
 }
 
 type shopRow struct {
-	ID                int64 `gorm:"primaryKey"`
-	Name              string
-	Source            string
-	WebhookKey        string
-	SigningSecret     []byte
-	PreviousSecret    []byte
-	ConversionTrigger string
-	Rules             string
-	StripeAPIKey      []byte `gorm:"column:stripe_api_key"`
-	PublicID          string
-	ScriptSeenAt      int64
-	CreatedAt         int64 `gorm:"autoCreateTime:false"`
-	UpdatedAt         int64 `gorm:"autoUpdateTime:false"`
+	ID             int64 `gorm:"primaryKey"`
+	Name           string
+	Source         string
+	WebhookKey     string
+	SigningSecret  []byte
+	PreviousSecret []byte
+	// PreviousSecretExpiresAt ends the previous secret's overlap.
+	PreviousSecretExpiresAt int64
+	ConversionTrigger       string
+	Rules                   string
+	StripeAPIKey            []byte `gorm:"column:stripe_api_key"`
+	PublicID                string
+	ScriptSeenAt            int64
+	CreatedAt               int64 `gorm:"autoCreateTime:false"`
+	UpdatedAt               int64 `gorm:"autoUpdateTime:false"`
 }
 
 func (shopRow) TableName() string { return "shops" }
@@ -75,18 +93,33 @@ func (s *Store) shopToRow(sh Shop) (shopRow, error) {
 	r := shopRow{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), WebhookKey: sh.WebhookKey,
 		ConversionTrigger: string(trigger), Rules: string(rj), PublicID: sh.PublicID, ScriptSeenAt: ms(sh.ScriptSeenAt),
-		CreatedAt: ms(sh.CreatedAt), UpdatedAt: ms(sh.UpdatedAt),
+		PreviousSecretExpiresAt: ms(sh.PreviousSecretExpiresAt),
+		CreatedAt:               ms(sh.CreatedAt), UpdatedAt: ms(sh.UpdatedAt),
 	}
-	if r.SigningSecret, err = s.sealer.Seal(sh.SigningSecret); err != nil {
-		return shopRow{}, err
+	if sh.PreviousSecret == "" {
+		r.PreviousSecretExpiresAt = 0
 	}
-	if r.PreviousSecret, err = s.sealer.Seal(sh.PreviousSecret); err != nil {
-		return shopRow{}, err
-	}
-	if r.StripeAPIKey, err = s.sealer.Seal(sh.StripeAPIKey); err != nil {
-		return shopRow{}, err
+	if sh.ID != 0 {
+		if err := s.sealShop(&r, sh); err != nil {
+			return shopRow{}, err
+		}
 	}
 	return r, nil
+}
+
+// sealShop seals sh's secrets into r, bound to the shop's row id.
+func (s *Store) sealShop(r *shopRow, sh Shop) error {
+	var err error
+	if r.SigningSecret, err = s.sealer.Seal("shops", "signing_secret", sh.ID, sh.SigningSecret); err != nil {
+		return err
+	}
+	if r.PreviousSecret, err = s.sealer.Seal("shops", "previous_secret", sh.ID, sh.PreviousSecret); err != nil {
+		return err
+	}
+	if r.StripeAPIKey, err = s.sealer.Seal("shops", "stripe_api_key", sh.ID, sh.StripeAPIKey); err != nil {
+		return err
+	}
+	return nil
 }
 
 func (s *Store) rowToShop(r shopRow) (Shop, error) {
@@ -101,16 +134,28 @@ func (s *Store) rowToShop(r shopRow) (Shop, error) {
 		}
 	}
 	sh.Rules.Trigger = mapping.Trigger(r.ConversionTrigger)
-	var err error
-	if sh.SigningSecret, err = s.sealer.Open(r.SigningSecret); err != nil {
-		return Shop{}, fmt.Errorf("shop %d secret: %w", r.ID, err)
+	sh.PreviousSecretExpiresAt = fromMS(r.PreviousSecretExpiresAt)
+	// A secret that does not open breaks this shop only: the others still
+	// list, and the message says which secret and why.
+	var errs []string
+	for _, f := range []struct {
+		column, label string
+		sealed        []byte
+		dst           *string
+	}{
+		{"signing_secret", "signing secret", r.SigningSecret, &sh.SigningSecret},
+		{"previous_secret", "previous signing secret", r.PreviousSecret, &sh.PreviousSecret},
+		{"stripe_api_key", "Stripe API key", r.StripeAPIKey, &sh.StripeAPIKey},
+	} {
+		v, err := s.sealer.Open("shops", f.column, r.ID, f.sealed)
+		if err != nil {
+			errs = append(errs, f.label+": "+err.Error())
+			sh.sealFailed = append(sh.sealFailed, f.column)
+			continue
+		}
+		*f.dst = v
 	}
-	if sh.PreviousSecret, err = s.sealer.Open(r.PreviousSecret); err != nil {
-		return Shop{}, fmt.Errorf("shop %d previous secret: %w", r.ID, err)
-	}
-	if sh.StripeAPIKey, err = s.sealer.Open(r.StripeAPIKey); err != nil {
-		return Shop{}, fmt.Errorf("shop %d stripe key: %w", r.ID, err)
-	}
+	sh.SealError = strings.Join(errs, "; ")
 	return sh, nil
 }
 
@@ -131,14 +176,26 @@ func (s *Store) CreateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 		sh.PublicID = id
 	}
 	sh.CreatedAt, sh.UpdatedAt = now, now
+	sh.ID = 0
 	r, err := s.shopToRow(sh)
 	if err != nil {
 		return Shop{}, err
 	}
-	if err := s.exec(ctx, func(db *gormDB) error { return db.Create(&r).Error }); err != nil {
+	// Secrets are sealed with the row id as associated data, so the row
+	// goes in first and gets them in the same transaction.
+	err = s.write(ctx, func(tx *gormDB) error {
+		if err := tx.Create(&r).Error; err != nil {
+			return err
+		}
+		sh.ID = r.ID
+		if err := s.sealShop(&r, sh); err != nil {
+			return err
+		}
+		return tx.Model(&shopRow{ID: r.ID}).Select("signing_secret", "previous_secret", "stripe_api_key").Updates(&r).Error
+	})
+	if err != nil {
 		return Shop{}, fmt.Errorf("create shop: %w", err)
 	}
-	sh.ID = r.ID
 	return sh, nil
 }
 
@@ -157,7 +214,15 @@ func (s *Store) ShopByKey(ctx context.Context, key string) (Shop, error) {
 	if err := s.rdb.WithContext(s.rctx(ctx)).Where("webhook_key = ?", key).First(&r).Error; err != nil {
 		return Shop{}, notFound(err)
 	}
-	return s.rowToShop(r)
+	sh, err := s.rowToShop(r)
+	if err != nil {
+		return Shop{}, err
+	}
+	if sh.SealError != "" {
+		// Never verify a webhook against a secret that did not open.
+		return Shop{}, fmt.Errorf("shop %d: %s: %w", sh.ID, sh.SealError, ErrUnsealable)
+	}
+	return sh, nil
 }
 
 // Shops lists every shop by id.
@@ -170,7 +235,9 @@ func (s *Store) Shops(ctx context.Context) ([]Shop, error) {
 	for _, r := range rows {
 		sh, err := s.rowToShop(r)
 		if err != nil {
-			return nil, err
+			// Bad rules break this shop only.
+			sh = Shop{ID: r.ID, Name: r.Name, Source: mapping.Source(r.Source), WebhookKey: r.WebhookKey,
+				SealError: err.Error(), CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt)}
 		}
 		out = append(out, sh)
 	}
@@ -186,7 +253,15 @@ func (s *Store) UpdateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 	}
 	var n int64
 	err = s.exec(ctx, func(db *gormDB) error {
-		res := db.Model(&shopRow{ID: sh.ID}).Select("*").Omit("id", "created_at", "public_id", "script_seen_at").Updates(&r)
+		// A secret that did not open is kept as stored unless replaced: it
+		// may open again under the right key.
+		omit := []string{"id", "created_at", "public_id", "script_seen_at"}
+		for _, c := range sh.sealFailed {
+			if !sh.replaces(c) {
+				omit = append(omit, c)
+			}
+		}
+		res := db.Model(&shopRow{ID: sh.ID}).Select("*").Omit(omit...).Updates(&r)
 		n = res.RowsAffected
 		return res.Error
 	})
@@ -197,6 +272,19 @@ func (s *Store) UpdateShop(ctx context.Context, sh Shop, now time.Time) (Shop, e
 		return Shop{}, ErrNotFound
 	}
 	return sh, nil
+}
+
+// replaces reports whether sh carries a new value for a sealed column.
+func (sh Shop) replaces(column string) bool {
+	switch column {
+	case "signing_secret":
+		return sh.SigningSecret != ""
+	case "previous_secret":
+		return sh.PreviousSecret != ""
+	case "stripe_api_key":
+		return sh.StripeAPIKey != ""
+	}
+	return false
 }
 
 // DeleteShop removes a shop with its destinations and events.

@@ -143,6 +143,11 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) er
 			return err
 		}
 	}
+	if path := sqliteFilePath(dsn); path != "" {
+		if err := prepareSQLiteFile(path, s.log); err != nil {
+			return err
+		}
+	}
 	// Two connections: one pinned for writes, one spare for migrations.
 	w, err := openSQLitePool(dsn, cfg, 2, false)
 	if err != nil {

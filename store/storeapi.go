@@ -90,7 +90,7 @@ func (s *Store) rowToStoreAPI(r storeAPIRow) (StoreAPI, error) {
 	if r.WebhooksProblems != "" {
 		a.WebhooksProblems = strings.Split(r.WebhooksProblems, "\n")
 	}
-	plain, err := s.sealer.Open(r.Credentials)
+	plain, err := s.sealer.Open("shop_store_api", "credentials", r.ShopID, r.Credentials)
 	if err != nil {
 		return StoreAPI{}, fmt.Errorf("shop %d store credentials: %w", r.ShopID, err)
 	}
@@ -110,7 +110,7 @@ func (s *Store) SaveStoreAPI(ctx context.Context, a StoreAPI, now time.Time) err
 	if err != nil {
 		return err
 	}
-	sealed, err := s.sealer.Seal(string(cj))
+	sealed, err := s.sealer.Seal("shop_store_api", "credentials", a.ShopID, string(cj))
 	if err != nil {
 		return err
 	}

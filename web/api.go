@@ -30,6 +30,9 @@ func storeError(c *gin.Context, log *slog.Logger, err error, what string) {
 		jsonError(c, http.StatusConflict, what+" already exists")
 	case errors.Is(err, store.ErrNotRedeliverable):
 		jsonError(c, http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrUnsealable):
+		// The message says which secret and why, never what it holds.
+		jsonError(c, http.StatusConflict, err.Error())
 	default:
 		log.ErrorContext(c.Request.Context(), "database error", slog.String("what", what), slog.String("error", err.Error()))
 		jsonError(c, http.StatusServiceUnavailable, "database unavailable; retry")

@@ -26,7 +26,9 @@ type destinationJSON struct {
 	CredentialsSet []string          `json:"credentials_set"`
 	TestMode       bool              `json:"test_mode"`
 	// Status is "ok", or "needs_credentials" after the platform refused
-	// them (deliveries wait), or "throttled".
+	// them (deliveries wait), or "throttled", or "credentials_unreadable"
+	// when the stored credentials cannot be decrypted (the reason says
+	// why: another key, corrupted).
 	Status         string  `json:"status"`
 	StatusReason   string  `json:"status_reason,omitempty"`
 	ThrottledUntil *string `json:"throttled_until"`
@@ -87,6 +89,8 @@ func toDestinationJSON(d store.Destination, sender platforms.Sender, now time.Ti
 		out.Warnings = append(out.Warnings, vs.Warning)
 	}
 	switch {
+	case d.SealError != "":
+		out.Status, out.StatusReason = "credentials_unreadable", d.SealError
 	case !d.AuthFailedAt.IsZero():
 		out.Status, out.StatusReason = "needs_credentials", d.AuthError
 	case d.ThrottledUntil.After(now):
@@ -312,7 +316,7 @@ func handleDestinationGet(cfg Config) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		d, err := cfg.Store.Destination(c.Request.Context(), id)
+		d, err := cfg.Store.DestinationForEdit(c.Request.Context(), id)
 		if err != nil {
 			storeError(c, cfg.Log, err, "destination")
 			return
@@ -332,9 +336,14 @@ func handleDestinationUpdate(cfg Config) gin.HandlerFunc {
 			return
 		}
 		ctx := c.Request.Context()
-		d, err := cfg.Store.Destination(ctx, id)
+		// Credentials that cannot be decrypted can still be replaced.
+		d, err := cfg.Store.DestinationForEdit(ctx, id)
 		if err != nil {
 			storeError(c, cfg.Log, err, "destination")
+			return
+		}
+		if d.SealError != "" && in.Credentials == nil {
+			jsonError(c, http.StatusConflict, "destination "+d.SealError+"; send its credentials again")
 			return
 		}
 		if cfg.Senders[d.Platform] == nil {

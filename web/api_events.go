@@ -22,6 +22,8 @@ type eventJSON struct {
 	Status            string              `json:"status"`
 	Reason            string              `json:"reason"`
 	DuplicateOf       *int64              `json:"duplicate_of"`
+	Duplicates        int64               `json:"duplicates"`
+	LastDuplicateAt   *string             `json:"last_duplicate_at"`
 	ReceivedAt        *string             `json:"received_at"`
 	OccurredAt        *string             `json:"occurred_at"`
 	Value             *string             `json:"value"`
@@ -77,6 +79,7 @@ func toEventJSON(e store.Event, detail bool) eventJSON {
 	out := eventJSON{
 		ID: e.ID, ShopID: e.ShopID, Source: e.Source, Topic: e.Topic, Kind: e.Kind, DeliveryID: e.DeliveryID,
 		OrderID: e.OrderID, Status: e.Status, Reason: e.Reason, ReceivedAt: timeOrNil(e.ReceivedAt),
+		Duplicates: e.Duplicates, LastDuplicateAt: timeOrNil(e.LastDuplicateAt),
 		OccurredAt: timeOrNil(e.OccurredAt), Currency: e.Currency, EventName: e.EventName,
 		ConversionEventID: e.ConversionEventID, Test: e.Test, Origin: e.Origin, Match: e.Match, Refunds: e.Refunds,
 		Deliveries: make([]deliveryJSON, 0, len(e.Deliveries)),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -26,32 +27,42 @@ type shopSettings struct {
 }
 
 type shopJSON struct {
-	ID                       int64         `json:"id"`
-	Name                     string        `json:"name"`
-	Source                   string        `json:"source"`
-	Trigger                  string        `json:"trigger"`
-	WebhookURL               string        `json:"webhook_url"`
-	PublicID                 string        `json:"public_id"`
-	ScriptTag                string        `json:"script_tag"`
-	SigningSecretSet         bool          `json:"signing_secret_set"`
-	PreviousSigningSecretSet bool          `json:"previous_signing_secret_set"`
-	StripeAPIKeySet          bool          `json:"stripe_api_key_set"`
-	Settings                 shopSettings  `json:"settings"`
-	CredentialsSet           []string      `json:"credentials_set"`
-	StoreAPI                 *storeAPIJSON `json:"store_api"`
-	CreatedAt                *string       `json:"created_at"`
-	UpdatedAt                *string       `json:"updated_at"`
+	ID                       int64  `json:"id"`
+	Name                     string `json:"name"`
+	Source                   string `json:"source"`
+	Trigger                  string `json:"trigger"`
+	WebhookURL               string `json:"webhook_url"`
+	PublicID                 string `json:"public_id"`
+	ScriptTag                string `json:"script_tag"`
+	SigningSecretSet         bool   `json:"signing_secret_set"`
+	PreviousSigningSecretSet bool   `json:"previous_signing_secret_set"`
+	// PreviousSigningSecretExpiresAt is when the previous secret stops
+	// being accepted; null when there is none.
+	PreviousSigningSecretExpiresAt *string       `json:"previous_signing_secret_expires_at"`
+	StripeAPIKeySet                bool          `json:"stripe_api_key_set"`
+	Settings                       shopSettings  `json:"settings"`
+	CredentialsSet                 []string      `json:"credentials_set"`
+	StoreAPI                       *storeAPIJSON `json:"store_api"`
+	CreatedAt                      *string       `json:"created_at"`
+	UpdatedAt                      *string       `json:"updated_at"`
+	// SecretsError says why a stored secret of this shop cannot be
+	// decrypted (another key, corrupted data); absent when all open.
+	SecretsError string `json:"secrets_error,omitempty"`
 }
 
 // shopInput is the body of POST and PATCH; nil fields are left as they are.
 type shopInput struct {
-	Name                  *string       `json:"name"`
-	Source                *string       `json:"source"`
-	SigningSecret         *string       `json:"signing_secret"`
-	PreviousSigningSecret *string       `json:"previous_signing_secret"`
-	Trigger               *string       `json:"trigger"`
-	Settings              *shopSettings `json:"settings"`
-	StripeAPIKey          *string       `json:"stripe_api_key"`
+	Name                  *string `json:"name"`
+	Source                *string `json:"source"`
+	SigningSecret         *string `json:"signing_secret"`
+	PreviousSigningSecret *string `json:"previous_signing_secret"`
+	// PreviousSigningSecretTTL is how long the secret being replaced (or a
+	// previous_signing_secret given) stays accepted: a duration such as
+	// "24h" (the default), "90m" or "0" (not at all), at most 168h.
+	PreviousSigningSecretTTL *string       `json:"previous_signing_secret_ttl"`
+	Trigger                  *string       `json:"trigger"`
+	Settings                 *shopSettings `json:"settings"`
+	StripeAPIKey             *string       `json:"stripe_api_key"`
 	// Credentials are the store API's write-only keys; "" removes one.
 	Credentials map[string]string `json:"credentials"`
 }
@@ -61,12 +72,26 @@ func WebhookURL(publicURL string, sh store.Shop) string {
 	return strings.TrimRight(publicURL, "/") + "/webhooks/" + string(sh.Source) + "/" + sh.WebhookKey
 }
 
-func toShopJSON(publicURL string, sh store.Shop) shopJSON {
+// DefaultPreviousSecretTTL is how long a rotated-out signing secret stays
+// accepted unless the rotation says otherwise. Stripe's "Roll secret"
+// keeps the old endpoint secret signing for at most 24 hours (Dashboard ›
+// Webhooks › Roll secret, checked 2026-12-03), so a day covers every store.
+const DefaultPreviousSecretTTL = 24 * time.Hour
+
+// maxPreviousSecretTTL bounds the overlap a rotation may ask for.
+const maxPreviousSecretTTL = 7 * 24 * time.Hour
+
+func toShopJSON(publicURL string, sh store.Shop, now time.Time) shopJSON {
 	r := sh.Rules
+	var expires *string
+	if sh.PreviousSecretActive(now) {
+		expires = timeOrNil(sh.PreviousSecretExpiresAt)
+	}
 	return shopJSON{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), Trigger: string(r.Trigger),
 		WebhookURL: WebhookURL(publicURL, sh), PublicID: sh.PublicID, ScriptTag: ScriptTag(publicURL, sh), SigningSecretSet: sh.SigningSecret != "",
-		PreviousSigningSecretSet: sh.PreviousSecret != "", StripeAPIKeySet: sh.StripeAPIKey != "",
+		PreviousSigningSecretSet: sh.PreviousSecretActive(now), PreviousSigningSecretExpiresAt: expires,
+		StripeAPIKeySet: sh.StripeAPIKey != "", SecretsError: sh.SealError,
 		Settings: shopSettings{
 			EventIDTemplate: r.EventIDTemplate, ValueRule: string(orDefault(string(r.ValueRule), string(mapping.ValueTotal))),
 			Currency: orDefault(string(r.Currency), string(mapping.CurrencyShop)), PaidStatuses: nonNilSlice(r.PaidStatuses),
@@ -100,7 +125,19 @@ func nonNilSlice(s []string) []string {
 
 // applyShopInput validates in and applies it to sh. It returns what is
 // invalid, naming the field, or nil. The API and the admin UI share it.
-func applyShopInput(sh *store.Shop, in shopInput, creating bool) *fieldError {
+func applyShopInput(sh *store.Shop, in shopInput, creating bool, now time.Time) *fieldError {
+	ttl := DefaultPreviousSecretTTL
+	if in.PreviousSigningSecretTTL != nil {
+		v := strings.TrimSpace(*in.PreviousSigningSecretTTL)
+		d, err := time.ParseDuration(v)
+		if v == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 || d > maxPreviousSecretTTL {
+			return badField("previous_signing_secret_ttl", "must be a duration from 0 to 168h, such as 24h or 90m")
+		}
+		ttl = d
+	}
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
 		if name == "" || len(name) > 200 {
@@ -136,15 +173,30 @@ func applyShopInput(sh *store.Shop, in shopInput, creating bool) *fieldError {
 		if len(secret) > 500 {
 			return badField("signing_secret", "is too long")
 		}
-		if !creating && sh.SigningSecret != "" && secret != sh.SigningSecret && in.PreviousSigningSecret == nil {
+		if !creating && secret != "" && sh.SigningSecret != "" && secret != sh.SigningSecret && in.PreviousSigningSecret == nil {
 			// Stores keep signing with the old secret for a while after a
-			// rotation (Shopify up to an hour, Stripe up to 24 hours).
-			sh.PreviousSecret = sh.SigningSecret
+			// rotation (Shopify up to an hour, Stripe up to 24 hours): it
+			// stays accepted for ttl, then never again. An empty new
+			// secret carries nothing over.
+			sh.PreviousSecret, sh.PreviousSecretExpiresAt = sh.SigningSecret, now.Add(ttl)
+			if ttl == 0 {
+				sh.PreviousSecret, sh.PreviousSecretExpiresAt = "", time.Time{}
+			}
 		}
 		sh.SigningSecret = secret
 	}
 	if in.PreviousSigningSecret != nil {
 		sh.PreviousSecret = strings.TrimSpace(*in.PreviousSigningSecret)
+		sh.PreviousSecretExpiresAt = now.Add(ttl)
+		if sh.PreviousSecret == "" || ttl == 0 {
+			sh.PreviousSecret, sh.PreviousSecretExpiresAt = "", time.Time{}
+		}
+	} else if in.PreviousSigningSecretTTL != nil && in.SigningSecret == nil && sh.PreviousSecretActive(now) {
+		// A new overlap for the secret already kept, counted from now.
+		sh.PreviousSecretExpiresAt = now.Add(ttl)
+		if ttl == 0 {
+			sh.PreviousSecret, sh.PreviousSecretExpiresAt = "", time.Time{}
+		}
 	}
 	if in.StripeAPIKey != nil {
 		key := strings.TrimSpace(*in.StripeAPIKey)
@@ -200,7 +252,7 @@ func handleShopCreate(cfg Config) gin.HandlerFunc {
 			return
 		}
 		var sh store.Shop
-		if bad := applyShopInput(&sh, in, true); bad != nil {
+		if bad := applyShopInput(&sh, in, true, cfg.Now()); bad != nil {
 			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
@@ -223,7 +275,7 @@ func handleShopCreate(cfg Config) gin.HandlerFunc {
 				return
 			}
 		}
-		out := toShopJSON(cfg.PublicURL, sh)
+		out := toShopJSON(cfg.PublicURL, sh, cfg.Now())
 		if err := addStoreAPI(ctx, cfg.Store, sh, &out); err != nil {
 			storeError(c, cfg.Log, err, "shop")
 			return
@@ -241,7 +293,7 @@ func handleShopList(cfg Config) gin.HandlerFunc {
 		}
 		out := make([]shopJSON, 0, len(shops))
 		for _, sh := range shops {
-			sj := toShopJSON(cfg.PublicURL, sh)
+			sj := toShopJSON(cfg.PublicURL, sh, cfg.Now())
 			if err := addStoreAPI(c.Request.Context(), cfg.Store, sh, &sj); err != nil {
 				storeError(c, cfg.Log, err, "shops")
 				return
@@ -263,7 +315,7 @@ func handleShopGet(cfg Config) gin.HandlerFunc {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
-		out := toShopJSON(cfg.PublicURL, sh)
+		out := toShopJSON(cfg.PublicURL, sh, cfg.Now())
 		if err := addStoreAPI(c.Request.Context(), cfg.Store, sh, &out); err != nil {
 			storeError(c, cfg.Log, err, "shop")
 			return
@@ -288,7 +340,7 @@ func handleShopUpdate(cfg Config, shops *shopCache) gin.HandlerFunc {
 			storeError(c, cfg.Log, err, "shop")
 			return
 		}
-		if bad := applyShopInput(&sh, in, false); bad != nil {
+		if bad := applyShopInput(&sh, in, false, cfg.Now()); bad != nil {
 			jsonError(c, http.StatusUnprocessableEntity, bad.Error())
 			return
 		}
@@ -314,7 +366,7 @@ func handleShopUpdate(cfg Config, shops *shopCache) gin.HandlerFunc {
 			}
 		}
 		shops.forget(sh.WebhookKey)
-		out := toShopJSON(cfg.PublicURL, sh)
+		out := toShopJSON(cfg.PublicURL, sh, cfg.Now())
 		if err := addStoreAPI(ctx, cfg.Store, sh, &out); err != nil {
 			storeError(c, cfg.Log, err, "shop")
 			return

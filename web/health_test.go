@@ -88,7 +88,9 @@ func TestHealthQuietShop(t *testing.T) {
 	var items []store.Incoming
 	for i := range 40 {
 		at := now.Add(-7*24*time.Hour + time.Duration(i)*3*time.Hour) // every 3 h, the last 2 days ago
-		items = append(items, store.Incoming{ShopID: sh.ID, Source: "shopify", Topic: "orders/paid", ReceivedAt: at, Body: []byte(`{}`),
+		// Distinct bodies: the same signed body again is a replay, counted
+		// on its first event rather than stored.
+		items = append(items, store.Incoming{ShopID: sh.ID, Source: "shopify", Topic: "orders/paid", ReceivedAt: at, Body: []byte(fmt.Sprintf(`{"n":%d}`, i)),
 			Webhook: mapping.Webhook{Source: "shopify", Topic: "orders/paid", DeliveryID: fmt.Sprint("d", i), Outcome: mapping.OutcomeIgnored, Reason: "test"}})
 	}
 	if _, err := h.store.CommitBatch(ctx, items, nil); err != nil {

@@ -224,7 +224,7 @@ func loadDestination(c *gin.Context, cfg Config, v *views) (store.Destination, s
 func destinationPageFor(c *gin.Context, cfg Config, d store.Destination, sh store.Shop) destinationPage {
 	sender := cfg.Senders[d.Platform]
 	p := destinationPage{
-		page: pageFor(c, platformLabel(d.Platform)+" · "+sh.Name, "shops"), Shop: viewShop(sh), Platform: d.Platform,
+		page: pageFor(c, platformLabel(d.Platform)+" · "+sh.Name, "shops"), Shop: viewShop(sh, cfg.Now()), Platform: d.Platform,
 		Supported: sender != nil, Dest: viewDestination(d, sender, cfg), Enabled: d.Enabled,
 		Created: c.Query("msg") == "dest-created",
 	}
@@ -248,7 +248,7 @@ func handleUIDestinationNew(cfg Config, v *views) gin.HandlerFunc {
 		}
 		platform := c.Query("platform")
 		p := destinationPage{
-			page: pageFor(c, "Add a destination · "+sh.Name, "shops"), Creating: true, Shop: viewShop(sh),
+			page: pageFor(c, "Add a destination · "+sh.Name, "shops"), Creating: true, Shop: viewShop(sh, cfg.Now()),
 			Platforms: platformChoices(cfg.Senders), Enabled: true,
 		}
 		if sender := cfg.Senders[platform]; sender != nil {
@@ -284,7 +284,7 @@ func handleUIDestinationCreate(cfg Config, v *views) gin.HandlerFunc {
 		if _, bad := validateDestination(&d, in, cfg.Senders, true); bad != nil {
 			errs, msg := destinationErrors(bad, d, sender)
 			p := destinationPage{
-				page: pageFor(c, "Add a destination · "+sh.Name, "shops"), Creating: true, Shop: viewShop(sh),
+				page: pageFor(c, "Add a destination · "+sh.Name, "shops"), Creating: true, Shop: viewShop(sh, cfg.Now()),
 				Platform: platform, Supported: true, Fields: buildFields(sender, store.Destination{}, c, errs),
 				Enabled: *in.Enabled, Error: msg, TestModeSettings: testModeSettings(sender),
 			}
@@ -474,7 +474,7 @@ func handleUIDestinationDryRun(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		p := dryRunPage{
-			page: pageFor(c, "Dry run · "+platformLabel(d.Platform), "shops"), Shop: viewShop(sh),
+			page: pageFor(c, "Dry run · "+platformLabel(d.Platform), "shops"), Shop: viewShop(sh, cfg.Now()),
 			Dest: viewDestination(d, sender, cfg), Sample: true, Platform: d.Platform,
 		}
 		recent, err := cfg.Store.Events(ctx, store.EventFilter{ShopID: sh.ID, Status: store.StatusAccepted, Limit: 10})

@@ -117,7 +117,7 @@ func loadEventList(c *gin.Context, cfg Config, v *views) (eventListPage, bool) {
 	}
 	for _, sh := range shops {
 		p.ShopNames[sh.ID] = sh.Name
-		p.Shops = append(p.Shops, viewShop(sh))
+		p.Shops = append(p.Shops, viewShop(sh, cfg.Now()))
 	}
 	if len(events) == f.Limit {
 		p.NextCursor = events[len(events)-1].ID
@@ -189,7 +189,7 @@ func handleUIEvent(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		p := eventPage{
-			page: pageFor(c, fmt.Sprintf("Event %d", e.ID), "events"), Event: e, Shop: viewShop(sh),
+			page: pageFor(c, fmt.Sprintf("Event %d", e.ID), "events"), Event: e, Shop: viewShop(sh, cfg.Now()),
 			Timeline: timeline(e, cfg.Now()), Body: bodyText(e.Body),
 			Redeliverable: e.Status == store.StatusAccepted && e.Conversion != nil,
 		}

@@ -101,6 +101,9 @@ func (v *views) storeFail(c *gin.Context, err error, what string) {
 	switch {
 	case isNotFound(err):
 		v.notFound(c, what)
+	case isUnsealable(err):
+		// Says which secret and why (another key, corrupted), never what.
+		v.fail(c, http.StatusConflict, "Stored secret cannot be decrypted", what+": "+err.Error())
 	default:
 		v.log.ErrorContext(c.Request.Context(), "database error", slog.String("what", what), slog.String("error", err.Error()))
 		v.fail(c, http.StatusServiceUnavailable, "Temporarily unavailable", "The database did not answer. Try again in a moment.")

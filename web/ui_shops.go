@@ -52,21 +52,31 @@ type shopView struct {
 	Trigger           string
 	SecretSet         bool
 	PreviousSecretSet bool
-	StripeKeySet      bool
-	EventIDTemplate   string
-	CreatedAt         time.Time
+	// PreviousSecretExpires is when the previous secret stops being
+	// accepted (zero when none is).
+	PreviousSecretExpires time.Time
+	StripeKeySet          bool
+	// SecretsError says why a stored secret cannot be decrypted.
+	SecretsError    string
+	EventIDTemplate string
+	CreatedAt       time.Time
 }
 
-func viewShop(sh store.Shop) shopView {
-	return shopView{
+func viewShop(sh store.Shop, now time.Time) shopView {
+	v := shopView{
 		ID: sh.ID, Name: sh.Name, Source: string(sh.Source), Trigger: string(sh.Rules.Trigger),
-		SecretSet: sh.SigningSecret != "", PreviousSecretSet: sh.PreviousSecret != "", StripeKeySet: sh.StripeAPIKey != "",
+		SecretSet: sh.SigningSecret != "", PreviousSecretSet: sh.PreviousSecretActive(now), StripeKeySet: sh.StripeAPIKey != "",
+		SecretsError:    sh.SealError,
 		EventIDTemplate: sh.Rules.EventIDTemplate, CreatedAt: sh.CreatedAt,
 	}
+	if v.PreviousSecretSet {
+		v.PreviousSecretExpires = sh.PreviousSecretExpiresAt
+	}
+	return v
 }
 
 func valuesOf(sh store.Shop) shopValues {
-	s := toShopJSON("", sh).Settings
+	s := toShopJSON("", sh, time.Time{}).Settings
 	names := make([]string, 0, len(s.AttributeNames))
 	for k := range s.AttributeNames {
 		names = append(names, k)
@@ -110,7 +120,10 @@ func shopInputFromForm(c *gin.Context, sh store.Shop, source mapping.Source, cre
 		none := ""
 		in.PreviousSigningSecret = &none
 	}
-	settings := toShopJSON("", sh).Settings
+	if ttl := strings.TrimSpace(c.PostForm("previous_signing_secret_ttl")); ttl != "" && in.SigningSecret != nil {
+		in.PreviousSigningSecretTTL = &ttl
+	}
+	settings := toShopJSON("", sh, time.Time{}).Settings
 	settings.EventIDTemplate, settings.ValueRule, settings.SendZeroValue = vals.EventIDTemplate, vals.ValueRule, vals.SendZeroValue
 	switch source {
 	case mapping.SourceShopify:
@@ -207,7 +220,7 @@ func handleUIShopList(cfg Config, v *views) gin.HandlerFunc {
 				v.storeFail(c, err, "destinations")
 				return
 			}
-			row := shopListRow{shopView: viewShop(sh), Destinations: len(ds), Health: health[sh.ID]}
+			row := shopListRow{shopView: viewShop(sh, cfg.Now()), Destinations: len(ds), Health: health[sh.ID]}
 			if row.Health == "" {
 				row.Health = healthGood
 			}
@@ -244,7 +257,7 @@ func handleUIShopCreate(cfg Config, v *views) gin.HandlerFunc {
 		apiChanged := false
 		in, vals, bad := shopInputFromForm(c, sh, source, true)
 		if bad == nil {
-			bad = applyShopInput(&sh, in, true)
+			bad = applyShopInput(&sh, in, true, cfg.Now())
 		}
 		if bad == nil {
 			apiChanged, bad = applyStoreAPIInput(&sh, &api, in)
@@ -369,7 +382,7 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 			return
 		}
 		p := shopPage{
-			page: pageFor(c, sh.Name, "shops"), Shop: viewShop(sh), Settings: toShopJSON(cfg.PublicURL, sh).Settings,
+			page: pageFor(c, sh.Name, "shops"), Shop: viewShop(sh, cfg.Now()), Settings: toShopJSON(cfg.PublicURL, sh, time.Time{}).Settings,
 			WebhookURL: WebhookURL(cfg.PublicURL, sh), Created: c.Query("msg") == "shop-created",
 			Platforms: platformChoices(cfg.Senders), URLWarning: webhookURLWarning(cfg.PublicURL),
 		}
@@ -428,7 +441,7 @@ func handleUIShopEdit(cfg Config, v *views) gin.HandlerFunc {
 			v.storeFail(c, err, "This shop")
 			return
 		}
-		p := shopFormPage{page: pageFor(c, "Edit "+sh.Name, "shops"), Shop: viewShop(sh), Source: string(sh.Source), Values: valuesOf(sh)}
+		p := shopFormPage{page: pageFor(c, "Edit "+sh.Name, "shops"), Shop: viewShop(sh, cfg.Now()), Source: string(sh.Source), Values: valuesOf(sh)}
 		if p.StoreAPI, err = loadStoreAPIView(c.Request.Context(), cfg.Store, sh); err != nil {
 			v.storeFail(c, err, "This shop")
 			return
@@ -458,13 +471,13 @@ func handleUIShopSave(cfg Config, v *views, shops *shopCache) gin.HandlerFunc {
 		apiChanged := false
 		in, vals, bad := shopInputFromForm(c, sh, sh.Source, false)
 		if bad == nil {
-			bad = applyShopInput(&sh, in, false)
+			bad = applyShopInput(&sh, in, false, cfg.Now())
 		}
 		if bad == nil {
 			apiChanged, bad = applyStoreAPIInput(&sh, &api, in)
 		}
 		if bad != nil {
-			p := shopFormPage{page: pageFor(c, "Edit "+orig.Name, "shops"), Shop: viewShop(orig), Source: string(orig.Source), Values: vals, Errors: formErrors(bad),
+			p := shopFormPage{page: pageFor(c, "Edit "+orig.Name, "shops"), Shop: viewShop(orig, cfg.Now()), Source: string(orig.Source), Values: vals, Errors: formErrors(bad),
 				SecretTyped: c.PostForm("signing_secret") != "", KeyTyped: c.PostForm("stripe_api_key") != ""}
 			p.StoreAPI, _ = loadStoreAPIView(ctx, cfg.Store, orig)
 			p.StoreAPI.URL = c.PostForm("store_url")

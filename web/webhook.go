@@ -62,7 +62,7 @@ func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
 			c.JSON(http.StatusOK, gin.H{"status": "ok"})
 			return
 		}
-		if err := verify(conn, h, body, shop); err != nil {
+		if err := verify(conn, h, body, shop, cfg.Now()); err != nil {
 			cfg.Metrics.SignatureFailures.WithLabelValues(string(source)).Inc()
 			msg, reason := "invalid webhook signature", store.RejectBadSignature
 			switch {
@@ -105,13 +105,18 @@ func handleWebhook(cfg Config, shops *shopCache) gin.HandlerFunc {
 }
 
 // verify checks the signature against the shop's secret, and during a
-// rotation against the previous one too.
-func verify(conn connectors.Connector, h http.Header, body []byte, shop store.Shop) error {
-	if shop.SigningSecret == "" && shop.PreviousSecret == "" {
+// rotation against the previous one too, until its overlap ends. An empty
+// secret never verifies anything.
+func verify(conn connectors.Connector, h http.Header, body []byte, shop store.Shop, now time.Time) error {
+	previous := shop.PreviousSecretActive(now)
+	if shop.SigningSecret == "" && !previous {
 		return connectors.ErrNoValidSignature
 	}
-	err := conn.Verify(h, body, shop.SigningSecret)
-	if err != nil && shop.PreviousSecret != "" && !errors.Is(err, connectors.ErrNotSigned) {
+	err := connectors.ErrNoValidSignature
+	if shop.SigningSecret != "" {
+		err = conn.Verify(h, body, shop.SigningSecret)
+	}
+	if err != nil && previous && !errors.Is(err, connectors.ErrNotSigned) {
 		if perr := conn.Verify(h, body, shop.PreviousSecret); perr == nil {
 			return nil
 		}

@@ -373,6 +373,7 @@ func loadKey(cfg Config, log *slog.Logger) ([]byte, error) {
 	path := filepath.Join(dir, "postback.key")
 	b, err := os.ReadFile(path)
 	if err == nil {
+		checkKeyFileMode(path, log)
 		key, err := store.ParseKey(string(b))
 		if err != nil {
 			return nil, fmt.Errorf("POSTBACK_SECRET_KEY: key file %s: %v", path, err)

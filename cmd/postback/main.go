@@ -5,6 +5,7 @@
 //	postback migrate   apply database migrations and exit
 //	postback version   print the version and exit
 //	postback token     create an API token and print it once
+//	postback rotate-key  re-encrypt stored secrets under a new key
 //	postback user reset-password NAME
 //	                   set a user's password, read from the terminal or stdin
 package main
@@ -61,12 +62,12 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 	case "version":
 		fmt.Fprintln(stdout, "postback", version())
 		return nil
-	case "serve", "migrate", "token", "user":
+	case "serve", "migrate", "token", "user", "rotate-key":
 	case "help":
-		fmt.Fprintln(stdout, "usage: postback [serve|migrate|version|token create NAME|user reset-password NAME] [flags]")
+		fmt.Fprintln(stdout, "usage: postback [serve|migrate|version|token create NAME|user reset-password NAME|rotate-key] [flags]")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, version, token, user)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, version, token, user, rotate-key)", cmd)
 	}
 	var tokenName, userName string
 	switch cmd {
@@ -135,6 +136,8 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 		}
 		fmt.Fprintln(stdout, secret)
 		return nil
+	case "rotate-key":
+		return rotateKey(ctx, cfg, st, getenv, stdout, log)
 	case "user":
 		return resetPassword(ctx, st, userName, stdin, stdout, stderr)
 	}
@@ -161,6 +164,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 			log.Warn("took over deliveries a stopped process was sending; they are sent again", slog.Int64("count", n))
 		}
 	}
+	warnOtherKeys(ctx, st, log)
 	if err := bootstrapAdmin(ctx, cfg, st, log); err != nil {
 		return err
 	}
@@ -174,7 +178,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	reg.MustRegister(web.NewAccountedCollector(st, log))
 
 	reg.MustRegister(web.NewVersionCollector(st, time.Now))
-	httpClient := &http.Client{Timeout: 30 * time.Second}
+	httpClient := newHTTPClient()
 	senders := newSenders(cfg, httpClient)
 	routing := delivery.NewRouting(senders)
 	worker := delivery.New(delivery.Config{

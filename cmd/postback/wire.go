@@ -14,6 +14,14 @@ import (
 	"github.com/postbackhq/postback/store"
 )
 
+// newHTTPClient is the one client for every outbound call: ad platforms,
+// their OAuth endpoints and store APIs (stripe-go's backend too). It
+// follows no redirect: a 3xx fails the call with platforms.ErrRedirect, so
+// headers and bodies carrying tokens never reach another host.
+func newHTTPClient() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, CheckRedirect: platforms.NoRedirect}
+}
+
 // newSenders builds one sender per platform, keyed by the platform name
 // used in the API.
 func newSenders(cfg Config, client *http.Client) map[string]platforms.Sender {

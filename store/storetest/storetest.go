@@ -53,10 +53,23 @@ func Postgres(t testing.TB) *store.Store {
 	return Open(t, dsn)
 }
 
+// DSNs returns a fresh SQLite path and, when POSTBACK_TEST_POSTGRES is
+// set, the URL of a fresh PostgreSQL schema, keyed by dialect, for tests
+// that open the same database more than once (OpenKey).
+func DSNs(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{"sqlite": filepath.Join(t.TempDir(), "test.db")}
+	if pg := PostgresDSN(t); pg != "" {
+		out["postgres"] = pg
+	} else {
+		t.Log("POSTBACK_TEST_POSTGRES is not set: PostgreSQL skipped, SQLite only")
+	}
+	return out
+}
+
 // PostgresDSN creates a fresh schema in the database in
-// POSTBACK_TEST_POSTGRES, dropped when the test ends, and returns a DSN
-// using it, so a test can open several stores (replicas) on one database;
-// "" when the variable is unset.
+// POSTBACK_TEST_POSTGRES, dropped when the test ends, and returns a URL
+// that uses it; "" when the variable is unset.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("POSTBACK_TEST_POSTGRES")
@@ -94,10 +107,23 @@ func PostgresDSN(t testing.TB) string {
 // Open opens and migrates a store on dsn with a random key.
 func Open(t testing.TB, dsn string) *store.Store {
 	t.Helper()
+	return OpenKey(t, dsn, NewKey(t))
+}
+
+// NewKey returns a random encryption key.
+func NewKey(t testing.TB) []byte {
+	t.Helper()
 	key := make([]byte, store.KeySize)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
+	return key
+}
+
+// OpenKey opens and migrates a store on dsn with the given key, closed
+// when the test ends.
+func OpenKey(t testing.TB, dsn string, key []byte) *store.Store {
+	t.Helper()
 	sealer, err := store.NewSealer(key)
 	if err != nil {
 		t.Fatal(err)
