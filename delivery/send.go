@@ -41,12 +41,12 @@ func (w *Worker) sendBatch(ctx context.Context, dest store.Destination, sender p
 		case c.Problem != "":
 			outs = append(outs, failed(c, now, "invalid", c.Problem))
 		case sender == nil:
-			outs = append(outs, failed(c, now, "invalid", fmt.Sprintf("platform %q is not supported by this version of Postback", dest.Platform)))
+			outs = append(outs, skipped(c, now, "invalid", fmt.Sprintf("platform %q is not supported by this version of Postback", dest.Platform)))
 		case !dest.Enabled:
 			// Disabled while claimed: put back untouched.
 			outs = append(outs, store.Outcome{DeliveryID: c.ID, Status: statusOf(c), NextAttemptAt: now.Add(w.cfg.Poll)})
 		case now.After(c.ExpiresAt):
-			outs = append(outs, failed(c, now, "expired", fmt.Sprintf("event is past %s's acceptance window; not sent", dest.Platform)))
+			outs = append(outs, skipped(c, now, "too_old", fmt.Sprintf("event is past %s's acceptance window; not sent", dest.Platform)))
 		case c.Kind == store.KindAdjustment:
 			adjs = append(adjs, c)
 		default:
@@ -103,9 +103,9 @@ func (w *Worker) sendAdjustments(ctx context.Context, d platforms.Destination, s
 	for _, c := range claimed {
 		switch {
 		case !ok:
-			outs = append(outs, failed(c, now, "invalid", "refund adjustments are not supported by platform"))
+			outs = append(outs, skipped(c, now, "not_supported", "refund adjustments are not supported by platform"))
 		case c.ConversionRejected:
-			outs = append(outs, failed(c, now, "invalid", "the conversion never reached this destination; nothing to adjust"))
+			outs = append(outs, skipped(c, now, "invalid", "the conversion never reached this destination; nothing to adjust"))
 		case !c.ConversionSent:
 			// Wait for the conversion itself to be delivered first.
 			outs = append(outs, store.Outcome{DeliveryID: c.ID, Status: statusOf(c), NextAttemptAt: now.Add(time.Minute)})
@@ -171,6 +171,10 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 		case r.Err == nil:
 			o.Status = store.DeliveryDelivered
 			v.answered = true
+		case errors.Is(r.Err, platforms.ErrInvalid) && r.StatusCode == 0:
+			// Refused before sending (nothing to match on, too old, not
+			// supported): Postback's choice, not the platform's verdict.
+			o.Status, o.ErrorClass, o.Error = store.DeliverySkipped, "invalid", r.Err.Error()
 		case errors.Is(r.Err, platforms.ErrInvalid):
 			o.Status, o.ErrorClass, o.Error = store.DeliveryFailed, "invalid", r.Err.Error()
 			v.answered = v.answered || r.StatusCode != 0
@@ -224,6 +228,13 @@ func (w *Worker) backoff(attempt int) time.Duration {
 		d = w.cfg.MaxBackoff
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// skipped is a delivery Postback chose not to send, with why.
+func skipped(c store.Claimed, now time.Time, class, msg string) store.Outcome {
+	o := failed(c, now, class, msg)
+	o.Status = store.DeliverySkipped
+	return o
 }
 
 func failed(c store.Claimed, now time.Time, class, msg string) store.Outcome {

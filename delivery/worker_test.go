@@ -185,6 +185,28 @@ func TestTransientRetriesWithBackoffThenDelivers(t *testing.T) {
 	}
 }
 
+// TestRefusedBeforeSendingIsSkipped: a conversion the sender refuses
+// without sending (nothing to match on) is skipped, not failed; one the
+// platform refused (HTTP 400) is failed.
+func TestRefusedBeforeSendingIsSkipped(t *testing.T) {
+	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+		out := make([]platforms.Result, len(convs))
+		out[0].Err = platforms.Invalid(0, "no_identifiers", "nothing the platform can match on")
+		for i := 1; i < len(out); i++ {
+			out[i] = platforms.Result{StatusCode: 400, Err: platforms.Invalid(400, "bad", "refused by the platform")}
+		}
+		return out
+	})
+	ids := f.orders(t, 2, time.Hour)
+	f.drain()
+	if d := f.delivery(t, ids[0]); d.Status != store.DeliverySkipped || !strings.Contains(d.LastError, "nothing the platform can match on") {
+		t.Errorf("refused before sending: %+v, want skipped with the reason", d)
+	}
+	if d := f.delivery(t, ids[1]); d.Status != store.DeliveryFailed {
+		t.Errorf("refused by the platform: %+v, want failed", d)
+	}
+}
+
 func TestInvalidFailsAtOnce(t *testing.T) {
 	f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
 		return all(len(convs), platforms.Invalid(400, "100", "Invalid parameter"))
@@ -315,8 +337,9 @@ func TestTooOldIsNeverSentAndRetriesStopAtTheWindow(t *testing.T) {
 	})
 	old := f.orders(t, 1, 8*24*time.Hour)
 	f.drain()
-	if d := f.delivery(t, old[0]); d.Status != store.DeliveryFailed || !strings.Contains(d.LastError, "window") {
-		t.Errorf("8-day-old event: %+v", d)
+	// Postback's choice, not the platform's refusal: skipped, with why.
+	if d := f.delivery(t, old[0]); d.Status != store.DeliverySkipped || d.ErrorClass != "too_old" || !strings.Contains(d.LastError, "window") {
+		t.Errorf("8-day-old event: %+v, want skipped (too_old)", d)
 	}
 	if n := f.snd.callCount(); n != 0 {
 		t.Errorf("an event past the window was sent (%d calls)", n)

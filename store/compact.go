@@ -123,7 +123,7 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 		Response string
 	}
 	if err := db.Raw(`SELECT id, payload, response FROM deliveries WHERE event_id IN ? AND status IN ? AND (payload <> '' OR response <> '')`,
-		done, []string{DeliveryDelivered, DeliveryFailed}).Scan(&dels).Error; err != nil {
+		done, []string{DeliveryDelivered, DeliveryFailed, DeliverySkipped}).Scan(&dels).Error; err != nil {
 		return 0, nil, fmt.Errorf("compact: read deliveries: %w", err)
 	}
 	var atts []struct {
@@ -133,7 +133,7 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 	}
 	if err := db.Raw(`SELECT a.id, a.request, a.response FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
 		WHERE d.event_id IN ? AND d.status IN ? AND a.packed IS NULL AND (a.request <> '' OR a.response <> '')`,
-		done, []string{DeliveryDelivered, DeliveryFailed}).Scan(&atts).Error; err != nil {
+		done, []string{DeliveryDelivered, DeliveryFailed, DeliverySkipped}).Scan(&atts).Error; err != nil {
 		return 0, nil, fmt.Errorf("compact: read attempts: %w", err)
 	}
 	type bodyUpdate struct {
@@ -174,8 +174,8 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 			}
 		}
 		for i, d := range dels {
-			if err := tx.Exec(`UPDATE deliveries SET packed = ?, payload = '', response = '' WHERE id = ? AND status IN (?, ?) AND payload = ? AND response = ?`,
-				dpacked[i], d.ID, DeliveryDelivered, DeliveryFailed, d.Payload, d.Response).Error; err != nil {
+			if err := tx.Exec(`UPDATE deliveries SET packed = ?, payload = '', response = '' WHERE id = ? AND status IN (?, ?, ?) AND payload = ? AND response = ?`,
+				dpacked[i], d.ID, DeliveryDelivered, DeliveryFailed, DeliverySkipped, d.Payload, d.Response).Error; err != nil {
 				return err
 			}
 		}

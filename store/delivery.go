@@ -238,7 +238,7 @@ func loadAdjustment(db *gormDB, c *Claimed, refundID int64) error {
 		return err
 	}
 	c.ConversionSent = len(st) > 0 && st[0] == DeliveryDelivered
-	c.ConversionRejected = len(st) == 0 || st[0] == DeliveryFailed
+	c.ConversionRejected = len(st) == 0 || st[0] == DeliveryFailed || st[0] == DeliverySkipped
 	return nil
 }
 

@@ -348,7 +348,7 @@ func rowToDelivery(d deliveryRow) Delivery {
 			del.Match = &m
 		}
 	}
-	if del.Status == DeliveryDelivered || del.Status == DeliveryFailed {
+	if del.Status == DeliveryDelivered || del.Status == DeliveryFailed || del.Status == DeliverySkipped {
 		del.NextAttemptAt = time.Time{}
 	}
 	return del
@@ -420,9 +420,9 @@ func (s *Store) Redeliver(ctx context.Context, eventID int64, all bool, routing 
 		if err := json.Unmarshal([]byte(ev.Conversion), &conv); err != nil {
 			return err
 		}
-		statuses := []string{DeliveryFailed}
+		statuses := []string{DeliveryFailed, DeliverySkipped}
 		if all {
-			statuses = []string{DeliveryFailed, DeliveryDelivered, DeliveryRetrying, DeliveryPending}
+			statuses = []string{DeliveryFailed, DeliverySkipped, DeliveryDelivered, DeliveryRetrying, DeliveryPending}
 		}
 		var rows []deliveryRow
 		if err := tx.Select("id, platform, destination_id").Where("event_id = ? AND kind = ? AND status IN ?", eventID, KindConversion, statuses).Find(&rows).Error; err != nil {

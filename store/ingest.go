@@ -25,6 +25,10 @@ const (
 	DeliveryRetrying  = "retrying"
 	DeliveryDelivered = "delivered"
 	DeliveryFailed    = "failed"
+	// DeliverySkipped: Postback chose not to send (nothing the platform
+	// can match on, past its window, not supported); it is final, shown
+	// with its reason, and never counts against a platform's success.
+	DeliverySkipped = "skipped"
 )
 
 // Delivery kinds.
@@ -267,7 +271,7 @@ func (s *Store) recordRefunds(tx *gormDB, in *Incoming, eventID int64, dests []d
 	// Only destinations that were sent the conversion can adjust it.
 	var sentTo []int64
 	if err := tx.Table("deliveries").Select("destination_id").
-		Where("event_id = ? AND kind = ? AND status <> ?", orig, KindConversion, DeliveryFailed).Scan(&sentTo).Error; err != nil {
+		Where("event_id = ? AND kind = ? AND status NOT IN ?", orig, KindConversion, []string{DeliveryFailed, DeliverySkipped}).Scan(&sentTo).Error; err != nil {
 		return 0, "", err
 	}
 	had := map[int64]bool{}

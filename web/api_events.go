@@ -133,7 +133,7 @@ func toDeliveryJSON(d store.Delivery, detail bool) deliveryJSON {
 }
 
 var eventStatuses = map[string]bool{store.StatusAccepted: true, store.StatusIgnored: true, store.StatusDuplicate: true, store.StatusError: true}
-var deliveryStatuses = map[string]bool{store.DeliveryPending: true, store.DeliveryRetrying: true, store.DeliveryWaitingCredentials: true, store.DeliveryDelivered: true, store.DeliveryFailed: true}
+var deliveryStatuses = map[string]bool{store.DeliveryPending: true, store.DeliveryRetrying: true, store.DeliveryWaitingCredentials: true, store.DeliveryDelivered: true, store.DeliveryFailed: true, store.DeliverySkipped: true}
 
 // eventFilter reads the list filters from the query, answering 400 for a
 // value that cannot be right.

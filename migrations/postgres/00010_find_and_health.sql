@@ -33,7 +33,14 @@ CREATE TABLE webhook_rejections (
     PRIMARY KEY (shop_id, minute, reason)
 );
 
+-- A delivery Postback refused before sending (nothing the platform can
+-- match on, past its window, not supported) is "skipped", not "failed".
+UPDATE deliveries SET status = 'skipped'
+    WHERE status = 'failed' AND status_code = 0 AND error_class IN ('invalid', 'expired') AND attempts <= 1
+      AND last_error NOT LIKE '%gave up%';
+
 -- +goose Down
+UPDATE deliveries SET status = 'failed' WHERE status = 'skipped';
 DROP TABLE webhook_rejections;
 DROP INDEX deliveries_platform;
 DROP TABLE event_search;
