@@ -59,3 +59,31 @@ func TestSkippedIsItsOwnState(t *testing.T) {
 		t.Errorf("dashboard counts the skipped delivery against the success rate: %s", clip(d.body))
 	}
 }
+
+// TestEventPageRefreshesWhileSending: an event page with a delivery due
+// soon asks the browser to reload it (app.js does); once nothing is due it
+// does not.
+func TestEventPageRefreshesWhileSending(t *testing.T) {
+	h := newHarness(t)
+	b := h.loggedIn(t)
+	shop := h.createShop(t, "s3cret")
+	var dest struct{ ID int64 }
+	if code := h.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/destinations", shop.ID),
+		map[string]any{"platform": "fake", "credentials": map[string]any{"pixel": "p1", "token": "t"}}, &dest); code != 201 {
+		t.Fatalf("destination: %d", code)
+	}
+	body := []byte(`{"order":"777","paid":true}`)
+	_, out := h.webhook(t, webhookPath(shop), body, map[string]string{"X-Test-Signature": hex.EncodeToString(sign("s3cret", body))})
+	page := fmt.Sprintf("/admin/events/%v", out["event_id"])
+	mustContain(t, "queued event", b.get(t, page).body, `id="event-live"`, "refreshes itself")
+	ctx, now := context.Background(), time.Now()
+	claimed, err := h.store.Claim(ctx, dest.ID, "w", 10, now, time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if err := h.store.Complete(ctx, "w", []store.Outcome{{DeliveryID: claimed[0].ID, Attempt: 1, CountAttempt: true,
+		Status: store.DeliveryDelivered, StartedAt: now}}, now); err != nil {
+		t.Fatal(err)
+	}
+	mustNotContain(t, "delivered event", b.get(t, page).body, `id="event-live"`)
+}

@@ -392,7 +392,13 @@ func TestBrowserFromLoginToRedelivery(t *testing.T) {
 		e, err := s.store.Event(context.Background(), events[0].ID)
 		return err == nil && len(e.Deliveries) == 1 && e.Deliveries[0].Attempts == 2 && e.Deliveries[0].Status == store.DeliveryDelivered
 	})
-	step("see the second attempt", 10*time.Second, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(".delivery .chip-delivered")))
+	// No reload: the event page refreshes itself while a delivery is due.
+	waitFor(t, 20*time.Second, "the event page to show the second attempt by itself", func() bool {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](`(document.querySelector(".timeline") || {innerText: ""}).innerText`))
+		return err == nil && strings.Contains(v, "Meta · attempt 2 · delivered")
+	})
 	mustContain(t, "event after redelivery", text(".timeline"), "Meta · attempt 2 · delivered")
 
 	calls := s.meta.received()

@@ -155,6 +155,10 @@ type eventPage struct {
 	Conversion    string
 	Body          string
 	Redeliverable bool
+	// SendingSoon says a delivery is due within two minutes (just queued,
+	// redelivered, or retrying): the page then reloads itself until it is
+	// done, so the outcome shows without a manual reload.
+	SendingSoon bool
 }
 
 // timelineItem is one step of an event's life.
@@ -198,6 +202,9 @@ func handleUIEvent(cfg Config, v *views) gin.HandlerFunc {
 		}
 		for _, d := range e.Deliveries {
 			p.Deliveries = append(p.Deliveries, deliveryView{Delivery: d, Payload: prettyJSON(d.Payload), Response: prettyJSON(d.Response)})
+			if (d.Status == store.DeliveryPending || d.Status == store.DeliveryRetrying) && d.NextAttemptAt.Before(cfg.Now().Add(2*time.Minute)) {
+				p.SendingSoon = true
+			}
 		}
 		v.render(c, http.StatusOK, "event", p)
 	}

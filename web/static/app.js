@@ -92,6 +92,23 @@ function liveEvents() {
   if (toggle.checked) start(); else state.textContent = "paused";
 }
 
+// An event page with deliveries about to be sent reloads itself every few
+// seconds until they are done (the server stops asking once nothing is
+// due soon), unless the reader is selecting text or typing.
+function liveEvent() {
+  const el = document.getElementById("event-live");
+  if (!el) return;
+  const wait = Number(el.dataset.reload) || 3000;
+  const tick = () => {
+    const busy = document.hidden || String(window.getSelection()) !== "" ||
+      (document.activeElement && /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName));
+    if (busy) { setTimeout(tick, wait); return; }
+    location.replace(location.pathname + "#" + (location.hash.slice(1) || "live"));
+    location.reload();
+  };
+  setTimeout(tick, wait);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   document.querySelectorAll("[data-copy]").forEach((b) => b.addEventListener("click", () => copyFrom(b)));
@@ -103,4 +120,5 @@ document.addEventListener("DOMContentLoaded", () => {
     if (b) copyText(b);
   });
   liveEvents();
+  liveEvent();
 });
