@@ -164,8 +164,11 @@ func (s *Store) joinLate(tx *gormDB, eventID int64, b mapping.Beacon, now time.T
 	if err := json.Unmarshal([]byte(ev.Conversion), &conv); err != nil {
 		return false, fmt.Errorf("held event %d: %w", eventID, err)
 	}
-	cj, mj, note, err := addBeacon(&conv, b)
+	cj, mj, note, quality, err := addBeacon(&conv, b)
 	if err != nil {
+		return false, err
+	}
+	if err := reindexJoined(tx, eventID, &conv, quality); err != nil {
 		return false, err
 	}
 	if err := tx.Exec(`UPDATE events SET conversion = ?, match_info = ?, reason = ? WHERE id = ?`,
@@ -181,15 +184,16 @@ func (s *Store) joinLate(tx *gormDB, eventID int64, b mapping.Beacon, now time.T
 
 // addBeacon adds a beacon to a conversion and returns the conversion and
 // its match as JSON, with a note for the event's reason.
-func addBeacon(conv *mapping.Conversion, b mapping.Beacon) (string, string, string, error) {
+func addBeacon(conv *mapping.Conversion, b mapping.Beacon) (string, string, string, int, error) {
 	added := conv.AddBeacon(b)
 	cj, err := json.Marshal(conv)
 	if err != nil {
-		return "", "", "", err
+		return "", "", "", 0, err
 	}
-	mj, err := json.Marshal(mapping.MatchOf(*conv))
+	match := mapping.MatchOf(*conv)
+	mj, err := json.Marshal(match)
 	if err != nil {
-		return "", "", "", err
+		return "", "", "", 0, err
 	}
 	note := "browser beacon joined"
 	if len(added) > 0 {
@@ -201,7 +205,7 @@ func addBeacon(conv *mapping.Conversion, b mapping.Beacon) (string, string, stri
 	if len(b.Dropped) > 0 {
 		note += "; beacon values dropped: " + strings.Join(b.Dropped, "; ")
 	}
-	return string(cj), string(mj), note, nil
+	return string(cj), string(mj), note, match.Quality, nil
 }
 
 // beaconJoin is a beacon found for a conversion of the batch.
@@ -257,11 +261,13 @@ func joinBeacons(tx *gormDB, ps []pending, now time.Time) (map[int]beaconJoin, e
 			return nil, fmt.Errorf("beacon %d: %w", r.ID, err)
 		}
 		conv := *p.conv
-		cj, mj, note, err := addBeacon(&conv, b)
+		cj, mj, note, quality, err := addBeacon(&conv, b)
 		if err != nil {
 			return nil, err
 		}
-		p.row.Conversion, p.row.MatchInfo = cj, mj
+		// The joined conversion is what is stored, and what the search
+		// index reads its click ids and match band from.
+		p.row.Conversion, p.row.MatchInfo, p.conv, p.quality = cj, mj, &conv, quality
 		p.row.Reason = joinReason(p.row.Reason, note)
 		out[i] = beaconJoin{id: r.ID}
 	}

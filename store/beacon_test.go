@@ -71,6 +71,10 @@ func TestBeaconBeforeOrderIsJoinedAtCommit(t *testing.T) {
 			if !ev.Match.FBP || !ev.Match.UserAgent {
 				t.Errorf("match = %+v, want fbp and user agent", ev.Match)
 			}
+			// The beacon's click id is searchable like the store's.
+			if found, err := s.Events(ctx, store.EventFilter{Query: c.ClickIDs.FBC}); err != nil || len(found) != 1 || found[0].ID != ev.ID {
+				t.Errorf("search by the beacon's fbc = %d events, %v; want the joined event", len(found), err)
+			}
 			// Joined at commit: nothing held.
 			if got := nextAttempt(t, s, ev.ID); !got.Equal(t0) {
 				t.Errorf("next attempt = %v, want %v (no hold once the beacon is in)", got, t0)
@@ -120,6 +124,9 @@ func TestHeldConversionIsReleasedByItsBeacon(t *testing.T) {
 			}
 			if c[0].Conversion.UserAgent != "Mozilla/5.0 test" || c[0].Conversion.ClickIDs.FBP == "" {
 				t.Errorf("claimed conversion lacks the beacon: %+v", c[0].Conversion)
+			}
+			if found, err := s.Events(ctx, store.EventFilter{Query: c[0].Conversion.ClickIDs.FBP}); err != nil || len(found) != 1 {
+				t.Errorf("search by the late beacon's fbp = %d events, %v; want the held event", len(found), err)
 			}
 			sh2, err := s.Shop(ctx, sh.ID)
 			if err != nil || sh2.ScriptSeenAt.IsZero() {

@@ -43,6 +43,9 @@ type pending struct {
 	replay bool
 	dests  []destinationInfo
 	res    Committed
+	// quality is the conversion's 0–10 match estimate, as in its
+	// MatchInfo, for the search index's match band.
+	quality int
 }
 
 // prepareIncoming marshals an Incoming into its event row.
@@ -69,10 +72,12 @@ func prepareIncoming(in *Incoming) (pending, error) {
 		if err != nil {
 			return pending{}, err
 		}
-		mj, err := json.Marshal(mapping.MatchOf(*conv))
+		match := mapping.MatchOf(*conv)
+		mj, err := json.Marshal(match)
 		if err != nil {
 			return pending{}, err
 		}
+		p.quality = match.Quality
 		ev.Conversion, ev.MatchInfo = string(cj), string(mj)
 		ev.Value, ev.Currency = conv.Value.String(), conv.Currency
 		ev.EventName, ev.ConversionEventID = conv.EventName, conv.EventID

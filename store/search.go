@@ -229,13 +229,12 @@ func insertSearchTerms(tx *gormDB, ps []pending) error {
 		if p.replay {
 			continue // not stored: counted on its original event
 		}
-		band := ""
-		if p.conv != nil && p.row.Status == StatusAccepted {
-			band = MatchBand(mapping.MatchOf(*p.conv).Quality)
-		}
-		conv := p.conv
+		band, conv := "", p.conv
 		if p.row.Status != StatusAccepted {
 			conv = nil
+		}
+		if conv != nil {
+			band = MatchBand(p.quality)
 		}
 		for _, t := range termsOf(p.row.OrderID, p.row.ConversionEventID, conv, band) {
 			if len(args) > 0 {
@@ -251,4 +250,25 @@ func insertSearchTerms(tx *gormDB, ps []pending) error {
 		}
 	}
 	return flush()
+}
+
+// reindexJoined adds the terms a late beacon brought to a stored event
+// (its click ids) and moves its match band.
+func reindexJoined(tx *gormDB, eventID int64, c *mapping.Conversion, quality int) error {
+	if err := tx.Exec(`DELETE FROM event_search WHERE event_id = ? AND term LIKE ?`, eventID, termMatch+"%").Error; err != nil {
+		return fmt.Errorf("index search: %w", err)
+	}
+	var values strings.Builder
+	var args []any
+	for _, t := range termsOf("", "", c, MatchBand(quality)) {
+		if len(args) > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(?, ?)")
+		args = append(args, t, eventID)
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	return insertTerms(tx, values.String(), args)
 }

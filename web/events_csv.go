@@ -36,12 +36,8 @@ func streamEventsCSV(c *gin.Context, cfg Config, f store.EventFilter) {
 	for _, sh := range shops {
 		names[sh.ID] = sh.Name
 	}
-	now := time.Now
-	if cfg.Now != nil {
-		now = cfg.Now
-	}
 	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="postback-events-%s.csv"`, now().UTC().Format("20060102-150405")))
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="postback-events-%s.csv"`, cfg.Now().UTC().Format("20060102-150405")))
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusOK)
 	w := csv.NewWriter(c.Writer)
