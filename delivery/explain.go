@@ -37,11 +37,14 @@ type Explanation struct {
 	// FixOn says where Fix is done: FixDestination, FixRedeliver or "".
 	FixOn string
 	// Code, Message and StatusCode are the platform's own error code,
-	// words and HTTP status. Message is empty when the headline already
-	// says it; all three are empty when the platform was never asked.
+	// words and HTTP status; all three are empty when the platform was
+	// never asked.
 	Code       string
 	Message    string
 	StatusCode int
+	// Quoted says the headline already quotes Message, so Detail leaves
+	// it out.
+	Quoted bool
 }
 
 // Detail is the platform's own code, HTTP status and words in one line,
@@ -54,7 +57,7 @@ func (e Explanation) Detail() string {
 	if e.StatusCode != 0 {
 		parts = append(parts, fmt.Sprintf("HTTP %d", e.StatusCode))
 	}
-	if e.Message != "" {
+	if e.Message != "" && !e.Quoted {
 		parts = append(parts, e.Message)
 	}
 	return strings.Join(parts, " · ")
@@ -102,12 +105,12 @@ func Explain(platform, status, class, lastError string) Explanation {
 	}
 	ex := Explanation{Code: code, Message: msg, StatusCode: httpStatus}
 	switch {
+	case class == "auth" || status == store.DeliveryWaitingCredentials:
+		explainAuth(&ex, title, platform, raw, code, httpStatus)
 	case !parsed && !gaveUp:
 		// Written by Postback itself (a conversion that cannot be read):
 		// the text is the headline.
 		return Explanation{Headline: upperFirst(strings.TrimSuffix(platforms.Titled(msg), "."))}
-	case class == "auth" || status == store.DeliveryWaitingCredentials:
-		explainAuth(&ex, title, platform, raw, code, httpStatus)
 	case gaveUp:
 		ex.Headline = title + " kept failing until its window closed: not sent"
 	case class == "throttled":
@@ -125,7 +128,7 @@ func Explain(platform, status, class, lastError string) Explanation {
 		ex.Headline = title + " rejected the event"
 		if short := strings.TrimSuffix(msg, "."); short != "" && utf8.RuneCountInString(short) <= headlineMax && !strings.Contains(short, "\n") {
 			ex.Headline += ": " + lowerFirst(short)
-			ex.Message = ""
+			ex.Quoted = true
 		}
 		ex.Fix, ex.FixOn = "Correct what "+title+" names (in the store's order or the destination's settings), then redeliver the event.", FixRedeliver
 	}

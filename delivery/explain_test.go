@@ -35,7 +35,7 @@ func TestExplain(t *testing.T) {
 			want: Explanation{
 				Headline: "Meta rejected the event: invalid email hash",
 				Fix:      "Correct what Meta names (in the store's order or the destination's settings), then redeliver the event.",
-				FixOn:    FixRedeliver, Code: "100/2804003", StatusCode: 400,
+				FixOn:    FixRedeliver, Code: "100/2804003", StatusCode: 400, Message: "Invalid email hash", Quoted: true,
 			},
 		},
 		{
@@ -45,7 +45,7 @@ func TestExplain(t *testing.T) {
 			want: Explanation{
 				Headline: "Pinterest rejected the event: currency is not supported",
 				Fix:      "Correct what Pinterest names (in the store's order or the destination's settings), then redeliver the event.",
-				FixOn:    FixRedeliver, StatusCode: 400,
+				FixOn:    FixRedeliver, StatusCode: 400, Message: "currency is not supported", Quoted: true,
 			},
 		},
 		{
@@ -128,6 +128,11 @@ func TestExplainNeverDoubles(t *testing.T) {
 	}
 	if strings.Count(all, "Access token is invalid") != 1 {
 		t.Errorf("the platform's words appear more than once: %q", all)
+	}
+	// A short refusal is quoted by the headline, and not again below it.
+	ex = Explain("meta", store.DeliveryFailed, "invalid", platforms.Invalid(400, "100", "Invalid email hash").Error())
+	if got, want := ex.Headline+" | "+ex.Detail(), "Meta rejected the event: invalid email hash | code 100 · HTTP 400"; got != want {
+		t.Errorf("headline | detail = %q, want %q", got, want)
 	}
 }
 
