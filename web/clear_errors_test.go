@@ -164,7 +164,11 @@ func TestDeliveryErrorsReadAsOneHeadline(t *testing.T) {
 
 	dash := b.get(t, "/admin/")
 	mustContain(t, "dashboard", dash.body, "TikTok for Acme needs new credentials — 1 order waiting",
-		`<span class="muted small problem-detail">`+tiktokHeadline+`.</span>`, tiktokDetail)
+		`<span class="muted small problem-detail">`+tiktokHeadline+`.</span>`, tiktokDetail,
+		// A refused event is a problem too: nothing sends it again.
+		"Meta for Acme: 1 order failed in the last 24 hours and will not be retried.",
+		`<span class="muted small problem-detail">Latest: `+metaHeadline+`.</span>`,
+		fmt.Sprintf(`href="/admin/events?shop_id=%d&amp;platform=meta&amp;delivery_status=failed">See the orders`, shop.ID))
 	mustNotContain(t, "dashboard", dash.body, doubled...)
 
 	dest := b.get(t, fmt.Sprintf("/admin/destinations/%d", tiktok))

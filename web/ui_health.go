@@ -79,6 +79,22 @@ func loadProblems(ctx context.Context, cfg Config, shops []store.Shop, now time.
 		}
 	}
 
+	// Conversions a platform refused for good in the last day: nothing
+	// sends them again until someone fixes the cause and redelivers.
+	failures, err := cfg.Store.RecentFailures(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range failures {
+		x := delivery.Explain(f.Platform, store.DeliveryFailed, f.LastClass, f.LastError)
+		out = append(out, problem{Level: healthBad,
+			Title: fmt.Sprintf("%s for %s: %s failed in the last 24 hours and will not be retried.", platformLabel(f.Platform),
+				names[f.ShopID].Name, plural(f.Count, "order")),
+			Detail: "Latest: " + sentence(x.Headline), PlatformDetail: x.Detail(), Since: f.Last,
+			Link:   fmt.Sprintf("/admin/events?shop_id=%d&platform=%s&delivery_status=%s", f.ShopID, f.Platform, store.DeliveryFailed),
+			Action: "See the orders", ShopID: f.ShopID})
+	}
+
 	rejected, err := cfg.Store.RejectionsSince(ctx, now.Add(-time.Hour))
 	if err != nil {
 		return nil, err
@@ -213,8 +229,8 @@ func buildGrid(cells []store.Cell, shops []store.Shop) (platforms []string, rows
 				if c.Parked > 0 {
 					gc.Level = healthBad
 				}
-				gc.Title = fmt.Sprintf("%s · %s: %d delivered, %d waiting (%d for credentials), %d failed", sh.Name, platformLabel(p),
-					c.Delivered, c.Waiting, c.Parked, c.Failed)
+				gc.Title = fmt.Sprintf("%s · %s: %d delivered, %d waiting (%d for credentials), %d failed, %d skipped (not counted in the rate)", sh.Name, platformLabel(p),
+					c.Delivered, c.Waiting, c.Parked, c.Failed, c.Skipped)
 			}
 			row.Cells = append(row.Cells, gc)
 		}
