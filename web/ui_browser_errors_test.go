@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -233,4 +234,67 @@ func TestBrowserStatesAndErrorsAtBothWidths(t *testing.T) {
 	}
 	run("destination page", chromedp.Navigate(fmt.Sprintf("%s/admin/destinations/%d", base, tiktok)), chromedp.WaitVisible(chromedp.CSS(".delivery-problem")))
 	shot("errors-destination")
+}
+
+// TestBrowserGoogleConsentSelect: the Google Ads destination form offers
+// its consent settings as selects (unspecified, granted, denied), labelled,
+// and saving a choice keeps it.
+func TestBrowserGoogleConsentSelect(t *testing.T) {
+	ctx := chromium(t)
+	pc := platforms.Config{BaseURL: "http://127.0.0.1:1", Client: &http.Client{Timeout: time.Second}}
+	google := platforms.NewAPIChoice("google_ads",
+		platforms.API{Name: "data_manager", Label: "Data Manager", Sender: platforms.NewGoogleDataManager(pc, "http://127.0.0.1:1")},
+		platforms.API{Name: "google_ads_api", Label: "Google Ads API", Sender: platforms.NewGoogleAds(pc, "http://127.0.0.1:1")})
+	h := newHarness(t, withSenders(google))
+	shop := h.createShop(t, "s3cret")
+	if _, err := h.store.CreateUser(context.Background(), adminUser, adminPassword, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	do := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	eval := func(js string) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("evaluate: %v", err)
+		}
+		return v
+	}
+	base := h.srv.URL
+	do("log in", chromedp.EmulateViewport(1400, 900), chromedp.Navigate(base+"/admin/login"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), adminUser),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), adminPassword),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".stats")))
+	do("new Google destination", chromedp.Navigate(fmt.Sprintf("%s/admin/shops/%d/destinations/new?platform=google_ads", base, shop.ID)),
+		chromedp.WaitVisible(chromedp.CSS(`select[name="settings.ad_user_data_consent"]`)))
+	got := eval(`["settings.ad_user_data_consent", "settings.ad_personalization_consent"].map((n) => {
+	  const s = document.querySelector('select[name="' + n + '"]');
+	  return s.closest("label").querySelector(".label").innerText.split("\n")[0].trim() + ": " + [...s.options].map((o) => o.value + "=" + o.text).join(",");
+	}).join(" | ")`)
+	want := "Ad user data consent: =Unspecified (not sent),GRANTED=Granted,DENIED=Denied | Ad personalization consent: =Unspecified (not sent),GRANTED=Granted,DENIED=Denied"
+	if got != want {
+		t.Errorf("consent selects = %q, want %q", got, want)
+	}
+	if os.Getenv("POSTBACK_SCREENSHOTS") == "1" {
+		do("scroll to the settings", chromedp.ScrollIntoView(chromedp.CSS(`select[name="settings.ad_user_data_consent"]`)))
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", "screenshots", "destination-google-consent.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
