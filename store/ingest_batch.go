@@ -171,7 +171,7 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 		if err := countReplays(tx, ps); err != nil {
 			return err
 		}
-		if err := insertSearchTerms(tx, ps); err != nil {
+		if err := queueSearch(tx, ps); err != nil {
 			return err
 		}
 		if err := s.claimKeys(tx, ps); err != nil {
