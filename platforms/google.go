@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -73,10 +72,6 @@ const googleTooRecentWait = 6 * time.Hour
 // adjusted (TOO_RECENT_CONVERSION: "at least 24 hours ago").
 const googleAdjustMinAge = 24 * time.Hour
 
-// googleTokenMargin is how long before its expiry a cached access token is
-// replaced, so that a token never expires in flight.
-const googleTokenMargin = 5 * time.Minute
-
 // googleRedacted stands in for secrets in rendered requests.
 const googleRedacted = "REDACTED"
 
@@ -92,12 +87,10 @@ var (
 // GoogleAds uploads click conversions (gclid, gbraid, wbraid and hashed
 // email/phone) to a Google Ads conversion action and restates or retracts
 // them on refunds. It exchanges each destination's refresh token for access
-// tokens and caches them per destination; it is safe for concurrent use.
+// tokens, one token source per destination; it is safe for concurrent use.
 type GoogleAds struct {
-	cfg      Config
-	oauthURL string
-
-	tokens oauthTokens
+	cfg   Config
+	oauth *oauthSources
 }
 
 // NewGoogleAds returns the Google Ads sender. oauthURL is the base of the
@@ -107,10 +100,7 @@ func NewGoogleAds(cfg Config, oauthURL string) *GoogleAds {
 	if oauthURL == "" {
 		oauthURL = googleDefaultOAuthURL
 	}
-	return &GoogleAds{
-		cfg:      cfg,
-		oauthURL: strings.TrimRight(oauthURL, "/"),
-	}
+	return &GoogleAds{cfg: cfg, oauth: newOAuthSources("Google", strings.TrimRight(oauthURL, "/")+"/token", cfg.Client, nil)}
 }
 
 // Name is the platform key.
@@ -566,50 +556,11 @@ func googleBody(ans answer) string { return truncate(string(ans.Body), 4096) }
 
 // --- OAuth -----------------------------------------------------------------
 
-// accessToken returns a valid access token for the destination, from the
-// cache when possible. stale is a token the Ads API just refused: it is
-// replaced unless another request already did so.
+// accessToken returns an access token for the destination. stale is a
+// token the Ads API just refused: it is replaced unless another request
+// already did so.
 func (g *GoogleAds) accessToken(ctx context.Context, d Destination, a googleAccount, stale string) (string, error) {
-	grant := oauthGrant{tokenURL: g.oauthURL + "/token", clientID: a.clientID, clientSecret: a.clientSecret, refreshToken: a.refreshToken}
-	return g.tokens.token(ctx, d.ID, grant, g.cfg.Client, g.cfg.now(), googleTokenMargin, stale, func(re *oauth2.RetrieveError) error {
-		var tr googleTokenResponse
-		_ = json.Unmarshal(re.Body, &tr) // an unreadable answer is classed by its status
-		return googleOAuthError(retrieveAnswer(re), tr, g.cfg.now())
-	})
-}
-
-type googleTokenResponse struct {
-	AccessToken      string `json:"access_token"`
-	ExpiresIn        int64  `json:"expires_in"`
-	TokenType        string `json:"token_type"`
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
-}
-
-// googleOAuthError classes a failed token exchange. A revoked or expired
-// refresh token (invalid_grant) and a rejected client need the merchant to
-// reconnect: ErrAuth.
-func googleOAuthError(ans answer, tr googleTokenResponse, now time.Time) *Error {
-	desc := truncate(tr.ErrorDescription, 200)
-	switch {
-	case ans.Status == http.StatusTooManyRequests:
-		return Throttled(ans.Status, tr.Error, "Google's OAuth endpoint is rate limiting", RetryAfter(ans.Header, now))
-	case ans.Status >= 500:
-		e := Transient(ans.Status, tr.Error, "Google's OAuth endpoint failed")
-		e.RetryAfter = RetryAfter(ans.Header, now)
-		return e
-	case tr.Error == "invalid_grant":
-		return Auth(ans.Status, "invalid_grant", "the refresh token was revoked or has expired; reconnect the Google Ads account")
-	case tr.Error != "":
-		msg := "Google refused the OAuth client credentials"
-		if desc != "" {
-			msg += ": " + desc
-		}
-		return Auth(ans.Status, tr.Error, msg)
-	case ans.Status == http.StatusOK:
-		return Transient(ans.Status, "", "Google's OAuth endpoint answered without an access token")
-	}
-	return Auth(ans.Status, "", "Google's OAuth endpoint refused the token request")
+	return g.oauth.token(ctx, d.ID, oauthCreds{clientID: a.clientID, clientSecret: a.clientSecret, refreshToken: a.refreshToken}, stale)
 }
 
 // --- responses -------------------------------------------------------------

@@ -356,11 +356,13 @@ func FuzzMicrosoftOfflineAnswer(f *testing.F) {
 	f.Add(401, []byte(`{"Errors":[{"Code":105,"ErrorCode":"InvalidCredentials"}]}`))
 	f.Add(200, []byte(`{"PartialErrors":[{"Index":-1}]}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		results := make([]Result, 3)
-		microsoftOfflineOutcome(answer{Status: status, Header: http.Header{}, Body: body}, results, []int{0, 1, 2}, testNow)
-		for i, r := range results {
-			if status != http.StatusOK && r.Err == nil {
-				t.Fatalf("row %d has no error after a %d answer", i, status)
+		v := microsoftOfflineVerdict(answer{Status: status, Header: http.Header{}, Body: body}, 3, testNow)
+		if v.whole == nil && len(v.events) != 3 {
+			t.Fatalf("verdict %+v speaks for %d of 3 rows", v, len(v.events))
+		}
+		for k := range v.events {
+			if status != http.StatusOK && v.whole == nil && v.events[k] == nil {
+				t.Fatalf("row %d has no error after a %d answer", k, status)
 			}
 		}
 	})
