@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/postbackhq/postback/mapping"
 )
 

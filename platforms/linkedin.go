@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/postbackhq/postback/mapping"
 )
 

@@ -445,8 +445,8 @@ type linkedinOAuthFake struct {
 	t         *testing.T
 	fail      bool
 	expiresIn int // 0: LinkedIn's 60 days
-	mu     sync.Mutex
-	minted int
+	mu        sync.Mutex
+	minted    int
 }
 
 func (o *linkedinOAuthFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
