@@ -658,4 +658,3 @@ func FuzzLinkedInFailedIndexes(f *testing.F) {
 		}
 	})
 }
-
