@@ -366,14 +366,6 @@ type googleAdjustRequest struct {
 	ValidateOnly          bool              `json:"validateOnly"`
 }
 
-// googleRow is one conversion (or adjustment) of a batch, built and checked
-// before anything is sent. err is set when it must not be sent.
-type googleRow struct {
-	payload json.RawMessage
-	match   mapping.Match
-	err     error
-}
-
 // googleOrderID is the order id a conversion is uploaded with, and therefore
 // the one its adjustments must name. It is the event id shared with the
 // browser tag (its transaction_id), so the same purchase carries the same id
@@ -437,25 +429,6 @@ func (a googleAccount) clickConversion(c mapping.Conversion) (googleClickConvers
 	return cc, m, nil
 }
 
-// buildConversions turns a batch into rows, failing those Google would
-// refuse anyway.
-func (g *GoogleAds) buildConversions(a googleAccount, convs []mapping.Conversion) []googleRow {
-	now := g.cfg.now()
-	rows := make([]googleRow, len(convs))
-	for i, c := range convs {
-		cc, m, err := a.clickConversion(c)
-		if err == nil && tooOld(c, googleMaxAge, now) {
-			err = ageError("Google Ads", googleMaxAge)
-		}
-		payload, merr := json.Marshal(cc)
-		if merr != nil {
-			err = Invalid(0, "", fmt.Sprintf("cannot encode conversion: %v", merr))
-		}
-		rows[i] = googleRow{payload: payload, match: m, err: err}
-	}
-	return rows
-}
-
 // spec describes the legacy click-conversion upload to the shared send
 // path. Uploads use partial failure, so Google answers per row; a request
 // refused as a whole is classed by googleRequestError.
@@ -467,15 +440,7 @@ func (g *GoogleAds) spec(d Destination) spec {
 		},
 		func(e googleAdsError, _ json.RawMessage) *Error { return googleConversionRowError(e, 0) })
 	sp.build = func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
-		cc, m, err := a.clickConversion(c)
-		if err != nil {
-			return nil, m, err
-		}
-		payload, err := json.Marshal(cc)
-		if err != nil {
-			return nil, m, Invalid(0, "", fmt.Sprintf("cannot encode conversion: %v", err))
-		}
-		return payload, m, nil
+		return encoded(a.clickConversion(c))
 	}
 	return sp
 }
@@ -837,40 +802,10 @@ func (g *GoogleAds) Adjust(ctx context.Context, d Destination, adjs []Adjustment
 			_ = json.Unmarshal(row, &ca) // our own encoding: it always reads
 			return googleAdjustmentRowError(e, ca.AdjustmentType)
 		})
-	rows, _ := g.buildAdjustments(a, adjs)
-	results := make([]Result, len(adjs))
-	var ready []int
-	var events []json.RawMessage
-	for i, r := range rows {
-		results[i].Match = r.match
-		if r.err != nil {
-			results[i].Err = r.err
-			continue
-		}
-		results[i].Payload = r.payload
-		ready = append(ready, i)
-		events = append(events, r.payload)
-	}
-	sendBuilt(ctx, g.cfg, sp, d, g.Fields(), results, ready, events)
-	return results
-}
-
-// buildAdjustments turns refunds into ConversionAdjustments and returns
-// each one's adjustment type.
-func (g *GoogleAds) buildAdjustments(a googleAccount, adjs []Adjustment) ([]googleRow, []string) {
 	now := g.cfg.now()
-	rows := make([]googleRow, len(adjs))
-	types := make([]string, len(adjs))
-	for i, adj := range adjs {
-		ca, m, err := a.conversionAdjustment(adj, now)
-		payload, merr := json.Marshal(ca)
-		if merr != nil {
-			err = Invalid(0, "", fmt.Sprintf("cannot encode adjustment: %v", merr))
-		}
-		rows[i] = googleRow{payload: payload, match: m, err: err}
-		types[i] = ca.AdjustmentType
-	}
-	return rows, types
+	return adjust(ctx, g.cfg, sp, d, g.Fields(), adjs, func(adj Adjustment) (googleConversionAdjustment, mapping.Match, error) {
+		return a.conversionAdjustment(adj, now)
+	})
 }
 
 // conversionAdjustment builds one adjustment: a RESTATEMENT to the value

@@ -218,12 +218,7 @@ func (l *LinkedIn) spec(d Destination) spec {
 	return spec{
 		name: "linkedin", title: "LinkedIn", batchSize: linkedinBatchSize, maxAge: linkedinMaxAge,
 		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
-			ev, match, err := l.build(d, c)
-			if err != nil {
-				return nil, match, err
-			}
-			raw, err := json.Marshal(ev)
-			return raw, match, err
+			return encoded(l.build(d, c))
 		},
 		request: func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
 			token := "REDACTED"

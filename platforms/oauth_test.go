@@ -119,7 +119,6 @@ func TestOAuthRefreshErrors(t *testing.T) {
 		{"rate limited", 429, `{"error":"rate_limited"}`, ErrThrottled, "rate_limited"},
 		{"outage", 503, `down`, ErrTransient, ""},
 		{"no access token", 200, `{"token_type":"Bearer"}`, ErrTransient, ""},
-		{"redirect", 307, ``, ErrTransient, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,5 +142,22 @@ func TestOAuthRefreshErrors(t *testing.T) {
 				t.Errorf("%v does not name the platform", err)
 			}
 		})
+	}
+}
+
+// TestOAuthNoRedirect: a token endpoint that redirects (307 would resend
+// the form with the client secret and refresh token) is not followed,
+// whatever client the sender was given.
+func TestOAuthNoRedirect(t *testing.T) {
+	var reached atomic.Int64
+	target := startFake(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	redirector := startFake(t, http.RedirectHandler(target.URL+"/token", http.StatusTemporaryRedirect))
+	o := newOAuthSources("Test", redirector.URL+"/token", &http.Client{Timeout: 2 * time.Second}, nil)
+	_, err := o.token(context.Background(), 1, testCreds, "")
+	if !errors.Is(err, ErrTransient) || !strings.Contains(err.Error(), "redirect") {
+		t.Errorf("%v, want a transient failure naming the redirect", err)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("redirect target reached %d times", n)
 	}
 }
