@@ -196,7 +196,11 @@ var contractIDRE = regexp.MustCompile(`ct-(?:bad|ok)-[0-9]+`)
 // OAuth senders.
 type contractFake struct {
 	dialect contractDialect
-	mode    string // "ok", "auth", "throttle", "hang", "expired" (the first token is refused, then "ok")
+	// mode is "ok", "auth", "throttle", "hang"; for the OAuth senders also
+	// "expired" (the first access token is refused, then "ok"), "revoked"
+	// (the token endpoint refuses the refresh token) and "expired-revoked"
+	// (the first access token is refused and so is the refresh after it).
+	mode string
 
 	mu       sync.Mutex
 	requests []contractRequest
@@ -227,6 +231,12 @@ func (f *contractFake) serve(w http.ResponseWriter, r *http.Request) {
 		f.minted++
 		n := f.minted
 		f.mu.Unlock()
+		if f.mode == "revoked" || (f.mode == "expired-revoked" && n > 1) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`)
+			return
+		}
 		tok := "contract-access-token"
 		if n > 1 {
 			tok = fmt.Sprintf("contract-access-token-%d", n)
@@ -235,7 +245,7 @@ func (f *contractFake) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"access_token":"`+tok+`","expires_in":3600,"token_type":"Bearer"}`)
 		return
 	}
-	if f.mode == "expired" && strings.Contains(r.Header.Get("Authorization"), "Bearer contract-access-token") &&
+	if strings.HasPrefix(f.mode, "expired") && strings.Contains(r.Header.Get("Authorization"), "Bearer contract-access-token") &&
 		!strings.Contains(r.Header.Get("Authorization"), "contract-access-token-") {
 		f.mu.Lock()
 		f.refused++
@@ -456,6 +466,23 @@ func TestSenderContract(t *testing.T) {
 					t.Errorf("%d refused, %d tokens minted, %d accepted requests; want 1, 2, 1", f.refused, f.minted, len(f.calls()))
 				}
 			})
+
+			for _, mode := range []string{"revoked", "expired-revoked"} {
+				t.Run("a revoked refresh token parks the destination/"+mode, func(t *testing.T) {
+					if !map[string]bool{"google_ads": true, "google_data_manager": true, "microsoft_offline": true}[platform] {
+						t.Skip("no OAuth refresh")
+					}
+					f, s, d, cfg := setup(t, mode, 5*time.Second)
+					for i, r := range contractSend(t, s, d, cfg, 1, contractConvs(3)) {
+						if !errors.Is(r.Err, ErrAuth) || errCode(r.Err) != "invalid_grant" {
+							t.Errorf("result %d: %v, want ErrAuth invalid_grant", i, r.Err)
+						}
+					}
+					if want := map[string]int{"revoked": 0, "expired-revoked": 1}[mode]; f.refused != want || len(f.calls()) != 0 {
+						t.Errorf("%d refused and %d accepted requests; want %d and 0", f.refused, len(f.calls()), want)
+					}
+				})
+			}
 
 			t.Run("a hung server times out", func(t *testing.T) {
 				f, s, d, cfg := setup(t, "hang", 150*time.Millisecond)

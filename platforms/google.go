@@ -468,9 +468,9 @@ func (g *GoogleAds) uploadSpec(a googleAccount, aErr error, method string, wrap 
 			}
 			return outgoing{url: a.endpoint(method), header: a.headers(token), body: body, token: token}, nil
 		},
-		renew: func(ctx context.Context, d Destination, stale string) bool {
+		renew: func(ctx context.Context, d Destination, stale string) (bool, error) {
 			_, err := g.accessToken(ctx, d, a, stale)
-			return err == nil
+			return err == nil, err
 		},
 		read: func(ans answer, events []json.RawMessage, now time.Time) verdict {
 			n := len(events)

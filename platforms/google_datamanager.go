@@ -441,9 +441,9 @@ func (g *GoogleDataManager) spec(d Destination) spec {
 			}
 			return outgoing{url: g.ingestURL(), header: bearerHeaders(token), body: body, token: token}, nil
 		},
-		renew: func(ctx context.Context, d Destination, stale string) bool {
+		renew: func(ctx context.Context, d Destination, stale string) (bool, error) {
 			_, err := g.token(ctx, d, a, stale)
-			return err == nil
+			return err == nil, err
 		},
 		read: func(ans answer, events []json.RawMessage, now time.Time) verdict {
 			return googleDMVerdict(ans, len(events), now)

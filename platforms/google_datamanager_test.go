@@ -394,28 +394,6 @@ func TestGoogleDataManagerErrors(t *testing.T) {
 			}
 		})
 	}
-	t.Run("revoked refresh token", func(t *testing.T) {
-		h := newDMHarness(t)
-		h.oauth.Revoke()
-		res := h.g.Send(context.Background(), dmDestination(), []mapping.Conversion{dmConv("a", "g-a")})
-		if googleClassOf(res[0].Err) != "auth" || errCode(res[0].Err) != "invalid_grant" {
-			t.Errorf("%v, want auth invalid_grant", res[0].Err)
-		}
-	})
-	t.Run("expired access token refreshes once", func(t *testing.T) {
-		h := newDMHarness(t)
-		d := dmDestination()
-		if r := h.g.Send(context.Background(), d, []mapping.Conversion{dmConv("a", "g-a")}); r[0].Err != nil {
-			t.Fatal(r[0].Err)
-		}
-		h.oauth.Expire(h.oauth.Last())
-		if r := h.g.Send(context.Background(), d, []mapping.Conversion{dmConv("b", "g-b")}); r[0].Err != nil {
-			t.Fatalf("after expiry: %v", r[0].Err)
-		}
-		if h.oauth.Calls() != 2 {
-			t.Errorf("%d refreshes, want 2", h.oauth.Calls())
-		}
-	})
 }
 
 func TestGoogleDataManagerValidateOnly(t *testing.T) {

@@ -234,12 +234,12 @@ func (l *LinkedIn) spec(d Destination) spec {
 			}
 			return outgoing{url: l.endpoint(), header: l.headers(d, token, len(events) > 1), body: body, token: token}, nil
 		},
-		renew: func(ctx context.Context, d Destination, stale string) bool {
+		renew: func(ctx context.Context, d Destination, stale string) (bool, error) {
 			if !linkedinCanRefresh(d) {
-				return false
+				return false, nil
 			}
 			_, err := l.accessToken(ctx, d, stale)
-			return err == nil
+			return err == nil, err
 		},
 		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
 			n := len(events)

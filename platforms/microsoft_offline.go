@@ -280,9 +280,9 @@ func (m *MicrosoftOffline) specFor(d Destination, u, key string) spec {
 			}
 			return outgoing{url: u, header: a.headers(token), body: body, token: token}, nil
 		},
-		renew: func(ctx context.Context, d Destination, stale string) bool {
+		renew: func(ctx context.Context, d Destination, stale string) (bool, error) {
 			_, err := m.token(ctx, d, a, stale)
-			return err == nil
+			return err == nil, err
 		},
 		read: func(ans answer, rows []json.RawMessage, now time.Time) verdict {
 			return microsoftOfflineVerdict(ans, len(rows), now)

@@ -57,8 +57,9 @@ type spec struct {
 	request func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error)
 	// renew, for platforms with OAuth refresh, replaces an access token the
 	// platform just refused (HTTP 401) and reports whether it did; the
-	// request is then built and sent once more.
-	renew func(ctx context.Context, d Destination, stale string) bool
+	// request is then built and sent once more. A refresh that fails (a
+	// revoked refresh token) fails the request with its own reason.
+	renew func(ctx context.Context, d Destination, stale string) (bool, error)
 	// read classifies the platform's answer to a request of events.
 	read func(a answer, events []json.RawMessage, now time.Time) verdict
 	// singles makes a rejected batch split straight into single events
@@ -205,14 +206,20 @@ func (r *sendRun) send(ctx context.Context, idx []int, events []json.RawMessage)
 		return
 	}
 	a, perr := post(ctx, r.client, req.url, req.header, req.body)
-	if perr == nil && a.Status == http.StatusUnauthorized && r.sp.renew != nil && r.sp.renew(ctx, r.d, req.token) {
-		if req, err = r.sp.request(ctx, r.d, events); err != nil {
+	if perr == nil && a.Status == http.StatusUnauthorized && r.sp.renew != nil {
+		renewed, err := r.sp.renew(ctx, r.d, req.token)
+		if err == nil && renewed {
+			req, err = r.sp.request(ctx, r.d, events)
+		}
+		if err != nil {
 			e := classified(err, r.sp.name)
 			r.halt(e)
 			spread(r.out, idx, 0, "", e)
 			return
 		}
-		a, perr = post(ctx, r.client, req.url, req.header, req.body)
+		if renewed {
+			a, perr = post(ctx, r.client, req.url, req.header, req.body)
+		}
 	}
 	var v verdict
 	if perr != nil {
