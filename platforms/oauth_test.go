@@ -86,6 +86,27 @@ func TestOAuthSources(t *testing.T) {
 			t.Errorf("tokens %q %q %q, %v, %d refreshes; want one new token from 2", first, second, again, err, f.calls.Load())
 		}
 	})
+	t.Run("a rotated refresh token is used for the next refresh", func(t *testing.T) {
+		var got []string
+		var mu sync.Mutex
+		srv := startFake(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			mu.Lock()
+			got = append(got, r.PostForm.Get("refresh_token"))
+			n := len(got)
+			mu.Unlock()
+			// Microsoft answers each refresh with a new refresh token.
+			writeJSON(w, http.StatusOK, fmt.Sprintf(`{"access_token":"tok-%d","expires_in":3600,"refresh_token":"rotated-%d"}`, n, n))
+		}))
+		o := newOAuthSources("Test", srv.URL+"/token", &http.Client{Timeout: 2 * time.Second}, nil)
+		first, _ := o.token(ctx, 1, testCreds, "")
+		if _, err := o.token(ctx, 1, testCreds, first); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{testCreds.refreshToken, "rotated-1"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("refreshed with %v, want %v", got, want)
+		}
+	})
 	t.Run("a token inside the margin is replaced", func(t *testing.T) {
 		f, o := newTokenFake(t)
 		f.expiresIn = int(oauthMargin/time.Second) - 60
