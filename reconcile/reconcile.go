@@ -49,9 +49,12 @@ type Config struct {
 	Notify   func()
 	Log      *slog.Logger
 	Interval time.Duration
-	Window   time.Duration
-	Grace    time.Duration
-	Now      func() time.Time
+	// OnDemandOnly turns scheduled reconciliation off (it runs only when
+	// asked); the hourly webhook subscription check goes on.
+	OnDemandOnly bool
+	Window       time.Duration
+	Grace        time.Duration
+	Now          func() time.Time
 	// Jitter returns a random extra delay up to d (default uniform).
 	Jitter func(d time.Duration) time.Duration
 }
@@ -313,7 +316,8 @@ func (r *Reconciler) recordFailure(ctx context.Context, shopID int64, api store.
 }
 
 // Tick runs every connected shop whose reconciliation is due and that this
-// replica claims. It returns how many runs it made.
+// replica claims, and the webhook checks due. It returns how many
+// reconciliation runs it made.
 func (r *Reconciler) Tick(ctx context.Context) int {
 	apis, err := r.cfg.Store.ConnectedShops(ctx)
 	if err != nil {
@@ -330,7 +334,7 @@ func (r *Reconciler) Tick(ctx context.Context) int {
 			continue
 		}
 		r.tickHealth(ctx, api)
-		if api.NextReconcileAt.After(now) {
+		if r.cfg.OnDemandOnly || api.NextReconcileAt.After(now) {
 			continue
 		}
 		next := now.Add(r.cfg.Interval + r.cfg.Jitter(r.cfg.Interval/10))
