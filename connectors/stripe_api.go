@@ -4,11 +4,12 @@ package connectors
 // object the webhook path (stripe.go) turns into a conversion, created in a
 // window, and shape each as the event that would have brought it.
 //
-// Read 2026-12-03 from docs.stripe.com/api/checkout/sessions/list,
-// docs.stripe.com/api/invoices/list, docs.stripe.com/api/payment_intents/list
-// and stripe-go v79 (checkout/session, invoice and paymentintent List):
-// GET /v1/checkout/sessions (status=complete), /v1/invoices (status=paid)
-// and /v1/payment_intents (no status filter: the status is checked here),
+// Read 2026-12-03 from stripe-go v79.12.0's source (checkout/session,
+// invoice and paymentintent List; CheckoutSessionListParams.Status,
+// InvoiceListParams.Status, PaymentIntentListParams, which has no Status;
+// iter.go): GET /v1/checkout/sessions (status=complete), /v1/invoices
+// (status=paid) and /v1/payment_intents (no status filter: the status is
+// checked here),
 // each with created[gte|lt] and limit ≤ 100, paginated with starting_after,
 // which stripe-go's iterator follows. Answers are rendered in the API
 // version stripe-go pins (it sends Stripe-Version), which the connector's

@@ -4,10 +4,11 @@
 // request as Stripe would (the key, the created range, the status filter,
 // limit ≤ 100) and pages with starting_after, newest first, as Stripe does.
 //
-// Read 2026-12-03: docs.stripe.com/api/pagination (data, has_more,
-// starting_after; newest first), docs.stripe.com/api/checkout/sessions/list
-// (status), docs.stripe.com/api/invoices/list (status),
-// docs.stripe.com/api/payment_intents/list (no status filter).
+// Modelled 2026-12-03 on stripe-go v79.12.0's source: the list envelope
+// (object, url, has_more, data) and the iterator's starting_after paging
+// (iter.go, list.go), and the filters its list params send
+// (CheckoutSessionListParams and InvoiceListParams have status,
+// PaymentIntentListParams has none).
 package stripetest
 
 import (
