@@ -180,6 +180,9 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 		if err := insertDeliveries(tx, ps, routing); err != nil {
 			return err
 		}
+		if err := applyOrigins(tx, ps); err != nil {
+			return err
+		}
 		if err := holdForBeacons(tx, ps, joined); err != nil {
 			return err
 		}
