@@ -175,7 +175,9 @@ func TestScriptInBrowser(t *testing.T) {
 	}
 
 	// A later page on a Shopify store attaches them to the cart.
-	run("set browser cookies", chromedp.Evaluate[chromedp.Void](`document.cookie = "_fbp=fb.1.1715695200123.42; path=/"; "ok"`))
+	run("set browser cookies", chromedp.Evaluate[chromedp.Void](`document.cookie = "_fbp=fb.1.1715695200123.42; path=/";
+		document.cookie = "_scid=3eaec287-scid; path=/"; document.cookie = "_rdt_uuid=1764000000000.ffe44bd4-rdt; path=/";
+		document.cookie = "_ttp=ttp-browser-1; path=/"; "ok"`))
 	run("later page", chromedp.Navigate(shopSrv.URL+"/cart"), loaded,
 		chromedp.Poll[chromedp.Void](`sessionStorage.getItem("_postback_cart") !== null`, chromedp.WithPollingTimeout(10*time.Second)))
 	carts := front.cartUpdates()
@@ -184,8 +186,9 @@ func TestScriptInBrowser(t *testing.T) {
 	}
 	attrs := carts[len(carts)-1]["attributes"]
 	wantFBC := fmt.Sprintf("fb.1.%d.IwAR-landing-click", seen*1000)
-	if attrs["fbclid"] != "IwAR-landing-click" || attrs["gclid"] != "Cj0-landing" || attrs["_fbp"] != "fb.1.1715695200123.42" || attrs["_fbc"] != wantFBC {
-		t.Errorf("cart attributes = %v; want fbclid, gclid, _fbp and _fbc %s", attrs, wantFBC)
+	if attrs["fbclid"] != "IwAR-landing-click" || attrs["gclid"] != "Cj0-landing" || attrs["_fbp"] != "fb.1.1715695200123.42" || attrs["_fbc"] != wantFBC ||
+		attrs["_scid"] != "3eaec287-scid" || attrs["_rdt_uuid"] != "1764000000000.ffe44bd4-rdt" || attrs["_ttp"] != "ttp-browser-1" {
+		t.Errorf("cart attributes = %v; want fbclid, gclid, _fbp, _fbc %s, _scid, _rdt_uuid and _ttp", attrs, wantFBC)
 	}
 	// Every attribute is one Postback's connectors read.
 	for k := range attrs {
@@ -221,6 +224,16 @@ func TestScriptInBrowser(t *testing.T) {
 	}
 	if b.UTM["utm_source"] != "facebook" || b.ClickIDs["ttclid"].Value != "E.C.P.tt" {
 		t.Errorf("beacon utm %v, ttclid %v", b.UTM, b.ClickIDs["ttclid"])
+	}
+	// The browser ids other platforms take travel too, and join the
+	// conversion under the names their senders read.
+	if b.ClickIDs["scid"].Value != "3eaec287-scid" || b.ClickIDs["rdt_uuid"].Value != "1764000000000.ffe44bd4-rdt" || b.TTP != "ttp-browser-1" || len(b.Dropped) > 0 {
+		t.Errorf("beacon browser ids: scid %v, rdt_uuid %v, ttp %q, dropped %v", b.ClickIDs["scid"], b.ClickIDs["rdt_uuid"], b.TTP, b.Dropped)
+	}
+	var c mapping.Conversion
+	c.AddBeacon(b)
+	if c.ClickIDs.SCID != "3eaec287-scid" || c.ClickIDs.RDTUUID != "1764000000000.ffe44bd4-rdt" || c.ClickIDs.TTP != "ttp-browser-1" {
+		t.Errorf("joined click ids = %+v", c.ClickIDs)
 	}
 }
 
