@@ -137,6 +137,9 @@ func verdictRows(ctx context.Context, cfg Config) []verdictRow {
 			CheckedAt: v.Quality.CheckedAt.Format("2006-01-02 15:04 UTC")}
 		if v.Quality.Score != nil {
 			r.Score = fmt.Sprintf("%.1f", *v.Quality.Score)
+		} else if st, ok := v.Quality.Details["overall_status"].(string); ok && st != "" {
+			// Pinterest's Event Quality Score is a status, not a number.
+			r.Score = st
 		}
 		if week, err := cfg.Store.DestinationShares(ctx, v.DestinationID, cfg.Now().Add(-7*24*time.Hour)); err == nil && week.Conversions > 0 {
 			r.Estimate = fmt.Sprintf("%.1f", week.Quality)
