@@ -25,6 +25,9 @@ type captureView struct {
 	ScriptSeen   string
 	// Pixels are the destinations whose browser pixel the snippet can fire.
 	Pixels []pixelTick
+	// PixelHints name destinations whose pixel could be fired once their
+	// pixel id is known.
+	PixelHints []string
 }
 
 type pixelTick struct {
@@ -63,6 +66,9 @@ func viewCapture(cfg Config, sh store.Shop, ds []store.Destination, ticked []str
 	var chosen []PixelChoice
 	for _, d := range ds {
 		id := pixelID(d)
+		if id == "" && d.Platform == "pinterest" {
+			v.PixelHints = append(v.PixelHints, "set the Pinterest destination’s Tag ID to fire the Pinterest tag too")
+		}
 		if id == "" || slices.ContainsFunc(v.Pixels, func(p pixelTick) bool { return p.Platform == d.Platform }) {
 			continue
 		}

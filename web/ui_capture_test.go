@@ -70,6 +70,14 @@ func TestUIShopShowsCaptureSnippets(t *testing.T) {
 		`snaptr("init", "snap-px-uuid", {})`, `pintrk("load", "2612345678901")`, "conversionId: eventId", "client_dedup_id: eventId",
 		"$pixels = <<<'POSTBACK_PIXELS'")
 	mustNotContain(t, "WooCommerce shop page with pixels ticked", body, "reddit-secret-token", "snap-secret-token", "pina-secret-token")
+	// A Pinterest destination without its tag id cannot fire the tag: the
+	// page says what to set.
+	if _, err := h.store.CreateDestination(ctx, store.Destination{ShopID: shopify.ID, Platform: "pinterest", Enabled: true,
+		Credentials: map[string]string{"ad_account_id": "549755885175", "access_token": "pina-secret-token"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p = b.get(t, fmt.Sprintf("/admin/shops/%d", shopify.ID))
+	mustContain(t, "Shopify shop page with a Pinterest destination without tag id", html.UnescapeString(p.body), "Tag ID to fire the Pinterest tag")
 
 	st := shops[mapping.SourceStripe]
 	p = b.get(t, fmt.Sprintf("/admin/shops/%d", st.ID))
