@@ -98,7 +98,7 @@ func termsOf(orderID, conversionEventID string, c *mapping.Conversion, band stri
 		}
 		k := c.ClickIDs
 		for _, v := range []string{k.FBCLID, k.GCLID, k.GBRAID, k.WBRAID, k.TTCLID, k.RDTCID, k.MSCLKID,
-			k.LiFatID, k.EPIK, k.ScCID, k.FBP, k.FBC, k.TTP, k.SCID} {
+			k.LiFatID, k.EPIK, k.ScCID, k.FBP, k.FBC, k.TTP, k.SCID, k.RDTUUID} {
 			add(termClick, v)
 		}
 	}
