@@ -27,15 +27,10 @@ const (
 	// DefaultFailingFor is how long a destination may have deliveries
 	// waiting for a retry before it is an incident.
 	DefaultFailingFor = time.Hour
-	// silentAfter: a shop that usually gets webhooks and got none for this
-	// long is an incident.
-	silentAfter = 24 * time.Hour
-	// usualWebhooks is how many webhooks in the 6 days before make a shop
-	// one that "usually gets them".
-	usualWebhooks = 12
-	maxAttempts   = 10
-	// minShareOrders: below this many paid orders a share says too little.
-	minShareOrders = 10
+	// usualSpan is the time before a silence over which a shop "usually
+	// gets" webhooks.
+	usualSpan   = 6 * 24 * time.Hour
+	maxAttempts = 10
 )
 
 // Config is what the alerter needs.
@@ -44,14 +39,12 @@ type Config struct {
 	// Senders send per channel kind (webhook, slack, email).
 	Senders map[string]Sender
 	// PublicURL links alerts into the UI.
-	PublicURL  string
-	FailingFor time.Duration
-	// ShareThreshold is the accounted-for share (0 to 1) below which a
-	// platform is an incident, over the 24 hours ending an hour ago, once
-	// the shop had at least minShareOrders paid orders then (default 0.9).
-	ShareThreshold float64
-	Log            *slog.Logger
-	Now            func() time.Time
+	PublicURL string
+	// Defaults are the thresholds where the global and the shop's stored
+	// ones set nothing (DefaultThresholds when zero).
+	Defaults Thresholds
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Alerter evaluates incidents and sends notifications.
@@ -61,14 +54,11 @@ type Alerter struct {
 
 // New returns an Alerter with defaults filled in.
 func New(cfg Config) *Alerter {
-	if cfg.FailingFor <= 0 {
-		cfg.FailingFor = DefaultFailingFor
+	if cfg.Defaults == (Thresholds{}) {
+		cfg.Defaults = DefaultThresholds
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.ShareThreshold <= 0 {
-		cfg.ShareThreshold = 0.9
 	}
 	return &Alerter{cfg: cfg}
 }
@@ -119,10 +109,14 @@ func (a *Alerter) Evaluate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	levels, err := a.cfg.Store.AlertThresholds(ctx)
+	if err != nil {
+		return err
+	}
 	now := a.cfg.Now()
 	want := map[string]store.Incident{}
 	for _, sh := range shops {
-		incs, err := a.shopIncidents(ctx, sh, now)
+		incs, err := a.shopIncidents(ctx, sh, Resolve(a.cfg.Defaults, levels[0], levels[sh.ID]), now)
 		if err != nil {
 			return err
 		}
@@ -149,8 +143,21 @@ func (a *Alerter) Evaluate(ctx context.Context) error {
 	return nil
 }
 
-// shopIncidents lists what is wrong with one shop now.
-func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, now time.Time) ([]store.Incident, error) {
+// Thresholds are the thresholds in force for a shop (0: the global ones).
+func (a *Alerter) Thresholds(ctx context.Context, shopID int64) (Thresholds, error) {
+	levels, err := a.cfg.Store.AlertThresholds(ctx)
+	if err != nil {
+		return Thresholds{}, err
+	}
+	if shopID == 0 {
+		return Resolve(a.cfg.Defaults, levels[0]), nil
+	}
+	return Resolve(a.cfg.Defaults, levels[0], levels[shopID]), nil
+}
+
+// shopIncidents lists what is wrong with one shop now, by the shop's
+// thresholds th.
+func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, th Thresholds, now time.Time) ([]store.Incident, error) {
 	st := a.cfg.Store
 	var out []store.Incident
 	add := func(key, kind, summary, action string, affected int) {
@@ -204,7 +211,7 @@ func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, now time.Tim
 		return nil, err
 	}
 	for _, b := range backlog {
-		if now.Sub(b.Since) >= a.cfg.FailingFor {
+		if now.Sub(b.Since) >= th.FailingFor {
 			add("destination_failing:"+strconv.FormatInt(b.DestinationID, 10), "destination_failing",
 				fmt.Sprintf("%s has been failing since %s", platforms.Title(b.Platform), b.Since.UTC().Format(time.RFC3339)),
 				"open the destination's last errors; Postback keeps retrying within the platform's window", b.Count)
@@ -216,9 +223,9 @@ func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	if acc.PaidInStore >= minShareOrders {
+	if acc.PaidInStore >= int64(th.ShareMinOrders) {
 		for _, p := range acc.Platforms {
-			if share, ok := p.Share(acc.PaidInStore); ok && share < a.cfg.ShareThreshold {
+			if share, ok := p.Share(acc.PaidInStore); ok && share*100 < float64(th.SharePercent) {
 				add("accounted_share:"+p.Platform, "accounted_share",
 					fmt.Sprintf("%s accounted for %.0f%% of %d paid orders in 24 hours (%d failed, %d waiting)",
 						platforms.Title(p.Platform), share*100, acc.PaidInStore, p.Failed, p.Waiting),
@@ -226,21 +233,30 @@ func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, now time.Tim
 			}
 		}
 	}
-	recent, err := st.WebhookCount(ctx, sh.ID, now.Add(-silentAfter), now)
+	silentSince := now.Add(-th.SilentFor)
+	recent, err := st.WebhookCount(ctx, sh.ID, silentSince, now)
 	if err != nil {
 		return nil, err
 	}
 	if recent == 0 {
-		before, err := st.WebhookCount(ctx, sh.ID, now.Add(-7*24*time.Hour), now.Add(-silentAfter))
+		before, err := st.WebhookCount(ctx, sh.ID, silentSince.Add(-usualSpan), silentSince)
 		if err != nil {
 			return nil, err
 		}
-		if before >= usualWebhooks {
-			add("webhooks_silent", "webhooks_silent", fmt.Sprintf("no webhook arrived in 24 hours, after %d in the 6 days before", before),
+		if before >= int64(th.UsualWebhooks) {
+			add("webhooks_silent", "webhooks_silent", fmt.Sprintf("no webhook arrived in %s, after %d in the 6 days before", hours(th.SilentFor), before),
 				"check the store's webhook subscriptions (a store disables or deletes them after failures)", 0)
 		}
 	}
 	return out, nil
+}
+
+// hours renders a whole number of hours.
+func hours(d time.Duration) string {
+	if h := int(d / time.Hour); h != 1 {
+		return fmt.Sprintf("%d hours", h)
+	}
+	return "1 hour"
 }
 
 // Send sends the due notifications, retrying a failing channel with

@@ -1,14 +1,18 @@
 package connectors
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/postbackhq/postback/connectors/stripetest"
 	"github.com/postbackhq/postback/internal/testutil"
 	"github.com/postbackhq/postback/mapping"
 )
@@ -56,4 +60,33 @@ func TestStoreAPIRequestsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.GoldenJSON(t, filepath.Join("testdata", "woocommerce_rest", "webhook_create.golden.json"), woo.bodies[0], *update)
+}
+
+// TestStripeListRequestsGolden pins the list calls reconciliation makes to
+// Stripe (path and query of each page; they carry no body).
+func TestStripeListRequestsGolden(t *testing.T) {
+	fake := &stripetest.API{Key: "rk_test_1", PageSize: 1}
+	in := winStart.Add(time.Hour)
+	fake.Add(stripetest.Sessions, map[string]any{"id": "cs_1", "object": "checkout.session", "status": "complete", "created": in.Unix()},
+		map[string]any{"id": "cs_2", "object": "checkout.session", "status": "complete", "created": in.Unix()})
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+		mu.Unlock()
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	if _, err := NewStripeAPI(srv.URL, srv.Client()).ListOrders(context.Background(), StoreCredentials{StripeAPIKey: "rk_test_1"},
+		winStart, winEnd, mapping.TriggerPaid); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep the queries' & readable
+	if err := enc.Encode(got); err != nil {
+		t.Fatal(err)
+	}
+	testutil.GoldenJSON(t, filepath.Join("testdata", "stripe_api", "list_requests.golden.json"), b.Bytes(), *update)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postbackhq/postback/connectors/stripetest"
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -236,8 +237,11 @@ func TestWooCommerceRESTFollowsPages(t *testing.T) {
 	}
 }
 
-func TestStripeAPIListsCompletedSessions(t *testing.T) {
-	session, err := os.ReadFile(filepath.Join("testdata", "stripe", "checkout_session_completed.json"))
+// stripeObject reads a webhook fixture's data.object, with id and created
+// replaced.
+func stripeObject(t *testing.T, file, id string, created time.Time) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "stripe", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,53 +250,93 @@ func TestStripeAPIListsCompletedSessions(t *testing.T) {
 			Object map[string]any `json:"object"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(session, &ev); err != nil {
+	if err := json.Unmarshal(b, &ev); err != nil {
 		t.Fatal(err)
 	}
-	obj := func(id string) map[string]any {
-		o := map[string]any{}
-		for k, v := range ev.Data.Object {
-			o[k] = v
-		}
-		o["id"] = id
+	ev.Data.Object["id"], ev.Data.Object["created"] = id, created.Unix()
+	return ev.Data.Object
+}
+
+// TestStripeAPIListsEveryPaidObject: reconciliation lists what the webhook
+// path converts (completed Checkout Sessions, paid invoices, succeeded
+// PaymentIntents), page by page within the window, sessions first, and
+// each listed object parses as its webhook would, with the same order
+// keys.
+func TestStripeAPIListsEveryPaidObject(t *testing.T) {
+	in := winStart.Add(time.Hour)
+	fake := &stripetest.API{Key: "rk_test_1"}
+	session := func(id, pi string) map[string]any {
+		o := stripeObject(t, "checkout_session_completed.json", id, in)
+		o["payment_intent"] = pi
 		return o
 	}
-	var calls []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/checkout/sessions" || r.Header.Get("Authorization") != "Bearer rk_test_1" {
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: rk_test_***"}}`)
-			return
-		}
-		q := r.URL.Query()
-		if q.Get("status") != "complete" || q.Get("created[gte]") != fmt.Sprint(winStart.Unix()) || q.Get("created[lt]") != fmt.Sprint(winEnd.Unix()) {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","message":"bad query %s"}}`, r.URL.RawQuery)
-			return
-		}
-		calls = append(calls, q.Get("starting_after"))
-		page := map[string]any{"object": "list", "url": "/v1/checkout/sessions", "has_more": true, "data": []any{obj("cs_test_1"), obj("cs_test_2")}}
-		if q.Get("starting_after") == "cs_test_2" {
-			page["has_more"], page["data"] = false, []any{obj("cs_test_3")}
-		}
-		json.NewEncoder(w).Encode(page)
-	}))
+	fake.Add(stripetest.Sessions, session("cs_test_1", "pi_cs_1"), session("cs_test_2", "pi_cs_2"), session("cs_test_3", "pi_cs_3"),
+		session("cs_test_before", "pi_x"))
+	fake.Add(stripetest.Sessions, map[string]any{"id": "cs_test_open", "object": "checkout.session", "status": "open", "created": in.Unix()})
+	fake.Objects(stripetest.Sessions)[3]["created"] = winStart.Add(-time.Second).Unix() // outside the window
+	sub := stripeObject(t, "invoice_paid_subscription_create.json", "in_test_1", in)
+	sub["status_transitions"] = map[string]any{"paid_at": in.Add(time.Minute).Unix()}
+	fake.Add(stripetest.Invoices, sub)
+	pi := stripeObject(t, "payment_intent_succeeded.json", "pi_test_1", in)
+	processing := stripeObject(t, "payment_intent_succeeded.json", "pi_test_processing", in)
+	processing["status"] = "processing"
+	fake.Add(stripetest.PaymentIntents, pi, processing)
+	srv := httptest.NewServer(fake)
 	defer srv.Close()
+
 	api := NewStripeAPI(srv.URL, srv.Client())
 	orders, err := api.ListOrders(context.Background(), StoreCredentials{StripeAPIKey: "rk_test_1"}, winStart, winEnd, mapping.TriggerPaid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(orders) != 3 || fmt.Sprint(calls) != "[ cs_test_2]" {
-		t.Fatalf("%d orders over calls %q, want 3 over [\"\" cs_test_2]", len(orders), calls)
+	var ids []string
+	for _, o := range orders {
+		ids = append(ids, o.ID)
 	}
-	wh, err := NewStripe().Parse(orders[2].Header, orders[2].Body, mapping.ShopRules{Trigger: mapping.TriggerPaid})
-	if err != nil || wh.Outcome != mapping.OutcomeConversion || wh.OrderID != "cs_test_3" {
-		t.Fatalf("Parse = %+v, %v; want a conversion of cs_test_3", wh, err)
+	if want := "[cs_test_1 cs_test_2 cs_test_3 in_test_1 pi_test_1]"; fmt.Sprint(ids) != want {
+		t.Errorf("listed %v, want %s", ids, want)
 	}
+	wantCalls := "[/v1/checkout/sessions? /v1/checkout/sessions?cs_test_2 /v1/invoices? /v1/payment_intents?]"
+	if got := fmt.Sprint(fake.Calls()); got != wantCalls {
+		t.Errorf("calls %s, want %s", got, wantCalls)
+	}
+	tests := []struct {
+		order     int
+		topic     string
+		orderID   string
+		aliases   string
+		eventTime time.Time
+	}{
+		{0, "checkout.session.completed", "cs_test_1", "[pi_cs_1]", in},
+		{3, "invoice.paid", "in_test_1", "[pi_3PXExampleSubCreate09]", in.Add(time.Minute)},
+		{4, "payment_intent.succeeded", "pi_test_1", "[ch_3PVExampleElements03QrSt]", in},
+	}
+	for _, tt := range tests {
+		if tt.order >= len(orders) {
+			t.Fatalf("no order %d", tt.order)
+		}
+		o := orders[tt.order]
+		wh, err := NewStripe().Parse(o.Header, o.Body, mapping.ShopRules{Trigger: mapping.TriggerPaid})
+		if err != nil || wh.Outcome != mapping.OutcomeConversion {
+			t.Errorf("%s: Parse = %+v, %v; want a conversion", tt.orderID, wh, err)
+			continue
+		}
+		if wh.Topic != tt.topic || wh.OrderID != tt.orderID || fmt.Sprint(wh.OrderAliases) != tt.aliases || !wh.Conversion.EventTime.Equal(tt.eventTime) {
+			t.Errorf("%s: topic %s, order %s, aliases %v, time %s; want %s, %s, %s, %s", tt.orderID, wh.Topic, wh.OrderID, wh.OrderAliases,
+				wh.Conversion.EventTime, tt.topic, tt.orderID, tt.aliases, tt.eventTime)
+		}
+	}
+
 	_, err = api.ListOrders(context.Background(), StoreCredentials{StripeAPIKey: "rk_test_wrong"}, winStart, winEnd, mapping.TriggerPaid)
 	if !errors.Is(err, ErrStoreAuth) || strings.Contains(err.Error(), "rk_test_wrong") {
 		t.Errorf("wrong key: %v, want ErrStoreAuth without the key", err)
+	}
+	for status, want := range map[int]error{http.StatusTooManyRequests: ErrStoreUnavailable, http.StatusInternalServerError: ErrStoreUnavailable} {
+		fake.Status = status
+		_, err = api.ListOrders(context.Background(), StoreCredentials{StripeAPIKey: "rk_test_1"}, winStart, winEnd, mapping.TriggerPaid)
+		if !errors.Is(err, want) {
+			t.Errorf("HTTP %d: %v, want %v", status, err, want)
+		}
 	}
 }
 

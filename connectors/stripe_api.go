@@ -1,16 +1,20 @@
 package connectors
 
-// Stripe's API through stripe-go v79, for reconciliation: list the Checkout
-// Sessions completed in a window and shape each as the
-// checkout.session.completed event that would have brought it.
+// Stripe's API through stripe-go v79, for reconciliation: list every paid
+// object the webhook path (stripe.go) turns into a conversion, created in a
+// window, and shape each as the event that would have brought it.
 //
-// Read 2026-12-03 from docs.stripe.com/api/checkout/sessions/list and
-// stripe-go v79 (checkout/session.List, stripe.CheckoutSessionListParams):
-// GET /v1/checkout/sessions with created[gte|lt], status=complete, limit
-// ≤ 100, paginated with starting_after, which stripe-go's iterator follows.
-// The base URL is POSTBACK_STRIPE_URL, so tests point stripe-go at a fake.
-// Payments made without Checkout (PaymentIntents alone, invoices) are not
-// listed.
+// Read 2026-12-03 from stripe-go v79.12.0's source (checkout/session,
+// invoice and paymentintent List; CheckoutSessionListParams.Status,
+// InvoiceListParams.Status, PaymentIntentListParams, which has no Status;
+// iter.go): GET /v1/checkout/sessions (status=complete), /v1/invoices
+// (status=paid) and /v1/payment_intents (no status filter: the status is
+// checked here),
+// each with created[gte|lt] and limit ≤ 100, paginated with starting_after,
+// which stripe-go's iterator follows. Answers are rendered in the API
+// version stripe-go pins (it sends Stripe-Version), which the connector's
+// Parse reads like any webhook version. The base URL is
+// POSTBACK_STRIPE_URL, so tests point stripe-go at a fake.
 
 import (
 	"context"
@@ -67,64 +71,143 @@ func stripeAPIError(err error) error {
 	}
 }
 
-// ListOrders lists the Checkout Sessions created in [since, until) that
-// completed. Stripe has no fulfilled state; the trigger is ignored.
+// ListOrders lists the paid objects created in [since, until) that
+// Stripe's webhooks would have brought as conversions, each shaped as its
+// event: completed Checkout Sessions (checkout.session.completed), paid
+// invoices (invoice.paid) and succeeded PaymentIntents
+// (payment_intent.succeeded). The connector's Parse decides from each, as
+// for webhooks, what converts (a session's payment_status, an invoice's
+// billing_reason and the shop's renewals setting, a PaymentIntent that
+// belongs to an invoice). One purchase appears as several objects sharing
+// order keys (a session names its PaymentIntent and invoice, an invoice its
+// PaymentIntent), so sessions come first, then invoices, then
+// PaymentIntents: the richest object stands for the purchase, and the
+// others are recognized by those keys. Stripe has no fulfilled state; the
+// trigger is ignored.
 func (s *StripeAPI) ListOrders(ctx context.Context, cred StoreCredentials, since, until time.Time, _ mapping.Trigger) ([]StoreOrder, error) {
 	if cred.StripeAPIKey == "" {
 		return nil, fmt.Errorf("%w: stripe_api_key", ErrStoreNotConnected)
 	}
 	api := client.New(cred.StripeAPIKey, s.backends)
-	params := &stripe.CheckoutSessionListParams{
-		Status:       stripe.String(string(stripe.CheckoutSessionStatusComplete)),
-		CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix(), LesserThan: until.Unix()},
-	}
-	params.Context = ctx
-	params.Limit = stripe.Int64(100)
-	it := api.CheckoutSessions.List(params)
+	created := &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix(), LesserThan: until.Unix()}
 	var out []StoreOrder
-	var page *stripe.CheckoutSessionList
+
+	sessions := &stripe.CheckoutSessionListParams{Status: stripe.String(string(stripe.CheckoutSessionStatusComplete)), CreatedRange: created}
+	sessions.Context, sessions.Limit = ctx, stripe.Int64(100)
+	err := stripeEach(api.CheckoutSessions.List(sessions).Iter, "checkout sessions", func(item any, raw json.RawMessage) error {
+		cs := item.(*stripe.CheckoutSession)
+		return stripeShape(&out, cs.ID, stripe.EventTypeCheckoutSessionCompleted, cs.Created, cs.Livemode, raw)
+	})
+	if err != nil {
+		return out, err
+	}
+
+	invoices := &stripe.InvoiceListParams{Status: stripe.String(string(stripe.InvoiceStatusPaid)), CreatedRange: created}
+	invoices.Context, invoices.Limit = ctx, stripe.Int64(100)
+	err = stripeEach(api.Invoices.List(invoices).Iter, "invoices", func(item any, raw json.RawMessage) error {
+		in := item.(*stripe.Invoice)
+		at := in.Created
+		if t := in.StatusTransitions; t != nil && t.PaidAt > 0 {
+			at = t.PaidAt
+		}
+		return stripeShape(&out, in.ID, stripe.EventTypeInvoicePaid, at, in.Livemode, raw)
+	})
+	if err != nil {
+		return out, err
+	}
+
+	// PaymentIntents cannot be filtered by status in the list call.
+	intents := &stripe.PaymentIntentListParams{CreatedRange: created}
+	intents.Context, intents.Limit = ctx, stripe.Int64(100)
+	err = stripeEach(api.PaymentIntents.List(intents).Iter, "payment intents", func(item any, raw json.RawMessage) error {
+		pi := item.(*stripe.PaymentIntent)
+		if pi.Status != stripe.PaymentIntentStatusSucceeded {
+			return nil
+		}
+		return stripeShape(&out, pi.ID, stripe.EventTypePaymentIntentSucceeded, pi.Created, pi.Livemode, raw)
+	})
+	return out, err
+}
+
+// stripeShape appends the event that would have brought obj.
+func stripeShape(out *[]StoreOrder, id string, typ stripe.EventType, created int64, livemode bool, obj json.RawMessage) error {
+	ev, err := json.Marshal(map[string]any{
+		"id": "evt_reconcile_" + id, "object": "event", "type": typ,
+		"created": created, "livemode": livemode, "data": map[string]any{"object": obj},
+	})
+	if err != nil {
+		return err
+	}
+	*out = append(*out, StoreOrder{ID: id, Header: http.Header{}, Body: ev})
+	return nil
+}
+
+// stripeEach walks one of stripe-go's list iterators (which follows
+// starting_after from page to page) and gives visit each item with its
+// JSON exactly as Stripe sent it: each page's raw answer is split by id
+// when the iterator moves to it, so no field stripe-go's types drop is
+// lost to the connector's Parse.
+func stripeEach(it *stripe.Iter, what string, visit func(item any, raw json.RawMessage) error) error {
 	raw := map[string]json.RawMessage{}
+	var page stripe.ListContainer
+	n := 0
 	for it.Next() {
-		// Keep the session exactly as Stripe sent it: each page's raw JSON
-		// is split by id when the iterator moves to it.
-		if l := it.CheckoutSessionList(); l != page {
+		if l := it.List(); l != page {
 			page = l
-			if err := stripeSplitPage(l, raw); err != nil {
-				return out, err
+			clear(raw)
+			if err := stripeSplitPage(l, what, raw); err != nil {
+				return err
 			}
 		}
-		cs := it.CheckoutSession()
-		obj, ok := raw[cs.ID]
-		if !ok {
-			return out, fmt.Errorf("%w: session missing from its page", ErrStoreBadAnswer)
+		item := it.Current()
+		id := stripeItemID(item)
+		obj, ok := raw[id]
+		if id == "" || !ok {
+			return fmt.Errorf("%w: %s: item missing from its page", ErrStoreBadAnswer, what)
 		}
-		ev, err := json.Marshal(map[string]any{
-			"id": "evt_reconcile_" + cs.ID, "object": "event", "type": "checkout.session.completed",
-			"created": cs.Created, "livemode": cs.Livemode, "data": map[string]any{"object": obj},
-		})
-		if err != nil {
-			return out, err
+		if err := visit(item, obj); err != nil {
+			return err
 		}
-		out = append(out, StoreOrder{ID: cs.ID, Header: http.Header{}, Body: ev})
-		if len(out) > storeAPIMaxPages*100 {
-			return out, fmt.Errorf("%w: more than %d sessions", ErrStoreBadAnswer, storeAPIMaxPages*100)
+		if n++; n > storeAPIMaxPages*100 {
+			return fmt.Errorf("%w: more than %d %s", ErrStoreBadAnswer, storeAPIMaxPages*100, what)
 		}
 	}
 	if err := it.Err(); err != nil {
-		return out, stripeAPIError(err)
+		return stripeAPIError(err)
 	}
-	return out, nil
+	return nil
 }
 
-func stripeSplitPage(l *stripe.CheckoutSessionList, into map[string]json.RawMessage) error {
-	if l == nil || l.LastResponse == nil {
-		return fmt.Errorf("%w: no page", ErrStoreBadAnswer)
+func stripeItemID(item any) string {
+	switch v := item.(type) {
+	case *stripe.CheckoutSession:
+		return v.ID
+	case *stripe.Invoice:
+		return v.ID
+	case *stripe.PaymentIntent:
+		return v.ID
+	}
+	return ""
+}
+
+func stripeSplitPage(l stripe.ListContainer, what string, into map[string]json.RawMessage) error {
+	var resp *stripe.APIResponse
+	switch v := l.(type) {
+	case *stripe.CheckoutSessionList:
+		resp = v.LastResponse
+	case *stripe.InvoiceList:
+		resp = v.LastResponse
+	case *stripe.PaymentIntentList:
+		resp = v.LastResponse
+	}
+	if resp == nil {
+		return fmt.Errorf("%w: %s: no page", ErrStoreBadAnswer, what)
 	}
 	var page struct {
 		Data []json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(l.LastResponse.RawJSON, &page); err != nil {
-		return fmt.Errorf("%w: checkout sessions page: %v", ErrStoreBadAnswer, err)
+	if err := json.Unmarshal(resp.RawJSON, &page); err != nil {
+		return fmt.Errorf("%w: %s page: %v", ErrStoreBadAnswer, what, err)
 	}
 	for _, d := range page.Data {
 		var ref struct {

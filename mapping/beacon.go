@@ -258,6 +258,8 @@ func (c *ClickIDs) field(key string) *string {
 		return &c.TTP
 	case "scid":
 		return &c.SCID
+	case "rdt_uuid":
+		return &c.RDTUUID
 	}
 	return new(string)
 }

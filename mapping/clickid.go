@@ -16,6 +16,7 @@ var clickKeys = map[string]string{
 	"epik": "epik", "_epik": "epik", "sccid": "sccid",
 	"fbp": "fbp", "_fbp": "fbp", "fbc": "fbc", "_fbc": "fbc",
 	"ttp": "ttp", "_ttp": "ttp", "scid": "scid", "_scid": "scid",
+	"rdt_uuid": "rdt_uuid", "_rdt_uuid": "rdt_uuid",
 }
 
 // CanonicalClickKey returns the canonical key for a parameter, cookie or
@@ -59,6 +60,8 @@ func (c *ClickIDs) Set(key, value string) bool {
 		f = &c.TTP
 	case "scid":
 		f = &c.SCID
+	case "rdt_uuid":
+		f = &c.RDTUUID
 	default:
 		return false
 	}

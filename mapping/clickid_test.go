@@ -83,6 +83,7 @@ func TestCanonicalClickKey(t *testing.T) {
 		{"fbclid", "fbclid"}, {"FBCLID", "fbclid"}, {" gclid ", "gclid"},
 		{"ScCid", "sccid"}, {"_fbp", "fbp"}, {"_fbc", "fbc"}, {"_ttp", "ttp"},
 		{"_scid", "scid"}, {"_epik", "epik"}, {"rdt_cid", "rdt_cid"}, {"li_fat_id", "li_fat_id"},
+		{"_rdt_uuid", "rdt_uuid"}, {"rdt_uuid", "rdt_uuid"},
 		{"utm_source", ""}, {"", ""},
 	}
 	for _, tt := range tests {

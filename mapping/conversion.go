@@ -147,6 +147,8 @@ type ClickIDs struct {
 	FBC  string `json:"fbc,omitempty"`  // _fbc, verbatim
 	TTP  string `json:"ttp,omitempty"`  // _ttp
 	SCID string `json:"scid,omitempty"` // _scid
+	// RDTUUID is the Reddit Pixel's first-party browser id (_rdt_uuid).
+	RDTUUID string `json:"rdt_uuid,omitempty"`
 }
 
 // Any reports whether any click id (not browser id) is present.

@@ -18,7 +18,8 @@ import (
 	"github.com/postbackhq/postback/mapping"
 )
 
-// The contract every sender keeps, checked once for all eight against a
+// The contract every sender keeps, checked once for all ten (the eight
+// platforms, and Google's and Microsoft's second APIs) against a
 // fake that speaks each platform's dialect: throttling stops the whole
 // destination with the platform's wait, refused credentials park it, an
 // invalid event is isolated and the others delivered once, a hung server
@@ -126,6 +127,32 @@ func contractDialects() map[string]contractDialect {
 			auth:     fixed(401, `{"status":401,"code":"REVOKED_ACCESS_TOKEN","message":"revoked"}`),
 			throttle: fixed(429, `{"status":429,"message":"throttled"}`),
 		},
+		"google_data_manager": {
+			ok: fixed2(200, `{"requestId":"dm-contract"}`),
+			invalid: func(n int, bad []int) (int, string, []int) {
+				var vs []string
+				for _, b := range bad {
+					vs = append(vs, fmt.Sprintf(`{"field":"events[%d].ad_identifiers.gclid","description":"The gclid could not be decoded."}`, b))
+				}
+				return 400, `{"error":{"code":400,"message":"There was a problem with the request.","status":"INVALID_ARGUMENT","details":[` +
+					`{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[` + strings.Join(vs, ",") + `]}]}}`, nil
+			},
+			auth: fixed(403, `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`),
+			throttle: fixed(429, `{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED",
+				"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}`),
+		},
+		"microsoft_offline": {
+			ok: fixed2(200, `{"PartialErrors":[]}`),
+			invalid: func(n int, bad []int) (int, string, []int) {
+				var errs []string
+				for _, b := range bad {
+					errs = append(errs, fmt.Sprintf(`{"Code":5306,"ErrorCode":"OfflineConversionMicrosoftClickIdInvalid","Index":%d,"Message":"The MicrosoftClickId is invalid.","Type":"BatchError"}`, b))
+				}
+				return 200, `{"PartialErrors":[` + strings.Join(errs, ",") + `]}`, others(n, bad)
+			},
+			auth:     fixed(400, `{"Type":"ApiFaultDetail","OperationErrors":[{"Code":106,"ErrorCode":"UserIsNotAuthorized","Message":"The user does not represent a authorized developer."}]}`),
+			throttle: fixed(429, `{"Type":"ApiFaultDetail","OperationErrors":[{"Code":117,"ErrorCode":"CallRateExceeded","Message":"You have exceeded the number of calls."}]}`),
+		},
 		"google_ads": {
 			ok: func(n int) (int, string) { return 200, googleResults(n, nil) },
 			invalid: func(n int, bad []int) (int, string, []int) {
@@ -169,11 +196,17 @@ var contractIDRE = regexp.MustCompile(`ct-(?:bad|ok)-[0-9]+`)
 // OAuth senders.
 type contractFake struct {
 	dialect contractDialect
-	mode    string // "ok", "auth", "throttle", "hang"
+	// mode is "ok", "auth", "throttle", "hang"; for the OAuth senders also
+	// "expired" (the first access token is refused, then "ok"), "revoked"
+	// (the token endpoint refuses the refresh token) and "expired-revoked"
+	// (the first access token is refused and so is the refresh after it).
+	mode string
 
 	mu       sync.Mutex
 	requests []contractRequest
 	accepted map[string]int
+	minted   int // tokens the token endpoint issued
+	refused  int // requests answered 401 in mode "expired"
 }
 
 type contractRequest struct {
@@ -194,8 +227,31 @@ func newContractFake(t *testing.T, dialect contractDialect, mode string) (*contr
 func (f *contractFake) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if strings.HasSuffix(r.URL.Path, "/token") {
+		f.mu.Lock()
+		f.minted++
+		n := f.minted
+		f.mu.Unlock()
+		if f.mode == "revoked" || (f.mode == "expired-revoked" && n > 1) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`)
+			return
+		}
+		tok := "contract-access-token"
+		if n > 1 {
+			tok = fmt.Sprintf("contract-access-token-%d", n)
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"access_token":"contract-access-token","expires_in":3600,"token_type":"Bearer"}`)
+		_, _ = io.WriteString(w, `{"access_token":"`+tok+`","expires_in":3600,"token_type":"Bearer"}`)
+		return
+	}
+	if strings.HasPrefix(f.mode, "expired") && strings.Contains(r.Header.Get("Authorization"), "Bearer contract-access-token") &&
+		!strings.Contains(r.Header.Get("Authorization"), "contract-access-token-") {
+		f.mu.Lock()
+		f.refused++
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{}`)
 		return
 	}
 	ids := contractIDRE.FindAllString(string(body), -1)
@@ -250,32 +306,50 @@ type contractSender interface {
 	spec(d Destination) spec
 }
 
-// contractSenders builds the eight senders against srv, with a destination
-// each that the fake accepts.
-func contractSenders(srv string, timeout time.Duration) map[string]struct {
-	s contractSender
-	d Destination
-} {
-	cfg := testConfig(srv, timeout)
-	out := map[string]struct {
-		s contractSender
-		d Destination
-	}{}
-	add := func(s contractSender, creds, settings map[string]string) {
-		out[s.Name()] = struct {
-			s contractSender
-			d Destination
-		}{s, Destination{ID: 9, ShopID: 1, Platform: s.Name(), Credentials: creds, Settings: settings}}
+// contractEntry is one sender under contract, with a destination the fake
+// accepts and what its conversions need beyond contractConvs' (prep).
+type contractEntry struct {
+	s    contractSender
+	d    Destination
+	prep func(c *mapping.Conversion)
+}
+
+// convs are contractConvs as this sender takes them.
+func (e contractEntry) convs(n int, bad ...int) []mapping.Conversion {
+	out := contractConvs(n, bad...)
+	for i := range out {
+		if e.prep != nil {
+			e.prep(&out[i])
+		}
 	}
-	add(NewMeta(cfg), map[string]string{"pixel_id": "1234567890123456", "access_token": "EAAB-contract-secret"}, map[string]string{})
-	add(NewTikTok(cfg), map[string]string{"pixel_code": "CCONTRACT0000000001", "access_token": "tt-contract-secret"}, map[string]string{})
-	add(NewReddit(cfg), map[string]string{"pixel_id": "a2_contract", "access_token": "rd-contract-secret"}, map[string]string{})
-	add(NewSnapchat(cfg), map[string]string{"pixel_id": "snap-pixel-1", "access_token": "sc-contract-secret"}, map[string]string{})
-	add(NewPinterest(cfg), map[string]string{"ad_account_id": "549755885175", "access_token": "pina-contract-secret"}, map[string]string{})
-	add(NewMicrosoft(cfg), map[string]string{"uet_tag_id": "343079999", "access_token": "ms-contract-secret"}, map[string]string{})
-	add(NewLinkedIn(cfg, srv+"/oauth/token"), map[string]string{"conversion_rule_id": "104004", "access_token": "li-contract-secret"}, map[string]string{})
+	return out
+}
+
+// contractSenders builds the senders against srv, keyed by the contract's
+// names, with a destination each that the fake accepts.
+func contractSenders(srv string, timeout time.Duration) map[string]contractEntry {
+	cfg := testConfig(srv, timeout)
+	out := map[string]contractEntry{}
+	add := func(key string, s contractSender, creds, settings map[string]string) {
+		out[key] = contractEntry{s: s, d: Destination{ID: 9, ShopID: 1, Platform: s.Name(), Credentials: creds, Settings: settings}}
+	}
+	add("meta", NewMeta(cfg), map[string]string{"pixel_id": "1234567890123456", "access_token": "EAAB-contract-secret"}, map[string]string{})
+	add("tiktok", NewTikTok(cfg), map[string]string{"pixel_code": "CCONTRACT0000000001", "access_token": "tt-contract-secret"}, map[string]string{})
+	add("reddit", NewReddit(cfg), map[string]string{"pixel_id": "a2_contract", "access_token": "rd-contract-secret"}, map[string]string{})
+	add("snapchat", NewSnapchat(cfg), map[string]string{"pixel_id": "snap-pixel-1", "access_token": "sc-contract-secret"}, map[string]string{})
+	add("pinterest", NewPinterest(cfg), map[string]string{"ad_account_id": "549755885175", "access_token": "pina-contract-secret"}, map[string]string{})
+	add("microsoft", NewMicrosoft(cfg), map[string]string{"uet_tag_id": "343079999", "access_token": "ms-contract-secret"}, map[string]string{})
+	add("linkedin", NewLinkedIn(cfg, srv+"/oauth/token"), map[string]string{"conversion_rule_id": "104004", "access_token": "li-contract-secret"}, map[string]string{})
 	gd := googleTestDestination()
-	add(NewGoogleAds(cfg, srv), gd.Credentials, map[string]string{})
+	add("google_ads", NewGoogleAds(cfg, srv), gd.Credentials, map[string]string{})
+	dm := dmDestination()
+	add("google_data_manager", NewGoogleDataManager(cfg, srv), dm.Credentials, dm.Settings)
+	md := msDestination()
+	add("microsoft_offline", NewMicrosoftOffline(cfg, srv), md.Credentials, md.Settings)
+	// Offline conversions carry no event id: the click id stands for it.
+	e := out["microsoft_offline"]
+	e.prep = func(c *mapping.Conversion) { c.ClickIDs.MSCLKID = c.EventID }
+	out["microsoft_offline"] = e
 	return out
 }
 
@@ -316,16 +390,19 @@ func contractSend(t *testing.T, cs contractSender, d Destination, cfg Config, ba
 
 func TestSenderContract(t *testing.T) {
 	dialects := contractDialects()
-	for _, platform := range []string{"meta", "google_ads", "tiktok", "reddit", "linkedin", "microsoft", "pinterest", "snapchat"} {
+	for _, platform := range []string{"meta", "google_ads", "google_data_manager", "tiktok", "reddit", "linkedin",
+		"microsoft", "microsoft_offline", "pinterest", "snapchat"} {
 		dialect, ok := dialects[platform]
 		if !ok {
 			t.Fatalf("no dialect for %s", platform)
 		}
 		t.Run(platform, func(t *testing.T) {
 			t.Parallel()
+			var contractConvs func(n int, bad ...int) []mapping.Conversion
 			setup := func(t *testing.T, mode string, timeout time.Duration) (*contractFake, contractSender, Destination, Config) {
 				f, srv := newContractFake(t, dialect, mode)
 				x := contractSenders(srv.URL, timeout)[platform]
+				contractConvs = x.convs
 				return f, x.s, x.d, testConfig(srv.URL, timeout)
 			}
 
@@ -374,6 +451,38 @@ func TestSenderContract(t *testing.T) {
 					}
 				}
 			})
+
+			t.Run("a refused access token is refreshed once", func(t *testing.T) {
+				if !map[string]bool{"google_ads": true, "google_data_manager": true, "microsoft_offline": true}[platform] {
+					t.Skip("no OAuth refresh")
+				}
+				f, s, d, cfg := setup(t, "expired", 5*time.Second)
+				for i, r := range contractSend(t, s, d, cfg, 0, contractConvs(2)) {
+					if r.Err != nil {
+						t.Errorf("result %d: %v, want delivered after one refresh", i, r.Err)
+					}
+				}
+				if f.refused != 1 || f.minted != 2 || len(f.calls()) != 1 {
+					t.Errorf("%d refused, %d tokens minted, %d accepted requests; want 1, 2, 1", f.refused, f.minted, len(f.calls()))
+				}
+			})
+
+			for _, mode := range []string{"revoked", "expired-revoked"} {
+				t.Run("a revoked refresh token parks the destination/"+mode, func(t *testing.T) {
+					if !map[string]bool{"google_ads": true, "google_data_manager": true, "microsoft_offline": true}[platform] {
+						t.Skip("no OAuth refresh")
+					}
+					f, s, d, cfg := setup(t, mode, 5*time.Second)
+					for i, r := range contractSend(t, s, d, cfg, 1, contractConvs(3)) {
+						if !errors.Is(r.Err, ErrAuth) || errCode(r.Err) != "invalid_grant" {
+							t.Errorf("result %d: %v, want ErrAuth invalid_grant", i, r.Err)
+						}
+					}
+					if want := map[string]int{"revoked": 0, "expired-revoked": 1}[mode]; f.refused != want || len(f.calls()) != 0 {
+						t.Errorf("%d refused and %d accepted requests; want %d and 0", f.refused, len(f.calls()), want)
+					}
+				})
+			}
 
 			t.Run("a hung server times out", func(t *testing.T) {
 				f, s, d, cfg := setup(t, "hang", 150*time.Millisecond)

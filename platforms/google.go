@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -73,10 +71,6 @@ const googleTooRecentWait = 6 * time.Hour
 // adjusted (TOO_RECENT_CONVERSION: "at least 24 hours ago").
 const googleAdjustMinAge = 24 * time.Hour
 
-// googleTokenMargin is how long before its expiry a cached access token is
-// replaced, so that a token never expires in flight.
-const googleTokenMargin = 5 * time.Minute
-
 // googleRedacted stands in for secrets in rendered requests.
 const googleRedacted = "REDACTED"
 
@@ -92,12 +86,10 @@ var (
 // GoogleAds uploads click conversions (gclid, gbraid, wbraid and hashed
 // email/phone) to a Google Ads conversion action and restates or retracts
 // them on refunds. It exchanges each destination's refresh token for access
-// tokens and caches them per destination; it is safe for concurrent use.
+// tokens, one token source per destination; it is safe for concurrent use.
 type GoogleAds struct {
-	cfg      Config
-	oauthURL string
-
-	tokens oauthTokens
+	cfg   Config
+	oauth *oauthSources
 }
 
 // NewGoogleAds returns the Google Ads sender. oauthURL is the base of the
@@ -107,10 +99,7 @@ func NewGoogleAds(cfg Config, oauthURL string) *GoogleAds {
 	if oauthURL == "" {
 		oauthURL = googleDefaultOAuthURL
 	}
-	return &GoogleAds{
-		cfg:      cfg,
-		oauthURL: strings.TrimRight(oauthURL, "/"),
-	}
+	return &GoogleAds{cfg: cfg, oauth: newOAuthSources("Google", strings.TrimRight(oauthURL, "/")+"/token", cfg.Client, nil)}
 }
 
 // Name is the platform key.
@@ -389,14 +378,6 @@ type googleAdjustRequest struct {
 	ValidateOnly          bool              `json:"validateOnly"`
 }
 
-// googleRow is one conversion (or adjustment) of a batch, built and checked
-// before anything is sent. err is set when it must not be sent.
-type googleRow struct {
-	payload json.RawMessage
-	match   mapping.Match
-	err     error
-}
-
 // googleOrderID is the order id a conversion is uploaded with, and therefore
 // the one its adjustments must name. It is the event id shared with the
 // browser tag (its transaction_id), so the same purchase carries the same id
@@ -460,25 +441,6 @@ func (a googleAccount) clickConversion(c mapping.Conversion) (googleClickConvers
 	return cc, m, nil
 }
 
-// buildConversions turns a batch into rows, failing those Google would
-// refuse anyway.
-func (g *GoogleAds) buildConversions(a googleAccount, convs []mapping.Conversion) []googleRow {
-	now := g.cfg.now()
-	rows := make([]googleRow, len(convs))
-	for i, c := range convs {
-		cc, m, err := a.clickConversion(c)
-		if err == nil && tooOld(c, googleMaxAge, now) {
-			err = ageError("Google Ads", googleMaxAge)
-		}
-		payload, merr := json.Marshal(cc)
-		if merr != nil {
-			err = Invalid(0, "", fmt.Sprintf("cannot encode conversion: %v", merr))
-		}
-		rows[i] = googleRow{payload: payload, match: m, err: err}
-	}
-	return rows
-}
-
 // spec describes the legacy click-conversion upload to the shared send
 // path. Uploads use partial failure, so Google answers per row; a request
 // refused as a whole is classed by googleRequestError.
@@ -490,15 +452,7 @@ func (g *GoogleAds) spec(d Destination) spec {
 		},
 		func(e googleAdsError, _ json.RawMessage) *Error { return googleConversionRowError(e, 0) })
 	sp.build = func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
-		cc, m, err := a.clickConversion(c)
-		if err != nil {
-			return nil, m, err
-		}
-		payload, err := json.Marshal(cc)
-		if err != nil {
-			return nil, m, Invalid(0, "", fmt.Sprintf("cannot encode conversion: %v", err))
-		}
-		return payload, m, nil
+		return encoded(a.clickConversion(c))
 	}
 	return sp
 }
@@ -526,9 +480,9 @@ func (g *GoogleAds) uploadSpec(a googleAccount, aErr error, method string, wrap 
 			}
 			return outgoing{url: a.endpoint(method), header: a.headers(token), body: body, token: token}, nil
 		},
-		renew: func(ctx context.Context, d Destination, stale string) bool {
+		renew: func(ctx context.Context, d Destination, stale string) (bool, error) {
 			_, err := g.accessToken(ctx, d, a, stale)
-			return err == nil
+			return err == nil, err
 		},
 		read: func(ans answer, events []json.RawMessage, now time.Time) verdict {
 			n := len(events)
@@ -578,50 +532,11 @@ func googleBody(ans answer) string { return truncate(string(ans.Body), 4096) }
 
 // --- OAuth -----------------------------------------------------------------
 
-// accessToken returns a valid access token for the destination, from the
-// cache when possible. stale is a token the Ads API just refused: it is
-// replaced unless another request already did so.
+// accessToken returns an access token for the destination. stale is a
+// token the Ads API just refused: it is replaced unless another request
+// already did so.
 func (g *GoogleAds) accessToken(ctx context.Context, d Destination, a googleAccount, stale string) (string, error) {
-	grant := oauthGrant{tokenURL: g.oauthURL + "/token", clientID: a.clientID, clientSecret: a.clientSecret, refreshToken: a.refreshToken}
-	return g.tokens.token(ctx, d.ID, grant, g.cfg.Client, g.cfg.now(), googleTokenMargin, stale, func(re *oauth2.RetrieveError) error {
-		var tr googleTokenResponse
-		_ = json.Unmarshal(re.Body, &tr) // an unreadable answer is classed by its status
-		return googleOAuthError(retrieveAnswer(re), tr, g.cfg.now())
-	})
-}
-
-type googleTokenResponse struct {
-	AccessToken      string `json:"access_token"`
-	ExpiresIn        int64  `json:"expires_in"`
-	TokenType        string `json:"token_type"`
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
-}
-
-// googleOAuthError classes a failed token exchange. A revoked or expired
-// refresh token (invalid_grant) and a rejected client need the merchant to
-// reconnect: ErrAuth.
-func googleOAuthError(ans answer, tr googleTokenResponse, now time.Time) *Error {
-	desc := truncate(tr.ErrorDescription, 200)
-	switch {
-	case ans.Status == http.StatusTooManyRequests:
-		return Throttled(ans.Status, tr.Error, "Google's OAuth endpoint is rate limiting", RetryAfter(ans.Header, now))
-	case ans.Status >= 500:
-		e := Transient(ans.Status, tr.Error, "Google's OAuth endpoint failed")
-		e.RetryAfter = RetryAfter(ans.Header, now)
-		return e
-	case tr.Error == "invalid_grant":
-		return Auth(ans.Status, "invalid_grant", "the refresh token was revoked or has expired; reconnect the Google Ads account")
-	case tr.Error != "":
-		msg := "Google refused the OAuth client credentials"
-		if desc != "" {
-			msg += ": " + desc
-		}
-		return Auth(ans.Status, tr.Error, msg)
-	case ans.Status == http.StatusOK:
-		return Transient(ans.Status, "", "Google's OAuth endpoint answered without an access token")
-	}
-	return Auth(ans.Status, "", "Google's OAuth endpoint refused the token request")
+	return g.oauth.token(ctx, d.ID, oauthCreds{clientID: a.clientID, clientSecret: a.clientSecret, refreshToken: a.refreshToken}, stale)
 }
 
 // --- responses -------------------------------------------------------------
@@ -899,40 +814,10 @@ func (g *GoogleAds) Adjust(ctx context.Context, d Destination, adjs []Adjustment
 			_ = json.Unmarshal(row, &ca) // our own encoding: it always reads
 			return googleAdjustmentRowError(e, ca.AdjustmentType)
 		})
-	rows, _ := g.buildAdjustments(a, adjs)
-	results := make([]Result, len(adjs))
-	var ready []int
-	var events []json.RawMessage
-	for i, r := range rows {
-		results[i].Match = r.match
-		if r.err != nil {
-			results[i].Err = r.err
-			continue
-		}
-		results[i].Payload = r.payload
-		ready = append(ready, i)
-		events = append(events, r.payload)
-	}
-	sendBuilt(ctx, g.cfg, sp, d, g.Fields(), results, ready, events)
-	return results
-}
-
-// buildAdjustments turns refunds into ConversionAdjustments and returns
-// each one's adjustment type.
-func (g *GoogleAds) buildAdjustments(a googleAccount, adjs []Adjustment) ([]googleRow, []string) {
 	now := g.cfg.now()
-	rows := make([]googleRow, len(adjs))
-	types := make([]string, len(adjs))
-	for i, adj := range adjs {
-		ca, m, err := a.conversionAdjustment(adj, now)
-		payload, merr := json.Marshal(ca)
-		if merr != nil {
-			err = Invalid(0, "", fmt.Sprintf("cannot encode adjustment: %v", merr))
-		}
-		rows[i] = googleRow{payload: payload, match: m, err: err}
-		types[i] = ca.AdjustmentType
-	}
-	return rows, types
+	return adjust(ctx, g.cfg, sp, d, g.Fields(), adjs, func(adj Adjustment) (googleConversionAdjustment, mapping.Match, error) {
+		return a.conversionAdjustment(adj, now)
+	})
 }
 
 // conversionAdjustment builds one adjustment: a RESTATEMENT to the value

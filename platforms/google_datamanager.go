@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -84,9 +82,8 @@ var (
 // GoogleDataManager sends conversions to a Google Ads conversion action
 // through the Data Manager API. It is safe for concurrent use.
 type GoogleDataManager struct {
-	cfg      Config
-	tokenURL string
-	tokens   oauthTokens
+	cfg   Config
+	oauth *oauthSources
 }
 
 // NewGoogleDataManager returns the Data Manager sender. oauthURL is the base
@@ -97,7 +94,7 @@ func NewGoogleDataManager(cfg Config, oauthURL string) *GoogleDataManager {
 	if oauthURL == "" {
 		oauthURL = googleDefaultOAuthURL
 	}
-	return &GoogleDataManager{cfg: cfg, tokenURL: strings.TrimRight(oauthURL, "/") + "/token"}
+	return &GoogleDataManager{cfg: cfg, oauth: newOAuthSources("Google", strings.TrimRight(oauthURL, "/")+"/token", cfg.Client, nil)}
 }
 
 // Name is the platform key.
@@ -420,163 +417,89 @@ func googleDMAddressOf(u mapping.User) *googleDMAddress {
 
 func (g *GoogleDataManager) ingestURL() string { return g.cfg.BaseURL + "/v1/events:ingest" }
 
-// build prepares a batch: one Result per conversion and the payloads of those
-// that may be sent.
-func (g *GoogleDataManager) build(a googleDMAccount, convs []mapping.Conversion) ([]Result, []int, []json.RawMessage) {
-	return prepare(convs, g.cfg.now(), googleDMMaxAge, "Google Ads", func(c mapping.Conversion) (googleDMEvent, mapping.Match, error) {
-		return a.event(c)
-	})
+// spec describes Data Manager to the shared send path. Google fast-fails:
+// one invalid event refuses the whole request and nothing in it is
+// processed. The events its field violations name (events[i]…) fail with
+// Google's reason and the others go again without them; when it names
+// none, the send path splits the request until the bad event is alone.
+func (g *GoogleDataManager) spec(d Destination) spec {
+	a, aErr := googleDMAccountOf(d)
+	return spec{
+		name: "google_ads", title: "Google Ads", batchSize: googleDMBatchSize, maxAge: googleDMMaxAge,
+		check: func(Destination) error { return aErr },
+		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+			return encoded(a.event(c))
+		},
+		request: func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
+			token, err := g.token(ctx, d, a, "")
+			if err != nil {
+				return outgoing{}, err
+			}
+			body, err := a.body(events)
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err))
+			}
+			return outgoing{url: g.ingestURL(), header: bearerHeaders(token), body: body, token: token}, nil
+		},
+		renew: func(ctx context.Context, d Destination, stale string) (bool, error) {
+			_, err := g.token(ctx, d, a, stale)
+			return err == nil, err
+		},
+		read: func(ans answer, events []json.RawMessage, now time.Time) verdict {
+			return googleDMVerdict(ans, len(events), now)
+		},
+	}
 }
 
-// Render builds the ingest request for a batch without sending it, leaving
-// out the conversions Send would fail before sending.
-func (g *GoogleDataManager) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	a, err := googleDMAccountOf(d)
-	if err != nil {
-		return Request{}, err
+// token is the destination's access token (a placeholder in a dry run).
+func (g *GoogleDataManager) token(ctx context.Context, d Destination, a googleDMAccount, stale string) (string, error) {
+	if dryRun(ctx) {
+		return googleRedacted, nil
 	}
-	results, _, events := g.build(a, convs)
-	return renderPrepared("google_ads", g.ingestURL(), bearerHeaders(googleRedacted), results, events, a.body)
+	return g.oauth.token(ctx, d.ID, a.oauth, stale)
+}
+
+// Render is the ingest request Send would post for convs (a dry run
+// through the send path), with secrets and the bearer token redacted.
+func (g *GoogleDataManager) Render(d Destination, convs []mapping.Conversion) (Request, error) {
+	return render(g.cfg, g.spec(d), d, convs, g.Fields())
 }
 
 // Send delivers a batch in requests of at most BatchSize events and returns
 // one Result per conversion. An event Google refuses fails alone with
 // Google's reason; the others are sent again without it.
 func (g *GoogleDataManager) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	a, err := googleDMAccountOf(d)
-	if err != nil {
-		return failAll(len(convs), err)
-	}
-	results, ready, events := g.build(a, convs)
-	g.deliver(ctx, d, a, results, ready, events)
-	return results
+	return deliver(ctx, g.cfg, g.spec(d), d, convs, g.Fields())
 }
 
-// deliver sends the ready events in chunks and fills their results.
-func (g *GoogleDataManager) deliver(ctx context.Context, d Destination, a googleDMAccount, results []Result, ready []int, events []json.RawMessage) {
-	for start := 0; start < len(ready); start += googleDMBatchSize {
-		end := min(start+googleDMBatchSize, len(ready))
-		if stop := g.ingest(ctx, d, a, results, ready[start:end], events[start:end]); stop != nil {
-			// Throttled or refused credentials: the rest waits with the
-			// same verdict rather than being sent into it.
-			spread(results, ready[end:], stop.StatusCode, "", stop)
-			return
-		}
-	}
-}
-
-// ingest sends events (for results at idx) in one request, isolating the
-// events Google refuses. It returns a failure of the whole destination
-// (throttling, credentials, an outage) after giving it to every event not yet
-// settled, so the caller stops.
-func (g *GoogleDataManager) ingest(ctx context.Context, d Destination, a googleDMAccount, results []Result, idx []int, events []json.RawMessage) *Error {
-	if len(idx) == 0 {
-		return nil
-	}
-	body, err := a.body(events)
-	if err != nil {
-		spread(results, idx, 0, "", Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err)))
-		return nil
-	}
-	ans, err := g.call(ctx, d, a, http.MethodPost, g.ingestURL(), body)
-	if err != nil {
-		e := classified(err, "google_ads")
-		spread(results, idx, ans.Status, googleBody(ans), e)
-		return e
-	}
+// googleDMVerdict reads Data Manager's answer to a request of n events.
+func googleDMVerdict(ans answer, n int, now time.Time) verdict {
 	if ans.Status == http.StatusOK {
-		spread(results, idx, ans.Status, googleBody(ans), nil)
-		return nil
+		return verdict{}
 	}
 	st := googleDMStatusOf(ans)
-	e := st.classify(ans, g.cfg.now())
+	e := st.classify(ans, now)
 	if e.Class != ErrInvalid {
-		spread(results, idx, ans.Status, googleBody(ans), e)
-		return e
+		return verdict{whole: e}
 	}
-	if len(idx) == 1 {
-		if bad := st.eventErrors(1); bad[0] != nil {
-			e = bad[0]
-			e.StatusCode = ans.Status
-		} else if v := st.violation(); v != "" {
-			e.Message = truncate(v, 300)
-		}
-		spread(results, idx, ans.Status, googleBody(ans), e)
-		return nil
-	}
-	bad := st.eventErrors(len(idx))
-	var keepIdx []int
-	var keep []json.RawMessage
+	v := verdict{events: st.eventErrors(n), resend: make([]bool, n)}
 	named := false
-	for j, be := range bad {
+	for k, be := range v.events {
 		if be != nil {
 			named = true
 			be.StatusCode = ans.Status
-			spread(results, idx[j:j+1], ans.Status, googleBody(ans), be)
 			continue
 		}
-		keepIdx, keep = append(keepIdx, idx[j]), append(keep, events[j])
+		v.resend[k] = true
+		v.events[k] = unprocessed(ans.Status, "not processed: Google refused another event of the request")
 	}
-	if named {
-		// The named events are out; the rest were not processed (fast
-		// fail) and go again.
-		return g.ingest(ctx, d, a, results, keepIdx, keep)
-	}
-	// Google named no event: halve until the culprit is alone.
-	mid := len(idx) / 2
-	if stop := g.ingest(ctx, d, a, results, idx[:mid], events[:mid]); stop != nil {
-		spread(results, idx[mid:], stop.StatusCode, "", stop)
-		return stop
-	}
-	return g.ingest(ctx, d, a, results, idx[mid:], events[mid:])
-}
-
-// call sends one request with the destination's access token; on a 401 it
-// drops the token, refreshes once and retries once.
-func (g *GoogleDataManager) call(ctx context.Context, d Destination, a googleDMAccount, method, u string, body []byte) (answer, error) {
-	stale := ""
-	for try := 0; ; try++ {
-		token, err := g.tokens.token(ctx, d.ID, a.oauth.grant(g.tokenURL), g.cfg.Client, g.cfg.now(), googleTokenMargin, stale,
-			func(re *oauth2.RetrieveError) error { return oauthError(re, "Google", g.cfg.now()) })
-		if err != nil {
-			return answer{}, err
+	if !named {
+		if msg := st.violation(); msg != "" {
+			e.Message = truncate(msg, 300)
 		}
-		var ans answer
-		if method == http.MethodGet {
-			ans, err = googleDMGet(ctx, g.cfg.Client, u, token)
-		} else {
-			ans, err = post(ctx, g.cfg.Client, u, bearerHeaders(token), body)
-		}
-		if err != nil || ans.Status != http.StatusUnauthorized || try > 0 {
-			return ans, err
-		}
-		stale = token
+		return verdict{whole: e}
 	}
-}
-
-// googleDMGet is a GET with a bearer token, read like post's answers.
-func googleDMGet(ctx context.Context, client *http.Client, u, token string) (answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return answer{}, Invalid(0, "", "cannot build request")
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "postback/1")
-	resp, err := client.Do(req)
-	if err != nil {
-		msg := "no answer from Google Data Manager"
-		if ctx.Err() != nil {
-			msg = "send interrupted"
-		}
-		return answer{}, Transient(0, "", msg)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return answer{}, Transient(resp.StatusCode, "", "answer cut off")
-	}
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+	return v
 }
 
 // --- answers ---------------------------------------------------------------
@@ -744,25 +667,9 @@ func (g *GoogleDataManager) Adjust(ctx context.Context, d Destination, adjs []Ad
 		return failAll(len(adjs), err)
 	}
 	now := g.cfg.now()
-	results := make([]Result, len(adjs))
-	var ready []int
-	var events []json.RawMessage
-	for i, adj := range adjs {
-		ev, m, err := a.adjustment(adj, now)
-		results[i].Match = m
-		if err == nil {
-			var b []byte
-			if b, err = json.Marshal(ev); err == nil {
-				results[i].Payload = b
-				ready, events = append(ready, i), append(events, b)
-				continue
-			}
-			err = Invalid(0, "", fmt.Sprintf("cannot encode adjustment: %v", err))
-		}
-		results[i].Err = err
-	}
-	g.deliver(ctx, d, a, results, ready, events)
-	return results
+	return adjust(ctx, g.cfg, g.spec(d), d, g.Fields(), adjs, func(adj Adjustment) (googleDMEvent, mapping.Match, error) {
+		return a.adjustment(adj, now)
+	})
 }
 
 // adjustment builds one restatement event.
@@ -815,9 +722,21 @@ func (g *GoogleDataManager) RequestStatus(ctx context.Context, d Destination, re
 		return PlatformStatus{}, err
 	}
 	u := g.cfg.BaseURL + "/v1/requestStatus:retrieve?requestId=" + url.QueryEscape(requestID)
-	ans, err := g.call(ctx, d, a, http.MethodGet, u, nil)
-	if err != nil {
-		return PlatformStatus{}, err
+	var ans answer
+	stale := ""
+	for try := 0; try < 2; try++ {
+		// A 401 refreshes the token once, as sends do.
+		token, err := g.oauth.token(ctx, d.ID, a.oauth, stale)
+		if err != nil {
+			return PlatformStatus{}, err
+		}
+		if ans, err = call(ctx, g.cfg.Client, http.MethodGet, u, bearerHeaders(token), nil); err != nil {
+			return PlatformStatus{}, err
+		}
+		if ans.Status != http.StatusUnauthorized {
+			break
+		}
+		stale = token
 	}
 	if ans.Status != http.StatusOK {
 		return PlatformStatus{}, googleDMStatusOf(ans).classify(ans, g.cfg.now())

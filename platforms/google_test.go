@@ -57,38 +57,17 @@ func googleTestDestination() Destination {
 	}
 }
 
-// googleClock is a settable clock shared by a test and the sender.
-type googleClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *googleClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *googleClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // googleFakeOAuth is Google's token endpoint: it checks the refresh-token
-// grant like Google does, issues numbered access tokens, and can be told the
-// refresh token was revoked.
+// grant like Google does and issues numbered access tokens.
 type googleFakeOAuth struct {
 	t   *testing.T
 	srv *httptest.Server
 
 	mu        sync.Mutex
 	calls     int
-	revoked   bool
 	expiresIn int
 	secret    string // the client secret it accepts
 	issued    map[string]bool
-	last      string
 }
 
 func newGoogleFakeOAuth(t *testing.T) *googleFakeOAuth {
@@ -124,13 +103,8 @@ func (o *googleFakeOAuth) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if o.revoked {
-		googleWriteJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`)
-		return
-	}
 	tok := fmt.Sprintf("ya29.fake-access-%d", o.calls)
 	o.issued[tok] = true
-	o.last = tok
 	googleWriteJSON(w, http.StatusOK, fmt.Sprintf(
 		`{"access_token":%q,"expires_in":%d,"scope":"https://www.googleapis.com/auth/adwords","token_type":"Bearer"}`, tok, o.expiresIn))
 }
@@ -146,25 +120,6 @@ func (o *googleFakeOAuth) Valid(tok string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.issued[tok]
-}
-
-// Expire makes the Ads API refuse tok from now on.
-func (o *googleFakeOAuth) Expire(tok string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.issued[tok] = false
-}
-
-func (o *googleFakeOAuth) Last() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.last
-}
-
-func (o *googleFakeOAuth) Revoke() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.revoked = true
 }
 
 // googleFakeRequest is one request the fake Ads API accepted.
@@ -411,23 +366,22 @@ func googleResults(rows int, errs []googleRowErr) string {
 	return fmt.Sprintf(`{%s"results":[%s],"jobId":"7421"}`, pf, strings.Join(results, ","))
 }
 
-// googleHarness wires a sender to the two fakes on a settable clock.
+// googleHarness wires a sender to the two fakes.
 type googleHarness struct {
 	oauth *googleFakeOAuth
 	ads   *googleFakeAds
-	clock *googleClock
 	g     *GoogleAds
 }
 
 func newGoogleHarness(t *testing.T) *googleHarness {
 	t.Helper()
-	h := &googleHarness{clock: &googleClock{t: testNow}}
+	h := &googleHarness{}
 	h.oauth = newGoogleFakeOAuth(t)
 	h.ads = newGoogleFakeAds(t, h.oauth)
 	h.g = NewGoogleAds(Config{
 		BaseURL: h.ads.srv.URL,
 		Client:  &http.Client{Timeout: 5 * time.Second},
-		Now:     h.clock.Now,
+		Now:     func() time.Time { return testNow },
 	}, h.oauth.srv.URL)
 	return h
 }
@@ -471,7 +425,7 @@ func TestGoogleAdsGolden(t *testing.T) {
 			d := googleTestDestination()
 
 			// Rendered against Google's real host, so the golden shows the real URL.
-			render := NewGoogleAds(Config{Now: h.clock.Now}, "")
+			render := NewGoogleAds(Config{Now: func() time.Time { return testNow }}, "")
 			req, err := render.Render(d, []mapping.Conversion{conv})
 			if err != nil {
 				t.Fatalf("Render(%s) error: %v", name, err)
@@ -611,108 +565,7 @@ func TestGoogleAdsClickIDChoice(t *testing.T) {
 	}
 }
 
-func TestGoogleAdsTokenCache(t *testing.T) {
-	h := newGoogleHarness(t)
-	d := googleTestDestination()
-	send := func(step string) string {
-		t.Helper()
-		res := h.g.Send(context.Background(), d, []mapping.Conversion{googleConv("o-" + step)})
-		if res[0].Err != nil {
-			t.Fatalf("%s: Send error %v", step, res[0].Err)
-		}
-		reqs := h.ads.Requests()
-		return reqs[len(reqs)-1].Token
-	}
-	first := send("1")
-	second := send("2")
-	if calls := h.oauth.Calls(); calls != 1 || first != second {
-		t.Fatalf("two sends: %d token calls, tokens %q/%q; want 1 call and one token", calls, first, second)
-	}
-	// expires_in 3599 s; the cache replaces a token 5 minutes early.
-	h.clock.Advance(54 * time.Minute)
-	if tok := send("3"); tok != first || h.oauth.Calls() != 1 {
-		t.Fatalf("after 54 min: token %q, %d calls; want the cached %q, 1 call", tok, h.oauth.Calls(), first)
-	}
-	h.clock.Advance(2 * time.Minute)
-	third := send("4")
-	if h.oauth.Calls() != 2 || third == first || third != h.oauth.Last() {
-		t.Fatalf("after 56 min: token %q, %d calls; want a fresh token %q and 2 calls", third, h.oauth.Calls(), h.oauth.Last())
-	}
-}
-
-func TestGoogleAdsTokenPerCredentials(t *testing.T) {
-	h := newGoogleHarness(t)
-	d := googleTestDestination()
-	if res := h.g.Send(context.Background(), d, []mapping.Conversion{googleConv("a")}); res[0].Err != nil {
-		t.Fatalf("Send: %v", res[0].Err)
-	}
-	// The merchant replaces the client secret: the cached token was issued
-	// for the old credentials and must not be reused.
-	d.Credentials["client_secret"] = "GOCSPX-rotated"
-	h.oauth.mu.Lock()
-	h.oauth.secret = "GOCSPX-rotated"
-	h.oauth.mu.Unlock()
-	if res := h.g.Send(context.Background(), d, []mapping.Conversion{googleConv("b")}); res[0].Err != nil {
-		t.Fatalf("Send after rotation: %v", res[0].Err)
-	}
-	if calls := h.oauth.Calls(); calls != 2 {
-		t.Errorf("token calls = %d, want 2 (one per credential set)", calls)
-	}
-	// Another destination never shares the first one's token.
-	other := googleTestDestination()
-	other.ID = 43
-	other.Credentials["client_secret"] = "GOCSPX-rotated"
-	if res := h.g.Send(context.Background(), other, []mapping.Conversion{googleConv("c")}); res[0].Err != nil {
-		t.Fatalf("Send other destination: %v", res[0].Err)
-	}
-	if calls := h.oauth.Calls(); calls != 3 {
-		t.Errorf("token calls = %d, want 3", calls)
-	}
-}
-
-func TestGoogleAdsConcurrentToken(t *testing.T) {
-	h := newGoogleHarness(t)
-	d := googleTestDestination()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := h.g.Send(context.Background(), d, []mapping.Conversion{googleConv(fmt.Sprint("p", i))})
-			errs <- res[0].Err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("concurrent Send: %v", err)
-		}
-	}
-	if calls := h.oauth.Calls(); calls != 1 {
-		t.Errorf("8 concurrent sends made %d token calls, want 1", calls)
-	}
-}
-
 func TestGoogleAdsUnauthorizedRefreshes(t *testing.T) {
-	t.Run("refresh once then succeed", func(t *testing.T) {
-		h := newGoogleHarness(t)
-		d := googleTestDestination()
-		if res := h.g.Send(context.Background(), d, []mapping.Conversion{googleConv("a")}); res[0].Err != nil {
-			t.Fatalf("Send: %v", res[0].Err)
-		}
-		stale := h.oauth.Last()
-		h.oauth.Expire(stale) // Google revokes the access token before its expiry
-		res := h.g.Send(context.Background(), d, []mapping.Conversion{googleConv("b")})
-		if res[0].Err != nil {
-			t.Fatalf("Send after 401: %v, want delivered after a refresh", res[0].Err)
-		}
-		reqs := h.ads.Requests()
-		if h.oauth.Calls() != 2 || len(reqs) != 2 || reqs[1].Token == stale {
-			t.Errorf("token calls %d, accepted requests %d, last token %q; want 2, 2 and a new token", h.oauth.Calls(), len(reqs), reqs[len(reqs)-1].Token)
-		}
-	})
 	t.Run("still 401 after refresh", func(t *testing.T) {
 		h := newGoogleHarness(t)
 		var hits int
@@ -733,23 +586,6 @@ func TestGoogleAdsUnauthorizedRefreshes(t *testing.T) {
 			t.Errorf("Ads calls %d, token calls %d; want exactly one retry (2 and 2)", hits, h.oauth.Calls())
 		}
 	})
-}
-
-func TestGoogleAdsInvalidGrant(t *testing.T) {
-	h := newGoogleHarness(t)
-	h.oauth.Revoke()
-	res := h.g.Send(context.Background(), googleTestDestination(), []mapping.Conversion{googleConv("a"), googleConv("b")})
-	for i, r := range res {
-		if !errors.Is(r.Err, ErrAuth) || !errors.Is(r.Err, ErrPermanent) || errCode(r.Err) != "invalid_grant" {
-			t.Errorf("row %d: err %v, want permanent ErrAuth invalid_grant", i, r.Err)
-		}
-		if r.Err != nil && strings.Contains(r.Err.Error(), googleTestRefreshToken) {
-			t.Errorf("row %d: error leaks the refresh token: %v", i, r.Err)
-		}
-	}
-	if n := len(h.ads.Requests()); n != 0 {
-		t.Errorf("Ads API got %d requests without a token, want 0", n)
-	}
 }
 
 func TestGoogleAdsPartialFailure(t *testing.T) {

@@ -29,11 +29,22 @@ type answer struct {
 // returns a transient *Error; any answer, whatever its status, is returned
 // for the platform to classify.
 func post(ctx context.Context, client *http.Client, url string, header map[string]string, body []byte) (answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return call(ctx, client, http.MethodPost, url, header, body)
+}
+
+// call is post for any method; a nil body sends none.
+func call(ctx context.Context, client *http.Client, method, url string, header map[string]string, body []byte) (answer, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return answer{}, Invalid(0, "", fmt.Sprintf("cannot build request: %v", err))
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("User-Agent", "postback/1")
 	for k, v := range header {
 		req.Header.Set(k, v)

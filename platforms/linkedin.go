@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/postbackhq/postback/mapping"
 )
 
@@ -31,10 +29,8 @@ import (
 // at LinkedIn's token endpoint, kept until they expire, and refreshed once
 // when LinkedIn answers 401.
 type LinkedIn struct {
-	cfg      Config
-	oauthURL string
-
-	tokens oauthTokens
+	cfg   Config
+	oauth *oauthSources
 	// refused remembers, per destination, a stored access_token LinkedIn
 	// refused, so that minted tokens are used from then on.
 	mu      sync.Mutex
@@ -56,9 +52,6 @@ const (
 	// linkedinMaxAge: LinkedIn rejects conversions that happened more than
 	// 90 days ago.
 	linkedinMaxAge = 90 * 24 * time.Hour
-	// linkedinTokenSlack refreshes a cached access token this long before
-	// it expires, so a token never dies in flight.
-	linkedinTokenSlack = 5 * time.Minute
 )
 
 // NewLinkedIn returns the LinkedIn sender. oauthURL is LinkedIn's OAuth
@@ -68,7 +61,7 @@ func NewLinkedIn(cfg Config, oauthURL string) *LinkedIn {
 	if oauthURL == "" {
 		oauthURL = linkedinDefaultOAuthURL
 	}
-	return &LinkedIn{cfg: cfg, oauthURL: oauthURL, refused: map[int64]string{}}
+	return &LinkedIn{cfg: cfg, oauth: newOAuthSources("LinkedIn", oauthURL, cfg.Client, nil), refused: map[int64]string{}}
 }
 
 // Name is the platform key.
@@ -225,12 +218,7 @@ func (l *LinkedIn) spec(d Destination) spec {
 	return spec{
 		name: "linkedin", title: "LinkedIn", batchSize: linkedinBatchSize, maxAge: linkedinMaxAge,
 		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
-			ev, match, err := l.build(d, c)
-			if err != nil {
-				return nil, match, err
-			}
-			raw, err := json.Marshal(ev)
-			return raw, match, err
+			return encoded(l.build(d, c))
 		},
 		request: func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error) {
 			token := "REDACTED"
@@ -246,12 +234,12 @@ func (l *LinkedIn) spec(d Destination) spec {
 			}
 			return outgoing{url: l.endpoint(), header: l.headers(d, token, len(events) > 1), body: body, token: token}, nil
 		},
-		renew: func(ctx context.Context, d Destination, stale string) bool {
+		renew: func(ctx context.Context, d Destination, stale string) (bool, error) {
 			if !linkedinCanRefresh(d) {
-				return false
+				return false, nil
 			}
 			_, err := l.accessToken(ctx, d, stale)
-			return err == nil
+			return err == nil, err
 		},
 		read: func(a answer, events []json.RawMessage, now time.Time) verdict {
 			n := len(events)
@@ -430,39 +418,10 @@ func (l *LinkedIn) accessToken(ctx context.Context, d Destination, stale string)
 	if given != "" && !refused {
 		return given, nil
 	}
-	grant := oauthGrant{tokenURL: l.oauthURL, clientID: strings.TrimSpace(c["client_id"]),
-		clientSecret: strings.TrimSpace(c["client_secret"]), refreshToken: strings.TrimSpace(c["refresh_token"])}
-	return l.tokens.token(ctx, d.ID, grant, l.cfg.Client, l.cfg.now(), linkedinTokenSlack, stale, func(re *oauth2.RetrieveError) error {
-		return linkedinOAuthError(retrieveAnswer(re), c, l.cfg.now())
-	})
-}
-
-// linkedinTokenAnswer is the token endpoint's answer, success or error.
-type linkedinTokenAnswer struct {
-	AccessToken      string `json:"access_token"`
-	ExpiresIn        int64  `json:"expires_in"`
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
-}
-
-// linkedinOAuthError classes a refused token refresh. invalid_grant and
-// invalid_client (400, 401, 403) mean the refresh token or app credentials
-// are expired or wrong: a person must reconnect.
-func linkedinOAuthError(ans answer, c map[string]string, now time.Time) error {
-	var ta linkedinTokenAnswer
-	_ = json.Unmarshal(ans.Body, &ta) // an unreadable answer is classed by its status below
-	msg := ta.ErrorDescription
-	if msg == "" {
-		msg = http.StatusText(ans.Status)
+	creds := oauthCreds{clientID: strings.TrimSpace(c["client_id"]), clientSecret: strings.TrimSpace(c["client_secret"]),
+		refreshToken: strings.TrimSpace(c["refresh_token"])}
+	if stale == given {
+		stale = "" // the stored token, not a minted one, was refused
 	}
-	for _, secret := range []string{c["refresh_token"], c["client_secret"], c["access_token"]} {
-		msg = redact(msg, strings.TrimSpace(secret))
-	}
-	msg = "LinkedIn refused to refresh the access token: " + truncate(msg, 300)
-	switch {
-	case ans.Status == http.StatusBadRequest || ans.Status == http.StatusUnauthorized || ans.Status == http.StatusForbidden:
-		return Auth(ans.Status, ta.Error, msg)
-	default:
-		return linkedinStatusError(ans.Status, ans.Header, ta.Error, msg, now)
-	}
+	return l.oauth.token(ctx, d.ID, creds, stale)
 }

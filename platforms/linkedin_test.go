@@ -442,10 +442,11 @@ func TestLinkedInBatchElementStatus(t *testing.T) {
 // linkedinOAuthFake is LinkedIn's token endpoint: it checks the refresh
 // grant and mints numbered tokens.
 type linkedinOAuthFake struct {
-	t      *testing.T
-	fail   bool
-	mu     sync.Mutex
-	minted int
+	t         *testing.T
+	fail      bool
+	expiresIn int // 0: LinkedIn's 60 days
+	mu        sync.Mutex
+	minted    int
 }
 
 func (o *linkedinOAuthFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -467,7 +468,11 @@ func (o *linkedinOAuthFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.minted++
 	n := o.minted
 	o.mu.Unlock()
-	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"access_token":"fresh-%d","expires_in":5184000,"refresh_token":"li-refresh","refresh_token_expires_in":31536000}`, n))
+	ttl := o.expiresIn
+	if ttl == 0 {
+		ttl = 5184000
+	}
+	writeJSON(w, http.StatusOK, fmt.Sprintf(`{"access_token":"fresh-%d","expires_in":%d,"refresh_token":"li-refresh","refresh_token_expires_in":31536000}`, n, ttl))
 }
 
 func (o *linkedinOAuthFake) count() int {
@@ -504,7 +509,6 @@ func TestLinkedInTokenRefresh(t *testing.T) {
 	}{
 		{name: "stored token refused, refreshed once", wantTokens: []string{"fresh-1"}, wantMinted: 1},
 		{name: "cached token reused", wantTokens: []string{"fresh-1"}, wantMinted: 1},
-		{name: "refreshed before expiry", advance: 60*24*time.Hour - time.Minute, wantTokens: []string{"fresh-2"}, wantMinted: 2},
 	}
 	seen := 0
 	for _, st := range steps {
@@ -525,6 +529,22 @@ func TestLinkedInTokenRefresh(t *testing.T) {
 			t.Errorf("%s: %d tokens minted, want %d", st.name, got, st.wantMinted)
 		}
 	}
+
+	t.Run("refreshed before expiry", func(t *testing.T) {
+		// A token inside the 5-minute margin is replaced before use.
+		oauth := &linkedinOAuthFake{t: t, expiresIn: 240}
+		l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), startFake(t, oauth).URL)
+		d := d
+		d.Credentials = map[string]string{"conversion_rule_id": "104729", "refresh_token": "li-refresh", "client_id": "app-id", "client_secret": "app-secret"}
+		for range 2 {
+			if res := l.Send(context.Background(), d, []mapping.Conversion{c}); res[0].Err != nil {
+				t.Fatal(res[0].Err)
+			}
+		}
+		if got := f.calls()[len(f.calls())-1].token; oauth.count() != 2 || got != "fresh-2" {
+			t.Errorf("%d tokens minted, last request with %q; want 2 and fresh-2", oauth.count(), got)
+		}
+	})
 
 	t.Run("refresh refused", func(t *testing.T) {
 		oauth := &linkedinOAuthFake{t: t, fail: true}
@@ -637,56 +657,4 @@ func FuzzLinkedInFailedIndexes(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestLinkedInConcurrentRefresh checks that concurrent sends for one
-// destination share one token refresh.
-func TestLinkedInConcurrentRefresh(t *testing.T) {
-	var mu sync.Mutex
-	refreshes := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/oauth/token" {
-			if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "refresh_token" || r.PostForm.Get("client_id") != "cid" {
-				http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
-				return
-			}
-			mu.Lock()
-			refreshes++
-			mu.Unlock()
-			time.Sleep(50 * time.Millisecond) // let the other sends queue behind this refresh
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"access_token":"minted","expires_in":3600}`)
-			return
-		}
-		if r.Header.Get("Authorization") != "Bearer minted" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.WriteHeader(http.StatusCreated)
-	}))
-	t.Cleanup(srv.Close)
-	l := NewLinkedIn(testConfig(srv.URL, 5*time.Second), srv.URL+"/oauth/token")
-	d := Destination{ID: 5, Platform: "linkedin", Credentials: map[string]string{
-		"conversion_rule_id": "104004", "refresh_token": "rt", "client_id": "cid", "client_secret": "cs",
-	}}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := l.Send(context.Background(), d, []mapping.Conversion{testConversions()["full"]})
-			errs <- res[0].Err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("Send: %v", err)
-		}
-	}
-	if refreshes != 1 {
-		t.Errorf("%d token refreshes for 8 concurrent sends, want 1", refreshes)
-	}
 }

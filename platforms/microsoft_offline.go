@@ -3,14 +3,11 @@ package platforms
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -60,9 +57,6 @@ const (
 	microsoftOfflineBatchSize = 1000
 	// microsoftOfflineMaxAge: ConversionTime must be within the last 90 days.
 	microsoftOfflineMaxAge = 90 * 24 * time.Hour
-	// microsoftTokenMargin is how long before its expiry an access token
-	// (an hour's) is replaced.
-	microsoftTokenMargin = 5 * time.Minute
 )
 
 // Compile-time checks.
@@ -74,11 +68,8 @@ var (
 // MicrosoftOffline uploads conversions to a Microsoft Advertising offline
 // conversion goal. It is safe for concurrent use.
 type MicrosoftOffline struct {
-	cfg      Config
-	tokenURL string
-	// tokenClient is cfg.Client with the scope added to refreshes.
-	tokenClient *http.Client
-	tokens      oauthTokens
+	cfg   Config
+	oauth *oauthSources
 }
 
 // NewMicrosoftOffline returns the offline conversions sender. oauthURL is
@@ -90,10 +81,8 @@ func NewMicrosoftOffline(cfg Config, oauthURL string) *MicrosoftOffline {
 		oauthURL = microsoftOAuthDefaultBaseURL
 	}
 	tokenURL := strings.TrimRight(oauthURL, "/") + "/common/oauth2/v2.0/token"
-	return &MicrosoftOffline{
-		cfg: cfg, tokenURL: tokenURL,
-		tokenClient: withFormValues(cfg.Client, url.Values{"scope": {microsoftAdsScope + " offline_access"}}),
-	}
+	return &MicrosoftOffline{cfg: cfg, oauth: newOAuthSources("Microsoft", tokenURL, cfg.Client,
+		url.Values{"scope": {microsoftAdsScope + " offline_access"}})}
 }
 
 // Name is the platform key.
@@ -264,38 +253,60 @@ func (m *MicrosoftOffline) adjustURL() string {
 	return m.cfg.BaseURL + "/CampaignManagement/v13/OfflineConversionAdjustments/Apply"
 }
 
-func microsoftOfflineBody(key string) func([]json.RawMessage) ([]byte, error) {
-	return func(rows []json.RawMessage) ([]byte, error) {
-		return json.Marshal(map[string][]json.RawMessage{key: rows})
+// spec describes an Apply call (u, rows under key) to the shared send
+// path. Microsoft answers per row (PartialErrors: the other rows were
+// applied); a fault naming rows (BatchErrors) applied none, so the rows it
+// did not name go again without the named ones.
+func (m *MicrosoftOffline) spec(d Destination) spec {
+	return m.specFor(d, m.applyURL(), "OfflineConversions")
+}
+
+func (m *MicrosoftOffline) specFor(d Destination, u, key string) spec {
+	a, aErr := microsoftOfflineAccountOf(d)
+	return spec{
+		name: "microsoft", title: "Microsoft Advertising", batchSize: microsoftOfflineBatchSize, maxAge: microsoftOfflineMaxAge,
+		check: func(Destination) error { return aErr },
+		build: func(c mapping.Conversion, _ time.Time) (json.RawMessage, mapping.Match, error) {
+			return encoded(a.conversion(c))
+		},
+		request: func(ctx context.Context, d Destination, rows []json.RawMessage) (outgoing, error) {
+			token, err := m.token(ctx, d, a, "")
+			if err != nil {
+				return outgoing{}, err
+			}
+			body, err := json.Marshal(map[string][]json.RawMessage{key: rows})
+			if err != nil {
+				return outgoing{}, Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err))
+			}
+			return outgoing{url: u, header: a.headers(token), body: body, token: token}, nil
+		},
+		renew: func(ctx context.Context, d Destination, stale string) (bool, error) {
+			_, err := m.token(ctx, d, a, stale)
+			return err == nil, err
+		},
+		read: func(ans answer, rows []json.RawMessage, now time.Time) verdict {
+			return microsoftOfflineVerdict(ans, len(rows), now)
+		},
 	}
 }
 
-func (m *MicrosoftOffline) build(a microsoftOfflineAccount, convs []mapping.Conversion) ([]Result, []int, []json.RawMessage) {
-	return prepare(convs, m.cfg.now(), microsoftOfflineMaxAge, "Microsoft Advertising", a.conversion)
+// token is the destination's access token (a placeholder in a dry run).
+func (m *MicrosoftOffline) token(ctx context.Context, d Destination, a microsoftOfflineAccount, stale string) (string, error) {
+	if dryRun(ctx) {
+		return googleRedacted, nil
+	}
+	return m.oauth.token(ctx, d.ID, a.oauth, stale)
 }
 
-// Render builds the ApplyOfflineConversions request without sending it;
-// secrets are redacted.
+// Render is the ApplyOfflineConversions request Send would post (a dry run
+// through the send path), with secrets redacted.
 func (m *MicrosoftOffline) Render(d Destination, convs []mapping.Conversion) (Request, error) {
-	a, err := microsoftOfflineAccountOf(d)
-	if err != nil {
-		return Request{}, err
-	}
-	results, _, rows := m.build(a, convs)
-	h := a.headers(googleRedacted)
-	h["DeveloperToken"] = googleRedacted
-	return renderPrepared("microsoft", m.applyURL(), h, results, rows, microsoftOfflineBody("OfflineConversions"))
+	return render(m.cfg, m.spec(d), d, convs, m.Fields())
 }
 
 // Send uploads a batch and returns one Result per conversion.
 func (m *MicrosoftOffline) Send(ctx context.Context, d Destination, convs []mapping.Conversion) []Result {
-	a, err := microsoftOfflineAccountOf(d)
-	if err != nil {
-		return failAll(len(convs), err)
-	}
-	results, ready, rows := m.build(a, convs)
-	m.deliver(ctx, d, a, m.applyURL(), "OfflineConversions", results, ready, rows)
-	return results
+	return deliver(ctx, m.cfg, m.spec(d), d, convs, m.Fields())
 }
 
 // Adjust restates or retracts conversions delivered before.
@@ -305,93 +316,10 @@ func (m *MicrosoftOffline) Adjust(ctx context.Context, d Destination, adjs []Adj
 		return failAll(len(adjs), err)
 	}
 	now := m.cfg.now()
-	results := make([]Result, len(adjs))
-	var ready []int
-	var rows []json.RawMessage
-	for i, adj := range adjs {
-		row, match, err := a.adjustment(adj, now)
-		results[i].Match = match
-		if err == nil {
-			var b []byte
-			if b, err = json.Marshal(row); err == nil {
-				results[i].Payload = b
-				ready, rows = append(ready, i), append(rows, b)
-				continue
-			}
-			err = Invalid(0, "", fmt.Sprintf("cannot encode adjustment: %v", err))
-		}
-		results[i].Err = err
-	}
-	m.deliver(ctx, d, a, m.adjustURL(), "OfflineConversionAdjustments", results, ready, rows)
-	return results
-}
-
-// deliver posts rows in chunks and fills their results from Microsoft's
-// PartialErrors.
-func (m *MicrosoftOffline) deliver(ctx context.Context, d Destination, a microsoftOfflineAccount, u, key string,
-	results []Result, ready []int, rows []json.RawMessage) {
-	for start := 0; start < len(ready); start += microsoftOfflineBatchSize {
-		end := min(start+microsoftOfflineBatchSize, len(ready))
-		idx := ready[start:end]
-		body, err := microsoftOfflineBody(key)(rows[start:end])
-		if err != nil {
-			spread(results, idx, 0, "", Invalid(0, "", fmt.Sprintf("cannot encode request: %v", err)))
-			continue
-		}
-		ans, err := m.call(ctx, d, a, u, body)
-		if err != nil {
-			e := classified(err, "microsoft")
-			spread(results, ready[start:], ans.Status, googleBody(ans), e)
-			return
-		}
-		if stop := microsoftOfflineOutcome(ans, results, idx, m.cfg.now()); stop != nil {
-			spread(results, ready[end:], stop.StatusCode, "", stop)
-			return
-		}
-		// A fault that refused some rows applied none: send the others
-		// again without them (each round drops at least one row).
-		var again []int
-		var againRows []json.RawMessage
-		for j, i := range idx {
-			if errCodeOf(results[i].Err) == microsoftNotApplied {
-				again, againRows = append(again, i), append(againRows, rows[start+j])
-			}
-		}
-		if len(again) > 0 && len(again) < len(idx) {
-			m.deliver(ctx, d, a, u, key, results, again, againRows)
-		}
-	}
-}
-
-// microsoftNotApplied marks a row a fault left unapplied because of
-// another row.
-const microsoftNotApplied = "not_applied"
-
-// errCodeOf is a classified failure's code, "" for anything else.
-func errCodeOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
-
-// call posts with the destination's access token; on a 401 it drops the
-// token and retries once with a fresh one.
-func (m *MicrosoftOffline) call(ctx context.Context, d Destination, a microsoftOfflineAccount, u string, body []byte) (answer, error) {
-	stale := ""
-	for try := 0; ; try++ {
-		token, err := m.tokens.token(ctx, d.ID, a.oauth.grant(m.tokenURL), m.tokenClient, m.cfg.now(), microsoftTokenMargin, stale,
-			func(re *oauth2.RetrieveError) error { return oauthError(re, "Microsoft", m.cfg.now()) })
-		if err != nil {
-			return answer{}, err
-		}
-		ans, err := post(ctx, m.cfg.Client, u, a.headers(token), body)
-		if err != nil || ans.Status != http.StatusUnauthorized || try > 0 {
-			return ans, err
-		}
-		stale = token
-	}
+	sp := m.specFor(d, m.adjustURL(), "OfflineConversionAdjustments")
+	return adjust(ctx, m.cfg, sp, d, m.Fields(), adjs, func(adj Adjustment) (microsoftOfflineAdjustment, mapping.Match, error) {
+		return a.adjustment(adj, now)
+	})
 }
 
 // microsoftOfflineError is one of Microsoft's error objects (BatchError,
@@ -412,72 +340,54 @@ type microsoftOfflineAnswer struct {
 	Message         string                  `json:"Message"`
 }
 
-// microsoftOfflineOutcome fills the results at idx from one answer and
-// returns a failure the whole destination shares (throttling, credentials),
-// or nil.
-func microsoftOfflineOutcome(ans answer, results []Result, idx []int, now time.Time) *Error {
+// microsoftOfflineVerdict reads Microsoft's answer to a request of n rows.
+func microsoftOfflineVerdict(ans answer, n int, now time.Time) verdict {
 	var body microsoftOfflineAnswer
 	jerr := json.Unmarshal(ans.Body, &body)
-	resp := googleBody(ans)
-	if ans.Status == http.StatusOK && jerr == nil {
-		byRow := map[int]microsoftOfflineError{}
-		for _, e := range append(body.PartialErrors, body.BatchErrors...) {
-			if e.Index != nil && *e.Index >= 0 && *e.Index < len(idx) {
-				byRow[*e.Index] = e
+	byRow := func(errs []microsoftOfflineError) map[int]microsoftOfflineError {
+		out := map[int]microsoftOfflineError{}
+		for _, e := range errs {
+			if e.Index != nil && *e.Index >= 0 && *e.Index < n {
+				out[*e.Index] = e
 			}
 		}
-		var stop *Error
-		for j, i := range idx {
-			results[i].StatusCode, results[i].Response, results[i].Err = ans.Status, resp, nil
-			if e, ok := byRow[j]; ok {
-				ce := microsoftOfflineClass(ans.Status, e, ans, now)
-				results[i].Err = ce
-				results[i].Match.Reported = e.ErrorCode
-				if ce.Class == ErrAuth || ce.Class == ErrThrottled {
-					stop = ce
-				}
-			}
-		}
-		return stop
+		return out
 	}
-	// A fault: the whole request failed.
-	errs := append(append(body.OperationErrors, body.Errors...), body.BatchErrors...)
-	var e *Error
-	if len(errs) > 0 {
-		e = microsoftOfflineClass(ans.Status, errs[0], ans, now)
-		// A fault naming single rows (BatchErrors) with a valid index is
-		// about those rows only when every error has one.
-		if len(body.OperationErrors) == 0 && len(body.Errors) == 0 && e.Class == ErrInvalid {
-			rowsOnly := map[int]microsoftOfflineError{}
-			for _, be := range body.BatchErrors {
-				if be.Index != nil && *be.Index >= 0 && *be.Index < len(idx) {
-					rowsOnly[*be.Index] = be
-				}
-			}
-			if len(rowsOnly) == len(body.BatchErrors) {
-				for j, i := range idx {
-					results[i].StatusCode, results[i].Response = ans.Status, resp
-					if be, ok := rowsOnly[j]; ok {
-						results[i].Err = microsoftOfflineClass(ans.Status, be, ans, now)
-					} else {
-						// Not applied: the fault stopped the call; retry.
-						results[i].Err = Transient(ans.Status, microsoftNotApplied, "not applied because another conversion of the request was refused")
-					}
-				}
-				return nil
-			}
+	if ans.Status == http.StatusOK && jerr == nil {
+		// Applied, but for the rows named.
+		v := verdict{events: make([]*Error, n), notes: make([]string, n)}
+		for k, e := range byRow(append(body.PartialErrors, body.BatchErrors...)) {
+			v.events[k] = microsoftOfflineClass(ans.Status, e, ans, now)
+			v.notes[k] = e.ErrorCode
 		}
-	} else {
-		e = ClassifyStatus(ans.Status, ans.Header, "Microsoft Advertising refused the request", now)
+		return v
+	}
+	// A fault: nothing was applied.
+	errs := append(append(body.OperationErrors, body.Errors...), body.BatchErrors...)
+	if len(errs) == 0 {
+		e := ClassifyStatus(ans.Status, ans.Header, "Microsoft Advertising refused the request", now)
 		if e == nil {
 			e = Transient(ans.Status, "", "unreadable answer from Microsoft Advertising")
 		}
+		return verdict{whole: e}
 	}
-	spread(results, idx, ans.Status, resp, e)
-	if e.Class == ErrAuth || e.Class == ErrThrottled {
-		return e
+	e := microsoftOfflineClass(ans.Status, errs[0], ans, now)
+	rows := byRow(body.BatchErrors)
+	// A fault naming single rows (BatchErrors, each with its index) is
+	// about those rows only.
+	if e.Class != ErrInvalid || len(body.OperationErrors) > 0 || len(body.Errors) > 0 || len(rows) != len(body.BatchErrors) {
+		return verdict{whole: e}
 	}
-	return nil
+	v := verdict{events: make([]*Error, n), resend: make([]bool, n)}
+	for k := range n {
+		if be, ok := rows[k]; ok {
+			v.events[k] = microsoftOfflineClass(ans.Status, be, ans, now)
+		} else {
+			v.resend[k] = true
+			v.events[k] = unprocessed(ans.Status, "not applied because another conversion of the request was refused")
+		}
+	}
+	return v
 }
 
 // microsoftOfflineAuthCodes are Microsoft's error codes that only new

@@ -53,6 +53,8 @@ func (p *Pinterest) Fields() []Field {
 			Help: "The numeric id of the Pinterest ad account that owns the tag."},
 		{Name: "access_token", Label: "Conversion access token", Required: true, Secret: true,
 			Help: "Generated in Ads Manager ▸ Conversions (or an OAuth token with ads:write)."},
+		{Name: "tag_id", Label: "Tag ID", Setting: true,
+			Help: "Optional: the Pinterest Tag's id, only for firing the tag with Postback's event id from the Shopify custom pixel or WooCommerce snippet."},
 		{Name: "test", Label: "Test mode", Setting: true, Bool: true,
 			Help: "Send with ?test=true: Pinterest validates the events but does not record them. Turn off for real orders."},
 	}

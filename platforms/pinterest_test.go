@@ -495,7 +495,7 @@ func TestPinterestDescription(t *testing.T) {
 			t.Errorf("field test: Setting %v Bool %v, want a yes/no setting", f.Setting, f.Bool)
 		}
 	}
-	if diff := cmp.Diff([]string{"ad_account_id", "access_token", "test"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"ad_account_id", "access_token", "tag_id", "test"}, names); diff != "" {
 		t.Errorf("Fields (-want +got):\n%s", diff)
 	}
 	if p.Name() != "pinterest" || p.BatchSize() != 1000 || p.MaxAge() != 7*24*time.Hour {

@@ -118,7 +118,8 @@ type Config struct {
 	BaseURL string
 	// Client sends the requests; it must have a timeout.
 	Client *http.Client
-	// Now is the clock, for event-age checks and token expiry.
+	// Now is the clock, for event-age checks (OAuth token lifetimes are
+	// dated by golang.org/x/oauth2 on the wall clock).
 	Now func() time.Time
 	// Version is Postback's own version, named to platforms that take a
 	// partner or integration name (Meta's partner_agent).

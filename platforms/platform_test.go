@@ -55,6 +55,7 @@ func testConversions() map[string]mapping.Conversion {
 				TTCLID: "E.C.P.v3q1test", RDTCID: "rdt-click-123", MSCLKID: "d52a7a1a0b7c1f2d3e4f5a6b7c8d9e0f",
 				LiFatID: "li-fat-abc", EPIK: "dj0yJnU9epik", ScCID: "sc-click-xyz",
 				FBP: "fb.1.1763600000000.1234567890", TTP: "ttp-cookie-1", SCID: "scid-cookie-1",
+				RDTUUID: "1764000000000.0dcd6c3a-655b-483e-88d3-03c57640a6e0",
 			},
 			ClickTime: paidAt.Add(-30 * time.Minute),
 			ClientIP:  "203.0.113.42",

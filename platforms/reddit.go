@@ -129,13 +129,18 @@ func (c redditCreds) url(base string) string {
 
 // redditUser holds the match keys. Reddit recommends SHA-256 for every
 // personal key and, unlike Meta, wants the IP address hashed too; the user
-// agent stays plain.
+// agent stays plain. uuid is the Reddit Pixel's first-party cookie
+// (_rdt_uuid), sent as the cookie holds it, in v3 and v2.0 alike (Reddit
+// Ads API, Post Conversion Events, user.uuid: "the value from the
+// first-party Pixel _rdt_uuid cookie", ads-api.reddit.com/docs/v3, read
+// 2026-12-03; Reddit's own Segment destination sends user.uuid unhashed).
 type redditUser struct {
 	Email       string `json:"email,omitempty"`
 	PhoneNumber string `json:"phone_number,omitempty"`
 	ExternalID  string `json:"external_id,omitempty"`
 	IPAddress   string `json:"ip_address,omitempty"`
 	UserAgent   string `json:"user_agent,omitempty"`
+	UUID        string `json:"uuid,omitempty"`
 }
 
 type redditType struct {
@@ -312,6 +317,7 @@ func redditRender(c mapping.Conversion, v3 bool, now time.Time) (json.RawMessage
 		ExternalID: mapping.Hash(strings.TrimSpace(c.User.ExternalID)),
 		IPAddress:  redditHashIP(c.ClientIP),
 		UserAgent:  strings.TrimSpace(c.UserAgent),
+		UUID:       strings.TrimSpace(c.ClickIDs.RDTUUID),
 	}
 	itemCount := 0
 	for _, it := range c.Items {

@@ -44,6 +44,7 @@ type redditFakeUser struct {
 	ExternalID  string `json:"external_id"`
 	IPAddress   string `json:"ip_address"`
 	UserAgent   string `json:"user_agent"`
+	UUID        string `json:"uuid"`
 }
 
 type redditFakeType struct {
@@ -369,6 +370,8 @@ func TestRedditHashVectors(t *testing.T) {
 			ExternalID:  testSHA256("7390123456789"),
 			IPAddress:   testSHA256("203.0.113.42"),
 			UserAgent:   all["full"].UserAgent,
+			// The _rdt_uuid cookie goes as the browser kept it, unhashed.
+			UUID: all["full"].ClickIDs.RDTUUID,
 		}},
 		{"phone_only", redditFakeUser{PhoneNumber: testSHA256("+493012345678")}},
 		{"prehashed_jpy", redditFakeUser{

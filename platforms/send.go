@@ -30,8 +30,8 @@ import (
 //     an event it accepted is never sent again. Events it says it left
 //     unprocessed because of others (verdict.resend) go again without the
 //     bad ones.
-//   - A throttled request, refused credentials or no answer stops the
-//     destination for this batch: the parts not yet sent get the same
+//   - A throttled request, refused credentials (for the request or for
+//     one of its events) or no answer stops the destination for this batch: the parts not yet sent get the same
 //     failure unsent, so the delivery loop waits the whole destination
 //     (Retry-After honoured) or parks it.
 //   - A dry run (render) runs this same path through a transport that
@@ -57,8 +57,9 @@ type spec struct {
 	request func(ctx context.Context, d Destination, events []json.RawMessage) (outgoing, error)
 	// renew, for platforms with OAuth refresh, replaces an access token the
 	// platform just refused (HTTP 401) and reports whether it did; the
-	// request is then built and sent once more.
-	renew func(ctx context.Context, d Destination, stale string) bool
+	// request is then built and sent once more. A refresh that fails (a
+	// revoked refresh token) fails the request with its own reason.
+	renew func(ctx context.Context, d Destination, stale string) (bool, error)
 	// read classifies the platform's answer to a request of events.
 	read func(a answer, events []json.RawMessage, now time.Time) verdict
 	// singles makes a rejected batch split straight into single events
@@ -205,14 +206,20 @@ func (r *sendRun) send(ctx context.Context, idx []int, events []json.RawMessage)
 		return
 	}
 	a, perr := post(ctx, r.client, req.url, req.header, req.body)
-	if perr == nil && a.Status == http.StatusUnauthorized && r.sp.renew != nil && r.sp.renew(ctx, r.d, req.token) {
-		if req, err = r.sp.request(ctx, r.d, events); err != nil {
+	if perr == nil && a.Status == http.StatusUnauthorized && r.sp.renew != nil {
+		renewed, err := r.sp.renew(ctx, r.d, req.token)
+		if err == nil && renewed {
+			req, err = r.sp.request(ctx, r.d, events)
+		}
+		if err != nil {
 			e := classified(err, r.sp.name)
 			r.halt(e)
 			spread(r.out, idx, 0, "", e)
 			return
 		}
-		a, perr = post(ctx, r.client, req.url, req.header, req.body)
+		if renewed {
+			a, perr = post(ctx, r.client, req.url, req.header, req.body)
+		}
 	}
 	var v verdict
 	if perr != nil {
@@ -252,6 +259,11 @@ func (r *sendRun) perEvent(ctx context.Context, idx []int, events []json.RawMess
 		if failure == nil && v.whole != nil && v.events == nil {
 			failure = v.whole
 		}
+		if failure != nil && (failure.Class == ErrAuth || failure.Class == ErrThrottled) {
+			// Refused credentials or a rate limit reported on one event
+			// hold for the destination.
+			r.halt(failure)
+		}
 		res := &r.out[i]
 		res.StatusCode, res.Response, res.Err = status, response, asError(failure)
 		if k < len(v.responses) && v.responses[k] != "" {
@@ -272,6 +284,40 @@ func (r *sendRun) perEvent(ctx context.Context, idx []int, events []json.RawMess
 			}
 		}
 	}
+}
+
+// encoded is a built event as JSON, for a spec's build.
+func encoded[E any](ev E, m mapping.Match, err error) (json.RawMessage, mapping.Match, error) {
+	if err != nil {
+		return nil, m, err
+	}
+	raw, err := encode(ev)
+	if err != nil {
+		return nil, m, Invalid(0, "", fmt.Sprintf("cannot encode event: %v", err))
+	}
+	return raw, m, nil
+}
+
+// adjust sends refund adjustments through sp, each built by build, and
+// returns one Result per adjustment. Adjustments build refuses fail
+// unsent; the others go in batches under the send path's rules.
+func adjust[E any](ctx context.Context, cfg Config, sp spec, d Destination, fields []Field, adjs []Adjustment,
+	build func(Adjustment) (E, mapping.Match, error)) []Result {
+	results := make([]Result, len(adjs))
+	var ready []int
+	var events []json.RawMessage
+	for i, adj := range adjs {
+		raw, m, err := encoded(build(adj))
+		results[i].Match = m
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		results[i].Payload = raw
+		ready, events = append(ready, i), append(events, raw)
+	}
+	sendBuilt(ctx, cfg, sp, d, fields, results, ready, events)
+	return results
 }
 
 // split sends a batch refused for invalid events again in parts, until the

@@ -9,6 +9,9 @@ import (
 // APIVersion is one platform API version Postback knows the end of.
 type APIVersion struct {
 	Platform string
+	// API is the platform's API (settings.api) the version belongs to, for
+	// platforms with more than one; "" for the others.
+	API string
 	// Version is written as the destination's api_version setting takes it
 	// (or as the path carries it for platforms without that setting).
 	Version string
@@ -65,15 +68,35 @@ var Versions = []APIVersion{
 	{Platform: "linkedin", Version: "202511", Ends: day("2026-11-16"), Source: linkedinVersionSource},
 	{Platform: "linkedin", Version: "202510", Ends: day("2026-10-15"), Source: linkedinVersionSource},
 
-	// Google Ads API (legacy uploadClickConversions path). Source: Google
-	// Ads API "Deprecation and sunset" and the Google Ads Developer Blog
-	// sunset reminders, read 2026-12-03: major versions live about 12
-	// months; v22 sunset 2026-10-07, v21 2026-08-05, v20 2026-06-10; v26 is
-	// the latest active version and has no announced sunset.
-	{Platform: "google_ads", Version: "v26", Default: true, Source: googleVersionSource},
-	{Platform: "google_ads", Version: "v22", Ends: day("2026-10-07"), Source: googleVersionSource},
-	{Platform: "google_ads", Version: "v21", Ends: day("2026-08-05"), Source: googleVersionSource},
-	{Platform: "google_ads", Version: "v20", Ends: day("2026-06-10"), Source: googleVersionSource},
+	// Google Ads through Data Manager (settings.api data_manager, the
+	// default). Source: Data Manager API release notes
+	// (developers.google.com/data-manager/api/reference, "Release notes"),
+	// read 2026-12-03: v1 generally available since 2025-10-06 (v1.3),
+	// minor releases within v1 since (v1.5 2026-02-17, v1.6 2026-05-07);
+	// no end announced.
+	{Platform: "google_ads", API: "data_manager", Version: "v1", Default: true,
+		Source: "Google Data Manager API release notes, read 2026-12-03: v1 GA 2025-10-06, v1.6 2026-05-07, no end announced"},
+
+	// Google Ads API (settings.api google_ads_api, uploadClickConversions).
+	// Source: Google Ads API "Deprecation and sunset" and the Google Ads
+	// Developer Blog sunset reminders, read 2026-12-03: major versions live
+	// about 12 months; v22 sunset 2026-10-07 (reminder 2026-09-02), v21
+	// 2026-08-05 (2026-06-25), v20 2026-06-10 (2026-04-29); v26 is the latest
+	// active version and has no announced sunset.
+	{Platform: "google_ads", API: "google_ads_api", Version: "v26", Default: true, Source: googleVersionSource},
+	{Platform: "google_ads", API: "google_ads_api", Version: "v22", Ends: day("2026-10-07"), Source: googleVersionSource},
+	{Platform: "google_ads", API: "google_ads_api", Version: "v21", Ends: day("2026-08-05"), Source: googleVersionSource},
+	{Platform: "google_ads", API: "google_ads_api", Version: "v20", Ends: day("2026-06-10"), Source: googleVersionSource},
+
+	// Microsoft Advertising offline conversions (settings.api
+	// offline_conversions): Campaign Management API v13. Source: Microsoft
+	// Learn, ApplyOfflineConversions (view=bingads-13), and the Bing Ads API
+	// blog, read 2026-12-03: v13 generally available since 2019-04-23, no
+	// successor or sunset announced. What is retired is the SOAP transport
+	// (new features REST-only from 2026-10-01, SOAP off 2027-01-31, as
+	// reported by a third-party review; Postback already speaks REST JSON).
+	{Platform: "microsoft", API: "offline_conversions", Version: "v13", Default: true,
+		Source: "Microsoft Learn, Campaign Management API v13 ApplyOfflineConversions, read 2026-12-03: v13 GA since 2019, no sunset announced"},
 
 	// The others version their path and have announced no end.
 	{Platform: "tiktok", Version: "v1.3", Default: true,
@@ -84,7 +107,7 @@ var Versions = []APIVersion{
 		Source: "Pinterest API v5 reference (developers.pinterest.com/docs/api/v5/), read 2026-12-03: no end announced"},
 	{Platform: "snapchat", Version: "v3", Default: true,
 		Source: "Snap Marketing API, Conversions API v3 (tr.snapchat.com/v3), read 2026-12-03: no end announced"},
-	{Platform: "microsoft", Version: "v1", Default: true,
+	{Platform: "microsoft", API: "uet_capi", Version: "v1", Default: true,
 		Source: "Microsoft Advertising, UET Conversions API integration guide (capi.uet.microsoft.com/v1), read 2026-12-03: no end announced"},
 }
 
@@ -98,11 +121,31 @@ const (
 // it is warned.
 const VersionWarnDays = 60
 
-// DefaultVersion is the API version Postback speaks to platform when a
-// destination pins none ("" for an unknown platform).
+// defaultAPI is the API a destination of a platform with several speaks
+// when its settings.api is empty (cmd/postback lists it first).
+var defaultAPI = map[string]string{"google_ads": "data_manager", "microsoft": "uet_capi"}
+
+// apiOf is the API a destination with these settings speaks; "" for a
+// platform with one API.
+func apiOf(platform string, settings map[string]string) string {
+	if _, several := defaultAPI[platform]; !several {
+		return ""
+	}
+	if a := strings.TrimSpace(settings["api"]); a != "" {
+		return a
+	}
+	return defaultAPI[platform]
+}
+
+// DefaultVersion is the API version Postback speaks to platform (its
+// default API) when a destination pins none ("" for an unknown platform).
 func DefaultVersion(platform string) string {
+	return defaultVersion(platform, defaultAPI[platform])
+}
+
+func defaultVersion(platform, api string) string {
 	for _, v := range Versions {
-		if v.Platform == platform && v.Default {
+		if v.Platform == platform && v.API == api && v.Default {
 			return v.Version
 		}
 	}
@@ -110,8 +153,10 @@ func DefaultVersion(platform string) string {
 }
 
 // versionSetting is the name of the setting a destination pins its
-// version with, on the platforms that have one.
-var versionSetting = map[string]string{"meta": "api_version", "linkedin": "api_version", "google_ads": "api_version"}
+// version with, on the platforms (and APIs) that have one.
+var versionSetting = map[[2]string]string{
+	{"meta", ""}: "api_version", {"linkedin", ""}: "api_version", {"google_ads", "google_ads_api"}: "api_version",
+}
 
 // VersionStatus is the API version a destination speaks and how long the
 // platform still serves it.
@@ -138,14 +183,15 @@ func (s VersionStatus) Known() bool { return !s.Ends.IsZero() }
 // settings speaks, and warns when it ends within VersionWarnDays or has
 // ended. It never changes the version: the merchant does.
 func VersionOf(platform string, settings map[string]string, now time.Time) VersionStatus {
-	s := VersionStatus{Platform: platform, Version: DefaultVersion(platform)}
-	if name, ok := versionSetting[platform]; ok {
+	api := apiOf(platform, settings)
+	s := VersionStatus{Platform: platform, Version: defaultVersion(platform, api)}
+	if name, ok := versionSetting[[2]string{platform, api}]; ok {
 		if v := strings.TrimSpace(settings[name]); v != "" {
 			s.Version, s.Pinned = v, true
 		}
 	}
 	for _, v := range Versions {
-		if v.Platform == platform && v.Version == s.Version {
+		if v.Platform == platform && v.API == api && v.Version == s.Version {
 			s.Ends = v.Ends
 		}
 	}
@@ -156,7 +202,7 @@ func VersionOf(platform string, settings map[string]string, now time.Time) Versi
 	if s.Ends.Sub(now) < 0 && s.DaysLeft == 0 {
 		s.DaysLeft = -1
 	}
-	fix := "clear the api_version setting to use " + DefaultVersion(platform)
+	fix := "clear the api_version setting to use " + defaultVersion(platform, api)
 	if !s.Pinned {
 		fix = "upgrade Postback, or set api_version to a newer version"
 	}

@@ -11,7 +11,7 @@ func TestVersionsTable(t *testing.T) {
 	defaults := map[string]int{}
 	for _, v := range Versions {
 		if v.Default {
-			defaults[v.Platform]++
+			defaults[strings.TrimSuffix(v.Platform+"/"+v.API, "/")]++
 			// Every default must be served for at least the warning window
 			// from the day the table was read.
 			read := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
@@ -23,14 +23,17 @@ func TestVersionsTable(t *testing.T) {
 			t.Errorf("%s %s has no source", v.Platform, v.Version)
 		}
 	}
-	for _, p := range []string{"meta", "google_ads", "tiktok", "reddit", "linkedin", "microsoft", "pinterest", "snapchat"} {
+	for _, p := range []string{"meta", "google_ads/data_manager", "google_ads/google_ads_api", "tiktok", "reddit", "linkedin",
+		"microsoft/uet_capi", "microsoft/offline_conversions", "pinterest", "snapchat"} {
 		if defaults[p] != 1 {
 			t.Errorf("%s has %d defaults, want 1", p, defaults[p])
 		}
 	}
 	// The senders speak the table's defaults.
-	for platform, got := range map[string]string{"meta": metaVersion, "linkedin": linkedinDefaultVersion, "google_ads": googleDefaultAPIVersion} {
-		if want := DefaultVersion(platform); got != want {
+	for platform, got := range map[[2]string]string{
+		{"meta", ""}: metaVersion, {"linkedin", ""}: linkedinDefaultVersion, {"google_ads", "google_ads_api"}: googleDefaultAPIVersion,
+	} {
+		if want := defaultVersion(platform[0], platform[1]); got != want {
 			t.Errorf("%s sender speaks %s, table says %s", platform, got, want)
 		}
 	}
@@ -52,7 +55,11 @@ func TestVersionOf(t *testing.T) {
 		{"meta pinned inside 60 days", "meta", map[string]string{"api_version": " v25.0 "}, "v25.0", true, "stops working on 2027-02-23 (81 days left)", 81},
 		{"linkedin pinned past its end", "linkedin", map[string]string{"api_version": "202511"}, "202511", true, "stopped working on 2026-11-16", -17},
 		{"linkedin inside 60 days", "linkedin", map[string]string{"api_version": "202601"}, "202601", true, "(42 days left)", 42},
-		{"google past its end", "google_ads", map[string]string{"api_version": "v22"}, "v22", true, "Events wait", -57},
+		{"google ads api past its end", "google_ads", map[string]string{"api": "google_ads_api", "api_version": "v22"}, "v22", true, "Events wait", -57},
+		{"google ads api default", "google_ads", map[string]string{"api": "google_ads_api"}, "v26", false, "", 0},
+		{"google data manager ignores api_version", "google_ads", map[string]string{"api_version": "v22"}, "v1", false, "", 0},
+		{"microsoft default is the conversions api", "microsoft", nil, "v1", false, "", 0},
+		{"microsoft offline conversions", "microsoft", map[string]string{"api": "offline_conversions"}, "v13", false, "", 0},
 		{"tiktok has no version setting", "tiktok", map[string]string{"api_version": "v9"}, "v1.3", false, "", 0},
 	}
 	for _, tt := range tests {

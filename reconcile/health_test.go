@@ -227,3 +227,44 @@ func TestWebhookCheckRefusedIsAWebhookProblem(t *testing.T) {
 		t.Errorf("store api = status %q, webhooks ok %v %v, backoff %v", api.Status, api.WebhooksOK, api.WebhooksProblems, api.BackoffUntil)
 	}
 }
+
+// TestOnDemandOnlyStillChecksWebhooks: with scheduled reconciliation off
+// (POSTBACK_RECONCILE_INTERVAL=0) the loop's tick still runs the hourly
+// webhook check, and lists no orders.
+func TestOnDemandOnlyStillChecksWebhooks(t *testing.T) {
+	st := storetest.SQLite(t)
+	ctx := context.Background()
+	fake := &fakeWooWebhooks{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	sh, err := st.CreateShop(ctx, store.Shop{Name: "Woo", Source: mapping.SourceWooCommerce, SigningSecret: "wc-secret", Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveStoreAPI(ctx, store.StoreAPI{ShopID: sh.ID, URL: srv.URL, Credentials: map[string]string{"consumer_key": "ck", "consumer_secret": "cs"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	lister := &fakeLister{orders: []connectors.StoreOrder{wooOrder(t, "8400")}}
+	now := time.Now()
+	for _, onDemand := range []bool{true, false} {
+		r := New(Config{Store: st, Routing: routing{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PublicURL: publicURL,
+			OnDemandOnly: onDemand, Now: func() time.Time { return now }, Jitter: func(time.Duration) time.Duration { return 0 },
+			Connectors: map[mapping.Source]connectors.Connector{mapping.SourceWooCommerce: connectors.NewWooCommerce()},
+			Listers:    map[mapping.Source]connectors.OrderLister{mapping.SourceWooCommerce: lister},
+			Registrars: map[mapping.Source]connectors.Registrar{mapping.SourceWooCommerce: connectors.NewWooCommerceREST(srv.Client())}})
+		runs := r.Tick(ctx)
+		api, err := st.StoreAPI(ctx, sh.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRuns, wantCalls := 0, 0
+		if !onDemand {
+			wantRuns, wantCalls = 1, 1
+		}
+		if runs != wantRuns || lister.count() != wantCalls || api.WebhooksCheckedAt.IsZero() || api.WebhooksOK {
+			t.Errorf("on demand only %v: %d runs, %d listings, webhooks checked at %v (ok %v); want %d, %d, a failed check",
+				onDemand, runs, lister.count(), api.WebhooksCheckedAt, api.WebhooksOK, wantRuns, wantCalls)
+		}
+		now = now.Add(2 * time.Hour) // the next hourly check is due
+	}
+}

@@ -49,9 +49,12 @@ type Config struct {
 	Notify   func()
 	Log      *slog.Logger
 	Interval time.Duration
-	Window   time.Duration
-	Grace    time.Duration
-	Now      func() time.Time
+	// OnDemandOnly turns scheduled reconciliation off (it runs only when
+	// asked); the hourly webhook subscription check goes on.
+	OnDemandOnly bool
+	Window       time.Duration
+	Grace        time.Duration
+	Now          func() time.Time
 	// Jitter returns a random extra delay up to d (default uniform).
 	Jitter func(d time.Duration) time.Duration
 }
@@ -168,7 +171,9 @@ func (r *Reconciler) run(ctx context.Context, run *store.ReconcileRun) error {
 // backfill maps each listed order as its webhook would have been mapped,
 // and commits the conversions not yet converted. The commit deduplicates
 // by the same order keys as webhooks, in the same transaction, so a
-// webhook arriving during the run cannot make a second conversion.
+// webhook arriving during the run cannot make a second conversion. An
+// order older than a destination's acceptance window is recorded all the
+// same, its delivery to that destination skipped too_old by the commit.
 func (r *Reconciler) backfill(ctx context.Context, sh store.Shop, conn connectors.Connector, orders []connectors.StoreOrder, run *store.ReconcileRun) error {
 	type cand struct {
 		wh   mapping.Webhook
@@ -176,6 +181,10 @@ func (r *Reconciler) backfill(ctx context.Context, sh store.Shop, conn connector
 	}
 	var cands []cand
 	var keys []string
+	// One purchase can be listed as several objects (a Stripe Checkout
+	// Session, its PaymentIntent and its invoice), which share order keys:
+	// the first listed stands for the purchase, as the first webhook does.
+	seen := map[string]bool{}
 	for _, o := range orders {
 		wh, err := conn.Parse(o.Header, o.Body, sh.Rules)
 		if err != nil {
@@ -186,38 +195,43 @@ func (r *Reconciler) backfill(ctx context.Context, sh store.Shop, conn connector
 		if wh.Outcome != mapping.OutcomeConversion || wh.Conversion == nil {
 			continue // not (or no longer) in the shop's trigger state
 		}
+		own := append([]string{wh.OrderID}, wh.OrderAliases...)
+		if anyDone(seen, own) {
+			continue
+		}
+		for _, k := range own {
+			if k != "" {
+				seen[k] = true
+			}
+		}
 		// No store delivery id: nothing must claim one a webhook could
 		// later bring.
 		wh.DeliveryID = ""
 		cands = append(cands, cand{wh, o.Body})
-		keys = append(keys, wh.OrderID)
-		keys = append(keys, wh.OrderAliases...)
+		keys = append(keys, own...)
 	}
 	run.Checked = len(cands)
 	done, err := r.cfg.Store.ConvertedOrders(ctx, sh.ID, keys)
 	if err != nil {
 		return err
 	}
-	maxAge, err := r.maxAge(ctx, sh.ID)
+	windows, err := r.windows(ctx, sh.ID)
 	if err != nil {
 		return err
 	}
 	now := r.cfg.Now().UTC()
 	var batch []store.Incoming
+	var tooOld []bool
 	for _, c := range cands {
 		if done[c.wh.OrderID] || anyDone(done, c.wh.OrderAliases) {
 			continue
 		}
 		run.Missing++
-		if maxAge > 0 && now.Sub(c.wh.Conversion.EventTime) > maxAge {
-			// Past every destination's acceptance window: sending would
-			// only be refused.
-			run.TooOld++
-			continue
-		}
 		batch = append(batch, store.Incoming{
 			ShopID: sh.ID, Source: sh.Source, Topic: c.wh.Topic, Webhook: c.wh, Body: c.body, ReceivedAt: now,
+			Origin: store.OriginReconciliation,
 		})
+		tooOld = append(tooOld, pastAll(windows, now.Sub(c.wh.Conversion.EventTime)))
 	}
 	if len(batch) == 0 {
 		return nil
@@ -229,11 +243,13 @@ func (r *Reconciler) backfill(ctx context.Context, sh store.Shop, conn connector
 	if err != nil {
 		return err
 	}
-	for _, c := range res {
-		if err := r.cfg.Store.SetEventOrigin(ctx, c.EventID, store.OriginReconciliation); err != nil {
-			return err
-		}
-		if c.Status == store.StatusAccepted {
+	for i, c := range res {
+		switch {
+		case c.Status != store.StatusAccepted:
+		case tooOld[i]:
+			// Recorded, and skipped too_old for every destination.
+			run.TooOld++
+		default:
 			run.Backfilled++
 		}
 	}
@@ -250,21 +266,30 @@ func anyDone(done map[string]bool, keys []string) bool {
 	return false
 }
 
-// maxAge is the longest acceptance window among the shop's enabled
-// destinations; 0 when it has none (nothing would be sent anyway, but the
-// event is still recorded).
-func (r *Reconciler) maxAge(ctx context.Context, shopID int64) (time.Duration, error) {
+// windows are the acceptance windows of the shop's enabled destinations.
+func (r *Reconciler) windows(ctx context.Context, shopID int64) ([]time.Duration, error) {
 	dests, err := r.cfg.Store.Destinations(ctx, shopID)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var m time.Duration
+	var out []time.Duration
 	for _, d := range dests {
 		if d.Enabled {
-			m = max(m, r.cfg.Routing.MaxAge(d.Platform))
+			out = append(out, r.cfg.Routing.MaxAge(d.Platform))
 		}
 	}
-	return m, nil
+	return out, nil
+}
+
+// pastAll reports whether an event age is past every window (false with
+// no destination: nothing is skipped, there is nothing to send to).
+func pastAll(windows []time.Duration, age time.Duration) bool {
+	for _, w := range windows {
+		if age <= w {
+			return false
+		}
+	}
+	return len(windows) > 0
 }
 
 // recordFailure sets the shop's store API status from err and holds the
@@ -291,7 +316,8 @@ func (r *Reconciler) recordFailure(ctx context.Context, shopID int64, api store.
 }
 
 // Tick runs every connected shop whose reconciliation is due and that this
-// replica claims. It returns how many runs it made.
+// replica claims, and the webhook checks due. It returns how many
+// reconciliation runs it made.
 func (r *Reconciler) Tick(ctx context.Context) int {
 	apis, err := r.cfg.Store.ConnectedShops(ctx)
 	if err != nil {
@@ -308,7 +334,7 @@ func (r *Reconciler) Tick(ctx context.Context) int {
 			continue
 		}
 		r.tickHealth(ctx, api)
-		if api.NextReconcileAt.After(now) {
+		if r.cfg.OnDemandOnly || api.NextReconcileAt.After(now) {
 			continue
 		}
 		next := now.Add(r.cfg.Interval + r.cfg.Jitter(r.cfg.Interval/10))

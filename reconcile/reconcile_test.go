@@ -52,11 +52,17 @@ var wooDate = regexp.MustCompile(`"(date_[a-z_]+)":"20\d\d-\d\d-\d\dT`)
 // wooOrder is the WooCommerce fixture as order id, paid yesterday.
 func wooOrder(t *testing.T, id string) connectors.StoreOrder {
 	t.Helper()
+	return wooOrderAt(t, id, time.Now().Add(-24*time.Hour))
+}
+
+// wooOrderAt is the WooCommerce fixture as order id, paid on paid's day.
+func wooOrderAt(t *testing.T, id string, paid time.Time) connectors.StoreOrder {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "connectors", "testdata", "woocommerce", "order_updated_processing.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	day := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
+	day := paid.UTC().Format("2006-01-02")
 	b = wooDate.ReplaceAll(b, []byte(`"$1":"`+day+`T`))
 	b = bytes.ReplaceAll(b, []byte(`"id":5120`), []byte(`"id":`+id))
 	b = bytes.ReplaceAll(b, []byte(`wc_order_Xq7mZ2pLk9Rt4`), []byte(`wc_order_key_`+id))

@@ -14,9 +14,10 @@ import (
 type Accounted struct {
 	ShopID       int64
 	Since, Until time.Time
-	// PaidInStore counts the shop's converted orders received in the window
-	// (webhook + reconciliation), plus those reconciliation found too old
-	// to send (the largest number one run in the window found).
+	// PaidInStore counts the shop's converted orders received in the window:
+	// by webhook, recovered by reconciliation and sent, and recovered but
+	// too old for every destination (recorded, every delivery skipped
+	// too_old).
 	PaidInStore               int64
 	ReceivedByWebhook         int64
 	RecoveredByReconciliation int64
@@ -71,12 +72,16 @@ func (s *Store) Accounted(ctx context.Context, shopID int64, since, until time.T
 			a.ReceivedByWebhook += o.N
 		}
 	}
-	// Each run counts the too-old orders of its whole window again, so the
-	// largest count of a run in the period stands for them.
-	if err := db.Table("reconcile_runs").Select("COALESCE(MAX(too_old), 0)").
-		Where("shop_id = ? AND started_at >= ? AND started_at < ?", shopID, ms(since), ms(until)).Scan(&a.TooOld).Error; err != nil {
-		return a, fmt.Errorf("accounted runs: %w", err)
+	// Orders reconciliation found past every destination's window are
+	// recorded events whose every conversion delivery was skipped too_old.
+	if err := db.Raw(`SELECT COUNT(*) FROM events e WHERE e.shop_id = ? AND e.origin = ? AND e.status = ? AND e.conversion <> ''
+		AND e.received_at >= ? AND e.received_at < ?
+		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.kind = ?)
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.kind = ? AND NOT (d.status = ? AND d.error_class = 'too_old'))`,
+		shopID, OriginReconciliation, StatusAccepted, ms(since), ms(until), KindConversion, KindConversion, DeliverySkipped).Scan(&a.TooOld).Error; err != nil {
+		return a, fmt.Errorf("accounted too old: %w", err)
 	}
+	a.RecoveredByReconciliation -= a.TooOld
 	a.PaidInStore = a.ReceivedByWebhook + a.RecoveredByReconciliation + a.TooOld
 	type delRow struct {
 		Platform  string
@@ -86,10 +91,12 @@ func (s *Store) Accounted(ctx context.Context, shopID int64, since, until time.T
 		N         int64
 	}
 	var rows []delRow
-	if err := db.Table("deliveries AS d").Select("d.platform, d.status, CASE WHEN d.status = 'skipped' THEN d.last_error ELSE '' END AS last_error, CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END AS attempts, COUNT(*) AS n").
+	// Skipped deliveries are counted by reason: the delivery's error
+	// class (too_old, invalid, not_supported, …), the worker's vocabulary.
+	if err := db.Table("deliveries AS d").Select("d.platform, d.status, CASE WHEN d.status = 'skipped' THEN d.error_class ELSE '' END AS last_error, CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END AS attempts, COUNT(*) AS n").
 		Joins("JOIN events e ON e.id = d.event_id").
 		Where("d.shop_id = ? AND d.kind = ? AND e.received_at >= ? AND e.received_at < ?", shopID, KindConversion, ms(since), ms(until)).
-		Group("d.platform, d.status, CASE WHEN d.status = 'skipped' THEN d.last_error ELSE '' END, CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END").
+		Group("d.platform, d.status, CASE WHEN d.status = 'skipped' THEN d.error_class ELSE '' END, CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END").
 		Scan(&rows).Error; err != nil {
 		return a, fmt.Errorf("accounted deliveries: %w", err)
 	}
@@ -108,7 +115,7 @@ func (s *Store) Accounted(ctx context.Context, shopID int64, since, until time.T
 			p.Accepted += r.N
 		case DeliveryFailed:
 			p.Failed += r.N
-		case "skipped":
+		case DeliverySkipped:
 			reason := r.LastError
 			if reason == "" {
 				reason = "unspecified"

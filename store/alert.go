@@ -326,3 +326,66 @@ func (s *Store) WebhookCount(ctx context.Context, shopID int64, from, to time.Ti
 	}
 	return n, nil
 }
+
+// AlertThresholds say when alerts fire, for one shop or, with ShopID 0,
+// for every shop. A nil field is not set: a shop's falls back on the
+// global value, the global one on the alert package's default.
+type AlertThresholds struct {
+	ShopID int64
+	// FailingMinutes: a destination with conversions waiting for a retry
+	// this long is an incident.
+	FailingMinutes *int
+	// SharePercent: a platform's accounted-for share under this, once the
+	// shop had ShareMinOrders paid orders, is an incident.
+	SharePercent   *int
+	ShareMinOrders *int
+	// SilentHours: a shop that got UsualWebhooks or more in the six days
+	// before and none for this long is an incident.
+	SilentHours   *int
+	UsualWebhooks *int
+	UpdatedAt     time.Time
+}
+
+type alertThresholdsRow struct {
+	ShopID         int64 `gorm:"primaryKey;autoIncrement:false"`
+	FailingMinutes *int
+	SharePercent   *int
+	ShareMinOrders *int
+	SilentHours    *int
+	UsualWebhooks  *int
+	UpdatedAt      int64 `gorm:"autoUpdateTime:false"`
+}
+
+func (alertThresholdsRow) TableName() string { return "alert_thresholds" }
+
+// AlertThresholds returns every stored set of thresholds by shop id (0:
+// global). Shops without a row are absent.
+func (s *Store) AlertThresholds(ctx context.Context) (map[int64]AlertThresholds, error) {
+	var rows []alertThresholdsRow
+	if err := s.rdb.WithContext(ctx).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load alert thresholds: %w", err)
+	}
+	out := make(map[int64]AlertThresholds, len(rows))
+	for _, r := range rows {
+		out[r.ShopID] = AlertThresholds{ShopID: r.ShopID, FailingMinutes: r.FailingMinutes, SharePercent: r.SharePercent,
+			ShareMinOrders: r.ShareMinOrders, SilentHours: r.SilentHours, UsualWebhooks: r.UsualWebhooks, UpdatedAt: fromMS(r.UpdatedAt)}
+	}
+	return out, nil
+}
+
+// SaveAlertThresholds replaces the thresholds of t.ShopID (0: global).
+// The caller validates them.
+func (s *Store) SaveAlertThresholds(ctx context.Context, t AlertThresholds, now time.Time) error {
+	err := s.exec(ctx, func(db *gormDB) error {
+		return db.Exec(`INSERT INTO alert_thresholds (shop_id, failing_minutes, share_percent, share_min_orders, silent_hours, usual_webhooks, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (shop_id) DO UPDATE SET failing_minutes = excluded.failing_minutes, share_percent = excluded.share_percent,
+			share_min_orders = excluded.share_min_orders, silent_hours = excluded.silent_hours,
+			usual_webhooks = excluded.usual_webhooks, updated_at = excluded.updated_at`,
+			t.ShopID, t.FailingMinutes, t.SharePercent, t.ShareMinOrders, t.SilentHours, t.UsualWebhooks, ms(now)).Error
+	})
+	if err != nil {
+		return fmt.Errorf("save alert thresholds: %w", err)
+	}
+	return nil
+}

@@ -108,17 +108,30 @@ func (s *Store) SaveBeacon(ctx context.Context, shopID int64, b mapping.Beacon, 
 			res.Outcome = BeaconDuplicate
 			return nil
 		}
+		// Take the waiting row before joining: of two beacons for one order
+		// on two replicas, the second waits here for the first to commit
+		// and then finds the row taken (PostgreSQL re-checks the WHERE of
+		// an UPDATE against the committed row), so one beacon joins, once.
+		took := tx.Exec(`UPDATE beacons SET data = ?, received_at = ?, outcome = ? WHERE id = ? AND data = ''`,
+			string(data), ms(now), BeaconTooLate, row.ID)
+		if took.Error != nil {
+			return fmt.Errorf("take held beacon row: %w", took.Error)
+		}
+		if took.RowsAffected == 0 {
+			res.Outcome = BeaconDuplicate
+			return nil
+		}
 		res.EventID = row.EventID
 		joined, err := s.joinLate(tx, row.EventID, b, now)
 		if err != nil {
 			return err
 		}
 		res.Outcome, res.Released = BeaconTooLate, joined
-		if joined {
-			res.Outcome = BeaconJoined
+		if !joined {
+			return nil
 		}
-		return tx.Exec(`UPDATE beacons SET data = ?, received_at = ?, outcome = ? WHERE id = ?`,
-			string(data), ms(now), res.Outcome, row.ID).Error
+		res.Outcome = BeaconJoined
+		return tx.Exec(`UPDATE beacons SET outcome = ? WHERE id = ?`, BeaconJoined, row.ID).Error
 	})
 	if err != nil {
 		return BeaconResult{}, fmt.Errorf("save beacon: %w", err)
@@ -127,26 +140,33 @@ func (s *Store) SaveBeacon(ctx context.Context, shopID int64, b mapping.Beacon, 
 }
 
 // joinLate adds a beacon to a conversion already committed, if none of its
-// deliveries has been tried or is leased, and makes them due now.
+// deliveries has been tried or is claimed, and makes them due now.
+//
+// Across PostgreSQL replicas this is the one place a beacon meets a
+// conversion another replica may be sending, so the order of locks
+// decides: the deliveries are read FOR UPDATE. A claim (Claim's FOR UPDATE
+// SKIP LOCKED) that comes while this runs skips them and takes them after
+// the commit, with the joined conversion; a claim committed first has set
+// lease_owner, and then the beacon is not used, so the conversion goes
+// once without it. lease_owner, not lease_until, tells a claimed delivery:
+// it does not depend on two replicas' clocks agreeing.
 func (s *Store) joinLate(tx *gormDB, eventID int64, b mapping.Beacon, now time.Time) (bool, error) {
 	lock := ""
 	if s.dialect == Postgres {
-		// A replica claiming these deliveries waits for this transaction,
-		// then reads the joined conversion.
 		lock = " FOR UPDATE"
 	}
 	var ds []struct {
 		ID         int64
 		Status     string
 		Attempts   int
-		LeaseUntil int64
+		LeaseOwner string
 	}
-	if err := tx.Raw(`SELECT id, status, attempts, lease_until FROM deliveries WHERE event_id = ? AND kind = ?`+lock,
+	if err := tx.Raw(`SELECT id, status, attempts, lease_owner FROM deliveries WHERE event_id = ? AND kind = ? ORDER BY id`+lock,
 		eventID, KindConversion).Scan(&ds).Error; err != nil {
 		return false, fmt.Errorf("load held deliveries: %w", err)
 	}
 	for _, d := range ds {
-		if d.Status != DeliveryPending || d.Attempts > 0 || d.LeaseUntil >= ms(now) {
+		if d.Status != DeliveryPending || d.Attempts > 0 || d.LeaseOwner != "" {
 			return false, nil
 		}
 	}
@@ -304,14 +324,59 @@ func holdForBeacons(tx *gormDB, ps []pending, joined map[int]beaconJoin) error {
 			return fmt.Errorf("hold for beacon: %w", ins.Error)
 		}
 		if ins.RowsAffected == 0 {
-			// The ref is taken (a beacon that came on another replica
-			// since the look-up, or an earlier order): send without waiting.
+			// The ref is taken: a beacon that another replica committed
+			// after joinBeacons looked (PostgreSQL's ON CONFLICT waited for
+			// it), joined now; or an earlier order's: send without waiting.
+			if err := joinAtConflict(tx, p, received); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := tx.Exec(`UPDATE deliveries SET next_attempt_at = ? WHERE event_id = ? AND kind = ?`,
 			ms(received.Add(hold)), p.row.ID, KindConversion).Error; err != nil {
 			return fmt.Errorf("hold deliveries: %w", err)
 		}
+	}
+	return nil
+}
+
+// joinAtConflict joins to a conversion being committed the beacon that
+// took its order's ref since joinBeacons looked, if that beacon is still
+// unclaimed; the deliveries are due at once either way.
+func joinAtConflict(tx *gormDB, p *pending, received time.Time) error {
+	var rows []beaconRow
+	if err := tx.Where("shop_id = ? AND order_ref = ? AND event_id = 0 AND data <> '' AND expires_at > ?",
+		p.in.ShopID, p.conv.OrderRef, ms(received)).Limit(1).Find(&rows).Error; err != nil {
+		return fmt.Errorf("look up beacon: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	r := rows[0]
+	took := tx.Exec(`UPDATE beacons SET event_id = ?, outcome = ? WHERE id = ? AND event_id = 0`, p.row.ID, BeaconJoined, r.ID)
+	if took.Error != nil {
+		return fmt.Errorf("claim beacon: %w", took.Error)
+	}
+	if took.RowsAffected == 0 {
+		return nil
+	}
+	var b mapping.Beacon
+	if err := json.Unmarshal([]byte(r.Data), &b); err != nil {
+		return fmt.Errorf("beacon %d: %w", r.ID, err)
+	}
+	conv := *p.conv
+	cj, mj, note, quality, err := addBeacon(&conv, b)
+	if err != nil {
+		return err
+	}
+	if err := reindexJoined(tx, p.row.ID, &conv, quality); err != nil {
+		return err
+	}
+	p.row.Conversion, p.row.MatchInfo, p.conv, p.quality = cj, mj, &conv, quality
+	p.row.Reason = joinReason(p.row.Reason, note)
+	if err := tx.Exec(`UPDATE events SET conversion = ?, match_info = ?, reason = ? WHERE id = ?`,
+		cj, mj, p.row.Reason, p.row.ID).Error; err != nil {
+		return fmt.Errorf("join beacon: %w", err)
 	}
 	return nil
 }

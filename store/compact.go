@@ -59,6 +59,19 @@ func unpack(b []byte) (string, string, error) {
 	return p.Request, p.Response, nil
 }
 
+var zfast, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+
+func packBody(b []byte) ([]byte, int) {
+	if len(b) < 512 {
+		return b, codecKept
+	}
+	z := zfast.EncodeAll(b, make([]byte, 0, len(b)/3))
+	if len(z) > len(b)*9/10 {
+		return b, codecKept
+	}
+	return z, codecZstd
+}
+
 // bodyOf returns an event's raw body as received.
 func bodyOf(body []byte, codec int) ([]byte, error) {
 	if codec == codecZstd {

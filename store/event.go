@@ -124,6 +124,9 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
+	if f.Query != "" || f.Match != "" {
+		s.catchUpSearch(ctx)
+	}
 	q := s.rdb.WithContext(ctx).Model(&eventRow{}).Omit("body")
 	if f.ShopID != 0 {
 		q = q.Where("shop_id = ?", f.ShopID)

@@ -34,12 +34,12 @@ func (s *Store) SealedValue(ctx context.Context, table, column string, id int64)
 func (s *Store) SealerForTest() *Sealer { return s.sealer }
 
 // ForgetSearchIndex makes s look like a database from before the search
-// index: no terms, every event not indexed.
+// index: no terms, every event queued.
 func ForgetSearchIndex(ctx context.Context, s *Store) error {
 	if err := s.db.WithContext(ctx).Exec(`DELETE FROM event_search`).Error; err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Exec(`UPDATE events SET search_indexed = ?`, false).Error
+	return s.db.WithContext(ctx).Exec(`INSERT INTO search_queue (event_id) SELECT id FROM events WHERE 1 = 1 ON CONFLICT DO NOTHING`).Error
 }
 
 // SearchTermsOf lists an event's search terms, sorted.

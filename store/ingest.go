@@ -56,6 +56,10 @@ type Incoming struct {
 	// only then is a beacon looked for, so shops without the script pay
 	// nothing for it.
 	UsesScript bool
+	// Origin is OriginWebhook (the default when empty) or
+	// OriginReconciliation; it is written with the event, in the same
+	// transaction.
+	Origin string
 }
 
 // Committed is what became of an Incoming.
@@ -117,8 +121,8 @@ type eventRow struct {
 	Refunds           string
 	MatchInfo         string
 	Body              []byte
-	// Origin is written by SetEventOrigin; inserts take the column's
-	// default, webhook.
+	// Origin is written by applyOrigins in the commit's transaction;
+	// inserts take the column's default, webhook.
 	Origin string `gorm:"->"`
 
 	// Duplicates counts replays of this event that were not stored again.

@@ -58,6 +58,7 @@ func prepareIncoming(in *Incoming) (pending, error) {
 		DeliveryID: w.DeliveryID, OrderID: w.OrderID, Reason: w.Reason,
 		ReceivedAt: ms(in.ReceivedAt), OccurredAt: ms(w.OccurredAt), Test: w.Test, Body: in.Body,
 	}
+	ev.Body, ev.BodyCodec = packBody(in.Body)
 	switch {
 	case in.ParseError != "":
 		ev.Status, ev.Reason, ev.Kind = StatusError, in.ParseError, ""
@@ -170,13 +171,16 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 		if err := countReplays(tx, ps); err != nil {
 			return err
 		}
-		if err := insertSearchTerms(tx, ps); err != nil {
+		if err := queueSearch(tx, ps); err != nil {
 			return err
 		}
 		if err := s.claimKeys(tx, ps); err != nil {
 			return err
 		}
 		if err := insertDeliveries(tx, ps, routing); err != nil {
+			return err
+		}
+		if err := applyOrigins(tx, ps); err != nil {
 			return err
 		}
 		if err := holdForBeacons(tx, ps, joined); err != nil {
@@ -371,7 +375,7 @@ func padKeys(keys []string) []string {
 
 // eventColumns are inserted for every event, in this order.
 const eventColumns = "shop_id, source, topic, kind, delivery_id, order_id, status, reason, duplicate_of, received_at, occurred_at, " +
-	"value, currency, event_name, conversion_event_id, test, conversion, refunds, match_info, body"
+	"value, currency, event_name, conversion_event_id, test, conversion, refunds, match_info, body, body_codec"
 
 // insertEvents inserts every event with multi-row INSERTs and gives each
 // item its id. Ids are assigned in row order by both databases (SQLite's
@@ -394,11 +398,11 @@ func insertEvents(tx *gormDB, ps []pending) error {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			r := &ps[j].row
 			args = append(args, r.ShopID, r.Source, r.Topic, r.Kind, r.DeliveryID, r.OrderID, r.Status, r.Reason, r.DuplicateOf,
 				r.ReceivedAt, r.OccurredAt, r.Value, r.Currency, r.EventName, r.ConversionEventID, r.Test, r.Conversion,
-				r.Refunds, r.MatchInfo, r.Body)
+				r.Refunds, r.MatchInfo, r.Body, r.BodyCodec)
 		}
 		sb.WriteString(" RETURNING id")
 		ids, err := scanIDs(tx, sb.String(), args)

@@ -64,3 +64,41 @@ func (s *Store) RecordPlatformStatus(ctx context.Context, ids []int64, state, de
 			WHERE id IN ? AND platform_status = ?`, state, detail, ms(next), ms(now), ids, PlatformProcessing).Error
 	})
 }
+
+// PlatformRequest is one request of a destination whose outcome the
+// platform reports after processing it (Google Data Manager), as its
+// deliveries record it: the state and detail the platform gave, how many
+// deliveries it carried, and when the answer was recorded.
+type PlatformRequest struct {
+	RequestID  string
+	State      string
+	Detail     string
+	Deliveries int
+	CheckedAt  time.Time
+}
+
+// PlatformRequests lists the followed-up requests of a destination's
+// deliveries created since a time, newest first (at most 1000).
+func (s *Store) PlatformRequests(ctx context.Context, destinationID int64, since time.Time) ([]PlatformRequest, error) {
+	var rows []struct {
+		PlatformRequestID string
+		PlatformStatus    string
+		PlatformDetail    string
+		Deliveries        int
+		CheckedAt         int64
+	}
+	err := s.rdb.WithContext(s.rctx(ctx)).Raw(`SELECT platform_request_id, platform_status, platform_detail,
+			COUNT(*) AS deliveries, MAX(updated_at) AS checked_at
+		FROM deliveries WHERE destination_id = ? AND platform_request_id <> '' AND created_at >= ?
+		GROUP BY platform_request_id, platform_status, platform_detail
+		ORDER BY checked_at DESC LIMIT 1000`, destinationID, ms(since)).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("platform requests: %w", err)
+	}
+	out := make([]PlatformRequest, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, PlatformRequest{RequestID: r.PlatformRequestID, State: r.PlatformStatus, Detail: r.PlatformDetail,
+			Deliveries: r.Deliveries, CheckedAt: fromMS(r.CheckedAt)})
+	}
+	return out, nil
+}

@@ -160,8 +160,9 @@ func (s *Store) Verdicts(ctx context.Context) ([]DestinationVerdict, error) {
 		Platform      string
 		Score         *float64
 		CheckedAt     int64
+		Details       string
 	}
-	err := s.rdb.WithContext(ctx).Raw(`SELECT q.destination_id, d.shop_id, s.name AS shop_name, d.platform, q.score, q.checked_at
+	err := s.rdb.WithContext(ctx).Raw(`SELECT q.destination_id, d.shop_id, s.name AS shop_name, d.platform, q.score, q.checked_at, q.details
 		FROM platform_quality q JOIN destinations d ON d.id = q.destination_id JOIN shops s ON s.id = d.shop_id
 		ORDER BY d.shop_id, d.id`).Scan(&rows).Error
 	if err != nil {
@@ -169,8 +170,14 @@ func (s *Store) Verdicts(ctx context.Context) ([]DestinationVerdict, error) {
 	}
 	out := make([]DestinationVerdict, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, DestinationVerdict{DestinationID: r.DestinationID, ShopID: r.ShopID, ShopName: r.ShopName, Platform: r.Platform,
-			Quality: mapping.PlatformQuality{Score: r.Score, CheckedAt: fromMS(r.CheckedAt)}})
+		v := DestinationVerdict{DestinationID: r.DestinationID, ShopID: r.ShopID, ShopName: r.ShopName, Platform: r.Platform,
+			Quality: mapping.PlatformQuality{Score: r.Score, CheckedAt: fromMS(r.CheckedAt), Details: map[string]any{}}}
+		if r.Details != "" {
+			if err := json.Unmarshal([]byte(r.Details), &v.Quality.Details); err != nil {
+				return nil, fmt.Errorf("verdict details: %w", err)
+			}
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -95,7 +98,7 @@ func termsOf(orderID, conversionEventID string, c *mapping.Conversion, band stri
 		}
 		k := c.ClickIDs
 		for _, v := range []string{k.FBCLID, k.GCLID, k.GBRAID, k.WBRAID, k.TTCLID, k.RDTCID, k.MSCLKID,
-			k.LiFatID, k.EPIK, k.ScCID, k.FBP, k.FBC, k.TTP, k.SCID} {
+			k.LiFatID, k.EPIK, k.ScCID, k.FBP, k.FBC, k.TTP, k.SCID, k.RDTUUID} {
 			add(termClick, v)
 		}
 	}
@@ -144,39 +147,81 @@ type unindexedRow struct {
 	ConversionEventID string
 	Conversion        string
 	MatchInfo         string
+	Gen               int64
 }
 
-// IndexSearch writes the search terms of up to limit events not yet
-// indexed, oldest first, and reports how many it indexed: the events
-// stored before the index existed (new events get their terms in the
-// transaction that stores them). It is safe to run on several replicas at
-// once: terms are keyed, so a second writer's rows are no-ops.
+// Events are indexed for search in the background, not in the
+// transaction that stores them. The ingest transaction only queues the
+// event's id (search_queue, one small row appended per webhook); the
+// terms of a busy shop's events are many random keys (email hashes, click
+// ids), and inserting them one batch of webhooks at a time made the search
+// index a quarter of what SQLite's single writer wrote per webhook.
+// IndexSearch takes the queue in large batches instead, sorted, reading
+// and parsing outside the write lock. Searching first catches the queue up
+// (see catchUpSearch), so a search never misses an event already stored.
+//
+// A queued event whose conversion changes before it is indexed (a late
+// beacon joins it) has its queue row's gen bumped: the indexer removes
+// only the rows whose gen it read, so it indexes that event again.
+
+// searchMu keeps one IndexSearch at a time per process (the background
+// loop and a search catching up); replicas may still overlap, harmlessly.
+var searchMu sync.Mutex
+
+// IndexSearch writes the search terms of up to limit queued events, oldest
+// first, and reports how many it indexed. It is safe to run on several
+// replicas at once: terms are keyed, so a second writer's rows are no-ops.
 func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 500
 	}
-	var n int
+	searchMu.Lock()
+	defer searchMu.Unlock()
+	var rows []unindexedRow
+	if err := s.rdb.WithContext(s.rctx(ctx)).Raw(`SELECT q.event_id AS id, q.gen, COALESCE(e.order_id, '') AS order_id,
+			COALESCE(e.conversion_event_id, '') AS conversion_event_id, COALESCE(e.conversion, '') AS conversion,
+			COALESCE(e.match_info, '') AS match_info
+		FROM search_queue q LEFT JOIN events e ON e.id = q.event_id
+		ORDER BY q.event_id LIMIT ?`, limit).Scan(&rows).Error; err != nil {
+		return 0, fmt.Errorf("index search: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	type term struct {
+		t  string
+		id int64
+	}
+	var terms []term
+	ids := make([]int64, 0, len(rows))
+	byGen := map[int64][]int64{}
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+		byGen[r.Gen] = append(byGen[r.Gen], r.ID)
+		for _, t := range searchTerms(r.OrderID, r.ConversionEventID, r.Conversion, r.MatchInfo) {
+			terms = append(terms, term{t, r.ID})
+		}
+	}
+	// In key order: each index page is touched once per batch.
+	sort.Slice(terms, func(i, j int) bool {
+		if terms[i].t != terms[j].t {
+			return terms[i].t < terms[j].t
+		}
+		return terms[i].id < terms[j].id
+	})
 	err := s.write(ctx, func(tx *gormDB) error {
-		var rows []unindexedRow
-		if err := tx.Raw(`SELECT id, order_id, conversion_event_id, conversion, match_info FROM events
-			WHERE search_indexed = ? ORDER BY id LIMIT ?`, false, limit).Scan(&rows).Error; err != nil {
+		// A band indexed earlier (the event was queued again) moves.
+		if err := tx.Exec(`DELETE FROM event_search WHERE event_id IN ? AND term LIKE ?`, ids, termMatch+"%").Error; err != nil {
 			return fmt.Errorf("index search: %w", err)
 		}
-		if len(rows) == 0 {
-			return nil
-		}
-		var args []any
-		ids := make([]int64, 0, len(rows))
 		var values strings.Builder
-		for _, r := range rows {
-			ids = append(ids, r.ID)
-			for _, t := range searchTerms(r.OrderID, r.ConversionEventID, r.Conversion, r.MatchInfo) {
-				if len(args) > 0 {
-					values.WriteString(", ")
-				}
-				values.WriteString("(?, ?)")
-				args = append(args, t, r.ID)
+		var args []any
+		for _, t := range terms {
+			if len(args) > 0 {
+				values.WriteString(", ")
 			}
+			values.WriteString("(?, ?)")
+			args = append(args, t.t, t.id)
 			// Keep each statement's parameters well inside both databases'
 			// limits (SQLite 32766, PostgreSQL 65535).
 			if len(args) > 2000 {
@@ -192,14 +237,30 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 				return err
 			}
 		}
-		if err := tx.Exec(`UPDATE events SET search_indexed = ? WHERE id IN ?`, true, ids).Error; err != nil {
-			return fmt.Errorf("index search: %w", err)
+		for gen, ids := range byGen {
+			if err := tx.Exec(`DELETE FROM search_queue WHERE event_id IN ? AND gen = ?`, ids, gen).Error; err != nil {
+				return fmt.Errorf("index search: %w", err)
+			}
 		}
-		n = len(rows)
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return len(rows), nil
 }
+
+// catchUpSearch indexes what the queue holds before a search, so a search
+// finds every event already stored. The queue is normally empty or a
+// second's worth of webhooks; a backlog larger than searchCatchUp (a
+// restart after a long outage) is left to the background loop.
+func (s *Store) catchUpSearch(ctx context.Context) {
+	if _, err := s.IndexSearch(ctx, searchCatchUp); err != nil {
+		s.log.WarnContext(ctx, "search: catching up the index failed; results may miss the newest events", slog.String("error", err.Error()))
+	}
+}
+
+const searchCatchUp = 5000
 
 func insertTerms(tx *gormDB, values string, args []any) error {
 	if err := tx.Exec(`INSERT INTO event_search (term, event_id) VALUES `+values+` ON CONFLICT DO NOTHING`, args...).Error; err != nil {
@@ -208,53 +269,37 @@ func insertTerms(tx *gormDB, values string, args []any) error {
 	return nil
 }
 
-// insertSearchTerms writes the terms of a batch's new events, in the
-// transaction that stores them: from the conversions in memory (after any
-// beacon was joined), so nothing is read back or parsed again, and no
-// event row is rewritten.
-func insertSearchTerms(tx *gormDB, ps []pending) error {
+// queueSearch queues a batch's new events for the search indexer.
+func queueSearch(tx *gormDB, ps []pending) error {
 	var values strings.Builder
 	var args []any
-	flush := func() error {
-		if len(args) == 0 {
-			return nil
-		}
-		err := insertTerms(tx, values.String(), args)
-		values.Reset()
-		args = args[:0]
-		return err
-	}
 	for i := range ps {
 		p := &ps[i]
 		if p.replay {
 			continue // not stored: counted on its original event
 		}
-		band, conv := "", p.conv
-		if p.row.Status != StatusAccepted {
-			conv = nil
+		if len(args) > 0 {
+			values.WriteString(", ")
 		}
-		if conv != nil {
-			band = MatchBand(p.quality)
-		}
-		for _, t := range termsOf(p.row.OrderID, p.row.ConversionEventID, conv, band) {
-			if len(args) > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(?, ?)")
-			args = append(args, t, p.row.ID)
-		}
-		if len(args) > 2000 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
+		values.WriteString("(?)")
+		args = append(args, p.row.ID)
 	}
-	return flush()
+	if len(args) == 0 {
+		return nil
+	}
+	if err := tx.Exec(`INSERT INTO search_queue (event_id) VALUES `+values.String()+` ON CONFLICT DO NOTHING`, args...).Error; err != nil {
+		return fmt.Errorf("queue search: %w", err)
+	}
+	return nil
 }
 
 // reindexJoined adds the terms a late beacon brought to a stored event
 // (its click ids) and moves its match band.
 func reindexJoined(tx *gormDB, eventID int64, c *mapping.Conversion, quality int) error {
+	// Still queued: make the indexer read the joined conversion again.
+	if err := tx.Exec(`UPDATE search_queue SET gen = gen + 1 WHERE event_id = ?`, eventID).Error; err != nil {
+		return fmt.Errorf("index search: %w", err)
+	}
 	if err := tx.Exec(`DELETE FROM event_search WHERE event_id = ? AND term LIKE ?`, eventID, termMatch+"%").Error; err != nil {
 		return fmt.Errorf("index search: %w", err)
 	}

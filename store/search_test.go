@@ -33,10 +33,13 @@ func TestEventSearchAndFilters(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			// New events are searchable at once: their terms go in with
-			// them, and the background indexer finds nothing to do.
+			// New events are queued for the indexer, and searchable at
+			// once: a search first catches the index up.
+			if found := eventOrders(t, s, store.EventFilter{Query: "#1100"}); !equalStrings(found, []string{"6318840300000"}) {
+				t.Fatalf("search right after commit = %v, want order 6318840300000", found)
+			}
 			if n, err := s.IndexSearch(ctx, 100); err != nil || n != 0 {
-				t.Fatalf("IndexSearch after commit = %d, %v; want nothing left", n, err)
+				t.Fatalf("IndexSearch after a search = %d, %v; want nothing left", n, err)
 			}
 
 			tests := []struct {
@@ -145,9 +148,9 @@ func TestEventListDateRangePages(t *testing.T) {
 	}
 }
 
-// TestIndexSearchBackfillsOlderEvents: events stored before the index
-// existed are indexed by IndexSearch, in batches, with the same terms new
-// events get at commit.
+// TestIndexSearchBackfillsOlderEvents: queued events (new ones, and those
+// stored before the index existed) are indexed by IndexSearch in batches,
+// always with the same terms.
 func TestIndexSearchBackfillsOlderEvents(t *testing.T) {
 	for name, s := range storetest.All(t) {
 		t.Run(name, func(t *testing.T) {
@@ -164,9 +167,15 @@ func TestIndexSearchBackfillsOlderEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if terms, err := store.SearchTermsOf(ctx, s, got[0].EventID); err != nil || len(terms) != 0 {
+				t.Fatalf("terms at commit = %q, %v; want none before the indexer runs", terms, err)
+			}
+			if n, err := s.IndexSearch(ctx, 100); err != nil || n != 3 {
+				t.Fatalf("IndexSearch after commit = %d, %v; want the 3 queued", n, err)
+			}
 			want, err := store.SearchTermsOf(ctx, s, got[0].EventID)
 			if err != nil || len(want) < 5 {
-				t.Fatalf("terms at commit = %q, %v; want order id, event id, name, email, click id and band", want, err)
+				t.Fatalf("indexed terms = %q, %v; want order id, event id, name, email, click id and band", want, err)
 			}
 			if err := store.ForgetSearchIndex(ctx, s); err != nil {
 				t.Fatal(err)

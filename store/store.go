@@ -61,6 +61,8 @@ type Store struct {
 	// whether a transaction is still open.
 	wconn   *sql.Conn
 	closers []func() error
+	// ckpt runs SQLite's WAL checkpoints off the writer (nil in memory).
+	ckpt *checkpointer
 	// wmu serializes writes on SQLite, where db is one pinned connection
 	// and transactions are explicit BEGIN IMMEDIATE … COMMIT: that keeps
 	// gorm's prepared statements alive across transactions (database/sql
@@ -174,6 +176,11 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) er
 		return fmt.Errorf("open sqlite: %w", err)
 	}
 	s.db = pinned
+	for _, p := range writerPragmas {
+		if _, err := conn.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("open sqlite: %s: %w", p, err)
+		}
+	}
 	if SQLitePath(dsn) == "" {
 		// An in-memory database exists per connection: read on the writer.
 		s.rdb = pinned
@@ -189,6 +196,9 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) er
 		return err
 	}
 	s.closers = append(s.closers, sqlR.Close)
+	s.ckpt = startCheckpointer(pool, s.log)
+	// Stop before the pools close (closers run in order).
+	s.closers = append([]func() error{s.ckpt.close}, s.closers...)
 	return nil
 }
 
@@ -348,6 +358,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *gormDB) error) error {
 	if err := db.Exec("COMMIT").Error; err != nil {
 		return s.rollback(ctx, db, fmt.Errorf("commit: %w", err))
 	}
+	if s.ckpt != nil {
+		s.ckpt.committed()
+	}
 	return nil
 }
 
@@ -391,7 +404,11 @@ func (s *Store) exec(ctx context.Context, fn func(db *gormDB) error) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return fn(s.db.WithContext(context.WithoutCancel(ctx)))
+	err := fn(s.db.WithContext(context.WithoutCancel(ctx)))
+	if s.ckpt != nil {
+		s.ckpt.committed()
+	}
+	return err
 }
 
 // rctx is the context for a read on the hot path. go-sqlite3 steps each

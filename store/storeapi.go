@@ -187,8 +187,9 @@ type ReconcileRun struct {
 	WindowEnd   time.Time
 	// Checked is how many orders the store listed in the window, Missing
 	// how many of them Postback had not converted, Backfilled how many of
-	// those it committed now, TooOld how many were past every destination's
-	// acceptance window.
+	// those it committed now to be sent, TooOld how many it committed as
+	// events whose deliveries were all skipped too_old (past every
+	// destination's acceptance window).
 	Checked    int
 	Missing    int
 	Backfilled int
@@ -270,14 +271,47 @@ func (s *Store) ConvertedOrders(ctx context.Context, shopID int64, keys []string
 	return out, nil
 }
 
-// SetEventOrigin labels an event with where it came from. Reconciliation
-// commits through the same path as webhooks and labels its events right
-// after; a crash in between leaves the default, webhook, on an event that
-// is otherwise complete.
-func (s *Store) SetEventOrigin(ctx context.Context, eventID int64, origin string) error {
-	return s.exec(ctx, func(db *gormDB) error {
-		return db.Exec(`UPDATE events SET origin = ? WHERE id = ?`, origin, eventID).Error
-	})
+// applyOrigins writes, in the commit's transaction, the origin of the
+// batch's events that did not come by webhook, so that no crash can leave a
+// backfilled event labelled as a webhook. For orders recovered by
+// reconciliation it also records the deliveries already past their
+// platform's acceptance window as skipped, reason too_old (the vocabulary
+// of the delivery worker, which skips them the same way): such an order is
+// accounted for and never sent, and the expiry sweep never calls it failed.
+func applyOrigins(tx *gormDB, ps []pending) error {
+	byOrigin := map[string][]int64{}
+	var recovered []int64
+	var now int64
+	for i := range ps {
+		p := &ps[i]
+		if p.in.Origin == "" || p.in.Origin == OriginWebhook || p.replay || p.row.ID <= 0 {
+			continue
+		}
+		byOrigin[p.in.Origin] = append(byOrigin[p.in.Origin], p.row.ID)
+		if p.in.Origin == OriginReconciliation && len(p.dests) > 0 {
+			recovered = append(recovered, p.row.ID)
+			now = max(now, p.row.ReceivedAt)
+		}
+	}
+	for origin, ids := range byOrigin {
+		for start := 0; start < len(ids); start += 500 {
+			part := ids[start:min(start+500, len(ids))]
+			if err := tx.Exec(`UPDATE events SET origin = ? WHERE id IN ?`, origin, part).Error; err != nil {
+				return fmt.Errorf("label event origin: %w", err)
+			}
+		}
+	}
+	for start := 0; start < len(recovered); start += 500 {
+		part := recovered[start:min(start+500, len(recovered))]
+		err := tx.Exec(`UPDATE deliveries SET status = ?, error_class = 'too_old',
+			last_error = 'event is past ' || platform || '''s acceptance window; not sent', updated_at = ?
+			WHERE event_id IN ? AND kind = ? AND status = ? AND expires_at < ?`,
+			DeliverySkipped, now, part, KindConversion, DeliveryPending, now).Error
+		if err != nil {
+			return fmt.Errorf("skip deliveries past their window: %w", err)
+		}
+	}
+	return nil
 }
 
 // SaveWebhookHealth records a check of the shop's webhook subscriptions.

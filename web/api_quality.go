@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -75,6 +77,16 @@ func destinationQuality(ctx context.Context, cfg Config, d store.Destination) (q
 	if err != nil {
 		return qualityJSON{}, err
 	}
+	if pq == nil {
+		// A platform with no quality API may still have judged what it
+		// was sent: Google Data Manager's request status, polled by the
+		// worker after each request.
+		reqs, err := cfg.Store.PlatformRequests(ctx, d.ID, now.Add(-7*24*time.Hour))
+		if err != nil {
+			return qualityJSON{}, err
+		}
+		pq = requestVerdict(reqs)
+	}
 	sh, err := cfg.Store.Shop(ctx, d.ShopID)
 	if err != nil {
 		return qualityJSON{}, err
@@ -109,6 +121,84 @@ func matchAdvice(sh store.Shop, platform string, week store.MatchShares, joined,
 		return "ask for a phone number at checkout"
 	}
 	return "nothing to fix: keep it as it is"
+}
+
+// requestVerdict sums up what a platform reported on the requests it
+// processed after answering them (Google Data Manager's
+// requestStatus:retrieve, as delivery/platform_status.go records it):
+// requests per state, events accepted and failed, and the platform's error
+// reasons with their counts. It gives no score (the platform gives none),
+// and is nil when no request was followed up.
+func requestVerdict(reqs []store.PlatformRequest) *mapping.PlatformQuality {
+	if len(reqs) == 0 {
+		return nil
+	}
+	states := map[string]int{}
+	reasons := map[string]int{}
+	var accepted, failed, waiting int
+	var checked time.Time
+	for _, r := range reqs {
+		states[r.State]++
+		total, errs, byReason := parseRequestDetail(r.Detail)
+		for k, n := range byReason {
+			reasons[k] += n
+		}
+		if total == 0 {
+			total = r.Deliveries
+		}
+		switch r.State {
+		case platforms.StatusAccepted:
+			accepted += total
+		case platforms.StatusPartial:
+			failed += min(errs, total)
+			accepted += total - min(errs, total)
+		case platforms.StatusRejected:
+			failed += total
+		case store.PlatformProcessing:
+			waiting += r.Deliveries
+		}
+		if r.State != store.PlatformProcessing && r.CheckedAt.After(checked) {
+			checked = r.CheckedAt
+		}
+	}
+	if checked.IsZero() {
+		checked = reqs[0].CheckedAt
+	}
+	return &mapping.PlatformQuality{CheckedAt: checked.UTC(), Details: map[string]any{
+		"source":        "request_status",
+		"period_days":   7,
+		"requests":      states,
+		"events":        map[string]int{"accepted": accepted, "failed": failed, "processing": waiting},
+		"error_reasons": reasons,
+	}}
+}
+
+// parseRequestDetail reads the detail the request status poller records
+// ("120 events; errors: INVALID_GCLID ×3, DUPLICATE_EVENT ×1", or the
+// errors alone): the events in the request, the events in error, and the
+// count per reason. Parts it cannot read count as nothing.
+func parseRequestDetail(detail string) (total, errs int, reasons map[string]int) {
+	reasons = map[string]int{}
+	detail = strings.TrimSpace(detail)
+	if n, rest, ok := strings.Cut(detail, " events"); ok {
+		if v, err := strconv.Atoi(strings.TrimSpace(n)); err == nil {
+			total = v
+			detail = strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(rest, ";")), "errors:")
+		}
+	}
+	for _, part := range strings.Split(detail, ",") {
+		reason, count, ok := strings.Cut(strings.TrimSpace(part), " ×")
+		if !ok {
+			continue
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(count))
+		if err != nil || reason == "" {
+			continue
+		}
+		reasons[reason] += v
+		errs += v
+	}
+	return total, errs, reasons
 }
 
 // errNoVerdict: the platform offers no quality verdict to ask for.

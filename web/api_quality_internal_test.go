@@ -1,6 +1,7 @@
 package web
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,26 @@ func TestMatchAdvice(t *testing.T) {
 		got := matchAdvice(store.Shop{Source: tc.source, ScriptSeenAt: tc.seen}, "meta", tc.week, tc.joined, tc.mismatched, now)
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("%s: advice %q, want one about %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseRequestDetail(t *testing.T) {
+	for _, tc := range []struct {
+		detail      string
+		total, errs int
+		reasons     map[string]int
+	}{
+		{"", 0, 0, map[string]int{}},
+		{"120 events", 120, 0, map[string]int{}},
+		{"120 events; errors: INVALID_GCLID ×3, DUPLICATE_EVENT ×1", 120, 4, map[string]int{"INVALID_GCLID": 3, "DUPLICATE_EVENT": 1}},
+		{"INVALID_GCLID ×2", 0, 2, map[string]int{"INVALID_GCLID": 2}},
+		{"could not read the platform's verdict: http 500", 0, 0, map[string]int{}},
+		{"x events; errors: A ×y, B ×2", 0, 2, map[string]int{"B": 2}},
+	} {
+		total, errs, reasons := parseRequestDetail(tc.detail)
+		if total != tc.total || errs != tc.errs || !maps.Equal(reasons, tc.reasons) {
+			t.Errorf("parseRequestDetail(%q) = %d, %d, %v; want %d, %d, %v", tc.detail, total, errs, reasons, tc.total, tc.errs, tc.reasons)
 		}
 	}
 }

@@ -91,36 +91,99 @@ analytics.subscribe("checkout_completed", async (event) => {
     const v = await browser.cookie.get(name);
     if (v) msg[key] = v;
   }
+  // Browser ids Snapchat (sc_cookie1), Pinterest (click_id) and Reddit
+  // (user.uuid) match on.
+  for (const [name, key] of [["_scid", "scid"], ["_epik", "epik"], ["_rdt_uuid", "rdt_uuid"]]) {
+    const v = await browser.cookie.get(name);
+    if (v && !clicks[key]) clicks[key] = { value: v };
+  }
   fetch(POSTBACK, { method: "POST", body: JSON.stringify(msg), keepalive: true, credentials: "omit",
                     headers: { "Content-Type": "text/plain" } }).catch(() => {});
   const value = checkout.totalPrice && checkout.totalPrice.amount, currency = checkout.currencyCode;
 `)
-	for _, p := range pixels {
-		switch p.Platform {
-		case "meta":
-			// Meta Pixel base code, with eventID for deduplication
-			// (developers.facebook.com/docs/meta-pixel/advanced, read 2026-12-03).
-			b.WriteString(`  // Meta Pixel: the same event id as the Conversions API event.
-  !function(f,b,e,v,n,t,s){if(f.fbq)return;n=f.fbq=function(){n.callMethod?n.callMethod.apply(n,arguments):n.queue.push(arguments)};
-  if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';n.queue=[];t=b.createElement(e);t.async=!0;t.src=v;
-  s=b.getElementsByTagName(e)[0];s.parentNode.insertBefore(t,s)}(window,document,'script','https://connect.facebook.net/en_US/fbevents.js');
-  fbq("init", ` + jsString(p.PixelID) + `);
-  fbq("track", "Purchase", { value: value, currency: currency }, { eventID: eventId });
-`)
-		case "tiktok":
-			// TikTok Pixel: ttq.track(event, params, {event_id}) deduplicates
-			// with the Events API (ads.tiktok.com/help/article/event-deduplication).
-			b.WriteString(`  // TikTok Pixel: the same event_id as the Events API event.
-  !function(w,d,t){w.TiktokAnalyticsObject=t;var ttq=w[t]=w[t]||[];ttq.methods=["page","track","identify","instances","debug","on","off","once","ready","alias","group","enableCookie","disableCookie"];
-  ttq.setAndDefer=function(t,e){t[e]=function(){t.push([e].concat(Array.prototype.slice.call(arguments,0)))}};for(var i=0;i<ttq.methods.length;i++)ttq.setAndDefer(ttq,ttq.methods[i]);
-  ttq.load=function(e){var s=d.createElement("script");s.async=!0;s.src="https://analytics.tiktok.com/i18n/pixel/events.js?sdkid="+e+"&lib="+t;d.head.appendChild(s)}}(window,document,"ttq");
-  ttq.load(` + jsString(p.PixelID) + `);
-  ttq.track("CompletePayment", { value: value, currency: currency }, { event_id: eventId });
-`)
-		}
+	if len(pixels) > 0 {
+		b.WriteString("  // The pixels ticked on the shop page, with the event id Postback sends.\n  (" +
+			PurchasePixels(pixels) + ")(eventId, value, currency);\n")
 	}
 	b.WriteString("});\n")
 	return b.String()
+}
+
+// PurchasePixels is a JavaScript function expression, function (eventId,
+// value, currency) {…}, that loads each chosen platform's browser pixel
+// (its published base code, skipped when the page already has it) and
+// tracks the purchase under the event name the server sends, with the
+// event id in that pixel's own deduplication field. Pixels of platforms
+// it does not know are left out.
+func PurchasePixels(pixels []PixelChoice) string {
+	var b strings.Builder
+	b.WriteString("function (eventId, value, currency) {\n")
+	for _, p := range pixels {
+		if code, ok := pixelCode[p.Platform]; ok && p.PixelID != "" {
+			b.WriteString(strings.ReplaceAll(code, "PIXEL_ID", jsString(p.PixelID)))
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// pixelCode is, per platform, the base code of its browser pixel and the
+// purchase it tracks; PIXEL_ID is replaced by the quoted pixel id. Each
+// event name is the one Postback's sender for that platform sends, since
+// the platforms deduplicate on the event name and id together. Sources,
+// read 2026-12-03:
+//   - Meta: fbq('track', 'Purchase', {…}, {eventID}) deduplicates with the
+//     Conversions API's event_id (developers.facebook.com/docs/meta-pixel/advanced,
+//     .../conversions-api/deduplicate-pixel-and-server-events).
+//   - TikTok: ttq.track(event, params, {event_id}); the pixel and Events
+//     API events must share event and event_id within 48 hours
+//     (ads.tiktok.com/help/article/event-deduplication). Postback sends
+//     "Purchase" (TikTok's current name for CompletePayment).
+//   - Pinterest: pintrk('track', 'checkout', {…, event_id}); the tag's
+//     event_id must equal the API's event_id
+//     (developers.pinterest.com/docs/api-features/pinterest-tag/,
+//     .../conversion-management/#deduplication).
+//   - Snapchat: the Pixel's client_dedup_id on snaptr('track', 'PURCHASE',
+//     {…}) matches the Conversions API's event_id
+//     (developers.snap.com/api/marketing-api/Conversions-API/Deduplication).
+//   - Reddit: rdt('track', 'Purchase', {…, conversionId}) matches the
+//     Conversions API's metadata.conversion_id (business.reddithelp.com,
+//     "Event deduplication"; ads-api.reddit.com/docs/v3).
+var pixelCode = map[string]string{
+	"meta": `  // Meta Pixel: eventID is the Conversions API event_id.
+  !function(f,b,e,v,n,t,s){if(f.fbq)return;n=f.fbq=function(){n.callMethod?n.callMethod.apply(n,arguments):n.queue.push(arguments)};
+  if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';n.queue=[];t=b.createElement(e);t.async=!0;t.src=v;
+  s=b.getElementsByTagName(e)[0];s.parentNode.insertBefore(t,s)}(window,document,'script','https://connect.facebook.net/en_US/fbevents.js');
+  fbq("init", PIXEL_ID);
+  fbq("track", "Purchase", { value: value, currency: currency }, { eventID: eventId });
+`,
+	"tiktok": `  // TikTok Pixel: event_id is the Events API event_id.
+  window.ttq || !function(w,d,t){w.TiktokAnalyticsObject=t;var ttq=w[t]=w[t]||[];ttq.methods=["page","track","identify","instances","debug","on","off","once","ready","alias","group","enableCookie","disableCookie"];
+  ttq.setAndDefer=function(t,e){t[e]=function(){t.push([e].concat(Array.prototype.slice.call(arguments,0)))}};for(var i=0;i<ttq.methods.length;i++)ttq.setAndDefer(ttq,ttq.methods[i]);
+  ttq.load=function(e){var s=d.createElement("script");s.async=!0;s.src="https://analytics.tiktok.com/i18n/pixel/events.js?sdkid="+e+"&lib="+t;d.head.appendChild(s)}}(window,document,"ttq");
+  ttq.load(PIXEL_ID);
+  ttq.track("Purchase", { value: value, currency: currency, content_type: "product" }, { event_id: eventId });
+`,
+	"pinterest": `  // Pinterest Tag: event_id is the Conversions API event_id.
+  !function(e){if(!window.pintrk){window.pintrk=function(){window.pintrk.queue.push(Array.prototype.slice.call(arguments))};var n=window.pintrk;
+  n.queue=[],n.version="3.0";var t=document.createElement("script");t.async=!0,t.src=e;var r=document.getElementsByTagName("script")[0];
+  r.parentNode.insertBefore(t,r)}}("https://s.pinimg.com/ct/core.js");
+  pintrk("load", PIXEL_ID);
+  pintrk("track", "checkout", { value: value, currency: currency, event_id: eventId });
+`,
+	"snapchat": `  // Snap Pixel: client_dedup_id is the Conversions API event_id.
+  (function(e,t,n){if(e.snaptr)return;var a=e.snaptr=function(){a.handleRequest?a.handleRequest.apply(a,arguments):a.queue.push(arguments)};
+  a.queue=[];var s="script",r=t.createElement(s);r.async=!0;r.src=n;var u=t.getElementsByTagName(s)[0];u.parentNode.insertBefore(r,u)})(window,document,"https://sc-static.net/scevent.min.js");
+  snaptr("init", PIXEL_ID, {});
+  snaptr("track", "PURCHASE", { price: value, currency: currency, client_dedup_id: eventId });
+`,
+	"reddit": `  // Reddit Pixel: conversionId is the Conversions API conversion_id.
+  !function(w,d){if(!w.rdt){var p=w.rdt=function(){p.sendEvent?p.sendEvent.apply(p,arguments):p.callQueue.push(arguments)};p.callQueue=[];
+  var t=d.createElement("script");t.src="https://www.redditstatic.com/ads/pixel.js",t.async=!0;var s=d.getElementsByTagName("script")[0];
+  s.parentNode.insertBefore(t,s)}}(window,document);
+  rdt("init", PIXEL_ID);
+  rdt("track", "Purchase", { value: value, currency: currency, conversionId: eventId });
+`,
 }
 
 // WooCommerceSnippet is a must-use plugin (wp-content/mu-plugins/postback.php)
@@ -135,7 +198,7 @@ analytics.subscribe("checkout_completed", async (event) => {
 // woocommerce_thankyou (order received page); WC_Order::get_order_key and
 // update_meta_data. The block checkout does not run the first two; there
 // the thank-you beacon carries the same data.
-func WooCommerceSnippet(publicURL string, sh store.Shop) string {
+func WooCommerceSnippet(publicURL string, sh store.Shop, pixels []PixelChoice) string {
 	tag := ScriptTag(publicURL, sh)
 	tmpl := eventIDTemplate(sh)
 	return `<?php
@@ -158,7 +221,7 @@ add_action('woocommerce_checkout_create_order', function ($order) {
         return;
     }
     $keys = array('fbclid', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'rdt_cid', 'msclkid', 'li_fat_id', 'epik', 'sccid',
-                  '_fbp', '_fbc', '_ttp', '_scid');
+                  '_fbp', '_fbc', '_ttp', '_scid', '_rdt_uuid');
     foreach ($keys as $key) {
         if (isset($attrs[$key]) && is_string($attrs[$key]) && strlen($attrs[$key]) <= 500) {
             $order->update_meta_data($key, sanitize_text_field($attrs[$key]));
@@ -175,9 +238,24 @@ add_action('woocommerce_thankyou', function ($order_id) {
         '<script>(function(){var f=function(){window.Postback&&Postback.purchase({order_ref:%s,event_id:%s})};' .
         'if(window.Postback)f();else window.addEventListener("load",f)})();</script>',
         wp_json_encode($order->get_order_key()), wp_json_encode($event_id)
-    );
+    );` + wooPixels(pixels) + `
 });
 `
+}
+
+// wooPixels is the thank-you page's pixel purchase code for the chosen
+// pixels, in a nowdoc so PHP leaves the JavaScript as it is.
+func wooPixels(pixels []PixelChoice) string {
+	if len(pixels) == 0 {
+		return ""
+	}
+	return `
+    // The pixels ticked on the shop page, with the event id Postback sends.
+    $pixels = <<<'POSTBACK_PIXELS'
+` + PurchasePixels(pixels) + `
+POSTBACK_PIXELS;
+    echo '<script>(' . $pixels . ')(' . wp_json_encode($event_id) . ', ' . wp_json_encode((float) $order->get_total()) . ', ' .
+        wp_json_encode($order->get_currency()) . ');</script>';`
 }
 
 // phpString quotes s as a single-quoted PHP string.

@@ -27,6 +27,9 @@ type fakeStorefront struct {
 	// pixel is a Shopify custom pixel served at /pixel inside stubs of the
 	// Web Pixels sandbox's globals.
 	pixel string
+	// woo is a WooCommerce thank-you page's pixel code (PurchasePixels),
+	// served at /woo as the mu-plugin prints it.
+	woo   string
 	mu    sync.Mutex
 	carts []map[string]map[string]string
 }
@@ -45,9 +48,15 @@ func (f *fakeStorefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"token":"cart-token","attributes":{}}`)
 		return
 	}
+	if r.URL.Path == "/woo" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><head>%s<script>(%s)("purchase-77", 42.5, "EUR");</script></head><body>thanks</body></html>`,
+			fakePixels, f.woo)
+		return
+	}
 	if r.URL.Path == "/pixel" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html><head><script>
+		fmt.Fprintf(w, `<!doctype html><html><head>`+fakePixels+`<script>
 var handlers = {};
 var analytics = { subscribe: function (name, fn) { handlers[name] = fn; return Promise.resolve(); } };
 var browser = { cookie: {
@@ -74,6 +83,16 @@ var init = { customerPrivacy: { marketingAllowed: true, analyticsProcessingAllow
 <script src="%s/js/postback.js" data-shop="%s"%s async></script></head><body><p id="page">%s</p></body></html>`,
 		shopify, f.postback, f.publicID, extra, r.URL.Path)
 }
+
+// fakePixels stands in for the platforms' browser pixels: each global the
+// pixels' base code looks for first is a function that records its calls
+// in window.calls, so no pixel script is loaded.
+const fakePixels = `<script>
+var calls = [];
+function rec(name) { return function () { calls.push([name].concat(Array.prototype.slice.call(arguments))); }; }
+window.fbq = rec("fbq"); window.pintrk = rec("pintrk"); window.snaptr = rec("snaptr"); window.rdt = rec("rdt");
+window.ttq = { load: rec("ttq.load"), track: rec("ttq.track") };
+</script>`
 
 func (f *fakeStorefront) cartUpdates() []map[string]map[string]string {
 	f.mu.Lock()
@@ -175,7 +194,9 @@ func TestScriptInBrowser(t *testing.T) {
 	}
 
 	// A later page on a Shopify store attaches them to the cart.
-	run("set browser cookies", chromedp.Evaluate[chromedp.Void](`document.cookie = "_fbp=fb.1.1715695200123.42; path=/"; "ok"`))
+	run("set browser cookies", chromedp.Evaluate[chromedp.Void](`document.cookie = "_fbp=fb.1.1715695200123.42; path=/";
+		document.cookie = "_scid=3eaec287-scid; path=/"; document.cookie = "_rdt_uuid=1764000000000.ffe44bd4-rdt; path=/";
+		document.cookie = "_ttp=ttp-browser-1; path=/"; "ok"`))
 	run("later page", chromedp.Navigate(shopSrv.URL+"/cart"), loaded,
 		chromedp.Poll[chromedp.Void](`sessionStorage.getItem("_postback_cart") !== null`, chromedp.WithPollingTimeout(10*time.Second)))
 	carts := front.cartUpdates()
@@ -184,8 +205,9 @@ func TestScriptInBrowser(t *testing.T) {
 	}
 	attrs := carts[len(carts)-1]["attributes"]
 	wantFBC := fmt.Sprintf("fb.1.%d.IwAR-landing-click", seen*1000)
-	if attrs["fbclid"] != "IwAR-landing-click" || attrs["gclid"] != "Cj0-landing" || attrs["_fbp"] != "fb.1.1715695200123.42" || attrs["_fbc"] != wantFBC {
-		t.Errorf("cart attributes = %v; want fbclid, gclid, _fbp and _fbc %s", attrs, wantFBC)
+	if attrs["fbclid"] != "IwAR-landing-click" || attrs["gclid"] != "Cj0-landing" || attrs["_fbp"] != "fb.1.1715695200123.42" || attrs["_fbc"] != wantFBC ||
+		attrs["_scid"] != "3eaec287-scid" || attrs["_rdt_uuid"] != "1764000000000.ffe44bd4-rdt" || attrs["_ttp"] != "ttp-browser-1" {
+		t.Errorf("cart attributes = %v; want fbclid, gclid, _fbp, _fbc %s, _scid, _rdt_uuid and _ttp", attrs, wantFBC)
 	}
 	// Every attribute is one Postback's connectors read.
 	for k := range attrs {
@@ -222,6 +244,16 @@ func TestScriptInBrowser(t *testing.T) {
 	if b.UTM["utm_source"] != "facebook" || b.ClickIDs["ttclid"].Value != "E.C.P.tt" {
 		t.Errorf("beacon utm %v, ttclid %v", b.UTM, b.ClickIDs["ttclid"])
 	}
+	// The browser ids other platforms take travel too, and join the
+	// conversion under the names their senders read.
+	if b.ClickIDs["scid"].Value != "3eaec287-scid" || b.ClickIDs["rdt_uuid"].Value != "1764000000000.ffe44bd4-rdt" || b.TTP != "ttp-browser-1" || len(b.Dropped) > 0 {
+		t.Errorf("beacon browser ids: scid %v, rdt_uuid %v, ttp %q, dropped %v", b.ClickIDs["scid"], b.ClickIDs["rdt_uuid"], b.TTP, b.Dropped)
+	}
+	var c mapping.Conversion
+	c.AddBeacon(b)
+	if c.ClickIDs.SCID != "3eaec287-scid" || c.ClickIDs.RDTUUID != "1764000000000.ffe44bd4-rdt" || c.ClickIDs.TTP != "ttp-browser-1" {
+		t.Errorf("joined click ids = %+v", c.ClickIDs)
+	}
 }
 
 // TestShopifyCustomPixelInBrowser runs the generated custom pixel against
@@ -248,6 +280,7 @@ func TestShopifyCustomPixelInBrowser(t *testing.T) {
 		chromedp.Navigate(shopSrv.URL+"/pixel?fbclid=IwAR-pixel-click&utm_source=ig"),
 		chromedp.Poll[chromedp.Void](`typeof handlers.checkout_completed === "function"`, chromedp.WithPollingTimeout(10*time.Second)),
 		chromedp.Evaluate[chromedp.Void](`document.cookie = "_fbp=fb.1.1715695200123.77; path=/";
+			document.cookie = "_rdt_uuid=1764000000000.ffe44bd4-px; path=/"; document.cookie = "_scid=scid-px; path=/";
 			handlers.page_viewed({context: {document: {location: {href: location.href}}}})`, chromedp.EvalAwaitPromise),
 		chromedp.Poll[chromedp.Void](`document.cookie.indexOf("_postback=") >= 0`, chromedp.WithPollingTimeout(5*time.Second)),
 		chromedp.Evaluate[chromedp.Void](`handlers.checkout_completed({
@@ -273,6 +306,9 @@ func TestShopifyCustomPixelInBrowser(t *testing.T) {
 		b.FBP != "fb.1.1715695200123.77" || !strings.Contains(b.PageURL, "/thank-you") || b.Consent == nil || b.Consent.Denied() {
 		t.Errorf("custom pixel beacon = %+v", b)
 	}
+	if b.ClickIDs["rdt_uuid"].Value != "1764000000000.ffe44bd4-px" || b.ClickIDs["scid"].Value != "scid-px" {
+		t.Errorf("custom pixel beacon browser ids = %v; want _rdt_uuid and _scid", b.ClickIDs)
+	}
 
 	// Without marketing consent the pixel sends the consent state alone.
 	const refused = "d1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6"
@@ -294,4 +330,106 @@ func TestShopifyCustomPixelInBrowser(t *testing.T) {
 	if err != nil || !b.Consent.Denied() || b.FBP != "" || len(b.ClickIDs) != 0 || b.PageURL != "" {
 		t.Errorf("beacon without consent = %+v, %v; want the consent state alone", b, err)
 	}
+}
+
+// TestPixelsFireWithServerEventID runs the generated pixel code in
+// Chromium against fake pixels: on a Shopify checkout_completed (custom
+// pixel) and on a WooCommerce thank-you page, each ticked platform's
+// purchase carries the event id Postback sends for that order, in the
+// platform's own deduplication field, under the server's event name.
+func TestPixelsFireWithServerEventID(t *testing.T) {
+	ctx := chromium(t)
+	h := newHarness(t)
+	sh, err := h.store.CreateShop(context.Background(), store.Shop{
+		Name: "Acme", Source: mapping.SourceShopify, SigningSecret: "s",
+		Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid, EventIDTemplate: "purchase-{order_id}"},
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := &fakeStorefront{postback: h.srv.URL, publicID: sh.PublicID,
+		pixel: web.ShopifyCustomPixel(h.srv.URL, sh, allPixels), woo: web.PurchasePixels(allPixels)}
+	shopSrv := httptest.NewServer(front)
+	t.Cleanup(shopSrv.Close)
+
+	// What the server sends: the Shopify connector's event id for order
+	// 5551 is the shop's template on the order id.
+	shopifyID := sh.Rules.EventID("5551")
+	wooID := sh.Rules.EventID("77")
+	calls := func(page string, actions ...chromedp.Action[chromedp.Void]) [][]any {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(shopSrv.URL + page)}, actions...)...); err != nil {
+			t.Fatal(err)
+		}
+		out, err := chromedp.Run(sctx, chromedp.Evaluate[[][]any](`calls`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	shopify := calls("/pixel",
+		chromedp.Poll[chromedp.Void](`typeof handlers.checkout_completed === "function"`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`handlers.checkout_completed({
+			data: {checkout: {token: "e1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6", order: {id: "gid://shopify/OrderIdentity/5551"}, totalPrice: {amount: 42}, currencyCode: "EUR"}},
+			context: {document: {location: {href: location.origin + "/thank-you"}}}})`, chromedp.EvalAwaitPromise))
+	woo := calls("/woo")
+	for name, tc := range map[string]struct {
+		got     [][]any
+		eventID string
+	}{"shopify custom pixel": {shopify, shopifyID}, "woocommerce thank-you": {woo, wooID}} {
+		t.Run(name, func(t *testing.T) {
+			want := map[string]func(c []any) bool{
+				"meta": func(c []any) bool {
+					return len(c) == 5 && c[0] == "fbq" && c[1] == "track" && c[2] == "Purchase" && field(c[4], "eventID") == tc.eventID
+				},
+				"tiktok": func(c []any) bool {
+					return len(c) == 4 && c[0] == "ttq.track" && c[1] == "Purchase" && field(c[3], "event_id") == tc.eventID
+				},
+				"pinterest": func(c []any) bool {
+					return len(c) == 4 && c[0] == "pintrk" && c[1] == "track" && c[2] == "checkout" && field(c[3], "event_id") == tc.eventID
+				},
+				"snapchat": func(c []any) bool {
+					return len(c) == 4 && c[0] == "snaptr" && c[1] == "track" && c[2] == "PURCHASE" && field(c[3], "client_dedup_id") == tc.eventID
+				},
+				"reddit": func(c []any) bool {
+					return len(c) == 4 && c[0] == "rdt" && c[1] == "track" && c[2] == "Purchase" && field(c[3], "conversionId") == tc.eventID
+				},
+			}
+			inits := map[string]bool{}
+			for _, c := range tc.got {
+				switch {
+				case c[0] == "fbq" && c[1] == "init" && c[2] == "998877665544", c[0] == "ttq.load" && c[1] == "CE2TIKTOKPIXEL",
+					c[0] == "pintrk" && c[1] == "load" && c[2] == "2612345678901",
+					c[0] == "snaptr" && c[1] == "init" && c[2] == "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+					c[0] == "rdt" && c[1] == "init" && c[2] == "a2_abc123def456":
+					inits[fmt.Sprint(c[0])] = true
+				}
+				for p, ok := range want {
+					if ok(c) {
+						delete(want, p)
+					}
+				}
+			}
+			if len(want) > 0 || len(inits) != 5 {
+				t.Errorf("pixel calls %v: no purchase with event id %q for %v; pixels initialised %v", tc.got, tc.eventID, keys(want), inits)
+			}
+		})
+	}
+}
+
+// field is a string field of a recorded call's argument object.
+func field(v any, name string) string {
+	m, _ := v.(map[string]any)
+	s, _ := m[name].(string)
+	return s
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

@@ -66,6 +66,7 @@ func addUIRoutes(r *gin.Engine, cfg Config, shops *shopCache) gin.HandlerFunc {
 
 	admin.GET("/alerts", handleUIAlerts(cfg, v))
 	admin.POST("/alerts", handleUIAlertCreate(cfg, v))
+	admin.POST("/alerts/thresholds", handleUIAlertThresholds(cfg, v))
 	admin.POST("/alerts/:id/test", handleUIAlertTest(cfg, v))
 	admin.POST("/alerts/:id/delete", handleUIAlertDelete(cfg, v))
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -24,6 +25,9 @@ type captureView struct {
 	ScriptSeen   string
 	// Pixels are the destinations whose browser pixel the snippet can fire.
 	Pixels []pixelTick
+	// PixelHints name destinations whose pixel could be fired once their
+	// pixel id is known.
+	PixelHints []string
 }
 
 type pixelTick struct {
@@ -32,26 +36,50 @@ type pixelTick struct {
 	Ticked   bool
 }
 
-// pixelIDKeys names the credential that identifies each platform's
-// browser pixel (it is public: the pixel puts it in every page).
-var pixelIDKeys = map[string]string{"meta": "pixel_id", "tiktok": "pixel_code"}
+// pixelIDKeys names, per platform, the destination values that identify
+// its browser pixel, first found wins (the id is public: the pixel puts it
+// in every page). Meta's dataset, TikTok's pixel code, Snapchat's and
+// Reddit's pixel ids are the ones their Conversions APIs use too; a Reddit
+// v2.0 destination's ad account id is the pixel id (t2_…/a2_…); Pinterest's
+// Conversions API names the ad account, so its tag id is a setting of its
+// own.
+var pixelIDKeys = map[string][]string{
+	"meta": {"pixel_id"}, "tiktok": {"pixel_code"}, "snapchat": {"pixel_id"},
+	"reddit": {"pixel_id", "ad_account_id"}, "pinterest": {"tag_id"},
+}
+
+// pixelID is the id of a destination's browser pixel, "" when unknown.
+func pixelID(d store.Destination) string {
+	for _, k := range pixelIDKeys[d.Platform] {
+		if v := strings.TrimSpace(d.Credentials[k]); v != "" {
+			return v
+		}
+		if v := strings.TrimSpace(d.Settings[k]); v != "" {
+			return v
+		}
+	}
+	return ""
+}
 
 func viewCapture(cfg Config, sh store.Shop, ds []store.Destination, ticked []string) captureView {
 	v := captureView{PublicID: sh.PublicID, ScriptTag: ScriptTag(cfg.PublicURL, sh)}
 	var chosen []PixelChoice
 	for _, d := range ds {
-		key, ok := pixelIDKeys[d.Platform]
-		if !ok || d.Credentials[key] == "" || slices.ContainsFunc(v.Pixels, func(p pixelTick) bool { return p.Platform == d.Platform }) {
+		id := pixelID(d)
+		if id == "" && d.Platform == "pinterest" {
+			v.PixelHints = append(v.PixelHints, "set the Pinterest destination’s Tag ID to fire the Pinterest tag too")
+		}
+		if id == "" || slices.ContainsFunc(v.Pixels, func(p pixelTick) bool { return p.Platform == d.Platform }) {
 			continue
 		}
 		on := slices.Contains(ticked, d.Platform)
 		v.Pixels = append(v.Pixels, pixelTick{Platform: d.Platform, Label: platformLabel(d.Platform), Ticked: on})
 		if on {
-			chosen = append(chosen, PixelChoice{Platform: d.Platform, PixelID: d.Credentials[key]})
+			chosen = append(chosen, PixelChoice{Platform: d.Platform, PixelID: id})
 		}
 	}
 	v.CustomPixel = ShopifyCustomPixel(cfg.PublicURL, sh, chosen)
-	v.WooSnippet = WooCommerceSnippet(cfg.PublicURL, sh)
+	v.WooSnippet = WooCommerceSnippet(cfg.PublicURL, sh, chosen)
 	v.StripeScript = StripeSnippet(cfg.PublicURL, sh)
 	if !sh.ScriptSeenAt.IsZero() {
 		v.ScriptSeen = sh.ScriptSeenAt.Format("2006-01-02 15:04 UTC")
@@ -115,6 +143,9 @@ func verdictRows(ctx context.Context, cfg Config) []verdictRow {
 			CheckedAt: v.Quality.CheckedAt.Format("2006-01-02 15:04 UTC")}
 		if v.Quality.Score != nil {
 			r.Score = fmt.Sprintf("%.1f", *v.Quality.Score)
+		} else if st, ok := v.Quality.Details["overall_status"].(string); ok && st != "" {
+			// Pinterest's Event Quality Score is a status, not a number.
+			r.Score = st
 		}
 		if week, err := cfg.Store.DestinationShares(ctx, v.DestinationID, cfg.Now().Add(-7*24*time.Hour)); err == nil && week.Conversions > 0 {
 			r.Estimate = fmt.Sprintf("%.1f", week.Quality)

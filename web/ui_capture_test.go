@@ -51,6 +51,33 @@ func TestUIShopShowsCaptureSnippets(t *testing.T) {
 	p = b.get(t, fmt.Sprintf("/admin/shops/%d", woo.ID))
 	mustContain(t, "WooCommerce shop page", html.UnescapeString(p.body), "woocommerce_thankyou", "$order->get_order_key()",
 		`data-shop="`+woo.PublicID+`"`, "woocommerce_checkout_create_order", "'purchase-{order_id}'")
+	// Pixels named by each platform's own destination values: Reddit's
+	// pixel id, Snapchat's pixel id, Pinterest's tag id setting.
+	for _, d := range []store.Destination{
+		{Platform: "reddit", Credentials: map[string]string{"pixel_id": "a2_reddit_px", "access_token": "reddit-secret-token"}},
+		{Platform: "snapchat", Credentials: map[string]string{"pixel_id": "snap-px-uuid", "access_token": "snap-secret-token"}},
+		{Platform: "pinterest", Credentials: map[string]string{"ad_account_id": "549755885175", "access_token": "pina-secret-token"},
+			Settings: map[string]string{"tag_id": "2612345678901"}},
+	} {
+		d.ShopID, d.Enabled = woo.ID, true
+		if _, err := h.store.CreateDestination(ctx, d, time.Now()); err != nil {
+			t.Fatalf("create %s: %v", d.Platform, err)
+		}
+	}
+	p = b.get(t, fmt.Sprintf("/admin/shops/%d?pixel=reddit&pixel=snapchat&pixel=pinterest", woo.ID))
+	body = html.UnescapeString(p.body)
+	mustContain(t, "WooCommerce shop page with pixels ticked", body, "fire the Reddit pixel", `rdt("init", "a2_reddit_px")`,
+		`snaptr("init", "snap-px-uuid", {})`, `pintrk("load", "2612345678901")`, "conversionId: eventId", "client_dedup_id: eventId",
+		"$pixels = <<<'POSTBACK_PIXELS'")
+	mustNotContain(t, "WooCommerce shop page with pixels ticked", body, "reddit-secret-token", "snap-secret-token", "pina-secret-token")
+	// A Pinterest destination without its tag id cannot fire the tag: the
+	// page says what to set.
+	if _, err := h.store.CreateDestination(ctx, store.Destination{ShopID: shopify.ID, Platform: "pinterest", Enabled: true,
+		Credentials: map[string]string{"ad_account_id": "549755885175", "access_token": "pina-secret-token"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p = b.get(t, fmt.Sprintf("/admin/shops/%d", shopify.ID))
+	mustContain(t, "Shopify shop page with a Pinterest destination without tag id", html.UnescapeString(p.body), "Tag ID to fire the Pinterest tag")
 
 	st := shops[mapping.SourceStripe]
 	p = b.get(t, fmt.Sprintf("/admin/shops/%d", st.ID))

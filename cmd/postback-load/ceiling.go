@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,15 +19,23 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 )
 
-// ceiling measures the floor cost of storing webhooks durably on this
-// machine right now: the same bodies, from the same number of concurrent
-// senders, group-committed into a bare table (id, body) on a fresh
+// bareStore group-commits bodies into a bare table (id, body) on a fresh
 // database with the same durability as Postback (SQLite WAL with
-// synchronous=FULL; PostgreSQL as configured). No HTTP, no verification,
-// no mapping, no dedupe. Postback's ingest rate divided by this is the
-// share of the durable-write ceiling it reaches; unlike the rate itself,
-// that ratio does not drift with the shared host's load.
-func ceiling(dsn string, senders, workers int, bodies [][]byte) (ingestResult, error) {
+// synchronous=FULL; PostgreSQL as configured): no verification, no
+// mapping, no dedupe, no secondary index.
+type bareStore struct {
+	reqs   chan bareReq
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	close  func()
+}
+
+type bareReq struct {
+	body []byte
+	done chan error
+}
+
+func openBare(dsn string, workers int) (*bareStore, error) {
 	var db *sql.DB
 	var err error
 	var cleanup func()
@@ -32,67 +43,123 @@ func ceiling(dsn string, senders, workers int, bodies [][]byte) (ingestResult, e
 	if pg {
 		db, cleanup, err = freshPostgres(dsn, "ceiling")
 		if err != nil {
-			return ingestResult{}, err
+			return nil, err
 		}
-		defer cleanup()
 		if _, err := db.Exec(`CREATE TABLE ceiling (id BIGSERIAL PRIMARY KEY, body BYTEA NOT NULL)`); err != nil {
-			return ingestResult{}, err
+			cleanup()
+			return nil, err
 		}
 		db.SetMaxOpenConns(workers)
 	} else {
 		dir, err := os.MkdirTemp("", "postback-ceiling-")
 		if err != nil {
-			return ingestResult{}, err
+			return nil, err
 		}
-		defer os.RemoveAll(dir)
 		db, err = sql.Open("sqlite3", "file:"+filepath.Join(dir, "c.db")+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_txlock=immediate")
 		if err != nil {
-			return ingestResult{}, err
+			os.RemoveAll(dir)
+			return nil, err
 		}
-		defer db.Close()
+		cleanup = func() { db.Close(); os.RemoveAll(dir) }
 		db.SetMaxOpenConns(1)
 		if _, err := db.Exec(`CREATE TABLE ceiling (id INTEGER PRIMARY KEY, body BLOB NOT NULL)`); err != nil {
-			return ingestResult{}, err
+			cleanup()
+			return nil, err
 		}
 		workers = 1
 	}
-	type req struct {
-		body []byte
-		done chan error
-	}
-	reqs := make(chan req, 256*workers)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wwg sync.WaitGroup
+	b := &bareStore{reqs: make(chan bareReq, 256*workers), cancel: cancel, close: cleanup}
 	for range workers {
-		wwg.Add(1)
+		b.wg.Add(1)
 		go func() {
-			defer wwg.Done()
-			batch := make([]req, 0, 256)
+			defer b.wg.Done()
+			batch := make([]bareReq, 0, 256)
 			for {
 				batch = batch[:0]
 				select {
 				case <-ctx.Done():
 					return
-				case r := <-reqs:
+				case r := <-b.reqs:
 					batch = append(batch, r)
 				}
 			gather:
 				for len(batch) < 256 {
 					select {
-					case r := <-reqs:
+					case r := <-b.reqs:
 						batch = append(batch, r)
 					default:
 						break gather
 					}
 				}
-				err := insertBodies(db, pg, batch, func(r req) []byte { return r.body })
+				err := insertBodies(db, pg, batch, func(r bareReq) []byte { return r.body })
 				for _, r := range batch {
 					r.done <- err
 				}
 			}
 		}()
 	}
+	return b, nil
+}
+
+func (b *bareStore) insert(body []byte, done chan error) error {
+	b.reqs <- bareReq{body, done}
+	return <-done
+}
+
+func (b *bareStore) shutdown() {
+	b.cancel()
+	b.wg.Wait()
+	b.close()
+}
+
+// ceiling measures the floor cost of taking webhooks durably on this
+// machine right now, through the same path as the ingest run up to the
+// database: the same load generator posts the same bodies over HTTP/1.1
+// keep-alive connections, from the same number of senders, to a bare Go
+// HTTP server that reads each body and group-commits it into a bareStore
+// before answering 200. Postback's ingest rate divided by this is the
+// share of the machine's ceiling it reaches; unlike the rate itself, that
+// ratio does not drift much with the shared host's load.
+func ceiling(dsn string, o options, bodies [][]byte) (ingestResult, error) {
+	workers := 4 * len(o.targets)
+	b, err := openBare(dsn, workers)
+	if err != nil {
+		return ingestResult{}, err
+	}
+	defer b.shutdown()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return ingestResult{}, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 5<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := b.insert(body, make(chan error, 1)); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true}`))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	co := o
+	co.targets = []string{"http://" + ln.Addr().String()}
+	return ingest(co, "/webhooks/ceiling", "ceiling", bodies)
+}
+
+// storageCeiling is the same bare group-commit insert called directly from
+// the senders' goroutines, without HTTP: the database's own floor cost.
+func storageCeiling(dsn string, senders, workers int, bodies [][]byte) (ingestResult, error) {
+	b, err := openBare(dsn, workers)
+	if err != nil {
+		return ingestResult{}, err
+	}
+	defer b.shutdown()
 	var next atomic.Int64
 	lat := make([][]time.Duration, senders)
 	var ok, failed atomic.Int64
@@ -109,8 +176,7 @@ func ceiling(dsn string, senders, workers int, bodies [][]byte) (ingestResult, e
 					return
 				}
 				t0 := time.Now()
-				reqs <- req{bodies[i], done}
-				if err := <-done; err != nil {
+				if err := b.insert(bodies[i], done); err != nil {
 					failed.Add(1)
 					fmt.Fprintln(os.Stderr, "ceiling:", err)
 				} else {
@@ -122,8 +188,6 @@ func ceiling(dsn string, senders, workers int, bodies [][]byte) (ingestResult, e
 	}
 	wg.Wait()
 	res := ingestResult{ok: int(ok.Load()), failed: int(failed.Load()), elapsed: time.Since(start)}
-	cancel()
-	wwg.Wait()
 	for _, l := range lat {
 		res.latencies = append(res.latencies, l...)
 	}

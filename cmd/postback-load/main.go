@@ -116,14 +116,19 @@ func run(args []string, out io.Writer) error {
 	}
 	bodies := makeOrders(o.n, o.size)
 	fmt.Fprintf(out, "ingest: %d signed Shopify orders of %d bytes, %d concurrent senders, %d replica(s)\n", o.n, len(bodies[0]), o.c, len(o.targets))
+	cpu0 := o.cpu()
 	ing, err := ingest(o, path, secret, bodies)
 	if err != nil {
 		return err
 	}
+	cpu := o.cpu() - cpu0
 	rate := float64(ing.ok) / ing.elapsed.Seconds()
 	fmt.Fprintf(out, "ingest: %d accepted, %d other answers in %v → %.0f webhooks/s; latency p50 %v p95 %v p99 %v max %v\n",
 		ing.ok, ing.failed, ing.elapsed.Round(time.Millisecond), rate,
 		ing.pct(50), ing.pct(95), ing.pct(99), ing.pct(100))
+	if len(o.pids) > 0 && ing.ok > 0 {
+		fmt.Fprintf(out, "ingest: server CPU %.0f µs per accepted webhook (user+system, all replicas)\n", cpu.Seconds()*1e6/float64(ing.ok))
+	}
 	o.printRSS(out, "after ingest")
 	drained, elapsed, err := meta.drain(o.n, o.timeout)
 	if err != nil {
@@ -142,14 +147,19 @@ func run(args []string, out io.Writer) error {
 		if dsn == "" || !strings.HasPrefix(dsn, "postgres") {
 			dsn = "sqlite"
 		}
-		workers := 4 * len(o.targets)
-		c, err := ceiling(dsn, o.c, workers, bodies)
+		c, err := ceiling(dsn, o, bodies)
 		if err != nil {
 			return fmt.Errorf("ceiling: %w", err)
 		}
 		crate := float64(c.ok) / c.elapsed.Seconds()
-		fmt.Fprintf(out, "ceiling: bare group-commit durable insert of the same bodies (%s), %d senders: %.0f /s; latency p50 %v p99 %v\n",
-			map[bool]string{true: "postgresql", false: "sqlite"}[dsn != "sqlite"], o.c, crate, c.pct(50), c.pct(99))
+		db := map[bool]string{true: "postgresql", false: "sqlite"}[dsn != "sqlite"]
+		fmt.Fprintf(out, "ceiling: the same bodies over HTTP from the same %d senders to a bare server that group-commits each into one table (%s): %.0f /s; latency p50 %v p99 %v\n",
+			o.c, db, crate, c.pct(50), c.pct(99))
+		sc, err := storageCeiling(dsn, o.c, 4*len(o.targets), bodies)
+		if err != nil {
+			return fmt.Errorf("storage ceiling: %w", err)
+		}
+		fmt.Fprintf(out, "storage floor (no HTTP, for reference): %.0f /s\n", float64(sc.ok)/sc.elapsed.Seconds())
 		fmt.Fprintf(out, "ratio: ingest %.0f /s ÷ ceiling %.0f /s = %.2f\n", rate, crate, rate/crate)
 	}
 	return nil
@@ -168,6 +178,26 @@ func rss(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// cpu is the CPU time (user and system) the spawned replicas have used,
+// from /proc/<pid>/stat in clock ticks (100 a second on Linux).
+func (o options) cpu() time.Duration {
+	var ticks int64
+	for _, pid := range o.pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which ends with the last ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 13 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func (o options) printRSS(out io.Writer, when string) {

@@ -140,7 +140,7 @@ func settings() []setting {
 		{env: "POSTBACK_DEBUG_ADDR", help: "if set, serve pprof profiles on this address (e.g. 127.0.0.1:6060)", field: func(c *Config) *string { return &c.DebugAddr }},
 		{env: "POSTBACK_RETENTION", def: "90d", help: "how long finished events (raw bodies, payloads, attempts) are kept; 0 keeps them forever", field: func(c *Config) *string { return &c.retention }},
 		{env: "POSTBACK_RETRY_BACKOFF", def: "30s", help: "first delay before retrying a failed delivery, doubled per attempt", field: func(c *Config) *string { return &c.retryBackoff }},
-		{env: "POSTBACK_RECONCILE_INTERVAL", def: "15m", help: "how often each shop with store API credentials is reconciled (jittered); 0 runs it only on demand", field: func(c *Config) *string { return &c.reconcileInterval }},
+		{env: "POSTBACK_RECONCILE_INTERVAL", def: "15m", help: "how often each shop with store API credentials is reconciled (jittered); 0 runs it only on demand (webhook subscriptions are still checked hourly)", field: func(c *Config) *string { return &c.reconcileInterval }},
 		{env: "POSTBACK_SMTP_URL", help: "smtp://user:pass@host:port (or smtps://) for e-mail alerts", secret: true, field: func(c *Config) *string { return &c.SMTPURL }},
 		{env: "POSTBACK_MEMORY_LIMIT", help: "soft memory limit of the Go runtime, e.g. 256MiB or 1GiB; off for none (default: GOMEMLIMIT if set, else 256MiB)", field: func(c *Config) *string { return &c.memoryLimit }},
 		{env: "POSTBACK_COMPACT_AFTER", def: "1m", help: "compress the body, payloads and responses of finished events this long after receipt, in the background; 0 turns it off", field: func(c *Config) *string { return &c.compactAfter }},

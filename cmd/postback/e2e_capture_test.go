@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -293,4 +296,91 @@ func TestBeaconJoinEndToEnd(t *testing.T) {
 	if bytes.Contains([]byte(in.stderr.String()), []byte("5550001112")) {
 		t.Errorf("logs carry the fbp cookie:\n%s", in.stderr)
 	}
+}
+
+// TestBeaconJoinWooCommerceEndToEnd: the mu-plugin's thank-you beacon
+// (order_ref = the order key) joins a WooCommerce order that arrives with
+// no browser trace: Meta gets the browser's fbp, fbc with the click time,
+// user agent and IP, and Reddit the rdt_cid click id and the _rdt_uuid
+// cookie as user.uuid.
+func TestBeaconJoinWooCommerceEndToEnd(t *testing.T) {
+	meta := newFakeMeta(t)
+	reddit, redditURL := newRecorder(t, func(*http.Request, []byte) string { return `{"data":{}}` })
+	in := start(t, map[string]string{
+		"POSTBACK_DATABASE_URL": filepath.Join(t.TempDir(), "p.db"), "POSTBACK_META_URL": meta.srv.URL, "POSTBACK_REDDIT_URL": redditURL,
+		"POSTBACK_TRUSTED_PROXIES": "127.0.0.1", "POSTBACK_BEACON_HOLD": "5s",
+	})
+	defer in.stop(t)
+
+	const wooSecret = "wc-e2e-capture-secret"
+	var shop struct {
+		ID         int64  `json:"id"`
+		WebhookURL string `json:"webhook_url"`
+		PublicID   string `json:"public_id"`
+	}
+	if code := in.api(t, "POST", "/api/v1/shops", map[string]any{"name": "Woo", "source": "woocommerce", "signing_secret": wooSecret, "trigger": "paid"}, &shop); code != 201 {
+		t.Fatalf("create shop: %d", code)
+	}
+	for _, d := range []map[string]any{
+		{"platform": "meta", "credentials": map[string]any{"pixel_id": pixelID, "access_token": metaToken}},
+		{"platform": "reddit", "credentials": map[string]any{"pixel_id": "a2_e2e_pixel", "access_token": "reddit-e2e-token"}},
+	} {
+		var out map[string]any
+		if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/destinations", shop.ID), d, &out); code != 201 {
+			t.Fatalf("create %s destination: %d %v", d["platform"], code, out)
+		}
+	}
+	// The order as a block checkout sends it: no IP, user agent or cookies
+	// kept by the store.
+	var o map[string]any
+	if err := json.Unmarshal(storeFixture(t, "woocommerce", "order_updated_processing.json"), &o); err != nil {
+		t.Fatal(err)
+	}
+	const orderKey = "wc_order_e2eCaptureK3y"
+	o["id"], o["order_key"], o["customer_ip_address"], o["customer_user_agent"] = 7331, orderKey, "", ""
+	var meta2 []any
+	for _, m := range o["meta_data"].([]any) {
+		if k := m.(map[string]any)["key"].(string); k != "_fbp" && k != "_fbc" && k != "_wc_order_attribution_user_agent" && k != "_wc_order_attribution_session_entry" {
+			meta2 = append(meta2, m)
+		}
+	}
+	o["meta_data"] = meta2
+	day := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04:05")
+	for _, k := range []string{"date_created", "date_modified", "date_paid", "date_completed"} {
+		if _, ok := o[k]; ok {
+			o[k] = day
+		}
+		if _, ok := o[k+"_gmt"]; ok {
+			o[k+"_gmt"] = day
+		}
+	}
+	body, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clickAt := time.Now().Add(-3 * time.Hour).Unix()
+	sendBeacon(t, in, shop.PublicID, fmt.Sprintf(`{"order_ref":%q,"event_id":"7331","page_url":"https://woo.example/checkout/order-received/7331/",
+		"fbp":"fb.1.1764000000000.7770001112","click_ids":{"fbclid":{"value":"IwAR-woo-click","seen_at":%d},"rdt_cid":{"value":"rdt-woo-click"},
+		"rdt_uuid":{"value":"1764000000000.woo-rdt-uuid"}},"consent":{"ad_user_data":true,"ad_personalization":true}}`, orderKey, clickAt))
+
+	m := hmac.New(sha256.New, []byte(wooSecret))
+	m.Write(body)
+	path := shop.WebhookURL[strings.Index(shop.WebhookURL, "/webhooks/"):]
+	code, out := rawPost(t, in.url+path, body, map[string]string{
+		"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.updated", "X-WC-Webhook-Delivery-ID": "woo-e2e-1",
+		"X-WC-Webhook-Signature": base64.StdEncoding.EncodeToString(m.Sum(nil)),
+	})
+	if code != 200 || out["status"] != "accepted" {
+		t.Fatalf("WooCommerce order: %d %v", code, out)
+	}
+	ev := metaEventFor(t, meta, "7331")
+	ud := ev["user_data"].(map[string]any)
+	wantFBC := fmt.Sprintf("fb.1.%d.IwAR-woo-click", clickAt*1000)
+	if ud["fbp"] != "fb.1.1764000000000.7770001112" || ud["fbc"] != wantFBC || ud["client_user_agent"] != browserUA || ud["client_ip_address"] != buyerIP {
+		t.Errorf("Meta user_data = %v; want the beacon's fbp, fbc %s, user agent and IP", ud, wantFBC)
+	}
+	if ev["event_id"] != "7331" {
+		t.Errorf("Meta event_id = %v, want the order id the thank-you pixel also uses", ev["event_id"])
+	}
+	reddit.saw(t, "Reddit", `"click_id":"rdt-woo-click"`, `"uuid":"1764000000000.woo-rdt-uuid"`, `"conversion_id":"7331"`)
 }

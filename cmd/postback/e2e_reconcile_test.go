@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/postbackhq/postback/connectors/stripetest"
 )
 
 // fakeWooREST is a WooCommerce REST API v3 serving a fixed list of orders,
@@ -226,5 +228,95 @@ func TestReconcileBackfillsLostWooCommerceOrder(t *testing.T) {
 	}
 	if n := len(meta.received()); n != 2 {
 		t.Errorf("Meta received %d events after the failed run, want 2", n)
+	}
+}
+
+// stripeFixtureObject is a Stripe webhook fixture's data.object with id,
+// created and the given fields replaced.
+func stripeFixtureObject(t *testing.T, name, id string, created time.Time, set map[string]any) map[string]any {
+	t.Helper()
+	var ev struct {
+		Data struct {
+			Object map[string]any `json:"object"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(storeFixture(t, "stripe", name), &ev); err != nil {
+		t.Fatal(err)
+	}
+	o := ev.Data.Object
+	o["id"], o["created"] = id, created.Unix()
+	for k, v := range set {
+		o[k] = v
+	}
+	return o
+}
+
+// TestReconcileStripeThroughStripeURL: the whole program, with stripe-go
+// pointed at a fake Stripe by POSTBACK_STRIPE_URL, backfills a Stripe
+// shop's lost PaymentIntent and first subscription invoice; each reaches
+// Meta once, and the invoice's own PaymentIntent is not a second order.
+func TestReconcileStripeThroughStripeURL(t *testing.T) {
+	meta := newFakeMeta(t)
+	at := time.Now().Add(-3 * time.Hour)
+	fake := &stripetest.API{Key: "rk_test_e2e"}
+	fake.Add(stripetest.Invoices, stripeFixtureObject(t, "invoice_paid_subscription_create.json", "in_e2e_1", at,
+		map[string]any{"payment_intent": "pi_e2e_inv", "status_transitions": map[string]any{"paid_at": at.Unix()}}))
+	fake.Add(stripetest.PaymentIntents,
+		stripeFixtureObject(t, "payment_intent_succeeded.json", "pi_e2e_inv", at, map[string]any{"invoice": "in_e2e_1"}),
+		stripeFixtureObject(t, "payment_intent_succeeded.json", "pi_e2e_lost", at, nil))
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	in := start(t, map[string]string{"POSTBACK_DATABASE_URL": filepath.Join(t.TempDir(), "p.db"), "POSTBACK_META_URL": meta.srv.URL,
+		"POSTBACK_STRIPE_URL": srv.URL, "POSTBACK_RECONCILE_INTERVAL": "0"})
+	defer in.stop(t)
+
+	var shop struct {
+		ID int64 `json:"id"`
+	}
+	if code := in.api(t, "POST", "/api/v1/shops", map[string]any{"name": "Stripe", "source": "stripe", "signing_secret": "whsec_e2e",
+		"trigger": "paid", "stripe_api_key": "rk_test_e2e"}, &shop); code != 201 {
+		t.Fatalf("create shop: %d", code)
+	}
+	if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/destinations", shop.ID), map[string]any{
+		"platform": "meta", "credentials": map[string]any{"pixel_id": pixelID, "access_token": metaToken}}, nil); code != 201 {
+		t.Fatalf("create destination: %d", code)
+	}
+	var res map[string]any
+	if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/reconcile", shop.ID), nil, &res); code != 200 {
+		t.Fatalf("reconcile: %d %v", code, res)
+	}
+	for k, want := range map[string]float64{"checked": 2, "missing": 2, "backfilled": 2, "too_old": 0} {
+		if res[k] != want {
+			t.Errorf("reconcile %s = %v, want %v (%v)", k, res[k], want, res)
+		}
+	}
+	var list struct {
+		Events []struct {
+			ID      int64  `json:"id"`
+			OrderID string `json:"order_id"`
+			Origin  string `json:"origin"`
+		} `json:"events"`
+	}
+	in.api(t, "GET", "/api/v1/events", nil, &list)
+	orders := map[string]bool{}
+	for _, e := range list.Events {
+		orders[e.OrderID] = true
+		if e.Origin != "reconciliation" {
+			t.Errorf("event %d (%s) origin %q", e.ID, e.OrderID, e.Origin)
+		}
+		waitDelivery(t, in, e.ID, "delivered")
+	}
+	if len(list.Events) != 2 || !orders["in_e2e_1"] || !orders["pi_e2e_lost"] {
+		t.Fatalf("events = %+v, want in_e2e_1 and pi_e2e_lost", list.Events)
+	}
+	if code := in.api(t, "POST", fmt.Sprintf("/api/v1/shops/%d/reconcile", shop.ID), nil, &res); code != 200 || res["missing"] != 0.0 {
+		t.Fatalf("second reconcile: %d %v", code, res)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(meta.received()); n != 2 {
+		t.Errorf("Meta received %d events, want 2 (each purchase once)", n)
+	}
+	if calls := fake.Calls(); len(calls) != 6 {
+		t.Errorf("Stripe was called %v, want the three lists twice", calls)
 	}
 }

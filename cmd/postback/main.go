@@ -251,10 +251,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		wg.Add(1)
 		go func() { defer wg.Done(); prune(workCtx, st, cfg.Retention, log) }()
 	}
-	if cfg.ReconcileInterval > 0 {
-		wg.Add(1)
-		go func() { defer wg.Done(); reconciler.Loop(workCtx) }()
-	}
+	// With POSTBACK_RECONCILE_INTERVAL=0 the loop still checks webhook
+	// subscriptions hourly; only reconciliation waits to be asked.
+	wg.Add(1)
+	go func() { defer wg.Done(); reconciler.Loop(workCtx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); alerter.Loop(workCtx) }()
 

@@ -9,13 +9,15 @@ import (
 	"github.com/postbackhq/postback/store"
 )
 
-// searchBatch is how many events one indexing transaction covers: small
-// enough that the webhook writer never waits long for it.
-const searchBatch = 500
+// searchBatch is how many queued events one indexing transaction covers:
+// large, so each page of the index is written once for many events (the
+// terms go in sorted), yet a few tens of milliseconds of the writer.
+const searchBatch = 1000
 
 // indexSearch keeps the events list's search index current: every second
-// it indexes events received since, in batches, and catches up a backlog
-// (a new install of this version indexes every older event). On a store
+// it indexes the events the webhook path queued since, in batches, and
+// catches up a backlog at once (a new install of this version indexes
+// every older event). A search catches up by itself too (store.Events). On a store
 // error it backs off (capped, jittered) and logs once when the errors start
 // and once when they stop.
 func indexSearch(ctx context.Context, st *store.Store, log *slog.Logger) {

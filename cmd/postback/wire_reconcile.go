@@ -22,7 +22,7 @@ func newReconciler(cfg Config, st *store.Store, routing store.Routing, client *h
 	stripe := connectors.NewStripeAPI(cfg.PlatformURLs["stripe"], client)
 	return reconcile.New(reconcile.Config{
 		Store: st, Routing: routing, Connectors: newConnectors(), Notify: notify, Log: log,
-		Interval: cfg.ReconcileInterval, PublicURL: cfg.PublicURL,
+		Interval: cfg.ReconcileInterval, OnDemandOnly: cfg.ReconcileInterval == 0, PublicURL: cfg.PublicURL,
 		Listers: map[mapping.Source]connectors.OrderLister{
 			mapping.SourceShopify: shopify, mapping.SourceWooCommerce: woo, mapping.SourceStripe: stripe,
 		},

@@ -116,6 +116,7 @@
     if (b.ttp) out._ttp = b.ttp;
     if (b.scid) out._scid = b.scid;
     if (b.epik && !out.epik) out.epik = b.epik;
+    if (b.rdt_uuid) out._rdt_uuid = b.rdt_uuid;
     for (var u in s.u || {}) out[u] = s.u[u];
     return out;
   }
@@ -150,6 +151,7 @@
       if (!clicks.gclid && b.gclaw) clicks.gclid = { value: b.gclaw.v, seen_at: b.gclaw.t || undefined };
       if (b.scid) clicks.scid = { value: b.scid };
       if (b.epik && !clicks.epik) clicks.epik = { value: b.epik };
+      if (b.rdt_uuid) clicks.rdt_uuid = { value: b.rdt_uuid };
       msg.click_ids = clicks;
       if (b.fbp) msg.fbp = b.fbp;
       if (b.fbc) msg.fbc = b.fbc;
