@@ -132,6 +132,9 @@ func Explain(platform, status, class, lastError string) Explanation {
 		}
 		ex.Fix, ex.FixOn = "Correct what "+title+" names (in the store's order or the destination's settings), then redeliver the event.", FixRedeliver
 	}
+	if strings.EqualFold(strings.TrimSuffix(ex.Message, "."), ex.Headline) {
+		ex.Quoted = true // said already, in the same words
+	}
 	return ex
 }
 

@@ -100,6 +100,14 @@ func TestExplain(t *testing.T) {
 			lastError: "stored conversion cannot be read: unexpected end of JSON input",
 			want:      Explanation{Headline: "Stored conversion cannot be read: unexpected end of JSON input"},
 		},
+		{
+			name:     "text that is not a platform's error, said once",
+			platform: "tiktok", status: store.DeliveryWaitingCredentials, class: "auth",
+			lastError: "TikTok refused the access token",
+			want: Explanation{Headline: "TikTok refused the access token",
+				Fix:   "Paste a new access token in the destination's credentials and save; the orders waiting for it are sent at once.",
+				FixOn: FixDestination, Message: "TikTok refused the access token", Quoted: true},
+		},
 		{name: "no error", platform: "meta", status: store.DeliveryDelivered},
 	}
 	for _, tt := range tests {
