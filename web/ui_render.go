@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -112,6 +113,17 @@ func (v *views) storeFail(c *gin.Context, err error, what string) {
 	}
 }
 
+// eventMention is how notes name another event ("refund linked to event
+// 42", "duplicate of … (event 42)").
+var eventMention = regexp.MustCompile(`\bevent (\d{1,19})\b`)
+
+// linkEvents escapes a note and links each event it names to that event's
+// page.
+func linkEvents(s string) template.HTML {
+	esc := template.HTMLEscapeString(s)
+	return template.HTML(eventMention.ReplaceAllString(esc, `<a href="/admin/events/$1">event $1</a>`))
+}
+
 // uiFuncs are the helpers templates may call.
 func uiFuncs(assets map[string]string, now func() time.Time) template.FuncMap {
 	return template.FuncMap{
@@ -123,6 +135,7 @@ func uiFuncs(assets map[string]string, now func() time.Time) template.FuncMap {
 		"prettyValue":   prettyValue,
 		"platformLabel": platformLabel,
 		"titled":        platforms.Titled,
+		"linkEvents":    linkEvents,
 		"explain":       explained,
 		"explainAuth": func(platform, text string) delivery.Explanation {
 			return delivery.Explain(platform, store.DeliveryWaitingCredentials, "auth", text)
