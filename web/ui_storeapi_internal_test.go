@@ -26,8 +26,8 @@ func TestLinkEvents(t *testing.T) {
 	for in, want := range map[string]string{
 		"refund linked to event 42; adjustment queued for Meta": `refund linked to <a href="/admin/events/42">event 42</a>; adjustment queued for Meta`,
 		"refund of this order, received with it":                "refund of this order, received with it",
-		`<b>event 7</b> & "x"`:                                   `&lt;b&gt;<a href="/admin/events/7">event 7</a>&lt;/b&gt; &amp; &#34;x&#34;`,
-		"prevent 9 events":                                       "prevent 9 events",
+		`<b>event 7</b> & "x"`:                                  `&lt;b&gt;<a href="/admin/events/7">event 7</a>&lt;/b&gt; &amp; &#34;x&#34;`,
+		"prevent 9 events":                                      "prevent 9 events",
 	} {
 		if got := string(linkEvents(in)); got != want {
 			t.Errorf("linkEvents(%q) = %q, want %q", in, got, want)
