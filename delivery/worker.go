@@ -454,7 +454,7 @@ func (w *Worker) batch(ctx context.Context, destID int64) bool {
 	for _, o := range outs {
 		outcome := o.Status
 		if o.Parked {
-			outcome = "parked"
+			outcome = store.DeliveryWaitingCredentials
 		}
 		if o.CountAttempt {
 			w.cfg.Metrics.Deliveries.WithLabelValues(dest.Platform, outcome).Inc()
