@@ -247,11 +247,7 @@ func joinBeacons(tx *gormDB, ps []pending, now time.Time) (map[int]beaconJoin, e
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	type shopRef struct {
-		shop int64
-		ref  string
-	}
-	found := map[shopRef]beaconRow{}
+	found := map[shopKey]beaconRow{}
 	for shop, rs := range refs {
 		var rows []beaconRow
 		err := tx.Where("shop_id = ? AND order_ref IN ? AND event_id = 0 AND data <> '' AND expires_at > ?",
@@ -260,22 +256,28 @@ func joinBeacons(tx *gormDB, ps []pending, now time.Time) (map[int]beaconJoin, e
 			return nil, fmt.Errorf("look up beacons: %w", err)
 		}
 		for _, r := range rows {
-			found[shopRef{shop, r.OrderRef}] = r
+			found[shopKey{shop, r.OrderRef}] = r
 		}
 	}
+	return applyBeacons(ps, found)
+}
+
+// applyBeacons joins to each new conversion of the batch its beacon among
+// found (unclaimed beacons with data, by shop and order ref).
+func applyBeacons(ps []pending, found map[shopKey]beaconRow) (map[int]beaconJoin, error) {
 	out := map[int]beaconJoin{}
 	for i := range ps {
 		p := &ps[i]
 		if p.conv == nil || p.isDup() || p.conv.OrderRef == "" || !p.in.UsesScript {
 			continue
 		}
-		r, ok := found[shopRef{p.in.ShopID, p.conv.OrderRef}]
+		r, ok := found[shopKey{p.in.ShopID, p.conv.OrderRef}]
 		if !ok {
 			continue
 		}
 		// Two conversions of one batch naming the same ref: the first
 		// takes the beacon.
-		delete(found, shopRef{p.in.ShopID, p.conv.OrderRef})
+		delete(found, shopKey{p.in.ShopID, p.conv.OrderRef})
 		var b mapping.Beacon
 		if err := json.Unmarshal([]byte(r.Data), &b); err != nil {
 			return nil, fmt.Errorf("beacon %d: %w", r.ID, err)

@@ -127,37 +127,25 @@ func (s *Store) CommitBatch(ctx context.Context, items []Incoming, routing Routi
 // batch, is what lets SQLite's single writer take thousands of webhooks a
 // second, and it saves round trips on PostgreSQL.
 func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing) ([]Committed, error) {
+	if s.dialect == Postgres {
+		// The same steps, pipelined: see commitPendingPG.
+		if err := s.commitPendingPG(ctx, ps, routing); err != nil {
+			return nil, fmt.Errorf("commit webhooks: %w", err)
+		}
+		return committedOf(ps), nil
+	}
 	err := s.write(ctx, func(tx *gormDB) error {
 		dests, err := enabledDestinations(tx, ps)
 		if err != nil {
 			return err
 		}
-		if err := dedupe(tx, ps, "webhook_deliveries", "delivery_id", func(p *pending) []string {
-			if p.bodyKey != "" {
-				return uniqueNonEmpty([]string{p.delivery, p.bodyKey})
-			}
-			if p.delivery == "" {
-				return nil
-			}
-			return []string{p.delivery}
-		}, "delivery %s was already received", true); err != nil {
+		if err := dedupe(tx, ps, "webhook_deliveries", "delivery_id", deliveryKeysOf, whyDelivery, true); err != nil {
 			return err
 		}
-		if err := dedupe(tx, ps, "order_conversions", "order_id", func(p *pending) []string {
-			if p.conv == nil || p.isDup() {
-				return nil
-			}
-			return p.orders
-		}, "order %s was already converted", false); err != nil {
+		if err := dedupe(tx, ps, "order_conversions", "order_id", orderKeysOf, whyOrder, false); err != nil {
 			return err
 		}
-		for i := range ps {
-			p := &ps[i]
-			// A duplicate delivery brings nothing; a duplicate order brings
-			// nothing unless it reports refunds (WooCommerce sends the whole
-			// order on every change), which commitRefunds weighs.
-			p.replay = p.isDup() && (p.dupByDelivery || len(p.in.Webhook.Refunds) == 0)
-		}
+		decideReplays(ps)
 		for i := range ps {
 			ps[i].route(dests[ps[i].in.ShopID], routing)
 		}
@@ -191,12 +179,53 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 	if err != nil {
 		return nil, fmt.Errorf("commit webhooks: %w", err)
 	}
+	return committedOf(ps), nil
+}
+
+// committedOf lists the batch's answers, in order.
+func committedOf(ps []pending) []Committed {
 	out := make([]Committed, len(ps))
 	for i := range ps {
 		out[i] = ps[i].res
 	}
-	return out, nil
+	return out
 }
+
+// decideReplays marks the duplicates that bring nothing new (see
+// pending.replay), once dedupe has run.
+func decideReplays(ps []pending) {
+	for i := range ps {
+		p := &ps[i]
+		// A duplicate delivery brings nothing; a duplicate order brings
+		// nothing unless it reports refunds (WooCommerce sends the whole
+		// order on every change), which commitRefunds weighs.
+		p.replay = p.isDup() && (p.dupByDelivery || len(p.in.Webhook.Refunds) == 0)
+	}
+}
+
+// deliveryKeysOf and orderKeysOf are the keys an item claims in
+// webhook_deliveries and order_conversions, as dedupe looks them up.
+func deliveryKeysOf(p *pending) []string {
+	if p.bodyKey != "" {
+		return uniqueNonEmpty([]string{p.delivery, p.bodyKey})
+	}
+	if p.delivery == "" {
+		return nil
+	}
+	return []string{p.delivery}
+}
+
+func orderKeysOf(p *pending) []string {
+	if p.conv == nil || p.isDup() {
+		return nil
+	}
+	return p.orders
+}
+
+const (
+	whyDelivery = "delivery %s was already received"
+	whyOrder    = "order %s was already converted"
+)
 
 // cleanText makes a string from outside storable as text on both
 // databases: invalid UTF-8 and NUL bytes become U+FFFD. PostgreSQL
@@ -267,6 +296,17 @@ func (p *pending) route(dests []destinationInfo, routing Routing) {
 }
 
 func enabledDestinations(tx *gormDB, ps []pending) (map[int64][]destinationInfo, error) {
+	var rows []destinationInfo
+	err := tx.Table("destinations").Select("id, shop_id, platform, settings").
+		Where("shop_id IN ? AND enabled = ?", shopsOf(ps), true).Order("id").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load destinations: %w", err)
+	}
+	return destinationsByShop(rows)
+}
+
+// shopsOf lists the batch's shops, once each.
+func shopsOf(ps []pending) []int64 {
 	seen := map[int64]bool{}
 	var shops []int64
 	for _, p := range ps {
@@ -275,12 +315,12 @@ func enabledDestinations(tx *gormDB, ps []pending) (map[int64][]destinationInfo,
 			shops = append(shops, p.in.ShopID)
 		}
 	}
-	var rows []destinationInfo
-	err := tx.Table("destinations").Select("id, shop_id, platform, settings").
-		Where("shop_id IN ? AND enabled = ?", shops, true).Order("id").Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("load destinations: %w", err)
-	}
+	return shops
+}
+
+// destinationsByShop groups enabled destinations (in id order) by shop,
+// with their settings decoded.
+func destinationsByShop(rows []destinationInfo) (map[int64][]destinationInfo, error) {
 	out := map[int64][]destinationInfo{}
 	for _, r := range rows {
 		r.settings = map[string]string{}
@@ -301,10 +341,6 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 	for i := range ps {
 		byShop[ps[i].in.ShopID] = append(byShop[ps[i].in.ShopID], keysOf(&ps[i])...)
 	}
-	type shopKey struct {
-		shop int64
-		key  string
-	}
 	held := map[shopKey]int64{}
 	for shop, keys := range byShop {
 		keys = uniqueNonEmpty(keys)
@@ -324,6 +360,19 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 			keys = keys[n:]
 		}
 	}
+	markDups(ps, held, keysOf, why, byDelivery)
+	return nil
+}
+
+// shopKey is a dedupe key (or beacon order ref) of one shop.
+type shopKey struct {
+	shop int64
+	key  string
+}
+
+// markDups marks each item holding a key that held (what earlier batches
+// committed, by event) or an earlier item of the batch already holds.
+func markDups(ps []pending, held map[shopKey]int64, keysOf func(*pending) []string, why string, byDelivery bool) {
 	claimed := map[shopKey]int{}
 	for i := range ps {
 		p := &ps[i]
@@ -350,7 +399,6 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 			}
 		}
 	}
-	return nil
 }
 
 // padKeys pads an IN list to the next power of two (repeating its last
@@ -436,9 +484,21 @@ func insertEvents(tx *gormDB, ps []pending) error {
 // countReplays answers each replay with its original event and counts it
 // there (duplicates, last_duplicate_at) instead of storing it again.
 func countReplays(tx *gormDB, ps []pending) error {
-	count := map[int64]int64{}
-	last := map[int64]int64{}
-	var origs []int64
+	origs, count, last := replayCounts(ps)
+	for _, id := range origs {
+		if err := addReplays(tx, id, count[id], last[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replayCounts answers each replay with its original event and returns
+// the originals, in id order, with how many replays each got and when the
+// last came.
+func replayCounts(ps []pending) (origs []int64, count, last map[int64]int64) {
+	count = map[int64]int64{}
+	last = map[int64]int64{}
 	for i := range ps {
 		p := &ps[i]
 		if !p.replay {
@@ -460,12 +520,7 @@ func countReplays(tx *gormDB, ps []pending) error {
 	// In id order, so that replicas updating the same events queue instead
 	// of deadlocking.
 	sort.Slice(origs, func(i, j int) bool { return origs[i] < origs[j] })
-	for _, id := range origs {
-		if err := addReplays(tx, id, count[id], last[id]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return origs, count, last
 }
 
 // addReplays counts n replays received up to at on event id.
@@ -484,30 +539,8 @@ func addReplays(tx *gormDB, id, n, at int64) error {
 // and an item whose keys did not all go in loses the race and becomes a
 // duplicate.
 func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
-	type key struct {
-		shop    int64
-		key     string
-		eventID int64
-	}
-	var deliveries, orders []key
-	for i := range ps {
-		p := &ps[i]
-		if p.isDup() {
-			continue
-		}
-		if p.delivery != "" {
-			deliveries = append(deliveries, key{p.in.ShopID, p.delivery, p.row.ID})
-		}
-		if p.bodyKey != "" {
-			deliveries = append(deliveries, key{p.in.ShopID, p.bodyKey, p.row.ID})
-		}
-		if p.conv != nil {
-			for _, o := range p.orders {
-				orders = append(orders, key{p.in.ShopID, o, p.row.ID})
-			}
-		}
-	}
-	insert := func(table, column string, keys []key, extra bool) (map[int64]int, error) {
+	deliveries, orders := claimKeyLists(ps)
+	insert := func(table, column string, keys []claimKey, extra bool) (map[int64]int, error) {
 		won := map[int64]int{}
 		for start, n := range chunks(len(keys)) {
 			part := keys[start : start+n]
@@ -541,9 +574,65 @@ func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
 		}
 		return won, nil
 	}
-	// The same order everywhere, so that two replicas inserting the same
-	// keys queue behind each other instead of deadlocking.
-	byKey := func(k []key) {
+	wonDelivery, err := insert("webhook_deliveries", "delivery_id", deliveries, false)
+	if err != nil {
+		return err
+	}
+	wonOrder, err := insert("order_conversions", "order_id", orders, true)
+	if err != nil {
+		return err
+	}
+	for _, i := range settleClaims(ps, wonDelivery, wonOrder) {
+		p := &ps[i]
+		// Lost a race with another replica: undo what it claimed.
+		if err := tx.Exec(`DELETE FROM order_conversions WHERE shop_id = ? AND event_id = ?`, p.in.ShopID, p.row.ID).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec(`DELETE FROM webhook_deliveries WHERE shop_id = ? AND event_id = ?`, p.in.ShopID, p.row.ID).Error; err != nil {
+			return err
+		}
+		if err := tx.Exec(lostRaceSQL, StatusDuplicate, p.res.Reason, p.row.ID).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lostRaceSQL turns the event of an item that lost a key to another
+// replica into a duplicate.
+const lostRaceSQL = `UPDATE events SET status = ?, reason = ?, conversion = '', match_info = '', value = '', currency = '',
+			event_name = '', conversion_event_id = '' WHERE id = ?`
+
+// claimKey is a dedupe key an item's event claims.
+type claimKey struct {
+	shop    int64
+	key     string
+	eventID int64
+}
+
+// claimKeyLists lists the delivery and order keys the batch's new events
+// claim, each list in (shop, key) order: the same order everywhere, so
+// that two replicas inserting the same keys queue behind each other
+// instead of deadlocking.
+func claimKeyLists(ps []pending) (deliveries, orders []claimKey) {
+	for i := range ps {
+		p := &ps[i]
+		if p.isDup() {
+			continue
+		}
+		if p.delivery != "" {
+			deliveries = append(deliveries, claimKey{p.in.ShopID, p.delivery, p.row.ID})
+		}
+		if p.bodyKey != "" {
+			deliveries = append(deliveries, claimKey{p.in.ShopID, p.bodyKey, p.row.ID})
+		}
+		if p.conv != nil {
+			for _, o := range p.orders {
+				orders = append(orders, claimKey{p.in.ShopID, o, p.row.ID})
+			}
+		}
+	}
+	byKey := func(k []claimKey) {
 		sort.Slice(k, func(i, j int) bool {
 			if k[i].shop != k[j].shop {
 				return k[i].shop < k[j].shop
@@ -553,14 +642,15 @@ func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
 	}
 	byKey(deliveries)
 	byKey(orders)
-	wonDelivery, err := insert("webhook_deliveries", "delivery_id", deliveries, false)
-	if err != nil {
-		return err
-	}
-	wonOrder, err := insert("order_conversions", "order_id", orders, true)
-	if err != nil {
-		return err
-	}
+	return deliveries, orders
+}
+
+// settleClaims finds, from how many keys each event won (by event id),
+// the items that lost a key to another replica since the look-ups: each
+// becomes a duplicate (res.Reason says why) with no destinations. It
+// returns their indexes; the caller undoes what they claimed.
+func settleClaims(ps []pending, wonDelivery, wonOrder map[int64]int) []int {
+	var lost []int
 	for i := range ps {
 		p := &ps[i]
 		if p.isDup() {
@@ -569,43 +659,23 @@ func (s *Store) claimKeys(tx *gormDB, ps []pending) error {
 		var why string
 		switch {
 		case (p.delivery != "" || p.bodyKey != "") && wonDelivery[p.row.ID] == 0:
-			why = fmt.Sprintf("delivery %s was already received", p.delivery)
+			why = fmt.Sprintf(whyDelivery, p.delivery)
 			p.dupByDelivery = true
 		case p.conv != nil && wonOrder[p.row.ID] != len(p.orders):
-			why = fmt.Sprintf("order %s was already converted", p.in.Webhook.OrderID)
+			why = fmt.Sprintf(whyOrder, p.in.Webhook.OrderID)
 		default:
 			continue
 		}
-		// Lost a race with another replica: undo what it claimed.
 		p.dupOf, p.dests = -1, nil
 		p.res = Committed{EventID: p.row.ID, Status: StatusDuplicate, Reason: why}
-		if err := tx.Exec(`DELETE FROM order_conversions WHERE shop_id = ? AND event_id = ?`, p.in.ShopID, p.row.ID).Error; err != nil {
-			return err
-		}
-		if err := tx.Exec(`DELETE FROM webhook_deliveries WHERE shop_id = ? AND event_id = ?`, p.in.ShopID, p.row.ID).Error; err != nil {
-			return err
-		}
-		err := tx.Exec(`UPDATE events SET status = ?, reason = ?, conversion = '', match_info = '', value = '', currency = '',
-			event_name = '', conversion_event_id = '' WHERE id = ?`, StatusDuplicate, why, p.row.ID).Error
-		if err != nil {
-			return err
-		}
+		lost = append(lost, i)
 	}
-	return nil
+	return lost
 }
 
 // insertDeliveries queues every routed conversion in multi-row inserts.
 func insertDeliveries(tx *gormDB, ps []pending, routing Routing) error {
-	type row struct {
-		p *pending
-		d destinationInfo
-	}
-	var rows []row
-	for i := range ps {
-		for _, d := range ps[i].dests {
-			rows = append(rows, row{&ps[i], d})
-		}
-	}
+	rows := deliveryInserts(ps)
 	for start, n := range chunks(len(rows)) {
 		part := rows[start : start+n]
 		var sb strings.Builder
@@ -617,21 +687,47 @@ func insertDeliveries(tx *gormDB, ps []pending, routing Routing) error {
 				sb.WriteString(", ")
 			}
 			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			now := r.p.row.ReceivedAt
-			expires := ms(r.p.conv.EventTime.Add(routing.MaxAge(r.d.Platform)))
+			now, expires := r.times(routing)
 			args = append(args, r.p.row.ID, r.d.ID, r.d.ShopID, r.d.Platform, KindConversion, 0, DeliveryPending, now, expires, now, now)
 		}
 		if err := tx.Exec(sb.String(), args...).Error; err != nil {
 			return fmt.Errorf("queue deliveries: %w", err)
 		}
 	}
+	noteQueued(ps)
+	return nil
+}
+
+// deliveryInsert is a delivery row to queue: a conversion for one of its
+// destinations.
+type deliveryInsert struct {
+	p *pending
+	d destinationInfo
+}
+
+func deliveryInserts(ps []pending) []deliveryInsert {
+	var rows []deliveryInsert
+	for i := range ps {
+		for _, d := range ps[i].dests {
+			rows = append(rows, deliveryInsert{&ps[i], d})
+		}
+	}
+	return rows
+}
+
+// times are the delivery's creation (= first attempt) and expiry.
+func (r deliveryInsert) times(routing Routing) (now, expires int64) {
+	return r.p.row.ReceivedAt, ms(r.p.conv.EventTime.Add(routing.MaxAge(r.d.Platform)))
+}
+
+// noteQueued tells each item's answer where it was queued.
+func noteQueued(ps []pending) {
 	for i := range ps {
 		for _, d := range ps[i].dests {
 			ps[i].res.Queued++
 			ps[i].res.Destinations = append(ps[i].res.Destinations, d.ID)
 		}
 	}
-	return nil
 }
 
 // commitRefunds records the refunds the batch's webhooks report, one

@@ -112,7 +112,14 @@ func Open(ctx context.Context, dsn string, sealer *Sealer, log *slog.Logger) (*S
 	s := &Store{dialect: DialectOf(dsn), sealer: sealer, log: log}
 	switch s.dialect {
 	case Postgres:
-		db, err := gorm.Open(postgres.Open(dsn), cfg)
+		// pgx caches prepared statements per connection by itself (its
+		// default exec mode). gorm's PrepareStmt on top made every
+		// statement in a transaction cost three round trips: database/sql
+		// prepares a DB-level statement afresh on the transaction's
+		// connection, and closing it deallocates it on the server.
+		pcfg := *cfg
+		pcfg.PrepareStmt = false
+		db, err := gorm.Open(postgres.Open(dsn), &pcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}

@@ -67,6 +67,9 @@ type options struct {
 	// pids and dbPath of spawned replicas, for RSS and storage figures.
 	pids   []int
 	dbPath string
+	// pgName is the spawned replicas' PostgreSQL database, whose backends'
+	// CPU is reported.
+	pgName string
 }
 
 func run(args []string, out io.Writer) error {
@@ -116,18 +119,26 @@ func run(args []string, out io.Writer) error {
 	}
 	bodies := makeOrders(o.n, o.size)
 	fmt.Fprintf(out, "ingest: %d signed Shopify orders of %d bytes, %d concurrent senders, %d replica(s)\n", o.n, len(bodies[0]), o.c, len(o.targets))
-	cpu0 := o.cpu()
+	cpu0, pg0 := o.cpu(), o.pgCPU()
 	ing, err := ingest(o, path, secret, bodies)
 	if err != nil {
 		return err
 	}
-	cpu := o.cpu() - cpu0
+	cpu, pg1 := o.cpu()-cpu0, o.pgCPU()
 	rate := float64(ing.ok) / ing.elapsed.Seconds()
 	fmt.Fprintf(out, "ingest: %d accepted, %d other answers in %v → %.0f webhooks/s; latency p50 %v p95 %v p99 %v max %v\n",
 		ing.ok, ing.failed, ing.elapsed.Round(time.Millisecond), rate,
 		ing.pct(50), ing.pct(95), ing.pct(99), ing.pct(100))
 	if len(o.pids) > 0 && ing.ok > 0 {
 		fmt.Fprintf(out, "ingest: server CPU %.0f µs per accepted webhook (user+system, all replicas)\n", cpu.Seconds()*1e6/float64(ing.ok))
+	}
+	if pg1 != nil && ing.ok > 0 {
+		var ticks int64
+		for pid, t := range pg1 {
+			ticks += t - pg0[pid]
+		}
+		fmt.Fprintf(out, "ingest: PostgreSQL CPU %.0f µs per accepted webhook (backends of the run's database; WAL writer and checkpointer not counted)\n",
+			float64(ticks)*1e4/float64(ing.ok))
 	}
 	o.printRSS(out, "after ingest")
 	drained, elapsed, err := meta.drain(o.n, o.timeout)
@@ -198,6 +209,43 @@ func (o options) cpu() time.Duration {
 		}
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// pgCPU is the CPU time, in clock ticks by pid, of the PostgreSQL backends
+// connected to the spawned replicas' database (nil when there is none, or
+// the server's processes cannot be read: a local server only).
+func (o options) pgCPU() map[int]int64 {
+	if o.pgName == "" {
+		return nil
+	}
+	db, err := sql.Open("pgx", o.db)
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, o.pgName)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	out := map[int]int64{}
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) != nil {
+			return nil
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // gone since, or not on this machine
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 13 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			out[pid] = u + s
+		}
+	}
+	return out
 }
 
 func (o options) printRSS(out io.Writer, when string) {
@@ -308,12 +356,12 @@ func spawn(o *options) (func(), error) {
 	dbURL := filepath.Join(dir, "load.db")
 	env := []string{"POSTBACK_API_TOKEN=" + o.token, "POSTBACK_META_URL=http://" + o.metaAddr, "POSTBACK_LOG_LEVEL=warn"}
 	if strings.HasPrefix(o.db, "postgres") {
-		_, url, drop, err := createPostgresDB(o.db, "postback_load")
+		name, url, drop, err := createPostgresDB(o.db, "postback_load")
 		if err != nil {
 			return nil, err
 		}
 		stops = append(stops, drop)
-		dbURL = url
+		dbURL, o.pgName = url, name
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
 		env = append(env, "POSTBACK_SECRET_KEY="+hex.EncodeToString(key))
