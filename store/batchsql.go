@@ -10,6 +10,10 @@ import (
 // see maxPreparedStatements) instead of preparing, and keeping, one
 // statement per list length.
 
+// maxPreparedStatements bounds gorm's prepared-statement cache (least
+// recently used statements are closed).
+const maxPreparedStatements = 256
+
 // idListSizes are the lengths id lists are padded to.
 var idListSizes = []int{8, 64, 256, 1024}
 
