@@ -433,6 +433,22 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
 	})
 }
 
+// ReleaseClaims gives back owner's leases on ids untouched (a batch
+// claimed ahead that will not be sent now), so they are due again at once
+// for whoever claims next.
+func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.exec(ctx, func(db *gormDB) error {
+		if err := db.Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND id IN ?`,
+			owner, padIDs(ids)).Error; err != nil {
+			return fmt.Errorf("release claims: %w", err)
+		}
+		return nil
+	})
+}
+
 // ThrottleDestination makes a destination wait until until before its next
 // send, after the platform asked it to slow down.
 func (s *Store) ThrottleDestination(ctx context.Context, id int64, until time.Time) error {
