@@ -186,6 +186,14 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, cfg *gorm.Config) er
 			return fmt.Errorf("open sqlite: %s: %w", p, err)
 		}
 	}
+	// SQLite's memory (page caches, statements) is C memory outside the
+	// Go heap and its limit; each connection's cache fills up to its own
+	// size over minutes of traffic. A process-wide soft limit makes them
+	// one bounded pool: past it, SQLite reuses cached pages before it
+	// allocates more.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA soft_heap_limit = %d", sqliteSoftHeapLimit)); err != nil {
+		return fmt.Errorf("open sqlite: soft heap limit: %w", err)
+	}
 	if SQLitePath(dsn) == "" {
 		// An in-memory database exists per connection: read on the writer.
 		s.rdb = pinned
@@ -240,6 +248,11 @@ func checkWritable(path string) error {
 	os.Remove(probe.Name())
 	return nil
 }
+
+// sqliteSoftHeapLimit bounds SQLite's memory in the process, the page
+// caches below (8 MiB + 4 × 2 MiB) and prepared statements: past it, a
+// cache that would grow reuses its least recently used page instead.
+const sqliteSoftHeapLimit = 16 << 20
 
 // openSQLitePool opens a pool on a SQLite file with the pragmas Postback
 // relies on: WAL so readers never block the writer, a busy timeout instead
