@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/platforms"
 	"github.com/postbackhq/postback/store"
 )
@@ -186,9 +187,14 @@ func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, th Threshold
 	}
 	for _, d := range dests {
 		if d.Enabled && !d.AuthFailedAt.IsZero() {
-			add("destination_credentials:"+strconv.FormatInt(d.ID, 10), "credentials_rejected",
-				d.Platform+" rejected the destination's credentials: "+d.AuthError,
-				"reconnect the "+d.Platform+" destination with new credentials; its conversions wait until then", 0)
+			// One headline, the platform's own words after it, once.
+			x := delivery.Explain(d.Platform, store.DeliveryWaitingCredentials, "auth", d.AuthError)
+			msg := x.Headline
+			if detail := x.Detail(); detail != "" {
+				msg += " (" + platforms.Title(d.Platform) + ": " + detail + ")"
+			}
+			add("destination_credentials:"+strconv.FormatInt(d.ID, 10), "credentials_rejected", msg,
+				"reconnect the "+platforms.Title(d.Platform)+" destination with new credentials; its conversions wait until then", 0)
 		}
 	}
 	for _, d := range dests {
@@ -207,7 +213,7 @@ func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, th Threshold
 	for _, b := range backlog {
 		if now.Sub(b.Since) >= th.FailingFor {
 			add("destination_failing:"+strconv.FormatInt(b.DestinationID, 10), "destination_failing",
-				fmt.Sprintf("%s has been failing since %s", b.Platform, b.Since.UTC().Format(time.RFC3339)),
+				fmt.Sprintf("%s has been failing since %s", platforms.Title(b.Platform), b.Since.UTC().Format(time.RFC3339)),
 				"open the destination's last errors; Postback keeps retrying within the platform's window", b.Count)
 		}
 	}
@@ -222,7 +228,7 @@ func (a *Alerter) shopIncidents(ctx context.Context, sh store.Shop, th Threshold
 			if share, ok := p.Share(acc.PaidInStore); ok && share*100 < float64(th.SharePercent) {
 				add("accounted_share:"+p.Platform, "accounted_share",
 					fmt.Sprintf("%s accounted for %.0f%% of %d paid orders in 24 hours (%d failed, %d waiting)",
-						p.Platform, share*100, acc.PaidInStore, p.Failed, p.Waiting),
+						platforms.Title(p.Platform), share*100, acc.PaidInStore, p.Failed, p.Waiting),
 					"open the shop's events filtered by failed deliveries; fix the destination, then redeliver", int(acc.PaidInStore-p.Accepted))
 			}
 		}

@@ -180,7 +180,7 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 			v.answered = v.answered || r.StatusCode != 0
 		case errors.Is(r.Err, platforms.ErrAuth):
 			o.Status, o.ErrorClass, o.Parked = store.DeliveryRetrying, "auth", true
-			o.Error = r.Err.Error() + "; waiting for new credentials"
+			o.Error = r.Err.Error() + waitingSuffix
 			if perr != nil && perr.Code == platforms.CodeVersionSunset {
 				o.Error = r.Err.Error() // names the version and the fix
 				v.sunset = true
@@ -206,7 +206,7 @@ func (w *Worker) classify(claimed []store.Claimed, results []platforms.Result, s
 			o.Status = store.DeliveryRetrying
 			if next.After(c.ExpiresAt) {
 				o.Status = store.DeliveryFailed
-				o.Error = "gave up: the platform's event window closes before the next retry; last error: " + r.Err.Error()
+				o.Error = gaveUpPrefix + r.Err.Error()
 			}
 			transient++
 		}

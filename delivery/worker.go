@@ -553,7 +553,7 @@ func (w *Worker) record(ctx context.Context, j *job, outs []store.Outcome) bool 
 	for _, o := range outs {
 		outcome := o.Status
 		if o.Parked {
-			outcome = "parked"
+			outcome = store.DeliveryWaitingCredentials
 		}
 		if o.CountAttempt {
 			w.cfg.Metrics.Deliveries.WithLabelValues(j.dest.Platform, outcome).Inc()

@@ -79,7 +79,12 @@ func (c *APIChoice) Fields() []Field {
 		}
 		help = append(help, h)
 	}
-	out := []Field{{Name: "api", Label: "API", Setting: true, Help: "Which " + c.platform + " API to send through: " + strings.Join(help, "; ") + "."}}
+	choices := []Choice{{Value: "", Label: "Default: " + c.apis[0].Label}}
+	for _, a := range c.apis {
+		choices = append(choices, Choice{Value: a.Name, Label: a.Label})
+	}
+	out := []Field{{Name: "api", Label: "API", Setting: true, Choices: choices,
+		Help: "Which " + Title(c.platform) + " API to send through: " + strings.Join(help, "; ") + "."}}
 	type seen struct {
 		at   int
 		apis []string

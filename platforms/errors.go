@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -116,4 +117,31 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// ParseError reads back the text Error returns, for a failure that was
+// stored as text (a delivery's last error): its class, HTTP status, the
+// platform's code and message. It reports false when s is not of that
+// form, for example when the text was written by something else.
+func ParseError(s string) (*Error, bool) {
+	for _, class := range []error{ErrTransient, ErrThrottled, ErrAuth, ErrInvalid} {
+		rest, found := strings.CutPrefix(s, class.Error()+": ")
+		if !found {
+			continue
+		}
+		e := &Error{Class: class}
+		if after, ok := strings.CutPrefix(rest, "http "); ok {
+			if status, msg, ok := strings.Cut(after, ": "); ok {
+				if n, err := strconv.Atoi(status); err == nil {
+					e.StatusCode, rest = n, msg
+				}
+			}
+		}
+		if i := strings.LastIndex(rest, " (code "); i >= 0 && strings.HasSuffix(rest, ")") {
+			e.Code, rest = rest[i+len(" (code "):len(rest)-1], rest[:i]
+		}
+		e.Message = rest
+		return e, true
+	}
+	return nil, false
 }

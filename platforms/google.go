@@ -125,9 +125,21 @@ func (g *GoogleAds) Fields() []Field {
 			Help: "Google checks each conversion but records nothing."},
 		{Name: "api_version", Label: "API version", Setting: true,
 			Help: "Google Ads API version, default " + googleDefaultAPIVersion + "."},
-		{Name: "ad_user_data_consent", Label: "Ad user data consent", Setting: true,
-			Help: "GRANTED or DENIED, sent as consent.adUserData on every conversion; leave empty when you do not collect it."},
+		{Name: "ad_user_data_consent", Label: "Ad user data consent", Setting: true, Choices: googleConsentChoices,
+			Help: "Sent as consent.adUserData on every conversion; leave it unspecified when you do not collect it."},
 	}
+}
+
+// googleConsentChoices are the consent settings' values: Google's
+// ConsentStatus GRANTED or DENIED, or unspecified (nothing sent). Data
+// Manager spells them CONSENT_GRANTED and CONSENT_DENIED, and its
+// CONSENT_STATUS_UNSPECIFIED is the same as sending none
+// (developers.google.com/data-manager/api/reference/rest/v1/Consent, and
+// google-ads/api/reference/rpc/v22/Consent, read 2026-12-03).
+var googleConsentChoices = []Choice{
+	{Value: "", Label: "Unspecified (not sent)", Aliases: []string{"CONSENT_STATUS_UNSPECIFIED", "UNSPECIFIED"}},
+	{Value: "GRANTED", Label: "Granted", Aliases: []string{"CONSENT_GRANTED"}},
+	{Value: "DENIED", Label: "Denied", Aliases: []string{"CONSENT_DENIED"}},
 }
 
 // BatchSize is the most conversions one upload may carry.

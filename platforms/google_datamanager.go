@@ -116,10 +116,10 @@ func (g *GoogleDataManager) Fields() []Field {
 			Help: "Only when that user reaches the account through a manager account."},
 		{Name: "validate_only", Label: "Validate only (test mode)", Setting: true, Bool: true,
 			Help: "Google checks each request (validateOnly) but records nothing."},
-		{Name: "ad_user_data_consent", Label: "Ad user data consent", Setting: true,
-			Help: "GRANTED or DENIED, sent as consent.adUserData on every conversion; leave empty when you do not collect it."},
-		{Name: "ad_personalization_consent", Label: "Ad personalization consent", Setting: true,
-			Help: "GRANTED or DENIED, sent as consent.adPersonalization; leave empty when you do not collect it."},
+		{Name: "ad_user_data_consent", Label: "Ad user data consent", Setting: true, Choices: googleConsentChoices,
+			Help: "Sent as consent.adUserData when the browser did not report its own; leave it unspecified when you do not collect it."},
+		{Name: "ad_personalization_consent", Label: "Ad personalization consent", Setting: true, Choices: googleConsentChoices,
+			Help: "Sent as consent.adPersonalization when the browser did not report its own; leave it unspecified when you do not collect it."},
 	}
 }
 

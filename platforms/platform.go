@@ -35,6 +35,33 @@ type Field struct {
 	Secret   bool // never shown back once saved
 	Setting  bool // lives in settings, not credentials
 	Bool     bool // a yes/no setting ("true"/"false")
+	// Choices, when set, are the only values the field takes: forms show
+	// a select, and anything else is refused. A Choice with the empty
+	// Value means "not set".
+	Choices []Choice
+}
+
+// Choice is one value a Field may take.
+type Choice struct {
+	Value string
+	Label string
+	// Aliases are other spellings accepted for Value, in any case.
+	Aliases []string
+}
+
+// Pick returns the choice a value names (in any case, or by an alias).
+func (f Field) Pick(v string) (Choice, bool) {
+	for _, c := range f.Choices {
+		if strings.EqualFold(v, c.Value) {
+			return c, true
+		}
+		for _, a := range c.Aliases {
+			if strings.EqualFold(v, a) {
+				return c, true
+			}
+		}
+	}
+	return Choice{}, false
 }
 
 // Request is a rendered outgoing request, with every secret redacted, as

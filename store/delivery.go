@@ -306,7 +306,7 @@ func (s *Store) Complete(ctx context.Context, owner string, outs []Outcome, now 
 				}
 				outcome := o.Status
 				if o.Parked {
-					outcome = "parked"
+					outcome = DeliveryWaitingCredentials
 				}
 				attempts = append(attempts, attemptRow{
 					DeliveryID: o.DeliveryID, Attempt: o.Attempt, StartedAt: ms(o.StartedAt),

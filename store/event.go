@@ -297,7 +297,7 @@ func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
 			if a.DeliveryID == d.ID {
 				del.History = append(del.History, Attempt{
 					Attempt: a.Attempt, StartedAt: fromMS(a.StartedAt), Latency: time.Duration(a.LatencyMS) * time.Millisecond,
-					StatusCode: a.StatusCode, Outcome: a.Outcome, Error: a.Error, Request: a.Request, Response: a.Response,
+					StatusCode: a.StatusCode, Outcome: attemptOutcome(a.Outcome), Error: a.Error, Request: a.Request, Response: a.Response,
 				})
 				if d.Payload == "" && a.Request != "" {
 					// What was sent last is kept in its attempt only
@@ -499,4 +499,14 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int64, 
 		return res.Error
 	})
 	return n, err
+}
+
+// attemptOutcome is an attempt's outcome in the one vocabulary of a
+// delivery's states: attempts recorded before it say "parked" for
+// waiting_credentials.
+func attemptOutcome(o string) string {
+	if o == "parked" {
+		return DeliveryWaitingCredentials
+	}
+	return o
 }

@@ -48,3 +48,14 @@ func SearchTermsOf(ctx context.Context, s *Store, eventID int64) ([]string, erro
 	err := s.rdb.WithContext(ctx).Raw(`SELECT term FROM event_search WHERE event_id = ? ORDER BY term`, eventID).Scan(&out).Error
 	return out, err
 }
+
+// SetBeforeIndexWrite sets a function IndexSearch calls between reading
+// the queue and writing terms (nil to clear).
+func SetBeforeIndexWrite(f func()) { beforeIndexWrite = f }
+
+// WALCheckpointTarget reports the writer's automatic checkpoint threshold.
+func (s *Store) WALAutoCheckpoint(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.WithContext(ctx).Raw(`PRAGMA wal_autocheckpoint`).Scan(&n).Error
+	return n, err
+}

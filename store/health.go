@@ -137,6 +137,9 @@ type Cell struct {
 	// Delivered and Failed finished in the window; Waiting are pending or
 	// retrying now, Parked of them for new credentials.
 	Delivered, Failed, Waiting, Parked int64
+	// Skipped finished in the window without being sent (Postback's
+	// choice); never counted in the success rate.
+	Skipped int64
 	// WithClickID counts the delivered conversions that carried a click id.
 	WithClickID int64
 }
@@ -163,14 +166,70 @@ func (s *Store) Grid(ctx context.Context, since time.Time) ([]Cell, error) {
 			COUNT(CASE WHEN d.status = ? AND d.updated_at >= ? THEN 1 END) AS failed,
 			COUNT(CASE WHEN d.status IN (?, ?) THEN 1 END) AS waiting,
 			COUNT(CASE WHEN d.status IN (?, ?) AND (d.parked OR x.auth_failed_at <> 0) THEN 1 END) AS parked,
-			COUNT(CASE WHEN d.status = ? AND d.delivered_at >= ? AND d.match_info LIKE ? THEN 1 END) AS with_click_id
+			COUNT(CASE WHEN d.status = ? AND d.delivered_at >= ? AND d.match_info LIKE ? THEN 1 END) AS with_click_id,
+			COUNT(CASE WHEN d.status = ? AND d.updated_at >= ? THEN 1 END) AS skipped
 		FROM deliveries d JOIN destinations x ON x.id = d.destination_id
 		WHERE d.kind = ? AND (d.status IN (?, ?) OR d.updated_at >= ?)
 		GROUP BY d.shop_id, d.platform ORDER BY d.shop_id, d.platform`,
 		DeliveryDelivered, from, DeliveryFailed, from, DeliveryPending, DeliveryRetrying, DeliveryPending, DeliveryRetrying,
-		DeliveryDelivered, from, clickIDPattern,
+		DeliveryDelivered, from, clickIDPattern, DeliverySkipped, from,
 		KindConversion, DeliveryPending, DeliveryRetrying, from).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("grid: %w", err)
 	}
+	return out, nil
+}
+
+// DestinationFailures is a destination whose platform refused conversions
+// for good in a window (status failed): each needs a look, since none of
+// them is sent again by itself.
+type DestinationFailures struct {
+	DestinationID int64
+	ShopID        int64
+	Platform      string
+	Count         int64
+	// Last is the newest refusal, and LastError and LastClass its error.
+	Last      time.Time
+	LastError string
+	LastClass string
+}
+
+// RecentFailures lists destinations with conversions that failed since
+// since, most failures first.
+func (s *Store) RecentFailures(ctx context.Context, since time.Time) ([]DestinationFailures, error) {
+	db := s.rdb.WithContext(ctx)
+	var rows []struct {
+		DestinationID int64
+		ShopID        int64
+		Platform      string
+		N             int64
+		Last          int64
+	}
+	if err := db.Raw(`SELECT destination_id, shop_id, platform, COUNT(*) AS n, MAX(updated_at) AS last FROM deliveries
+		WHERE status = ? AND kind = ? AND updated_at >= ? GROUP BY destination_id, shop_id, platform`,
+		DeliveryFailed, KindConversion, ms(since)).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("recent failures: %w", err)
+	}
+	out := make([]DestinationFailures, 0, len(rows))
+	for _, r := range rows {
+		f := DestinationFailures{DestinationID: r.DestinationID, ShopID: r.ShopID, Platform: r.Platform, Count: r.N, Last: fromMS(r.Last)}
+		var last []struct {
+			LastError  string
+			ErrorClass string
+		}
+		if err := db.Raw(`SELECT last_error, error_class FROM deliveries WHERE destination_id = ? AND status = ? AND kind = ? AND updated_at >= ?
+			ORDER BY updated_at DESC, id DESC LIMIT 1`, r.DestinationID, DeliveryFailed, KindConversion, ms(since)).Scan(&last).Error; err != nil {
+			return nil, fmt.Errorf("recent failures: %w", err)
+		}
+		if len(last) > 0 {
+			f.LastError, f.LastClass = last[0].LastError, last[0].ErrorClass
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].DestinationID < out[j].DestinationID
+	})
 	return out, nil
 }

@@ -297,9 +297,18 @@ func (s *Store) recordRefunds(tx *gormDB, in *Incoming, eventID int64, dests []d
 		}
 		forwarded = append(forwarded, d.Platform)
 	}
+	// The order's own webhook may bring its refund too (the first the
+	// store sent of an order refunded since): the refund is this event's
+	// own order's, not a link to itself.
 	note := fmt.Sprintf("refund linked to event %d", orig)
+	if orig == eventID {
+		note = "refund of this order, received with it"
+	}
 	if len(forwarded) > 0 {
 		note += "; adjustment queued for " + strings.Join(forwarded, ", ")
+		if orig == eventID {
+			note += " once the conversion is sent"
+		}
 	}
 	if len(unsupported) > 0 {
 		note += "; not supported by platform: " + strings.Join(unsupported, ", ")

@@ -656,7 +656,16 @@ func (s *Store) commitRefunds(tx *gormDB, ps []pending, dests map[int64][]destin
 			if p.dupOfItem != 0 {
 				orig = ps[p.dupOfItem-1].row.ID
 			}
-			if fresh > 0 || orig <= 0 {
+			if fresh > 0 {
+				// Say so beside why it is a duplicate: the refund it
+				// brought is linked to the original purchase.
+				p.res.Reason = joinReason(p.res.Reason, note)
+				if err := tx.Exec(`UPDATE events SET reason = ? WHERE id = ?`, p.res.Reason, p.row.ID).Error; err != nil {
+					return err
+				}
+				continue
+			}
+			if orig <= 0 {
 				continue
 			}
 			if err := tx.Exec(`DELETE FROM events WHERE id = ?`, p.row.ID).Error; err != nil {

@@ -164,6 +164,9 @@ type unindexedRow struct {
 // beacon joins it) has its queue row's gen bumped: the indexer removes
 // only the rows whose gen it read, so it indexes that event again.
 
+// beforeIndexWrite, in tests, runs between IndexSearch's read and write.
+var beforeIndexWrite func()
+
 // searchMu keeps one IndexSearch at a time per process (the background
 // loop and a search catching up); replicas may still overlap, harmlessly.
 var searchMu sync.Mutex
@@ -201,6 +204,9 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 		for _, t := range searchTerms(r.OrderID, r.ConversionEventID, r.Conversion, r.MatchInfo) {
 			terms = append(terms, term{t, r.ID})
 		}
+	}
+	if beforeIndexWrite != nil {
+		beforeIndexWrite()
 	}
 	// In key order: each index page is touched once per batch.
 	sort.Slice(terms, func(i, j int) bool {

@@ -196,3 +196,44 @@ func TestIndexSearchBackfillsOlderEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexSearchReadsAChangedEventAgain: an event whose conversion changes
+// while the indexer has it in hand (a late beacon joins it) is queued
+// again (gen bumped), so the terms written from the old read are not the
+// last word.
+func TestIndexSearchReadsAChangedEventAgain(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			got, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, "evt-1", "5001")}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := got[0].EventID
+			store.SetBeforeIndexWrite(func() {
+				store.SetBeforeIndexWrite(nil)
+				// What a late beacon's join does to a queued event.
+				if err := s.ExecRaw(ctx, `UPDATE events SET order_id = ? WHERE id = ?`, "5001-joined", id); err != nil {
+					t.Error(err)
+				}
+				if err := s.ExecRaw(ctx, `UPDATE search_queue SET gen = gen + 1 WHERE event_id = ?`, id); err != nil {
+					t.Error(err)
+				}
+			})
+			t.Cleanup(func() { store.SetBeforeIndexWrite(nil) })
+			if n, err := s.IndexSearch(ctx, 100); err != nil || n != 1 {
+				t.Fatalf("IndexSearch = %d, %v; want 1", n, err)
+			}
+			if n, err := s.IndexSearch(ctx, 100); err != nil || n != 1 {
+				t.Fatalf("second IndexSearch = %d, %v; want the changed event again", n, err)
+			}
+			if n, err := s.IndexSearch(ctx, 100); err != nil || n != 0 {
+				t.Fatalf("third IndexSearch = %d, %v; want nothing left", n, err)
+			}
+			if found := eventOrders(t, s, store.EventFilter{Query: "5001-joined"}); !equalStrings(found, []string{"5001-joined"}) {
+				t.Errorf("search for the changed order id = %v", found)
+			}
+		})
+	}
+}

@@ -684,3 +684,42 @@ func TestCompleteRecordsEachAttemptOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundNeverLinksToItself: a webhook that brings the order and its
+// refund at once (the first the store sent of it) does not say it is
+// linked to itself, and a later copy of the order that brings a new refund
+// names the original purchase event.
+func TestRefundNeverLinksToItself(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			newDest(t, s, sh.ID, "adjuster", nil)
+			withRefund := func(delivery, refund string) store.Incoming {
+				in := paid(sh.ID, delivery, "1100")
+				in.Webhook.Refunds = []mapping.Refund{{RefundID: refund, OrderID: "1100", Amount: decimal.RequireFromString("5"), Currency: "USD", Time: t0}}
+				return in
+			}
+			first, err := s.CommitBatch(ctx, []store.Incoming{withRefund("evt-1", "r1")}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			self := first[0]
+			if self.Status != store.StatusAccepted || strings.Contains(self.Reason, fmt.Sprintf("linked to event %d", self.EventID)) ||
+				!strings.Contains(self.Reason, "refund of this order") {
+				t.Errorf("order with its refund: %+v; want it accepted, its refund noted as this order's, not linked to itself", self)
+			}
+			second, err := s.CommitBatch(ctx, []store.Incoming{withRefund("evt-2", "r2")}, routing{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := s.Event(ctx, second[0].EventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("refund linked to event %d", self.EventID); e.ID == self.EventID || !strings.Contains(e.Reason, want) {
+				t.Errorf("copy of the order with a new refund: event %d reason %q; want %q", e.ID, e.Reason, want)
+			}
+		})
+	}
+}

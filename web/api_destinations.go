@@ -139,6 +139,13 @@ func mergeFields(into map[string]string, given map[string]any, fields []platform
 		if f.Bool && v != "" && v != "true" && v != "false" {
 			return false, badField(what+"."+k, "must be true or false")
 		}
+		if len(f.Choices) > 0 {
+			c, ok := f.Pick(v)
+			if !ok {
+				return false, badField(what+"."+k, "must be one of "+choiceList(f.Choices))
+			}
+			v = c.Value
+		}
 		if len(v) > 4096 {
 			return false, badField(what+"."+k, "is too long")
 		}
@@ -152,6 +159,26 @@ func mergeFields(into map[string]string, given map[string]any, fields []platform
 		}
 	}
 	return changed, nil
+}
+
+// choiceList says a field's choices: "GRANTED, DENIED or empty".
+func choiceList(cs []platforms.Choice) string {
+	var vals []string
+	empty := false
+	for _, c := range cs {
+		if c.Value == "" {
+			empty = true
+			continue
+		}
+		vals = append(vals, c.Value)
+	}
+	if empty {
+		vals = append(vals, "empty")
+	}
+	if len(vals) < 2 {
+		return strings.Join(vals, "")
+	}
+	return strings.Join(vals[:len(vals)-1], ", ") + " or " + vals[len(vals)-1]
 }
 
 func fieldNames(m map[string]platforms.Field) []string {

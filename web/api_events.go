@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/mapping"
 	"github.com/postbackhq/postback/store"
 )
@@ -40,23 +41,31 @@ type eventJSON struct {
 }
 
 type deliveryJSON struct {
-	ID            int64           `json:"id"`
-	DestinationID int64           `json:"destination_id"`
-	Platform      string          `json:"platform"`
-	Kind          string          `json:"kind"`
-	Status        string          `json:"status"`
-	Attempts      int             `json:"attempts"`
-	LastError     string          `json:"last_error"`
-	ErrorClass    string          `json:"error_class"`
-	Parked        bool            `json:"parked"`
-	NextAttemptAt *string         `json:"next_attempt_at"`
-	DeliveredAt   *string         `json:"delivered_at"`
-	ExpiresAt     *string         `json:"expires_at"`
-	Match         *mapping.Match  `json:"match"`
-	StatusCode    int             `json:"status_code,omitempty"`
-	Payload       json.RawMessage `json:"payload,omitempty"`
-	Response      *string         `json:"response,omitempty"`
-	History       []attemptJSON   `json:"history,omitempty"`
+	ID            int64  `json:"id"`
+	DestinationID int64  `json:"destination_id"`
+	Platform      string `json:"platform"`
+	Kind          string `json:"kind"`
+	Status        string `json:"status"`
+	Attempts      int    `json:"attempts"`
+	LastError     string `json:"last_error"`
+	ErrorClass    string `json:"error_class"`
+	// The last error explained: one plain headline, the step that fixes
+	// it, and the platform's own code, words and HTTP status, apart.
+	// last_error keeps the full text as before.
+	ErrorHeadline   string          `json:"error_headline,omitempty"`
+	ErrorFix        string          `json:"error_fix,omitempty"`
+	ErrorCode       string          `json:"error_code,omitempty"`
+	ErrorMessage    string          `json:"error_message,omitempty"`
+	ErrorHTTPStatus int             `json:"error_http_status,omitempty"`
+	Parked          bool            `json:"parked"`
+	NextAttemptAt   *string         `json:"next_attempt_at"`
+	DeliveredAt     *string         `json:"delivered_at"`
+	ExpiresAt       *string         `json:"expires_at"`
+	Match           *mapping.Match  `json:"match"`
+	StatusCode      int             `json:"status_code,omitempty"`
+	Payload         json.RawMessage `json:"payload,omitempty"`
+	Response        *string         `json:"response,omitempty"`
+	History         []attemptJSON   `json:"history,omitempty"`
 	// The platform's own verdict on a request it processes later (Google
 	// Data Manager): "processing", then "accepted", "partial", "rejected"
 	// or "unknown", with its counts and reasons.
@@ -113,6 +122,8 @@ func toDeliveryJSON(d store.Delivery, detail bool) deliveryJSON {
 		Match: d.Match, StatusCode: d.StatusCode,
 		PlatformRequestID: d.PlatformRequestID, PlatformStatus: d.PlatformStatus, PlatformDetail: d.PlatformDetail,
 	}
+	x := delivery.ExplainDelivery(d)
+	out.ErrorHeadline, out.ErrorFix, out.ErrorCode, out.ErrorMessage, out.ErrorHTTPStatus = x.Headline, x.Fix, x.Code, x.Message, x.StatusCode
 	if !detail {
 		return out
 	}

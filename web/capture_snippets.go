@@ -254,9 +254,16 @@ func wooPixels(pixels []PixelChoice) string {
     $pixels = <<<'POSTBACK_PIXELS'
 ` + PurchasePixels(pixels) + `
 POSTBACK_PIXELS;
-    echo '<script>(' . $pixels . ')(' . wp_json_encode($event_id) . ', ' . wp_json_encode((float) $order->get_total()) . ', ' .
-        wp_json_encode($order->get_currency()) . ');</script>';`
+    echo '<script>(` + WooPixelGate + `)((' . $pixels . '), ' . wp_json_encode($event_id) . ', ' .
+        wp_json_encode((float) $order->get_total()) . ', ' . wp_json_encode($order->get_currency()) . ');</script>';`
 }
+
+// WooPixelGate runs the thank-you page's pixel purchases (p, a
+// PurchasePixels function) once Postback's script has loaded, and only if
+// Postback.allowed() says the shop's consent mode lets marketing tags run:
+// with consent required and not given, no pixel fires, as on Shopify.
+const WooPixelGate = `function(p,e,v,c){var run=function(){if(window.Postback&&Postback.allowed())p(e,v,c)};` +
+	`if(window.Postback)run();else window.addEventListener("load",run)}`
 
 // phpString quotes s as a single-quoted PHP string.
 func phpString(s string) string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/platforms"
 	"github.com/postbackhq/postback/store"
 	"github.com/postbackhq/postback/web"
 )
@@ -46,7 +47,9 @@ func TestHealthAtAGlance(t *testing.T) {
 		}
 	}
 	rej.Flush(context.Background())
-	if err := h.store.ParkDestination(context.Background(), dest.ID, "fake refused the access token (code 190)", time.Now()); err != nil {
+	// The refusal as the worker records it (platforms.Error's text).
+	refusal := platforms.Auth(401, "190", "fake: Invalid OAuth access token").Error()
+	if err := h.store.ParkDestination(context.Background(), dest.ID, refusal, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -54,13 +57,15 @@ func TestHealthAtAGlance(t *testing.T) {
 	mustContain(t, "dashboard", p.body,
 		"2 problems need you",
 		"fake for Acme needs new credentials — 3 orders waiting, the oldest leaves fake&#39;s window in 6 days.",
-		"fake refused the access token (code 190)",
+		// One headline, the platform's own words folded under it, once.
+		`<span class="muted small problem-detail">fake refused the access token.</span>`,
+		"code 190 · HTTP 401 · Invalid OAuth access token",
 		fmt.Sprintf(`href="/admin/destinations/%d">Update the credentials`, dest.ID),
 		"2 webhooks for Acme were refused in the last hour: a signature that does not match the secret.",
 		"Check the secret",
 		"Shops × platforms", "3 need credentials", "cell-bad",
 	)
-	mustNotContain(t, "dashboard", p.body, "Tracking is healthy")
+	mustNotContain(t, "dashboard", p.body, "Tracking is healthy", "credentials rejected", "fake: Invalid")
 	// Parked deliveries count as failing now.
 	mustContain(t, "failing now", p.body, `<span class="stat-value">3</span>`)
 

@@ -49,9 +49,16 @@ func (f *fakeStorefront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Path == "/woo" {
+		// The mu-plugin's thank-you page: Postback's script (wp_head), then
+		// the pixels behind the consent gate.
+		consent := ""
+		if r.URL.Query().Get("consent") == "required" {
+			consent = ` data-consent="required"`
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html><head>%s<script>(%s)("purchase-77", 42.5, "EUR");</script></head><body>thanks</body></html>`,
-			fakePixels, f.woo)
+		fmt.Fprintf(w, `<!doctype html><html><head>%s<script src="%s/js/postback.js" data-shop="%s"%s async></script>
+<script>(%s)((%s), "purchase-77", 42.5, "EUR");</script></head><body>thanks</body></html>`,
+			fakePixels, f.postback, f.publicID, consent, web.WooPixelGate, f.woo)
 		return
 	}
 	if r.URL.Path == "/pixel" {
@@ -374,7 +381,13 @@ func TestPixelsFireWithServerEventID(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`handlers.checkout_completed({
 			data: {checkout: {token: "e1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6", order: {id: "gid://shopify/OrderIdentity/5551"}, totalPrice: {amount: 42}, currencyCode: "EUR"}},
 			context: {document: {location: {href: location.origin + "/thank-you"}}}})`, chromedp.EvalAwaitPromise))
-	woo := calls("/woo")
+	woo := calls("/woo", chromedp.Poll[chromedp.Void](`calls.some(function (c) { return c[0] === "fbq" && c[1] === "track"; })`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	// A shop that requires consent: without it, no pixel fires.
+	if got := calls("/woo?consent=required", chromedp.Poll[chromedp.Void](`window.Postback && document.readyState === "complete"`,
+		chromedp.WithPollingTimeout(10*time.Second))); len(got) != 0 {
+		t.Errorf("woocommerce thank-you without consent: pixel calls %v, want none", got)
+	}
 	for name, tc := range map[string]struct {
 		got     [][]any
 		eventID string

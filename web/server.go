@@ -48,6 +48,9 @@ type Config struct {
 	Now func() time.Time
 	// Reconciler runs a shop's reconciliation on demand (nil: answer 503).
 	Reconciler Reconciler
+	// ReconcileEvery is how often connected shops are reconciled, for the
+	// UI's wording (POSTBACK_RECONCILE_INTERVAL; 0: only on demand).
+	ReconcileEvery time.Duration
 	// Webhooks checks and registers shops' webhook subscriptions (nil:
 	// answer 503).
 	Webhooks WebhookManager

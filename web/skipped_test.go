@@ -52,7 +52,7 @@ func TestSkippedIsItsOwnState(t *testing.T) {
 		t.Errorf("filter failed finds the skipped one: %+v", list)
 	}
 	p := b.get(t, fmt.Sprintf("/admin/events/%v", out["event_id"]))
-	mustContain(t, "event page", p.body, `chip-skipped`, "Not sent:", "nothing fake can match on")
+	mustContain(t, "event page", p.body, `chip-skipped`, "Not sent to fake: nothing fake can match on")
 	mustNotContain(t, "event page", p.body, "Payload sent", "’s answer", "chip chip-failed")
 	d := b.get(t, "/admin/")
 	if !strings.Contains(d.body, "Per platform") || strings.Contains(d.body, `<span class="rate poor">0%</span>`) {

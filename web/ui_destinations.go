@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/mapping"
 	"github.com/postbackhq/postback/platforms"
 	"github.com/postbackhq/postback/store"
@@ -36,6 +37,8 @@ type fieldView struct {
 	Set      bool
 	Checked  bool
 	Error    string
+	// Choices, when set, make the field a select of these values.
+	Choices []platforms.Choice
 	// Retype marks a secret typed into a refused form: it is not sent
 	// back, so the merchant pastes it again.
 	Retype bool
@@ -63,7 +66,7 @@ func buildFields(sender platforms.Sender, d store.Destination, form *gin.Context
 		}
 		fv := fieldView{
 			Key: fieldKey(f), Label: label, Help: f.Help, Required: f.Required, Secret: f.Secret, Bool: f.Bool, Setting: f.Setting,
-			Set: stored != "", Error: errs[fieldKey(f)],
+			Set: stored != "", Error: errs[fieldKey(f)], Choices: f.Choices,
 		}
 		switch {
 		case f.Secret:
@@ -77,6 +80,10 @@ func buildFields(sender platforms.Sender, d store.Destination, form *gin.Context
 			fv.Value = form.PostForm(fv.Key)
 		default:
 			fv.Value = stored
+		}
+		if c, ok := f.Pick(fv.Value); ok {
+			// A stored alias ("CONSENT_GRANTED") selects its choice.
+			fv.Value = c.Value
 		}
 		out = append(out, fv)
 	}
@@ -186,6 +193,8 @@ type testResult struct {
 	Payload     string
 	Response    string
 	Match       *mapping.Match
+	// Problem explains Error: headline, fix, the platform's own words.
+	Problem delivery.Explanation
 }
 
 func (p destinationPage) CredentialFields() []fieldView { return pick(p.Fields, false) }
@@ -422,6 +431,13 @@ func handleUIDestinationTest(cfg Config, v *views) gin.HandlerFunc {
 			if r.Err != nil {
 				p.Test.ErrorClass, p.Test.Error = errorClass(r.Err), r.Err.Error()
 			}
+		}
+		if p.Test.Error != "" {
+			status := store.DeliveryFailed
+			if p.Test.ErrorClass == "invalid" && p.Test.StatusCode == 0 {
+				status = store.DeliverySkipped // refused before sending
+			}
+			p.Test.Problem = delivery.Explain(d.Platform, status, p.Test.ErrorClass, p.Test.Error)
 		}
 		v.render(c, http.StatusOK, "destination", p)
 	}

@@ -12,7 +12,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/platforms"
 	"github.com/postbackhq/postback/store"
 )
 
@@ -233,14 +235,14 @@ func timeline(e store.Event, now time.Time) []timelineItem {
 		mapped.Title, mapped.Class = "Mapped to a conversion", "ok"
 		mapped.Detail = strings.TrimSpace(fmt.Sprintf("%s %s %s · event id %s", e.EventName, e.Value, e.Currency, e.ConversionEventID))
 		if e.Conversion == nil {
-			mapped.Title, mapped.Detail = "Accepted", e.Reason
+			mapped.Title, mapped.Detail = "Accepted", platforms.Titled(e.Reason)
 		}
 	case store.StatusIgnored:
-		mapped.Title, mapped.Class, mapped.Detail = "Ignored", "warn", e.Reason
+		mapped.Title, mapped.Class, mapped.Detail = "Ignored", "warn", platforms.Titled(e.Reason)
 	case store.StatusDuplicate:
-		mapped.Title, mapped.Class, mapped.Detail = "Duplicate: nothing sent", "warn", e.Reason
+		mapped.Title, mapped.Class, mapped.Detail = "Duplicate: nothing sent", "warn", platforms.Titled(e.Reason)
 	case store.StatusError:
-		mapped.Title, mapped.Class, mapped.Detail = "Could not be read", "bad", e.Reason
+		mapped.Title, mapped.Class, mapped.Detail = "Could not be read", "bad", platforms.Titled(e.Reason)
 	}
 	items = append(items, mapped)
 	var later []timelineItem
@@ -257,7 +259,7 @@ func timeline(e store.Event, now time.Time) []timelineItem {
 			}
 			parts = append(parts, strconv.FormatInt(a.Latency.Milliseconds(), 10)+" ms")
 			if a.Error != "" {
-				parts = append(parts, a.Error)
+				parts = append(parts, delivery.Explain(d.Platform, a.Outcome, "", a.Error).Headline)
 			}
 			it.Detail = strings.Join(parts, " · ")
 			switch a.Outcome {
@@ -273,7 +275,7 @@ func timeline(e store.Event, now time.Time) []timelineItem {
 		switch {
 		case d.Status == store.DeliveryWaitingCredentials:
 			later = append(later, timelineItem{At: d.ExpiresAt, Title: name + " · waiting for credentials", Class: "warn",
-				Detail: d.LastError + " · the platform's window closes " + fmtAgo(now, d.ExpiresAt) + "; fix and save the destination to send at once"})
+				Detail: delivery.ExplainDelivery(d).Headline + " · the platform's window closes " + fmtAgo(now, d.ExpiresAt) + "; fix and save the destination to send at once"})
 		case (d.Status == store.DeliveryPending || d.Status == store.DeliveryRetrying) && !d.NextAttemptAt.IsZero():
 			later = append(later, timelineItem{At: d.NextAttemptAt, Title: name + " · queued", Class: "info", Detail: "next attempt " + fmtAgo(now, d.NextAttemptAt)})
 		}

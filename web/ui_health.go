@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/store"
 )
 
@@ -30,6 +31,9 @@ type problem struct {
 	Link   string
 	Action string
 	ShopID int64
+	// PlatformDetail is the platform's own code and words, shown folded
+	// under the headline (Detail) they explain.
+	PlatformDetail string
 }
 
 // quietAfter is how long a shop may be silent before it is a problem:
@@ -61,16 +65,34 @@ func loadProblems(ctx context.Context, cfg Config, shops []store.Shop, now time.
 					title += fmt.Sprintf(", the oldest is past %s's window", platform)
 				}
 			}
-			out = append(out, problem{Level: healthBad, Title: title + ".", Detail: t.LastError, Since: t.Since,
-				Link: fmt.Sprintf("/admin/destinations/%d", t.DestinationID), Action: "Update the credentials", ShopID: t.ShopID})
+			x := delivery.Explain(t.Platform, store.DeliveryWaitingCredentials, "auth", t.LastError)
+			out = append(out, problem{Level: healthBad, Title: title + ".", Detail: sentence(x.Headline), PlatformDetail: x.Detail(),
+				Since: t.Since, Link: fmt.Sprintf("/admin/destinations/%d", t.DestinationID), Action: "Update the credentials", ShopID: t.ShopID})
 		}
 		if t.Failing > 0 {
+			x := delivery.Explain(t.Platform, store.DeliveryRetrying, "", t.LastError)
 			out = append(out, problem{Level: healthBad,
 				Title:  fmt.Sprintf("%s for %s is failing — %s waiting for a retry.", platform, shop, plural(t.Failing, "order")),
-				Detail: t.LastError, Since: t.Since,
+				Detail: sentence(x.Headline), PlatformDetail: x.Detail(), Since: t.Since,
 				Link:   fmt.Sprintf("/admin/events?shop_id=%d&platform=%s&delivery_status=%s", t.ShopID, t.Platform, store.DeliveryRetrying),
 				Action: "See the orders", ShopID: t.ShopID})
 		}
+	}
+
+	// Conversions a platform refused for good in the last day: nothing
+	// sends them again until someone fixes the cause and redelivers.
+	failures, err := cfg.Store.RecentFailures(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range failures {
+		x := delivery.Explain(f.Platform, store.DeliveryFailed, f.LastClass, f.LastError)
+		out = append(out, problem{Level: healthBad,
+			Title: fmt.Sprintf("%s for %s: %s failed in the last 24 hours and will not be retried.", platformLabel(f.Platform),
+				names[f.ShopID].Name, plural(f.Count, "order")),
+			Detail: "Latest: " + sentence(x.Headline), PlatformDetail: x.Detail(), Since: f.Last,
+			Link:   fmt.Sprintf("/admin/events?shop_id=%d&platform=%s&delivery_status=%s", f.ShopID, f.Platform, store.DeliveryFailed),
+			Action: "See the orders", ShopID: f.ShopID})
 	}
 
 	rejected, err := cfg.Store.RejectionsSince(ctx, now.Add(-time.Hour))
@@ -207,8 +229,8 @@ func buildGrid(cells []store.Cell, shops []store.Shop) (platforms []string, rows
 				if c.Parked > 0 {
 					gc.Level = healthBad
 				}
-				gc.Title = fmt.Sprintf("%s · %s: %d delivered, %d waiting (%d for credentials), %d failed", sh.Name, platformLabel(p),
-					c.Delivered, c.Waiting, c.Parked, c.Failed)
+				gc.Title = fmt.Sprintf("%s · %s: %d delivered, %d waiting (%d for credentials), %d failed, %d skipped (not counted in the rate)", sh.Name, platformLabel(p),
+					c.Delivered, c.Waiting, c.Parked, c.Failed, c.Skipped)
 			}
 			row.Cells = append(row.Cells, gc)
 		}
@@ -217,6 +239,14 @@ func buildGrid(cells []store.Cell, shops []store.Shop) (platforms []string, rows
 		}
 	}
 	return platforms, rows
+}
+
+// sentence ends a headline with a full stop; "" stays "".
+func sentence(s string) string {
+	if s == "" || strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
 }
 
 // plural is "1 order", "12 orders".

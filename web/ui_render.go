@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,8 +19,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/shopspring/decimal"
 
+	"github.com/postbackhq/postback/delivery"
 	"github.com/postbackhq/postback/mapping"
 	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/store"
 )
 
 // uiFS holds the admin UI's templates and its one stylesheet and script.
@@ -110,6 +113,17 @@ func (v *views) storeFail(c *gin.Context, err error, what string) {
 	}
 }
 
+// eventMention is how notes name another event ("refund linked to event
+// 42", "duplicate of … (event 42)").
+var eventMention = regexp.MustCompile(`\bevent (\d{1,19})\b`)
+
+// linkEvents escapes a note and links each event it names to that event's
+// page.
+func linkEvents(s string) template.HTML {
+	esc := template.HTMLEscapeString(s)
+	return template.HTML(eventMention.ReplaceAllString(esc, `<a href="/admin/events/$1">event $1</a>`))
+}
+
 // uiFuncs are the helpers templates may call.
 func uiFuncs(assets map[string]string, now func() time.Time) template.FuncMap {
 	return template.FuncMap{
@@ -120,19 +134,27 @@ func uiFuncs(assets map[string]string, now func() time.Time) template.FuncMap {
 		"pretty":        prettyJSON,
 		"prettyValue":   prettyValue,
 		"platformLabel": platformLabel,
-		"percent":       percent,
-		"deref":         func(f *float64) float64 { return *f },
-		"pctOf":         pctOf,
-		"sourceLabel":   sourceLabel,
-		"storeCred":     storeCred,
-		"latency":       func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
-		"pct":           func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
-		"identifiers":   identifiersOf,
-		"qualityClass":  qualityClass,
-		"add":           func(a, b int) int { return a + b },
-		"mul":           func(a, b int) int { return a * b },
-		"money":         fmtMoney,
-		"matchView":     func(m *mapping.Match, platform string) matchView { return matchView{Match: m, Platform: platform} },
+		"titled":        platforms.Titled,
+		"linkEvents":    linkEvents,
+		"explain":       explained,
+		"explainAuth": func(platform, text string) delivery.Explanation {
+			return delivery.Explain(platform, store.DeliveryWaitingCredentials, "auth", text)
+		},
+		"showsQuality": showsQuality,
+		"hasProblem":   hasProblem,
+		"percent":      percent,
+		"deref":        func(f *float64) float64 { return *f },
+		"pctOf":        pctOf,
+		"sourceLabel":  sourceLabel,
+		"storeCred":    storeCred,
+		"latency":      func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + " ms" },
+		"pct":          func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
+		"identifiers":  identifiersOf,
+		"qualityClass": qualityClass,
+		"add":          func(a, b int) int { return a + b },
+		"mul":          func(a, b int) int { return a * b },
+		"money":        fmtMoney,
+		"matchView":    func(m *mapping.Match, platform string) matchView { return matchView{Match: m, Platform: platform} },
 	}
 }
 
@@ -222,16 +244,30 @@ func prettyValue(v any) string {
 	return string(b)
 }
 
-var platformLabels = map[string]string{
-	"meta": "Meta", "google_ads": "Google Ads", "tiktok": "TikTok", "reddit": "Reddit", "linkedin": "LinkedIn",
-	"microsoft": "Microsoft Ads", "pinterest": "Pinterest", "snapchat": "Snapchat",
+// platformLabel is a platform's title ("Google Ads" for "google_ads").
+func platformLabel(name string) string { return platforms.Title(name) }
+
+// showsQuality reports whether a delivery's match quality means anything:
+// not for a refund adjustment (it matches on the order's conversion), a
+// delivery Postback chose not to send, or one refused for its credentials
+// (nothing was judged).
+func showsQuality(d store.Delivery) bool {
+	return d.Match != nil && d.Kind != store.KindAdjustment && d.Status != store.DeliverySkipped &&
+		d.Status != store.DeliveryWaitingCredentials && d.ErrorClass != "auth"
 }
 
-func platformLabel(name string) string {
-	if l, ok := platformLabels[name]; ok {
-		return l
+// explained is a delivery's last error explained, for the rows and cards
+// that show it.
+func explained(d store.Delivery) delivery.Explanation { return delivery.ExplainDelivery(d) }
+
+// hasProblem reports whether a delivery's row shows why: it failed, was
+// skipped, waits for credentials, or waits for a retry after an error.
+func hasProblem(d store.Delivery) bool {
+	switch d.Status {
+	case store.DeliveryFailed, store.DeliverySkipped, store.DeliveryWaitingCredentials, store.DeliveryRetrying:
+		return d.LastError != ""
 	}
-	return name
+	return false
 }
 
 func sourceLabel(s any) string {

@@ -426,6 +426,7 @@ func handleUIShop(cfg Config, v *views) gin.HandlerFunc {
 			}
 		}
 		p.Capture = viewCapture(cfg, sh, ds, c.QueryArray("pixel"))
+		p.StoreAPI.Schedule = reconcileSchedule(cfg.ReconcileEvery)
 		v.render(c, http.StatusOK, "shop", p)
 	}
 }

@@ -32,6 +32,25 @@ type storeAPIView struct {
 	Run store.ReconcileRun
 	// WebhooksAt is when the subscriptions were last checked.
 	WebhooksAt time.Time
+	// Schedule says when reconciliation runs ("every 15 minutes").
+	Schedule string
+}
+
+// reconcileSchedule words POSTBACK_RECONCILE_INTERVAL for the shop page.
+func reconcileSchedule(every time.Duration) string {
+	switch {
+	case every <= 0:
+		return "only when you run it (POSTBACK_RECONCILE_INTERVAL is 0)"
+	case every%time.Hour == 0 && every >= time.Hour:
+		if every == time.Hour {
+			return "every hour"
+		}
+		return fmt.Sprintf("every %d hours", every/time.Hour)
+	case every%time.Minute == 0:
+		return fmt.Sprintf("every %d minutes", every/time.Minute)
+	default:
+		return "every " + every.String()
+	}
 }
 
 func loadStoreAPIView(ctx context.Context, st *store.Store, sh store.Shop) (storeAPIView, error) {

@@ -193,7 +193,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		Handler: web.NewServer(web.Config{
 			Store: st, Committer: committer, Connectors: newConnectors(), Senders: senders, Routing: routing,
 			Log: log, Metrics: m, Gatherer: reg, PublicURL: cfg.PublicURL, APIToken: cfg.APIToken,
-			Reconciler: reconciler, Webhooks: reconciler, Alerts: alerter, SMTPConfigured: cfg.SMTPURL != "",
+			Reconciler: reconciler, ReconcileEvery: cfg.ReconcileInterval, Webhooks: reconciler, Alerts: alerter, SMTPConfigured: cfg.SMTPURL != "",
 			MaxInflightBytes: cfg.WebhookInflightBytes,
 			Notify:           worker.Notify, Rejections: rejections, SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"), TrustedProxies: cfg.TrustedProxies,
 			SessionIdle: cfg.SessionIdle, OnSetupDone: func() { removeSetupFile(setupFile, log) },

@@ -46,7 +46,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "postback_webhook_commit_errors_total", Help: "Webhooks answered 503 because the database could not commit.",
 		}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "postback_deliveries_total", Help: "Delivery attempts by platform and outcome (delivered, retrying, failed, parked).",
+			Name: "postback_deliveries_total", Help: "Delivery attempts by platform and outcome (delivered, retrying, waiting_credentials, failed, skipped; expired).",
 		}, []string{"platform", "outcome"}),
 		SendSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "postback_platform_request_duration_seconds", Help: "Time an ad platform took to answer a batch.",

@@ -5,6 +5,7 @@
  * Shopify cart attributes (default: when window.Shopify exists);
  * order-ref (+ event-id) posts the purchase beacon on a thank-you page.
  * API: Postback.consent({ad_user_data, ad_personalization, analytics}),
+ * Postback.allowed() (whether the shop's consent mode lets marketing tags run),
  * Postback.attributes() (for Stripe Checkout Session metadata),
  * Postback.purchase({order_ref, event_id}).
  * Cart attributes: Shopify Ajax Cart API, POST /cart/update.js with
@@ -178,6 +179,8 @@
   w.Postback = {
     _loaded: true,
     consent: function (c) { setConsent(c || {}); },
+    // allowed: may marketing tags run (always, unless the shop requires consent)?
+    allowed: allowed,
     attributes: attributes,
     purchase: purchase
   };

@@ -70,6 +70,6 @@ function (eventId, value, currency) {
   rdt("track", "Purchase", { value: value, currency: currency, conversionId: eventId });
 }
 POSTBACK_PIXELS;
-    echo '<script>(' . $pixels . ')(' . wp_json_encode($event_id) . ', ' . wp_json_encode((float) $order->get_total()) . ', ' .
-        wp_json_encode($order->get_currency()) . ');</script>';
+    echo '<script>(function(p,e,v,c){var run=function(){if(window.Postback&&Postback.allowed())p(e,v,c)};if(window.Postback)run();else window.addEventListener("load",run)})((' . $pixels . '), ' . wp_json_encode($event_id) . ', ' .
+        wp_json_encode((float) $order->get_total()) . ', ' . wp_json_encode($order->get_currency()) . ');</script>';
 });

@@ -1,0 +1,59 @@
+package delivery
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/postbackhq/postback/mapping"
+	"github.com/postbackhq/postback/platforms"
+	"github.com/postbackhq/postback/store"
+)
+
+// TestStatesInMetricsAndHistory: each outcome of an attempt is counted in
+// postback_deliveries_total, and recorded in the delivery's history, under
+// the delivery's own state name; a refused credential is
+// waiting_credentials there too, not a fifth name.
+func TestStatesInMetricsAndHistory(t *testing.T) {
+	tests := []struct {
+		state string
+		err   error
+		code  int
+	}{
+		{store.DeliveryDelivered, nil, 200},
+		{store.DeliveryRetrying, platforms.Transient(503, "", "fake: unavailable"), 503},
+		{store.DeliveryWaitingCredentials, platforms.Auth(401, "190", "fake: Error validating access token"), 401},
+		{store.DeliveryFailed, platforms.Invalid(400, "100", "fake: Invalid parameter"), 400},
+		{store.DeliverySkipped, platforms.Invalid(0, "no_identifier", "nothing to match on; not sent"), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.state, func(t *testing.T) {
+			f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+				out := all(len(convs), tt.err)
+				for i := range out {
+					out[i].StatusCode = tt.code
+				}
+				return out
+			})
+			ids := f.orders(t, 1, time.Hour)
+			f.drain()
+			var m dto.Metric
+			if err := f.w.cfg.Metrics.Deliveries.WithLabelValues("fake", tt.state).Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			if got := m.GetCounter().GetValue(); got != 1 {
+				t.Errorf("postback_deliveries_total{platform=fake,outcome=%s} = %v, want 1", tt.state, got)
+			}
+			ev, err := f.st.Event(context.Background(), ids[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := ev.Deliveries[0]
+			if d.Status != tt.state || len(d.History) != 1 || d.History[0].Outcome != tt.state {
+				t.Errorf("delivery status %q, history %+v; want %s in both", d.Status, d.History, tt.state)
+			}
+		})
+	}
+}
