@@ -18,6 +18,7 @@ type Store interface {
 	RenewLeases(ctx context.Context, owner string, ids []int64, until time.Time) error
 	Complete(ctx context.Context, owner string, outs []store.Outcome, now time.Time) error
 	ReleaseLeases(ctx context.Context, owner string) error
+	ReleaseClaims(ctx context.Context, owner string, ids []int64) error
 	ParkDestinationUntil(ctx context.Context, id int64, reason string, probes int, now, probeAt time.Time) error
 	PauseDestination(ctx context.Context, id int64, failures int, until time.Time) error
 	RecoverDestination(ctx context.Context, id int64, now time.Time) (int64, error)

@@ -387,18 +387,83 @@ func (w *Worker) chores(ctx context.Context) {
 // drain sends one destination's due deliveries, batch after batch, until
 // none is due, the platform pushes back, shutdown begins, or (with a
 // non-zero until) its turn is over.
+//
+// Batches overlap where that changes nothing the platform sees: while
+// one batch is on the wire the next is claimed (leased, so no one else
+// sends it) and read, and while it is on the wire the outcomes of the one
+// before are recorded. Requests to the destination still go one at a
+// time, in order. A batch claimed ahead that is not sent (the platform
+// pushed back, the turn is over, shutdown) is given back untouched. A
+// batch whose answer needs judging (refused credentials, throttling, a
+// whole-batch failure, a probe) is recorded first and judged before
+// anything else goes, as when batches did not overlap.
 func (w *Worker) drain(runCtx, sendCtx context.Context, destID int64, until time.Time) {
+	ctx := sendCtx
+	var next *job
+	var recorded chan bool // the previous batch's outcomes, being written
+	defer func() {
+		w.putBack(ctx, next)
+		if recorded != nil {
+			<-recorded
+		}
+	}()
 	for runCtx.Err() == nil && (until.IsZero() || time.Now().Before(until)) {
-		if !w.batch(sendCtx, destID) {
+		j := next
+		next = nil
+		if j == nil {
+			if j = w.claim(ctx, destID, true); j == nil {
+				return
+			}
+		} else if !w.takeWire(destID, j.dest.Platform) {
+			w.putBack(ctx, j)
+			return
+		}
+		var ahead chan *job
+		if j.full && !j.probe {
+			ahead = make(chan *job, 1)
+			go func() { ahead <- w.claim(ctx, destID, false) }()
+		}
+		outs, v := w.sendBatch(ctx, j.dest, j.sender, j.claimed)
+		w.releaseWire(j.dest.Platform)
+		if ahead != nil {
+			next = <-ahead
+		}
+		prevOK := true
+		if recorded != nil {
+			prevOK, recorded = <-recorded, nil
+		}
+		if prevOK && !j.probe && v.auth == "" && v.throttledUntil.IsZero() && !v.failedWhole {
+			// Nothing to judge: record while the next batch goes out.
+			done := make(chan bool, 1)
+			go func() { done <- w.record(ctx, j, outs) }()
+			recorded = done
+			continue
+		}
+		if !w.record(ctx, j, outs) || !prevOK || !w.judge(ctx, j.dest, j.probe, v) {
 			return
 		}
 	}
 }
 
-// batch claims, sends and records one batch of a destination (a single
-// probe delivery when its breaker is open or its credentials were
-// refused), and reports whether more may be sent at once.
-func (w *Worker) batch(ctx context.Context, destID int64) bool {
+// job is one claimed batch of a destination; its leases are renewed until
+// its outcomes are recorded.
+type job struct {
+	dest    store.Destination
+	sender  platforms.Sender
+	probe   bool // a single delivery probing a paused or parked destination
+	full    bool // as many as a batch holds were due: more may be waiting
+	claimed []store.Claimed
+	stop    func() // stops renewing the leases
+}
+
+// claim loads a destination and claims its next batch: a single probe
+// delivery when its breaker is open or its credentials were refused. With
+// wire it first takes a place on the wire to the destination's platform
+// (nothing is claimed when the platform is at its limit), kept when a
+// batch is returned; without (a batch claimed ahead, sent later), a
+// destination that needs a probe gets nothing. It returns nil when
+// nothing was claimed.
+func (w *Worker) claim(ctx context.Context, destID int64, wire bool) *job {
 	dest, err := w.cfg.Store.Destination(ctx, destID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -408,29 +473,45 @@ func (w *Worker) batch(ctx context.Context, destID int64) bool {
 		} else {
 			w.health.fail(ctx, "load destination", err)
 		}
-		return false
+		return nil
 	}
-	if !w.takeWire(destID, dest.Platform) {
-		return false
+	probe := !dest.AuthFailedAt.IsZero() || dest.Failures > 0
+	if probe && !wire {
+		return nil
 	}
-	defer w.releaseWire(dest.Platform)
+	if wire && !w.takeWire(destID, dest.Platform) {
+		return nil
+	}
 	sender := w.cfg.Senders[dest.Platform]
 	size := 100
 	if sender != nil {
 		size = sender.BatchSize()
 	}
-	probe := !dest.AuthFailedAt.IsZero() || dest.Failures > 0
+	claimed, err := w.claimBatch(ctx, destID, probe, size)
+	if err != nil || len(claimed) == 0 {
+		if wire {
+			w.releaseWire(dest.Platform)
+		}
+		return nil
+	}
+	return &job{dest: dest, sender: sender, probe: probe, full: len(claimed) >= size, claimed: claimed, stop: w.renew(ctx, claimed)}
+}
+
+// claimBatch claims up to size due deliveries of a destination, or its
+// probe; a failure is reported to the store's health and returned.
+func (w *Worker) claimBatch(ctx context.Context, destID int64, probe bool, size int) ([]store.Claimed, error) {
 	now := w.cfg.Now()
 	var claimed []store.Claimed
+	var err error
 	if probe {
 		var took bool
 		took, err = w.cfg.Store.BeginProbe(ctx, destID, now, w.cfg.Lease)
 		if err != nil {
 			w.health.fail(ctx, "begin probe", err)
-			return false
+			return nil, err
 		}
 		if !took {
-			return false
+			return nil, nil
 		}
 		claimed, err = w.cfg.Store.ClaimProbe(ctx, destID, w.cfg.Owner, now, w.cfg.Lease)
 	} else {
@@ -438,16 +519,34 @@ func (w *Worker) batch(ctx context.Context, destID int64) bool {
 	}
 	if err != nil {
 		w.health.fail(ctx, "claim deliveries", err)
-		return false
+		return nil, err
 	}
 	w.health.ok(ctx)
-	if len(claimed) == 0 {
-		return false
+	return claimed, nil
+}
+
+// putBack gives back, untouched, a batch claimed ahead that will not be
+// sent now. Should that fail, its leases run out instead.
+func (w *Worker) putBack(ctx context.Context, j *job) {
+	if j == nil {
+		return
 	}
-	stop := w.renew(ctx, claimed)
-	outs, v := w.sendBatch(ctx, dest, sender, claimed)
-	err = w.complete(ctx, destID, outs)
-	stop()
+	j.stop()
+	ids := make([]int64, len(j.claimed))
+	for i, c := range j.claimed {
+		ids[i] = c.ID
+	}
+	if err := w.cfg.Store.ReleaseClaims(context.WithoutCancel(ctx), w.cfg.Owner, ids); err != nil {
+		w.health.fail(ctx, "give back claimed deliveries", err)
+	}
+}
+
+// record writes a batch's outcomes (retrying; see complete), stops
+// renewing its leases and counts the outcomes; it reports whether they
+// were written.
+func (w *Worker) record(ctx context.Context, j *job, outs []store.Outcome) bool {
+	err := w.complete(ctx, j.dest.ID, outs)
+	j.stop()
 	if err != nil {
 		return false
 	}
@@ -457,10 +556,10 @@ func (w *Worker) batch(ctx context.Context, destID int64) bool {
 			outcome = store.DeliveryWaitingCredentials
 		}
 		if o.CountAttempt {
-			w.cfg.Metrics.Deliveries.WithLabelValues(dest.Platform, outcome).Inc()
+			w.cfg.Metrics.Deliveries.WithLabelValues(j.dest.Platform, outcome).Inc()
 		}
 	}
-	return w.judge(ctx, dest, probe, v)
+	return true
 }
 
 // renew keeps the leases on claimed alive until the returned stop is

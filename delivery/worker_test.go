@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -577,5 +578,81 @@ func TestVersionSunsetParksWithTheFix(t *testing.T) {
 	f.drain()
 	if n := f.snd.callCount(); n != 1 {
 		t.Fatalf("parked deliveries were sent again (%d calls)", n)
+	}
+}
+
+// TestBatchClaimedAheadIsGivenBackWhenThePlatformPushesBack: while a
+// batch is on the wire the next is claimed; when the platform then
+// throttles (or refuses credentials), the batch claimed ahead is not sent
+// and is given back untouched, every request went one at a time in
+// order, and nothing was sent twice.
+func TestBatchClaimedAheadIsGivenBackWhenThePlatformPushesBack(t *testing.T) {
+	tests := []struct {
+		name    string
+		refusal error
+	}{
+		{"throttled", platforms.Throttled(429, "17", "rate limited", 10*time.Minute)},
+		{"credentials refused", platforms.Auth(401, "190", "token expired")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var inFlight, most atomic.Int32
+			f := newFixture(t, func(call int, convs []mapping.Conversion) []platforms.Result {
+				n := inFlight.Add(1)
+				defer inFlight.Add(-1)
+				if n > most.Load() {
+					most.Store(n)
+				}
+				time.Sleep(20 * time.Millisecond) // the next batch is claimed meanwhile
+				if call == 1 {
+					return all(len(convs), tt.refusal)
+				}
+				return all(len(convs), nil)
+			})
+			ids := f.orders(t, 35, time.Hour)
+			f.drain()
+			if got := f.snd.callCount(); got != 2 {
+				t.Fatalf("%d requests, want 2 (the second pushed back)", got)
+			}
+			if most.Load() != 1 {
+				t.Errorf("%d requests on the wire at once, want 1", most.Load())
+			}
+			sent := map[string]int{}
+			for _, c := range f.snd.calls {
+				for _, id := range c {
+					sent[id]++
+				}
+			}
+			var delivered, refused, untouched int
+			for _, id := range ids {
+				d := f.delivery(t, id)
+				switch {
+				case d.Status == store.DeliveryDelivered:
+					delivered++
+				case d.Attempts == 1:
+					refused++
+				case d.Attempts == 0 && len(d.History) == 0: // pending, or waiting for credentials with the rest
+					untouched++
+				default:
+					t.Errorf("event %d: %+v", id, d)
+				}
+			}
+			if delivered != 10 || refused != 10 || untouched != 15 {
+				t.Errorf("delivered %d, pushed back %d, untouched %d; want 10, 10, 15", delivered, refused, untouched)
+			}
+			for id, n := range sent {
+				if n > 1 {
+					t.Errorf("order %s sent %d times", id, n)
+				}
+			}
+			if tt.name == "throttled" {
+				// Given back, not left leased: another worker may take them
+				// now (the pushed-back ones wait for their retry).
+				c, err := f.st.Claim(context.Background(), f.destID, "other", 100, f.clk.Now(), time.Minute)
+				if err != nil || len(c) != 15 {
+					t.Errorf("another worker claimed %d, %v; want the 15 untouched", len(c), err)
+				}
+			}
+		})
 	}
 }

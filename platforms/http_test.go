@@ -113,3 +113,55 @@ func TestSpreadAndAsError(t *testing.T) {
 		t.Errorf("asError(nil *Error) = %#v, want a nil error", err)
 	}
 }
+
+// TestWithEventsIsJSONMarshal pins withEvents to what json.Marshal writes
+// for the same object with the events as its first field.
+func TestWithEventsIsJSONMarshal(t *testing.T) {
+	type rest struct {
+		Token string `json:"access_token"`
+		Code  string `json:"test_event_code,omitempty"`
+	}
+	type whole struct {
+		Data  []json.RawMessage `json:"data"`
+		Token string            `json:"access_token"`
+		Code  string            `json:"test_event_code,omitempty"`
+	}
+	enc := func(v any) json.RawMessage {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name   string
+		events []json.RawMessage
+		token  string
+		code   string
+	}{
+		{"one event", []json.RawMessage{enc(map[string]any{"event_name": "Purchase", "n": 1})}, "tok", ""},
+		{"escapes kept", []json.RawMessage{enc(map[string]string{"u": "https://x.example/?a=1&b=<2>"}), enc("é\u2028")}, "t&<>", "TEST1"},
+		{"nil event", []json.RawMessage{nil, enc(1)}, "tok", ""},
+		{"no events", []json.RawMessage{}, "tok", "c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := withEvents("data", tt.events, rest{Token: tt.token, Code: tt.code})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := enc(whole{Data: tt.events, Token: tt.token, Code: tt.code})
+			if string(got) != string(want) {
+				t.Errorf("withEvents = %s\nwant         %s", got, want)
+			}
+		})
+	}
+	type empty struct{}
+	got, err := withEvents("events", []json.RawMessage{enc(1)}, empty{})
+	if err != nil || string(got) != `{"events":[1]}` {
+		t.Errorf("withEvents with an empty rest = %s, %v", got, err)
+	}
+	if _, err := withEvents("data", nil, []int{1}); err == nil {
+		t.Error("withEvents accepted a rest that is not an object")
+	}
+}

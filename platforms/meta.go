@@ -119,11 +119,11 @@ func (m *Meta) dest(d Destination) (metaDest, error) {
 	}, nil
 }
 
-// metaRequest is the request body.
+// metaRequest is the request body after its first field, "data" (the
+// events), which withEvents puts in front.
 type metaRequest struct {
-	Data          []json.RawMessage `json:"data"`
-	AccessToken   string            `json:"access_token"`
-	TestEventCode string            `json:"test_event_code,omitempty"`
+	AccessToken   string `json:"access_token"`
+	TestEventCode string `json:"test_event_code,omitempty"`
 	// PartnerAgent names the integration, so Meta's diagnostics can be
 	// filtered to Postback's events.
 	PartnerAgent string `json:"partner_agent,omitempty"`
@@ -400,7 +400,7 @@ func (m *Meta) spec(d Destination) spec {
 			return raw, match, nil
 		},
 		request: func(_ context.Context, _ Destination, events []json.RawMessage) (outgoing, error) {
-			body, err := json.Marshal(metaRequest{Data: events, AccessToken: md.token, TestEventCode: md.testCode,
+			body, err := withEvents("data", events, metaRequest{AccessToken: md.token, TestEventCode: md.testCode,
 				PartnerAgent: metaPartnerAgent(m.cfg.Version)})
 			if err != nil {
 				return outgoing{}, Invalid(0, "encode", fmt.Sprintf("cannot encode request: %v", err))

@@ -121,7 +121,7 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []int64, unti
 	}
 	return s.exec(ctx, func(db *gormDB) error {
 		if err := db.Exec(`UPDATE deliveries SET lease_until = ? WHERE lease_owner = ? AND id IN ?`,
-			ms(until), owner, ids).Error; err != nil {
+			ms(until), owner, padIDs(ids)).Error; err != nil {
 			return fmt.Errorf("renew leases: %w", err)
 		}
 		return nil

@@ -107,7 +107,7 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 	}
 	db := s.rdb.WithContext(s.rctx(ctx))
 	if err := db.Raw(`SELECT DISTINCT event_id FROM deliveries WHERE event_id IN ? AND status IN ?`,
-		ids, []string{DeliveryPending, DeliveryRetrying}).Scan(&busy).Error; err != nil {
+		padIDs(ids), []string{DeliveryPending, DeliveryRetrying}).Scan(&busy).Error; err != nil {
 		return 0, nil, fmt.Errorf("compact: %w", err)
 	}
 	isBusy := map[int64]bool{}
@@ -127,7 +127,7 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 		ID   int64
 		Body []byte
 	}
-	if err := db.Raw(`SELECT id, body FROM events WHERE id IN ? AND body_codec = ?`, done, codecRaw).Scan(&bodies).Error; err != nil {
+	if err := db.Raw(`SELECT id, body FROM events WHERE id IN ? AND body_codec = ?`, padIDs(done), codecRaw).Scan(&bodies).Error; err != nil {
 		return 0, nil, fmt.Errorf("compact: read bodies: %w", err)
 	}
 	var dels []struct {
@@ -136,7 +136,7 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 		Response string
 	}
 	if err := db.Raw(`SELECT id, payload, response FROM deliveries WHERE event_id IN ? AND status IN ? AND (payload <> '' OR response <> '')`,
-		done, []string{DeliveryDelivered, DeliveryFailed, DeliverySkipped}).Scan(&dels).Error; err != nil {
+		padIDs(done), []string{DeliveryDelivered, DeliveryFailed, DeliverySkipped}).Scan(&dels).Error; err != nil {
 		return 0, nil, fmt.Errorf("compact: read deliveries: %w", err)
 	}
 	var atts []struct {
@@ -146,7 +146,7 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 	}
 	if err := db.Raw(`SELECT a.id, a.request, a.response FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
 		WHERE d.event_id IN ? AND d.status IN ? AND a.packed IS NULL AND (a.request <> '' OR a.response <> '')`,
-		done, []string{DeliveryDelivered, DeliveryFailed, DeliverySkipped}).Scan(&atts).Error; err != nil {
+		padIDs(done), []string{DeliveryDelivered, DeliveryFailed, DeliverySkipped}).Scan(&atts).Error; err != nil {
 		return 0, nil, fmt.Errorf("compact: read attempts: %w", err)
 	}
 	type bodyUpdate struct {

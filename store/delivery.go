@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/shopspring/decimal"
 
 	"github.com/postbackhq/postback/mapping"
@@ -162,20 +163,32 @@ func loadClaimed(tx *gormDB, rows []claimedRow) ([]Claimed, error) {
 	}
 	eventIDs := make([]int64, 0, len(rows))
 	for _, r := range rows {
-		eventIDs = append(eventIDs, r.EventID)
+		if r.Kind != KindAdjustment {
+			eventIDs = append(eventIDs, r.EventID)
+		}
 	}
-	var evs []struct {
-		ID         int64
-		Conversion string
-		OrderID    string
-		ShopID     int64
-	}
-	if err := tx.Table("events").Select("id, conversion, order_id, shop_id").Where("id IN ?", eventIDs).Scan(&evs).Error; err != nil {
-		return nil, fmt.Errorf("claim: load events: %w", err)
-	}
-	convs := map[int64]string{}
-	for _, e := range evs {
-		convs[e.ID] = e.Conversion
+	convs := make(map[int64][]byte, len(eventIDs))
+	if len(eventIDs) > 0 {
+		// Scanned by hand: gorm's reflection over a thousand rows costs
+		// more than reading them.
+		q, err := tx.Raw(`SELECT id, conversion FROM events WHERE id IN ?`, padIDs(eventIDs)).Rows()
+		if err != nil {
+			return nil, fmt.Errorf("claim: load events: %w", err)
+		}
+		for q.Next() {
+			var id int64
+			var conv []byte
+			if err := q.Scan(&id, &conv); err != nil {
+				q.Close()
+				return nil, fmt.Errorf("claim: load events: %w", err)
+			}
+			convs[id] = conv
+		}
+		err = q.Err()
+		q.Close()
+		if err != nil {
+			return nil, fmt.Errorf("claim: load events: %w", err)
+		}
 	}
 	out := make([]Claimed, 0, len(rows))
 	for _, r := range rows {
@@ -187,8 +200,8 @@ func loadClaimed(tx *gormDB, rows []claimedRow) ([]Claimed, error) {
 			if err := loadAdjustment(tx, &c, r.RefundID); err != nil {
 				c.Problem = err.Error()
 			}
-		} else if cj := convs[r.EventID]; cj != "" {
-			if err := json.Unmarshal([]byte(cj), &c.Conversion); err != nil {
+		} else if cj := convs[r.EventID]; len(cj) > 0 {
+			if err := jsonv1.Unmarshal(cj, &c.Conversion); err != nil {
 				c.Problem = fmt.Sprintf("stored conversion of event %d is unreadable: %v", r.EventID, err)
 			}
 		} else {
@@ -268,54 +281,132 @@ type Outcome struct {
 
 // Complete records attempts and releases their leases, in one transaction.
 // A delivery whose lease owner changed (the lease ran out and another
-// replica took it) is not overwritten.
+// replica took it) is not overwritten, and gets no attempt row. What was
+// sent is kept once, in the attempt's request: the delivery's own payload
+// is its latest attempt's (see Event), so the delivery row stays small
+// and is updated in place. The rows
+// are written a chunk at a time (one UPDATE … FROM (VALUES …) and one
+// multi-row INSERT per chunk, not a statement per delivery), which is
+// most of what recording a batch of 1,000 costs.
 func (s *Store) Complete(ctx context.Context, owner string, outs []Outcome, now time.Time) error {
 	if len(outs) == 0 {
 		return nil
 	}
 	return s.write(ctx, func(tx *gormDB) error {
-		attempts := make([]attemptRow, 0, len(outs))
-		for _, o := range outs {
-			delivered := o.Status == DeliveryDelivered
-			inc := 0
-			if o.CountAttempt {
-				inc = 1
+		var attempts []attemptRow
+		for start, n := range chunks(len(outs)) {
+			part := outs[start : start+n]
+			ids, err := completeChunk(tx, owner, part, now)
+			if err != nil {
+				return err
 			}
-			res := tx.Exec(`UPDATE deliveries SET status = ?, attempts = attempts + ?, last_error = ?, error_class = ?,
-				parked = ?, next_attempt_at = ?, delivered_at = ?, payload = CASE WHEN ? = '' THEN payload ELSE ? END,
-				response = ?, status_code = ?, match_info = CASE WHEN ? = '' THEN match_info ELSE ? END,
-				lease_owner = '', lease_until = 0, updated_at = ?,
-				platform_request_id = CASE WHEN ? THEN ? ELSE platform_request_id END,
-				platform_status = CASE WHEN ? THEN ? ELSE platform_status END,
-				platform_detail = CASE WHEN ? THEN '' ELSE platform_detail END,
-				platform_check_at = CASE WHEN ? THEN ? ELSE platform_check_at END
-				WHERE id = ? AND lease_owner = ?`,
-				o.Status, inc, o.Error, o.ErrorClass, o.Parked, ms(o.NextAttemptAt), deliveredAt(o, now),
-				o.Payload, o.Payload, o.Response, o.StatusCode, o.Match, o.Match, ms(now),
-				// A delivered request starts (or ends) its follow-up afresh.
-				delivered, o.PlatformRequestID, delivered, followStatus(o), delivered, delivered, ms(o.PlatformCheckAt),
-				o.DeliveryID, owner)
-			if res.Error != nil {
-				return fmt.Errorf("complete delivery %d: %w", o.DeliveryID, res.Error)
+			for _, o := range part {
+				if !ids[o.DeliveryID] || !o.CountAttempt {
+					continue
+				}
+				outcome := o.Status
+				if o.Parked {
+					outcome = DeliveryWaitingCredentials
+				}
+				attempts = append(attempts, attemptRow{
+					DeliveryID: o.DeliveryID, Attempt: o.Attempt, StartedAt: ms(o.StartedAt),
+					LatencyMS: o.Latency.Milliseconds(), StatusCode: o.StatusCode, Outcome: outcome,
+					Error: o.Error, Request: o.Payload, Response: o.Response,
+				})
 			}
-			if res.RowsAffected == 0 || !o.CountAttempt {
-				continue
-			}
-			outcome := o.Status
-			if o.Parked {
-				outcome = DeliveryWaitingCredentials
-			}
-			attempts = append(attempts, attemptRow{
-				DeliveryID: o.DeliveryID, Attempt: o.Attempt, StartedAt: ms(o.StartedAt),
-				LatencyMS: o.Latency.Milliseconds(), StatusCode: o.StatusCode, Outcome: outcome,
-				Error: o.Error, Request: o.Payload, Response: o.Response,
-			})
 		}
-		if len(attempts) == 0 {
-			return nil
-		}
-		return tx.CreateInBatches(attempts, 200).Error
+		return insertAttempts(tx, attempts)
 	})
+}
+
+// completeColumns are the VALUES columns of completeChunk, typed in the
+// first row (PostgreSQL infers a VALUES column's type from its rows; the
+// casts are no-ops on SQLite).
+var completeColumns = []string{
+	"CAST(? AS BIGINT)",  // column1 id
+	"CAST(? AS TEXT)",    // column2 status
+	"CAST(? AS INTEGER)", // column3 attempts added
+	"CAST(? AS TEXT)",    // column4 last_error
+	"CAST(? AS TEXT)",    // column5 error_class
+	"CAST(? AS BOOLEAN)", // column6 parked
+	"CAST(? AS BIGINT)",  // column7 next_attempt_at
+	"CAST(? AS BIGINT)",  // column8 delivered_at
+	"CAST(? AS TEXT)",    // column9 payload: a new one (kept in the attempt) clears the one stored before
+	"CAST(? AS TEXT)",    // column10 response
+	"CAST(? AS INTEGER)", // column11 status_code
+	"CAST(? AS TEXT)",    // column12 match_info ('' keeps the last one)
+	"CAST(? AS BOOLEAN)", // column13 delivered: the platform follow-up starts afresh
+	"CAST(? AS TEXT)",    // column14 platform_request_id
+	"CAST(? AS TEXT)",    // column15 platform_status
+	"CAST(? AS BIGINT)",  // column16 platform_check_at
+}
+
+// completeChunk writes the outcomes of part in one statement and returns
+// the deliveries it wrote (those still leased to owner).
+func completeChunk(tx *gormDB, owner string, part []Outcome, now time.Time) (map[int64]bool, error) {
+	args := make([]any, 0, 2+len(part)*len(completeColumns))
+	args = append(args, ms(now))
+	for _, o := range part {
+		delivered := o.Status == DeliveryDelivered
+		inc := 0
+		if o.CountAttempt {
+			inc = 1
+		}
+		args = append(args, o.DeliveryID, o.Status, inc, o.Error, o.ErrorClass, o.Parked, ms(o.NextAttemptAt),
+			deliveredAt(o, now), o.Payload, o.Response, o.StatusCode, o.Match,
+			// A delivered request starts (or ends) its follow-up afresh.
+			delivered, o.PlatformRequestID, followStatus(o), ms(o.PlatformCheckAt))
+	}
+	args = append(args, owner)
+	rows, err := tx.Raw(`UPDATE deliveries SET status = v.column2, attempts = attempts + v.column3,
+		last_error = v.column4, error_class = v.column5, parked = v.column6, next_attempt_at = v.column7,
+		delivered_at = v.column8, payload = CASE WHEN v.column9 = '' THEN payload ELSE '' END,
+		packed = CASE WHEN v.column9 = '' THEN packed ELSE NULL END,
+		response = v.column10, status_code = v.column11,
+		match_info = CASE WHEN v.column12 = '' THEN match_info ELSE v.column12 END,
+		lease_owner = '', lease_until = 0, updated_at = ?,
+		platform_request_id = CASE WHEN v.column13 THEN v.column14 ELSE platform_request_id END,
+		platform_status = CASE WHEN v.column13 THEN v.column15 ELSE platform_status END,
+		platform_detail = CASE WHEN v.column13 THEN '' ELSE platform_detail END,
+		platform_check_at = CASE WHEN v.column13 THEN v.column16 ELSE platform_check_at END
+		FROM (VALUES `+valuesList(completeColumns, len(part))+`) AS v
+		WHERE deliveries.id = v.column1 AND deliveries.lease_owner = ?
+		RETURNING deliveries.id`, args...).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("complete deliveries: %w", err)
+	}
+	defer rows.Close()
+	ids := make(map[int64]bool, len(part))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("complete deliveries: %w", err)
+		}
+		ids[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("complete deliveries: %w", err)
+	}
+	return ids, nil
+}
+
+// attemptColumns are delivery_attempts' columns as insertAttempts writes
+// them.
+var attemptColumns = []string{"?", "?", "?", "?", "?", "?", "?", "?", "?"}
+
+// insertAttempts adds attempt rows, a chunk per statement.
+func insertAttempts(tx *gormDB, attempts []attemptRow) error {
+	for start, n := range chunks(len(attempts)) {
+		args := make([]any, 0, n*len(attemptColumns))
+		for _, a := range attempts[start : start+n] {
+			args = append(args, a.DeliveryID, a.Attempt, a.StartedAt, a.LatencyMS, a.StatusCode, a.Outcome, a.Error, a.Request, a.Response)
+		}
+		if err := tx.Exec(`INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, status_code, outcome, error, request, response)
+			VALUES `+valuesList(attemptColumns, n), args...).Error; err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+	}
+	return nil
 }
 
 // followStatus is a delivered outcome's platform_status: "processing" when
@@ -339,6 +430,22 @@ func deliveredAt(o Outcome, now time.Time) int64 {
 func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
 	return s.exec(ctx, func(db *gormDB) error {
 		return db.Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner = ?`, owner).Error
+	})
+}
+
+// ReleaseClaims gives back owner's leases on ids untouched (a batch
+// claimed ahead that will not be sent now), so they are due again at once
+// for whoever claims next.
+func (s *Store) ReleaseClaims(ctx context.Context, owner string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.exec(ctx, func(db *gormDB) error {
+		if err := db.Exec(`UPDATE deliveries SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND id IN ?`,
+			owner, padIDs(ids)).Error; err != nil {
+			return fmt.Errorf("release claims: %w", err)
+		}
+		return nil
 	})
 }
 

@@ -299,6 +299,11 @@ func (s *Store) Event(ctx context.Context, id int64) (Event, error) {
 					Attempt: a.Attempt, StartedAt: fromMS(a.StartedAt), Latency: time.Duration(a.LatencyMS) * time.Millisecond,
 					StatusCode: a.StatusCode, Outcome: attemptOutcome(a.Outcome), Error: a.Error, Request: a.Request, Response: a.Response,
 				})
+				if d.Payload == "" && a.Request != "" {
+					// What was sent last is kept in its attempt only
+					// (see Complete); older deliveries kept it in their row.
+					del.Payload = a.Request
+				}
 			}
 		}
 		e.Deliveries = append(e.Deliveries, del)

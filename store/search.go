@@ -220,28 +220,12 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 		if err := tx.Exec(`DELETE FROM event_search WHERE event_id IN ? AND term LIKE ?`, ids, termMatch+"%").Error; err != nil {
 			return fmt.Errorf("index search: %w", err)
 		}
-		var values strings.Builder
-		var args []any
+		args := make([]any, 0, 2*len(terms))
 		for _, t := range terms {
-			if len(args) > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(?, ?)")
 			args = append(args, t.t, t.id)
-			// Keep each statement's parameters well inside both databases'
-			// limits (SQLite 32766, PostgreSQL 65535).
-			if len(args) > 2000 {
-				if err := insertTerms(tx, values.String(), args); err != nil {
-					return err
-				}
-				values.Reset()
-				args = args[:0]
-			}
 		}
-		if len(args) > 0 {
-			if err := insertTerms(tx, values.String(), args); err != nil {
-				return err
-			}
+		if err := insertTerms(tx, args); err != nil {
+			return err
 		}
 		for gen, ids := range byGen {
 			if err := tx.Exec(`DELETE FROM search_queue WHERE event_id IN ? AND gen = ?`, ids, gen).Error; err != nil {
@@ -268,33 +252,39 @@ func (s *Store) catchUpSearch(ctx context.Context) {
 
 const searchCatchUp = 5000
 
-func insertTerms(tx *gormDB, values string, args []any) error {
-	if err := tx.Exec(`INSERT INTO event_search (term, event_id) VALUES `+values+` ON CONFLICT DO NOTHING`, args...).Error; err != nil {
-		return fmt.Errorf("index search: %w", err)
+// insertTerms adds (term, event id) pairs, flattened in args, in chunks
+// of fixed sizes, so the statements repeat (see chunks) rather than one
+// prepared, and kept, per row count.
+func insertTerms(tx *gormDB, args []any) error {
+	for start, n := range chunks(len(args) / 2) {
+		if err := tx.Exec(`INSERT INTO event_search (term, event_id) VALUES `+valuesList(pairColumns, n)+` ON CONFLICT DO NOTHING`,
+			args[2*start:2*(start+n)]...).Error; err != nil {
+			return fmt.Errorf("index search: %w", err)
+		}
 	}
 	return nil
 }
 
+var (
+	pairColumns = []string{"?", "?"}
+	oneColumn   = []string{"?"}
+)
+
 // queueSearch queues a batch's new events for the search indexer.
 func queueSearch(tx *gormDB, ps []pending) error {
-	var values strings.Builder
 	var args []any
 	for i := range ps {
 		p := &ps[i]
 		if p.replay {
 			continue // not stored: counted on its original event
 		}
-		if len(args) > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(?)")
 		args = append(args, p.row.ID)
 	}
-	if len(args) == 0 {
-		return nil
-	}
-	if err := tx.Exec(`INSERT INTO search_queue (event_id) VALUES `+values.String()+` ON CONFLICT DO NOTHING`, args...).Error; err != nil {
-		return fmt.Errorf("queue search: %w", err)
+	for start, n := range chunks(len(args)) {
+		if err := tx.Exec(`INSERT INTO search_queue (event_id) VALUES `+valuesList(oneColumn, n)+` ON CONFLICT DO NOTHING`,
+			args[start:start+n]...).Error; err != nil {
+			return fmt.Errorf("queue search: %w", err)
+		}
 	}
 	return nil
 }
@@ -309,17 +299,9 @@ func reindexJoined(tx *gormDB, eventID int64, c *mapping.Conversion, quality int
 	if err := tx.Exec(`DELETE FROM event_search WHERE event_id = ? AND term LIKE ?`, eventID, termMatch+"%").Error; err != nil {
 		return fmt.Errorf("index search: %w", err)
 	}
-	var values strings.Builder
 	var args []any
 	for _, t := range termsOf("", "", c, MatchBand(quality)) {
-		if len(args) > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(?, ?)")
 		args = append(args, t, eventID)
 	}
-	if len(args) == 0 {
-		return nil
-	}
-	return insertTerms(tx, values.String(), args)
+	return insertTerms(tx, args)
 }

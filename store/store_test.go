@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -593,6 +594,92 @@ func TestPruneKeepsUnfinishedEventsAndOrderKeys(t *testing.T) {
 			again, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, "e9", c[0].Conversion.OrderID)}, routing{})
 			if err != nil || again[0].Status != store.StatusDuplicate {
 				t.Errorf("old order after pruning: %+v, %v; want duplicate", again, err)
+			}
+		})
+	}
+}
+
+// TestCompleteRecordsEachAttemptOnce records outcomes of many deliveries
+// at once (several statement chunks), some no longer leased to the
+// writer, and a delivery retried with a different payload each time:
+// every attempt keeps its own request, the delivery shows the latest, and
+// a delivery another owner holds is neither written nor given an attempt.
+func TestCompleteRecordsEachAttemptOnce(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			d := newDest(t, s, sh.ID, "meta", nil)
+			var items []store.Incoming
+			for i := 0; i < 300; i++ {
+				items = append(items, paid(sh.ID, fmt.Sprint("evt-", i), fmt.Sprint(5000+i)))
+			}
+			if _, err := s.CommitBatch(ctx, items, routing{}); err != nil {
+				t.Fatal(err)
+			}
+			claimed, err := s.Claim(ctx, d.ID, "a", 1000, t0, time.Minute)
+			if err != nil || len(claimed) != 300 {
+				t.Fatalf("Claim = %d, %v; want 300", len(claimed), err)
+			}
+			slices.SortFunc(claimed, func(a, b store.Claimed) int { return int(a.ID - b.ID) }) // claims come in no order
+			// The lease of the last delivery ran out and "b" took it.
+			stolen := claimed[len(claimed)-1]
+			if err := s.ReleaseLeases(ctx, "a"); err != nil {
+				t.Fatal(err)
+			}
+			if again, err := s.Claim(ctx, d.ID, "a", len(claimed)-1, t0, time.Minute); err != nil || len(again) != len(claimed)-1 {
+				t.Fatalf("reclaim = %d, %v", len(again), err)
+			}
+			if b, err := s.Claim(ctx, d.ID, "b", 10, t0, time.Hour); err != nil || len(b) != 1 || b[0].ID != stolen.ID {
+				t.Fatalf("b claimed %v, %v; want delivery %d", b, err, stolen.ID)
+			}
+			var outs []store.Outcome
+			for i, c := range claimed {
+				outs = append(outs, store.Outcome{DeliveryID: c.ID, Attempt: 1, CountAttempt: true, Status: store.DeliveryRetrying,
+					ErrorClass: "transient", Error: "http 500", NextAttemptAt: t0.Add(time.Minute), StartedAt: t0,
+					Payload: fmt.Sprintf(`{"n":%d,"try":1}`, i), Response: `{"error":"busy"}`, StatusCode: 500, Match: `{"email":true}`})
+			}
+			if err := s.Complete(ctx, "a", outs, t0); err != nil {
+				t.Fatal(err)
+			}
+			first := claimed[0]
+			next := t0.Add(2 * time.Minute)
+			c2, err := s.Claim(ctx, d.ID, "a", 1, next, time.Minute)
+			if err != nil || len(c2) != 1 || c2[0].ID != first.ID || c2[0].Attempts != 1 {
+				t.Fatalf("second claim = %+v, %v", c2, err)
+			}
+			if err := s.Complete(ctx, "a", []store.Outcome{{DeliveryID: first.ID, Attempt: 2, CountAttempt: true, Status: store.DeliveryDelivered,
+				Payload: `{"n":0,"try":2}`, Response: `{"events_received":1}`, StatusCode: 200, StartedAt: next}}, next); err != nil {
+				t.Fatal(err)
+			}
+			ev, err := s.Event(ctx, first.EventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			del := ev.Deliveries[0]
+			var requests []string
+			for _, a := range del.History {
+				requests = append(requests, a.Request)
+			}
+			if del.Status != store.DeliveryDelivered || del.Attempts != 2 || del.Payload != `{"n":0,"try":2}` ||
+				del.Response != `{"events_received":1}` || !slices.Equal(requests, []string{`{"n":0,"try":1}`, `{"n":0,"try":2}`}) {
+				t.Errorf("retried delivery: status %s, attempts %d, payload %s, response %s, requests %q",
+					del.Status, del.Attempts, del.Payload, del.Response, requests)
+			}
+			mid, err := s.Event(ctx, claimed[150].EventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := mid.Deliveries[0]; m.Status != store.DeliveryRetrying || m.Attempts != 1 || len(m.History) != 1 ||
+				m.Payload != `{"n":150,"try":1}` || m.History[0].Outcome != store.DeliveryRetrying || m.LastError != "http 500" {
+				t.Errorf("delivery in a later chunk = %+v", m)
+			}
+			other, err := s.Event(ctx, stolen.EventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o := other.Deliveries[0]; o.Attempts != 0 || len(o.History) != 0 || o.Payload != "" {
+				t.Errorf("delivery held by another owner was written: %+v", o)
 			}
 		})
 	}

@@ -141,12 +141,19 @@ func run(args []string, out io.Writer) error {
 			float64(ticks)*1e4/float64(ing.ok))
 	}
 	o.printRSS(out, "after ingest")
+	cpu0 = o.cpu()
 	drained, elapsed, err := meta.drain(o.n, o.timeout)
 	if err != nil {
 		return err
 	}
+	cpu = o.cpu() - cpu0
 	fmt.Fprintf(out, "drain: %d conversions received by the fake Meta in %v → %.0f conversions/s (%d requests, largest batch %d)\n",
 		drained, elapsed.Round(time.Millisecond), float64(drained)/elapsed.Seconds(), meta.requests.Load(), meta.maxBatch.Load())
+	if len(o.pids) > 0 && drained > 0 {
+		// Wall time on a shared host says as much about the neighbours;
+		// CPU time per conversion drifts less.
+		fmt.Fprintf(out, "drain: server CPU %.0f µs per conversion (user+system, all replicas, until the last one arrived)\n", cpu.Seconds()*1e6/float64(drained))
+	}
 	o.printRSS(out, "after drain")
 	o.printStorage(out, "after drain")
 	if o.storageWait > 0 {
