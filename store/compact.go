@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -15,6 +16,7 @@ const (
 	codecRaw  = 0 // as received, not looked at yet
 	codecZstd = 1 // zstd-compressed in place
 	codecKept = 2 // looked at, left as received (small or incompressible)
+	codecS2   = 3 // S2-compressed as received, recompressed with zstd once finished
 )
 
 // zstd coders are safe for concurrent use with EncodeAll/DecodeAll.
@@ -59,23 +61,34 @@ func unpack(b []byte) (string, string, error) {
 	return p.Request, p.Response, nil
 }
 
-var zfast, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-
+// packBody compresses a webhook body as it is stored, in the handler's
+// goroutine before the single writer: S2 (klauspost/compress/s2) costs a
+// quarter of zstd's fastest level on a 4 KB order (5 µs against 19 µs on
+// this host) for about 2× instead of 2.5×. The compactor recompresses a
+// finished event's body with zstd in the background, where the CPU is not
+// on a webhook's path.
 func packBody(b []byte) ([]byte, int) {
 	if len(b) < 512 {
 		return b, codecKept
 	}
-	z := zfast.EncodeAll(b, make([]byte, 0, len(b)/3))
+	z := s2.Encode(make([]byte, s2.MaxEncodedLen(len(b))), b)
 	if len(z) > len(b)*9/10 {
 		return b, codecKept
 	}
-	return z, codecZstd
+	return z, codecS2
 }
 
 // bodyOf returns an event's raw body as received.
 func bodyOf(body []byte, codec int) ([]byte, error) {
-	if codec == codecZstd {
+	switch codec {
+	case codecZstd:
 		return unzstd(body)
+	case codecS2:
+		out, err := s2.Decode(nil, body)
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		return out, nil
 	}
 	return body, nil
 }
@@ -124,10 +137,11 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 		return 0, busy, nil
 	}
 	var bodies []struct {
-		ID   int64
-		Body []byte
+		ID        int64
+		Body      []byte
+		BodyCodec int
 	}
-	if err := db.Raw(`SELECT id, body FROM events WHERE id IN ? AND body_codec = ?`, padIDs(done), codecRaw).Scan(&bodies).Error; err != nil {
+	if err := db.Raw(`SELECT id, body, body_codec FROM events WHERE id IN ? AND body_codec IN (?, ?)`, padIDs(done), codecRaw, codecS2).Scan(&bodies).Error; err != nil {
 		return 0, nil, fmt.Errorf("compact: read bodies: %w", err)
 	}
 	var dels []struct {
@@ -153,15 +167,23 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 		id    int64
 		body  []byte
 		codec int
+		was   int
 	}
 	bups := make([]bodyUpdate, 0, len(bodies))
 	for _, b := range bodies {
-		z := zenc.EncodeAll(b.Body, nil)
-		if len(b.Body) < 128 || len(z) > len(b.Body)*9/10 {
-			bups = append(bups, bodyUpdate{b.ID, nil, codecKept})
-			continue
+		raw, err := bodyOf(b.Body, b.BodyCodec)
+		if err != nil {
+			return 0, nil, fmt.Errorf("compact: event %d: %w", b.ID, err)
 		}
-		bups = append(bups, bodyUpdate{b.ID, z, codecZstd})
+		z := zenc.EncodeAll(raw, nil)
+		switch {
+		case len(raw) >= 128 && len(z) <= len(raw)*9/10 && len(z) < len(b.Body):
+			bups = append(bups, bodyUpdate{b.ID, z, codecZstd, b.BodyCodec})
+		case b.BodyCodec == codecS2:
+			// Already smaller as S2 than zstd would make it: keep it.
+		default:
+			bups = append(bups, bodyUpdate{b.ID, nil, codecKept, b.BodyCodec})
+		}
 	}
 	dpacked := make([][]byte, len(dels))
 	for i, d := range dels {
@@ -178,9 +200,9 @@ func (s *Store) CompactEvents(ctx context.Context, ids []int64) (compacted int, 
 		for _, u := range bups {
 			var err error
 			if u.codec == codecKept {
-				err = tx.Exec(`UPDATE events SET body_codec = ? WHERE id = ? AND body_codec = ?`, u.codec, u.id, codecRaw).Error
+				err = tx.Exec(`UPDATE events SET body_codec = ? WHERE id = ? AND body_codec = ?`, u.codec, u.id, u.was).Error
 			} else {
-				err = tx.Exec(`UPDATE events SET body = ?, body_codec = ? WHERE id = ? AND body_codec = ?`, u.body, u.codec, u.id, codecRaw).Error
+				err = tx.Exec(`UPDATE events SET body = ?, body_codec = ? WHERE id = ? AND body_codec = ?`, u.body, u.codec, u.id, u.was).Error
 			}
 			if err != nil {
 				return err

@@ -214,11 +214,11 @@ func (s *Store) commitPendingPG(ctx context.Context, ps []pending, routing Routi
 				count[id], last[id], id)
 		}
 		if len(stored) > 0 {
-			queued := make([]int64, len(stored))
+			queued, terms := make([]int64, len(stored)), make([]string, len(stored))
 			for i, j := range stored {
-				queued[i] = ps[j].row.ID
+				queued[i], terms[i] = ps[j].row.ID, ps[j].searchTerms()
 			}
-			b.Queue(`INSERT INTO search_queue (event_id) SELECT * FROM unnest($1::bigint[]) ON CONFLICT DO NOTHING`, queued)
+			b.Queue(`INSERT INTO search_queue (event_id, terms) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`, queued, terms)
 		}
 		claim := func(sql string, keys []claimKey, won map[int64]int, args ...any) {
 			if len(keys) == 0 {

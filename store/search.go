@@ -147,22 +147,32 @@ type unindexedRow struct {
 	ConversionEventID string
 	Conversion        string
 	MatchInfo         string
-	Gen               int64
+}
+
+type queuedRow struct {
+	EventID int64
+	Gen     int64
+	// Terms is the event's terms as a JSON array, computed when it was
+	// queued; empty when the indexer must read them from the event (an
+	// event queued before this version, or changed since it was queued).
+	Terms string
 }
 
 // Events are indexed for search in the background, not in the
 // transaction that stores them. The ingest transaction only queues the
-// event's id (search_queue, one small row appended per webhook); the
+// event's id with its terms (search_queue, one small row appended per
+// webhook); the
 // terms of a busy shop's events are many random keys (email hashes, click
 // ids), and inserting them one batch of webhooks at a time made the search
 // index a quarter of what SQLite's single writer wrote per webhook.
 // IndexSearch takes the queue in large batches instead, sorted, reading
-// and parsing outside the write lock. Searching first catches the queue up
+// outside the write lock. Searching first catches the queue up
 // (see catchUpSearch), so a search never misses an event already stored.
 //
 // A queued event whose conversion changes before it is indexed (a late
-// beacon joins it) has its queue row's gen bumped: the indexer removes
-// only the rows whose gen it read, so it indexes that event again.
+// beacon joins it) has its queue row's gen bumped and its terms cleared:
+// the indexer removes only the rows whose gen it read, so it indexes that
+// event again, from the event itself.
 
 // beforeIndexWrite, in tests, runs between IndexSearch's read and write.
 var beforeIndexWrite func()
@@ -180,12 +190,9 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 	}
 	searchMu.Lock()
 	defer searchMu.Unlock()
-	var rows []unindexedRow
-	if err := s.rdb.WithContext(s.rctx(ctx)).Raw(`SELECT q.event_id AS id, q.gen, COALESCE(e.order_id, '') AS order_id,
-			COALESCE(e.conversion_event_id, '') AS conversion_event_id, COALESCE(e.conversion, '') AS conversion,
-			COALESCE(e.match_info, '') AS match_info
-		FROM search_queue q LEFT JOIN events e ON e.id = q.event_id
-		ORDER BY q.event_id LIMIT ?`, limit).Scan(&rows).Error; err != nil {
+	db := s.rdb.WithContext(s.rctx(ctx))
+	var rows []queuedRow
+	if err := db.Raw(`SELECT event_id, gen, terms FROM search_queue ORDER BY event_id LIMIT ?`, limit).Scan(&rows).Error; err != nil {
 		return 0, fmt.Errorf("index search: %w", err)
 	}
 	if len(rows) == 0 {
@@ -197,12 +204,30 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 	}
 	var terms []term
 	ids := make([]int64, 0, len(rows))
+	var unread []int64
 	byGen := map[int64][]int64{}
 	for _, r := range rows {
-		ids = append(ids, r.ID)
-		byGen[r.Gen] = append(byGen[r.Gen], r.ID)
-		for _, t := range searchTerms(r.OrderID, r.ConversionEventID, r.Conversion, r.MatchInfo) {
-			terms = append(terms, term{t, r.ID})
+		ids = append(ids, r.EventID)
+		byGen[r.Gen] = append(byGen[r.Gen], r.EventID)
+		var ts []string
+		if r.Terms == "" || json.Unmarshal([]byte(r.Terms), &ts) != nil {
+			unread = append(unread, r.EventID)
+			continue
+		}
+		for _, t := range ts {
+			terms = append(terms, term{t, r.EventID})
+		}
+	}
+	if len(unread) > 0 {
+		var evs []unindexedRow
+		if err := db.Raw(`SELECT id, order_id, conversion_event_id, conversion, match_info FROM events WHERE id IN ?`,
+			padIDs(unread)).Scan(&evs).Error; err != nil {
+			return 0, fmt.Errorf("index search: %w", err)
+		}
+		for _, e := range evs {
+			for _, t := range searchTerms(e.OrderID, e.ConversionEventID, e.Conversion, e.MatchInfo) {
+				terms = append(terms, term{t, e.ID})
+			}
 		}
 	}
 	if beforeIndexWrite != nil {
@@ -217,7 +242,7 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 	})
 	err := s.write(ctx, func(tx *gormDB) error {
 		// A band indexed earlier (the event was queued again) moves.
-		if err := tx.Exec(`DELETE FROM event_search WHERE event_id IN ? AND term LIKE ?`, ids, termMatch+"%").Error; err != nil {
+		if err := tx.Exec(`DELETE FROM event_search WHERE event_id IN ? AND term LIKE ?`, padIDs(ids), termMatch+"%").Error; err != nil {
 			return fmt.Errorf("index search: %w", err)
 		}
 		args := make([]any, 0, 2*len(terms))
@@ -228,7 +253,7 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 			return err
 		}
 		for gen, ids := range byGen {
-			if err := tx.Exec(`DELETE FROM search_queue WHERE event_id IN ? AND gen = ?`, ids, gen).Error; err != nil {
+			if err := tx.Exec(`DELETE FROM search_queue WHERE event_id IN ? AND gen = ?`, padIDs(ids), gen).Error; err != nil {
 				return fmt.Errorf("index search: %w", err)
 			}
 		}
@@ -270,7 +295,10 @@ var (
 	oneColumn   = []string{"?"}
 )
 
-// queueSearch queues a batch's new events for the search indexer.
+// queueSearch queues a batch's new events for the search indexer, each
+// with its terms, computed here from the conversion in memory (after any
+// beacon was joined), so the indexer neither reads the event back nor
+// parses it again.
 func queueSearch(tx *gormDB, ps []pending) error {
 	var args []any
 	for i := range ps {
@@ -278,22 +306,37 @@ func queueSearch(tx *gormDB, ps []pending) error {
 		if p.replay {
 			continue // not stored: counted on its original event
 		}
-		args = append(args, p.row.ID)
+		args = append(args, p.row.ID, p.searchTerms())
 	}
-	for start, n := range chunks(len(args)) {
-		if err := tx.Exec(`INSERT INTO search_queue (event_id) VALUES `+valuesList(oneColumn, n)+` ON CONFLICT DO NOTHING`,
-			args[start:start+n]...).Error; err != nil {
+	for start, n := range chunks(len(args) / 2) {
+		if err := tx.Exec(`INSERT INTO search_queue (event_id, terms) VALUES `+valuesList(pairColumns, n)+` ON CONFLICT DO NOTHING`,
+			args[2*start:2*(start+n)]...).Error; err != nil {
 			return fmt.Errorf("queue search: %w", err)
 		}
 	}
 	return nil
 }
 
+// searchTerms is the JSON array of a pending event's search terms, as
+// stored events are found by (see termsOf).
+func (p *pending) searchTerms() string {
+	band, conv := "", p.conv
+	if p.row.Status != StatusAccepted {
+		conv = nil
+	}
+	if conv != nil {
+		band = MatchBand(p.quality)
+	}
+	j, _ := json.Marshal(termsOf(p.row.OrderID, p.row.ConversionEventID, conv, band))
+	return string(j)
+}
+
 // reindexJoined adds the terms a late beacon brought to a stored event
 // (its click ids) and moves its match band.
 func reindexJoined(tx *gormDB, eventID int64, c *mapping.Conversion, quality int) error {
-	// Still queued: make the indexer read the joined conversion again.
-	if err := tx.Exec(`UPDATE search_queue SET gen = gen + 1 WHERE event_id = ?`, eventID).Error; err != nil {
+	// Still queued: make the indexer read the joined conversion from the
+	// event, whatever it read or will read from the queue.
+	if err := tx.Exec(`UPDATE search_queue SET gen = gen + 1, terms = '' WHERE event_id = ?`, eventID).Error; err != nil {
 		return fmt.Errorf("index search: %w", err)
 	}
 	if err := tx.Exec(`DELETE FROM event_search WHERE event_id = ? AND term LIKE ?`, eventID, termMatch+"%").Error; err != nil {

@@ -217,7 +217,7 @@ func TestIndexSearchReadsAChangedEventAgain(t *testing.T) {
 				if err := s.ExecRaw(ctx, `UPDATE events SET order_id = ? WHERE id = ?`, "5001-joined", id); err != nil {
 					t.Error(err)
 				}
-				if err := s.ExecRaw(ctx, `UPDATE search_queue SET gen = gen + 1 WHERE event_id = ?`, id); err != nil {
+				if err := s.ExecRaw(ctx, `UPDATE search_queue SET gen = gen + 1, terms = '' WHERE event_id = ?`, id); err != nil {
 					t.Error(err)
 				}
 			})
