@@ -12,7 +12,7 @@ import (
 // searchBatch is how many queued events one indexing transaction covers:
 // large, so each page of the index is written once for many events (the
 // terms go in sorted), yet a few tens of milliseconds of the writer.
-const searchBatch = 1000
+const searchBatch = 250
 
 // indexSearch keeps the events list's search index current: every second
 // it indexes the events the webhook path queued since, in batches, and
