@@ -118,6 +118,7 @@ func (s *Store) CreateDestination(ctx context.Context, d Destination, now time.T
 	// and gets them in the same transaction.
 	r.Credentials = []byte{}
 	err = s.write(ctx, func(tx *gormDB) error {
+		s.forgetDestinations()
 		if err := tx.Create(&r).Error; err != nil {
 			return err
 		}
@@ -202,6 +203,7 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 		d.SealError = ""
 	}
 	err = s.write(ctx, func(tx *gormDB) error {
+		s.forgetDestinations()
 		var before []destinationRow
 		if err := tx.Select("id, auth_failed_at, failures").Where("id = ?", d.ID).Find(&before).Error; err != nil {
 			return fmt.Errorf("update destination: %w", err)
@@ -227,6 +229,7 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 func (s *Store) DeleteDestination(ctx context.Context, id int64) error {
 	var n int64
 	err := s.exec(ctx, func(db *gormDB) error {
+		s.forgetDestinations()
 		res := db.Delete(&destinationRow{}, id)
 		n = res.RowsAffected
 		return res.Error

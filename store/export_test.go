@@ -18,7 +18,10 @@ func (s *Sealer) SealLegacy(plaintext string) []byte {
 
 // ExecRaw runs a statement on the writer, for tests that tamper with rows.
 func (s *Store) ExecRaw(ctx context.Context, query string, args ...any) error {
-	return s.exec(ctx, func(db *gormDB) error { return db.Exec(query, args...).Error })
+	return s.exec(ctx, func(db *gormDB) error {
+		s.forgetDestinations() // a test may change destinations behind the store's back
+		return db.Exec(query, args...).Error
+	})
 }
 
 // SealedValue reads one sealed column of one row.

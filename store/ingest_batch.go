@@ -135,7 +135,7 @@ func (s *Store) commitPending(ctx context.Context, ps []pending, routing Routing
 		return committedOf(ps), nil
 	}
 	err := s.write(ctx, func(tx *gormDB) error {
-		dests, err := enabledDestinations(tx, ps)
+		dests, err := s.enabledDestinationsCached(tx, ps)
 		if err != nil {
 			return err
 		}
@@ -296,14 +296,71 @@ func (p *pending) route(dests []destinationInfo, routing Routing) {
 }
 
 func enabledDestinations(tx *gormDB, ps []pending) (map[int64][]destinationInfo, error) {
+	return queryEnabledDestinations(tx, shopsOf(ps))
+}
+
+func queryEnabledDestinations(tx *gormDB, shops []int64) (map[int64][]destinationInfo, error) {
 	var rows []destinationInfo
 	err := tx.Table("destinations").Select("id, shop_id, platform, settings").
-		Where("shop_id IN ? AND enabled = ?", shopsOf(ps), true).Order("id").Scan(&rows).Error
+		Where("shop_id IN ? AND enabled = ?", shops, true).Order("id").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("load destinations: %w", err)
 	}
 	return destinationsByShop(rows)
 }
+
+// destCache keeps, on SQLite, each shop's enabled destinations for the
+// webhook path, which otherwise read them in every batch (a fifth of the
+// single writer's time in a batch). SQLite has one process and one
+// writer, so the cache is exact: it is read and filled under the writer
+// lock, and every write that changes a destination's shop, platform,
+// settings or enabled flag (create, update, delete, deleting a shop)
+// empties it under the same lock. PostgreSQL replicas change
+// destinations behind each other's backs, so there it is not used.
+type destCache struct {
+	byShop map[int64][]destinationInfo
+}
+
+// enabledDestinationsCached is enabledDestinations through s.dcache; tx
+// must be s's SQLite writer, with s.wmu held.
+func (s *Store) enabledDestinationsCached(tx *gormDB, ps []pending) (map[int64][]destinationInfo, error) {
+	if s.dialect != SQLite {
+		return enabledDestinations(tx, ps)
+	}
+	if s.dcache.byShop == nil {
+		s.dcache.byShop = map[int64][]destinationInfo{}
+	}
+	out := map[int64][]destinationInfo{}
+	var missing []int64
+	for _, shop := range shopsOf(ps) {
+		if ds, ok := s.dcache.byShop[shop]; ok {
+			out[shop] = ds
+		} else {
+			missing = append(missing, shop)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := queryEnabledDestinations(tx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for _, shop := range missing {
+		out[shop] = got[shop]
+		if len(s.dcache.byShop) < maxCachedShops {
+			s.dcache.byShop[shop] = got[shop]
+		}
+	}
+	return out, nil
+}
+
+// maxCachedShops bounds the cache (a shop is a few hundred bytes).
+const maxCachedShops = 10000
+
+// forgetDestinations empties the cache; call it under the writer lock
+// (inside write or exec) with any change to destinations.
+func (s *Store) forgetDestinations() { s.dcache.byShop = nil }
 
 // shopsOf lists the batch's shops, once each.
 func shopsOf(ps []pending) []int64 {

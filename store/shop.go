@@ -291,6 +291,7 @@ func (sh Shop) replaces(column string) bool {
 func (s *Store) DeleteShop(ctx context.Context, id int64) error {
 	var n int64
 	err := s.exec(ctx, func(db *gormDB) error {
+		s.forgetDestinations()
 		res := db.Delete(&shopRow{}, id)
 		n = res.RowsAffected
 		return res.Error

@@ -63,6 +63,8 @@ type Store struct {
 	closers []func() error
 	// ckpt runs SQLite's WAL checkpoints off the writer (nil in memory).
 	ckpt *checkpointer
+	// dcache holds enabled destinations per shop on SQLite (guarded by wmu).
+	dcache destCache
 	// wmu serializes writes on SQLite, where db is one pinned connection
 	// and transactions are explicit BEGIN IMMEDIATE … COMMIT: that keeps
 	// gorm's prepared statements alive across transactions (database/sql

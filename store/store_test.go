@@ -723,3 +723,60 @@ func TestRefundNeverLinksToItself(t *testing.T) {
 		})
 	}
 }
+
+// TestRoutingFollowsDestinationChanges: the webhook path's view of a
+// shop's enabled destinations (cached on SQLite) follows every change at
+// once: a destination added, disabled, re-enabled with other settings,
+// deleted, and the shop deleted.
+func TestRoutingFollowsDestinationChanges(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			n := 0
+			platforms := func() []string {
+				t.Helper()
+				n++
+				res, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, fmt.Sprint("evt-r-", n), fmt.Sprint(7000+n))}, routing{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ev, err := s.Event(ctx, res[0].EventID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, d := range ev.Deliveries {
+					out = append(out, d.Platform)
+				}
+				sort.Strings(out)
+				return out
+			}
+			meta := newDest(t, s, sh.ID, "meta", nil)
+			if got := platforms(); !equalStrings(got, []string{"meta"}) {
+				t.Fatalf("with meta: %v", got)
+			}
+			tiktok := newDest(t, s, sh.ID, "tiktok", nil)
+			if got := platforms(); !equalStrings(got, []string{"meta", "tiktok"}) {
+				t.Fatalf("after adding tiktok: %v", got)
+			}
+			meta.Enabled = false
+			if _, err := s.UpdateDestination(ctx, meta, false, t0); err != nil {
+				t.Fatal(err)
+			}
+			if got := platforms(); !equalStrings(got, []string{"tiktok"}) {
+				t.Fatalf("after disabling meta: %v", got)
+			}
+			meta.Enabled = true
+			if _, err := s.UpdateDestination(ctx, meta, false, t0); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteDestination(ctx, tiktok.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got := platforms(); !equalStrings(got, []string{"meta"}) {
+				t.Fatalf("after re-enabling meta and deleting tiktok: %v", got)
+			}
+		})
+	}
+}

@@ -489,7 +489,18 @@ func makeOrdersFrom(n, size, firstID int) [][]byte {
 	}
 	out := make([][]byte, n)
 	for i := range out {
-		out[i] = []byte(strings.ReplaceAll(tpl, "__ID__", strconv.Itoa(firstID+i)))
+		// Each order has its own customer and click: a distinct email,
+		// phone and fbclid, as real traffic has, so the search index and
+		// the phone parser see distinct values rather than one repeated.
+		id := strconv.Itoa(firstID + i)
+		last4 := fmt.Sprintf("%04d", (firstID+i)%10000)
+		out[i] = []byte(strings.NewReplacer(
+			"__ID__", id,
+			"ava.example@example.com", "ava."+id+"@example.com",
+			"555-0143", "555-"+last4,
+			"+12175550143", "+1217555"+last4,
+			"aem_AbExampleToken7fQ2", "aem_AbExampleToken7fQ2"+id,
+		).Replace(tpl))
 	}
 	return out
 }
