@@ -96,10 +96,16 @@ type GoogleAds struct {
 // OAuth token endpoint (POST {oauthURL}/token); empty means Google's.
 func NewGoogleAds(cfg Config, oauthURL string) *GoogleAds {
 	cfg = cfg.withDefaults(googleDefaultBaseURL, 30*time.Second)
+	return &GoogleAds{cfg: cfg, oauth: googleOAuth(cfg, oauthURL)}
+}
+
+// googleOAuth is the token sources of Google's senders (Ads API and Data
+// Manager): POST {oauthURL}/token, Google's endpoint when oauthURL is empty.
+func googleOAuth(cfg Config, oauthURL string) *oauthSources {
 	if oauthURL == "" {
 		oauthURL = googleDefaultOAuthURL
 	}
-	return &GoogleAds{cfg: cfg, oauth: newOAuthSources("Google", strings.TrimRight(oauthURL, "/")+"/token", cfg.Client, nil)}
+	return newOAuthSources("Google", strings.TrimRight(oauthURL, "/")+"/token", cfg.Client, nil)
 }
 
 // Name is the platform key.

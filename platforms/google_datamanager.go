@@ -91,10 +91,7 @@ type GoogleDataManager struct {
 // Google's.
 func NewGoogleDataManager(cfg Config, oauthURL string) *GoogleDataManager {
 	cfg = cfg.withDefaults(googleDMDefaultBaseURL, 30*time.Second)
-	if oauthURL == "" {
-		oauthURL = googleDefaultOAuthURL
-	}
-	return &GoogleDataManager{cfg: cfg, oauth: newOAuthSources("Google", strings.TrimRight(oauthURL, "/")+"/token", cfg.Client, nil)}
+	return &GoogleDataManager{cfg: cfg, oauth: googleOAuth(cfg, oauthURL)}
 }
 
 // Name is the platform key.
