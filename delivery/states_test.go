@@ -57,3 +57,40 @@ func TestStatesInMetricsAndHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifyForSkipsDestinationsInFlight: a commit for destinations that
+// are all being drained does not wake the worker (their drain takes the
+// new rows, and its end wakes it); one for any other destination does.
+func TestNotifyForSkipsDestinationsInFlight(t *testing.T) {
+	w := New(Config{})
+	woken := func() bool {
+		select {
+		case <-w.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	if !w.start(7) {
+		t.Fatal("start(7) refused")
+	}
+	for _, tc := range []struct {
+		dests []int64
+		wake  bool
+	}{
+		{[]int64{7}, false},
+		{[]int64{7, 7}, false},
+		{[]int64{7, 8}, true},
+		{[]int64{8}, true},
+	} {
+		w.NotifyFor(tc.dests)
+		if got := woken(); got != tc.wake {
+			t.Errorf("NotifyFor(%v) woke = %v, want %v", tc.dests, got, tc.wake)
+		}
+	}
+	w.finish(7)
+	w.NotifyFor([]int64{7})
+	if !woken() {
+		t.Error("NotifyFor after the drain ended did not wake the worker")
+	}
+}

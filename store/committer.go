@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type Committer struct {
 	onCommit func(destinations []int64)
 	log      *slog.Logger
 	stopped  chan struct{}
+	// lastCommit is when the last batch was committed (Unix nanoseconds),
+	// for Busy.
+	lastCommit atomic.Int64
 }
 
 type commitReq struct {
@@ -119,6 +123,7 @@ func (c *Committer) commit(ctx context.Context, batch []commitReq) {
 		ps[i] = r.p
 	}
 	res, err := c.s.commitPending(ctx, ps, c.routing)
+	c.lastCommit.Store(time.Now().UnixNano())
 	if err != nil && len(batch) > 1 {
 		// One webhook must not fail its neighbours: commit them one by one,
 		// each prepared afresh (the failed attempt marked the batch up).
@@ -146,6 +151,14 @@ func (c *Committer) commit(ctx context.Context, batch []commitReq) {
 	if len(dests) > 0 && c.onCommit != nil {
 		c.onCommit(dests)
 	}
+}
+
+// Busy reports whether webhooks are flowing: a batch was committed within
+// the last window. Background writers (the search indexer) use it to
+// give the single writer to webhooks first.
+func (c *Committer) Busy(window time.Duration) bool {
+	last := c.lastCommit.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < window
 }
 
 // Commit stores one webhook durably and reports what became of it. An

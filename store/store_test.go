@@ -464,6 +464,9 @@ func TestCommitterGroupsConcurrentWebhooks(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { c.Run(ctx); close(done) }()
+			if c.Busy(time.Hour) {
+				t.Error("Busy before any commit")
+			}
 			var wg sync.WaitGroup
 			statuses := make([]string, 100)
 			for i := 0; i < 100; i++ {
@@ -480,6 +483,12 @@ func TestCommitterGroupsConcurrentWebhooks(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+			if !c.Busy(time.Hour) {
+				t.Error("Busy(1h) = false right after commits")
+			}
+			if c.Busy(time.Nanosecond) {
+				t.Error("Busy(1ns) = true: the window is not honoured")
+			}
 			cancel()
 			<-done
 			count := map[string]int{}

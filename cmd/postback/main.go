@@ -183,7 +183,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		Backoff: cfg.RetryBackoff, MaxBackoff: cfg.RetryMaxBackoff, SendTimeouts: cfg.SendTimeouts,
 		Enrich: newEnricher(cfg, st, httpClient, log),
 	})
-	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: func([]int64) { worker.Notify() }})
+	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: worker.NotifyFor})
 	reconciler := newReconciler(cfg, st, routing, httpClient, worker.Notify, log)
 	alerter := newAlerter(cfg, st, httpClient, log)
 
@@ -236,7 +236,10 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	var wg sync.WaitGroup
 	wg.Add(4)
 	go func() { defer wg.Done(); committer.Run(commitCtx) }()
-	go func() { defer wg.Done(); indexSearch(workCtx, st, log) }()
+	go func() {
+		defer wg.Done()
+		indexSearch(workCtx, st, func() bool { return committer.Busy(busyWindow) }, log)
+	}()
 	go func() { defer wg.Done(); rejections.Run(workCtx, 5*time.Second) }()
 	go func() {
 		defer wg.Done()
