@@ -241,6 +241,14 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 		return terms[i].id < terms[j].id
 	})
 	err := s.write(ctx, func(tx *gormDB) error {
+		if s.dialect == Postgres {
+			// Through the event index, as the ingest transaction does
+			// (see commitPendingPG): a plan made while event_search was
+			// small scanned all of it for every batch.
+			if err := tx.Exec("SET LOCAL enable_seqscan = off").Error; err != nil {
+				return fmt.Errorf("index search: %w", err)
+			}
+		}
 		// A band indexed earlier (the event was queued again) moves.
 		if err := tx.Exec(`DELETE FROM event_search WHERE event_id IN ? AND term LIKE ?`, padIDs(ids), termMatch+"%").Error; err != nil {
 			return fmt.Errorf("index search: %w", err)
