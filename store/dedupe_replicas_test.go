@@ -204,3 +204,64 @@ func TestDedupeAcrossReplicas(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchIndexerOneReplicaAtATime: on PostgreSQL, while another
+// replica's indexer holds the search lock, IndexSearch skips its round
+// (reports 0 and leaves the queue as it was) instead of writing the same
+// terms and waiting on the other's locks; once the lock is free it
+// indexes the queue.
+func TestSearchIndexerOneReplicaAtATime(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	if dsn == "" {
+		t.Skip("POSTBACK_TEST_POSTGRES is not set: the replicas' search lock needs PostgreSQL")
+	}
+	s := storetest.OpenKey(t, dsn, storetest.NewKey(t))
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	ctx := context.Background()
+	sh := newShop(t, s)
+	for i := range 3 {
+		if _, err := s.CommitBatch(ctx, []store.Incoming{paid(sh.ID, fmt.Sprint("idx-", i), fmt.Sprint(7100+i))}, routing{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queued := func() int {
+		var n int
+		if err := raw.QueryRowContext(ctx, `SELECT count(*) FROM search_queue`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	other, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, 0x73726368); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.IndexSearch(ctx, 100); err != nil || n != 0 {
+		t.Errorf("IndexSearch while another replica indexes = %d, %v; want 0, nil", n, err)
+	}
+	if q := queued(); q != 3 {
+		t.Errorf("queue after a skipped round = %d, want 3", q)
+	}
+	if err := other.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.IndexSearch(ctx, 100); err != nil || n != 3 {
+		t.Errorf("IndexSearch with the lock free = %d, %v; want 3, nil", n, err)
+	}
+	if q := queued(); q != 0 {
+		t.Errorf("queue after indexing = %d, want 0", q)
+	}
+	var terms int
+	if err := raw.QueryRowContext(ctx, `SELECT count(*) FROM event_search WHERE term = $1`, "o:7101").Scan(&terms); err != nil {
+		t.Fatal(err)
+	}
+	if terms != 1 {
+		t.Errorf("event_search rows for order 7101 = %d, want 1", terms)
+	}
+}

@@ -177,14 +177,27 @@ type queuedRow struct {
 // beforeIndexWrite, in tests, runs between IndexSearch's read and write.
 var beforeIndexWrite func()
 
+// searchLockKey is the PostgreSQL advisory lock of the search indexer
+// ("srch" in ASCII).
+const searchLockKey = 0x73726368
+
 // searchMu keeps one IndexSearch at a time per process (the background
 // loop and a search catching up); replicas may still overlap, harmlessly.
 var searchMu sync.Mutex
 
 // IndexSearch writes the search terms of up to limit queued events, oldest
-// first, and reports how many it indexed. It is safe to run on several
-// replicas at once: terms are keyed, so a second writer's rows are no-ops.
+// first, and reports how many it read from the queue. It is safe to run on
+// several replicas at once: on PostgreSQL one indexes while the others
+// skip the round and report 0 (an advisory lock), and an event is indexed only by the
+// transaction that takes it off the queue.
 func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
+	return s.indexSearch(ctx, limit, false)
+}
+
+// indexSearch is IndexSearch; with wait, on PostgreSQL it waits for
+// another replica's round to end instead of skipping its own (a search
+// catching up must not miss what the other replica is indexing).
+func (s *Store) indexSearch(ctx context.Context, limit int, wait bool) (int, error) {
 	if limit <= 0 {
 		limit = 500
 	}
@@ -240,8 +253,24 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 		}
 		return terms[i].id < terms[j].id
 	})
+	skipped := false
 	err := s.write(ctx, func(tx *gormDB) error {
 		if s.dialect == Postgres {
+			// One replica indexes at a time; the others skip the round
+			// rather than write the same terms and wait on each other's
+			// locks (two replicas' indexers doing so halved ingest).
+			mine := true
+			if wait {
+				if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, searchLockKey).Error; err != nil {
+					return fmt.Errorf("index search: %w", err)
+				}
+			} else if err := tx.Raw(`SELECT pg_try_advisory_xact_lock(?)`, searchLockKey).Scan(&mine).Error; err != nil {
+				return fmt.Errorf("index search: %w", err)
+			}
+			if !mine {
+				skipped = true
+				return nil
+			}
 			// Through the event index, as the ingest transaction does
 			// (see commitPendingPG): a plan made while event_search was
 			// small scanned all of it for every batch.
@@ -249,25 +278,40 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 				return fmt.Errorf("index search: %w", err)
 			}
 		}
+		// Take the events off the queue first, and index only those
+		// taken: one whose gen moved since it was read (its conversion
+		// changed) stays queued and is read again, and one another
+		// indexer took already is not written twice.
+		taken := map[int64]bool{}
+		for gen, ids := range byGen {
+			var got []int64
+			if err := tx.Raw(`DELETE FROM search_queue WHERE event_id IN ? AND gen = ? RETURNING event_id`, padIDs(ids), gen).Scan(&got).Error; err != nil {
+				return fmt.Errorf("index search: %w", err)
+			}
+			for _, id := range got {
+				taken[id] = true
+			}
+		}
+		if len(taken) == 0 {
+			return nil
+		}
+		takenIDs := make([]int64, 0, len(taken))
+		for id := range taken {
+			takenIDs = append(takenIDs, id)
+		}
 		// A band indexed earlier (the event was queued again) moves.
-		if err := tx.Exec(`DELETE FROM event_search WHERE event_id IN ? AND term LIKE ?`, padIDs(ids), termMatch+"%").Error; err != nil {
+		if err := tx.Exec(`DELETE FROM event_search WHERE event_id IN ? AND term LIKE ?`, padIDs(takenIDs), termMatch+"%").Error; err != nil {
 			return fmt.Errorf("index search: %w", err)
 		}
 		args := make([]any, 0, 2*len(terms))
 		for _, t := range terms {
-			args = append(args, t.t, t.id)
-		}
-		if err := insertTerms(tx, args); err != nil {
-			return err
-		}
-		for gen, ids := range byGen {
-			if err := tx.Exec(`DELETE FROM search_queue WHERE event_id IN ? AND gen = ?`, padIDs(ids), gen).Error; err != nil {
-				return fmt.Errorf("index search: %w", err)
+			if taken[t.id] {
+				args = append(args, t.t, t.id)
 			}
 		}
-		return nil
+		return insertTerms(tx, args)
 	})
-	if err != nil {
+	if err != nil || skipped {
 		return 0, err
 	}
 	return len(rows), nil
@@ -278,7 +322,7 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 // second's worth of webhooks; a backlog larger than searchCatchUp (a
 // restart after a long outage) is left to the background loop.
 func (s *Store) catchUpSearch(ctx context.Context) {
-	if _, err := s.IndexSearch(ctx, searchCatchUp); err != nil {
+	if _, err := s.indexSearch(ctx, searchCatchUp, true); err != nil {
 		s.log.WarnContext(ctx, "search: catching up the index failed; results may miss the newest events", slog.String("error", err.Error()))
 	}
 }
