@@ -23,13 +23,7 @@ import (
 func BenchmarkCommitBatch(b *testing.B) {
 	s := storetest.SQLite(b)
 	ctx := context.Background()
-	sh, err := s.CreateShop(ctx, store.Shop{Name: "b", Source: mapping.SourceShopify, SigningSecret: "x", Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, t0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.CreateDestination(ctx, store.Destination{ShopID: sh.ID, Platform: "meta", Enabled: true, Credentials: map[string]string{"a": "b"}}, t0); err != nil {
-		b.Fatal(err)
-	}
+	sh := benchShop(b, s)
 	body := []byte(strings.Repeat("x", 4400))
 	const batch = 64
 	b.ResetTimer()
@@ -56,21 +50,11 @@ func BenchmarkCommitBatch(b *testing.B) {
 //
 //	go test ./store -run '^$' -bench Committer -benchtime 20000x -count 3
 func BenchmarkCommitter(b *testing.B) {
-	tpl, err := os.ReadFile("../cmd/postback-load/order.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	tpl = bytes.ReplaceAll(tpl, []byte("__DAY__"), []byte("2026-12-01"))
+	tpl := orderTemplate(b)
 	s := storetest.SQLite(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sh, err := s.CreateShop(ctx, store.Shop{Name: "b", Source: mapping.SourceShopify, SigningSecret: "x", Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, t0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.CreateDestination(ctx, store.Destination{ShopID: sh.ID, Platform: "meta", Enabled: true, Credentials: map[string]string{"a": "b"}}, t0); err != nil {
-		b.Fatal(err)
-	}
+	sh := benchShop(b, s)
 	var commits atomic.Int64
 	c := s.NewCommitter(routing{}, store.CommitterConfig{OnCommit: func([]int64) { commits.Add(1) }})
 	go c.Run(ctx)
@@ -117,20 +101,10 @@ func wchar() int64 {
 // ns/op is writer wall time per webhook, fsync included; index-ns/op is
 // the indexing part of it.
 func BenchmarkWriter(b *testing.B) {
-	tpl, err := os.ReadFile("../cmd/postback-load/order.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	tpl = bytes.ReplaceAll(tpl, []byte("__DAY__"), []byte("2026-12-01"))
+	tpl := orderTemplate(b)
 	s := storetest.SQLite(b)
 	ctx := context.Background()
-	sh, err := s.CreateShop(ctx, store.Shop{Name: "b", Source: mapping.SourceShopify, SigningSecret: "x", Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, t0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.CreateDestination(ctx, store.Destination{ShopID: sh.ID, Platform: "meta", Enabled: true, Credentials: map[string]string{"a": "b"}}, t0); err != nil {
-		b.Fatal(err)
-	}
+	sh := benchShop(b, s)
 	const batch = 32
 	var indexing time.Duration
 	var indexWchar int64
@@ -176,4 +150,29 @@ func BenchmarkWriter(b *testing.B) {
 	b.ReportMetric(float64(indexing.Nanoseconds())/float64(b.N), "index-ns/op")
 	b.ReportMetric(float64(wchar()-w0)/1024/float64(b.N), "wchar-KB/op")
 	b.ReportMetric(float64(indexWchar)/1024/float64(b.N), "index-wchar-KB/op")
+}
+
+// benchShop creates a Shopify shop with one enabled Meta destination.
+func benchShop(b *testing.B, s *store.Store) store.Shop {
+	b.Helper()
+	ctx := context.Background()
+	sh, err := s.CreateShop(ctx, store.Shop{Name: "b", Source: mapping.SourceShopify, SigningSecret: "x", Rules: mapping.ShopRules{Trigger: mapping.TriggerPaid}}, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.CreateDestination(ctx, store.Destination{ShopID: sh.ID, Platform: "meta", Enabled: true, Credentials: map[string]string{"a": "b"}}, t0); err != nil {
+		b.Fatal(err)
+	}
+	return sh
+}
+
+// orderTemplate is cmd/postback-load's 4.4 KB Shopify order, __ID__ left
+// for each order's id.
+func orderTemplate(b *testing.B) []byte {
+	b.Helper()
+	tpl, err := os.ReadFile("../cmd/postback-load/order.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bytes.ReplaceAll(tpl, []byte("__DAY__"), []byte("2026-12-01"))
 }
