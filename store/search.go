@@ -182,14 +182,14 @@ var beforeIndexWrite func()
 const searchLockKey = 0x73726368
 
 // searchMu keeps one IndexSearch at a time per process (the background
-// loop and a search catching up); replicas may still overlap, harmlessly.
+// loop and a search catching up); across replicas, see searchLockKey.
 var searchMu sync.Mutex
 
 // IndexSearch writes the search terms of up to limit queued events, oldest
-// first, and reports how many it read from the queue. It is safe to run on
-// several replicas at once: on PostgreSQL one indexes while the others
-// skip the round and report 0 (an advisory lock), and an event is indexed only by the
-// transaction that takes it off the queue.
+// first, and reports how many it read from the queue. It is safe to run
+// on several replicas at once: on PostgreSQL one indexes while the others
+// skip the round and report 0 (an advisory lock), and an event is indexed
+// only by the transaction that takes it off the queue.
 func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 	return s.indexSearch(ctx, limit, false)
 }
@@ -271,10 +271,9 @@ func (s *Store) indexSearch(ctx context.Context, limit int, wait bool) (int, err
 				skipped = true
 				return nil
 			}
-			// Through the event index, as the ingest transaction does
-			// (see commitPendingPG): a plan made while event_search was
-			// small scanned all of it for every batch.
-			if err := tx.Exec("SET LOCAL enable_seqscan = off").Error; err != nil {
+			// A plan made while event_search was small scanned all of it
+			// for every batch (see pgUseIndexes).
+			if err := tx.Exec(pgUseIndexes).Error; err != nil {
 				return fmt.Errorf("index search: %w", err)
 			}
 		}
