@@ -24,6 +24,8 @@ type Committer struct {
 	// lastCommit is when the last batch was committed (Unix nanoseconds),
 	// for Busy.
 	lastCommit atomic.Int64
+	// busy is the time spent committing batches, for BusyTime.
+	busy atomic.Int64
 }
 
 type commitReq struct {
@@ -122,8 +124,11 @@ func (c *Committer) commit(ctx context.Context, batch []commitReq) {
 	for i, r := range batch {
 		ps[i] = r.p
 	}
+	start := time.Now()
 	res, err := c.s.commitPending(ctx, ps, c.routing)
-	c.lastCommit.Store(time.Now().UnixNano())
+	now := time.Now()
+	c.lastCommit.Store(now.UnixNano())
+	c.busy.Add(int64(now.Sub(start)))
 	if err != nil && len(batch) > 1 {
 		// One webhook must not fail its neighbours: commit them one by one,
 		// each prepared afresh (the failed attempt marked the batch up).
@@ -160,6 +165,11 @@ func (c *Committer) Busy(window time.Duration) bool {
 	last := c.lastCommit.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) < window
 }
+
+// BusyTime is how long the committer has spent committing batches since
+// it started; sampled twice, it gives the share of the writer webhooks
+// took in between.
+func (c *Committer) BusyTime() time.Duration { return time.Duration(c.busy.Load()) }
 
 // Commit stores one webhook durably and reports what became of it. An
 // error means nothing was stored (the caller answers 503 and the store

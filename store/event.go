@@ -182,10 +182,25 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 		if len(terms) == 0 {
 			return nil, nil
 		}
-		q = q.Where("id IN (SELECT event_id FROM event_search WHERE term IN ?)", terms)
+		if s.searchReadsQueue() {
+			// One IN over both sources (not an OR of two), so that the
+			// few matching ids are read first and then their events.
+			queued, args := queuedTermsSQL(terms)
+			q = q.Where("id IN (SELECT event_id FROM event_search WHERE term IN ? UNION ALL SELECT q.event_id FROM search_queue q WHERE "+queued+")",
+				append([]any{terms}, args...)...)
+		} else {
+			q = q.Where("id IN (SELECT event_id FROM event_search WHERE term IN ?)", terms)
+		}
 	}
 	if f.Match != "" {
-		q = q.Where("(SELECT 1 FROM event_search s WHERE s.term = ? AND s.event_id = events.id) = 1", termMatch+f.Match)
+		band := termMatch + f.Match
+		if s.searchReadsQueue() {
+			queued, args := queuedTermsSQL([]string{band})
+			q = q.Where("((SELECT 1 FROM event_search s WHERE s.term = ? AND s.event_id = events.id) = 1 OR "+
+				"(SELECT 1 FROM search_queue q WHERE q.event_id = events.id AND "+queued+") = 1)", append([]any{band}, args...)...)
+		} else {
+			q = q.Where("(SELECT 1 FROM event_search s WHERE s.term = ? AND s.event_id = events.id) = 1", band)
+		}
 	}
 	if !f.From.IsZero() {
 		q = q.Where("received_at >= ?", ms(f.From))

@@ -166,8 +166,9 @@ type queuedRow struct {
 // ids), and inserting them one batch of webhooks at a time made the search
 // index a quarter of what SQLite's single writer wrote per webhook.
 // IndexSearch takes the queue in large batches instead, sorted, reading
-// outside the write lock. Searching first catches the queue up
-// (see catchUpSearch), so a search never misses an event already stored.
+// outside the write lock. A search never misses an event already stored:
+// on SQLite it reads the queue's terms as well as the index, on
+// PostgreSQL it indexes the queue first (see catchUpSearch).
 //
 // A queued event whose conversion changes before it is indexed (a late
 // beacon joins it) has its queue row's gen bumped and its terms cleared:
@@ -194,18 +195,25 @@ func (s *Store) IndexSearch(ctx context.Context, limit int) (int, error) {
 	return s.indexSearch(ctx, limit, false)
 }
 
-// indexSearch is IndexSearch; with wait, on PostgreSQL it waits for
-// another replica's round to end instead of skipping its own (a search
-// catching up must not miss what the other replica is indexing).
-func (s *Store) indexSearch(ctx context.Context, limit int, wait bool) (int, error) {
+// indexSearch is IndexSearch. With catchUp it indexes only the queued
+// events whose terms are not in their queue row (see catchUpSearch), and
+// on PostgreSQL it waits for another replica's round to end instead of
+// skipping its own (a search catching up must not miss what the other
+// replica is indexing).
+func (s *Store) indexSearch(ctx context.Context, limit int, catchUp bool) (int, error) {
 	if limit <= 0 {
 		limit = 500
 	}
+	wait := catchUp
 	searchMu.Lock()
 	defer searchMu.Unlock()
 	db := s.rdb.WithContext(s.rctx(ctx))
 	var rows []queuedRow
-	if err := db.Raw(`SELECT event_id, gen, terms FROM search_queue ORDER BY event_id LIMIT ?`, limit).Scan(&rows).Error; err != nil {
+	which := ""
+	if catchUp && s.searchReadsQueue() {
+		which = "WHERE terms = '' " // search_queue_unread
+	}
+	if err := db.Raw(`SELECT event_id, gen, terms FROM search_queue `+which+`ORDER BY event_id LIMIT ?`, limit).Scan(&rows).Error; err != nil {
 		return 0, fmt.Errorf("index search: %w", err)
 	}
 	if len(rows) == 0 {
@@ -316,14 +324,62 @@ func (s *Store) indexSearch(ctx context.Context, limit int, wait bool) (int, err
 	return len(rows), nil
 }
 
-// catchUpSearch indexes what the queue holds before a search, so a search
-// finds every event already stored. The queue is normally empty or a
-// second's worth of webhooks; a backlog larger than searchCatchUp (a
-// restart after a long outage) is left to the background loop.
+// catchUpSearch indexes what a search would otherwise miss.
+//
+// On SQLite a search reads the queue as well as the index
+// (queuedTermsSQL), so the indexer may run behind the webhooks without a
+// search missing anything; only a queued event whose terms are not in its
+// queue row must be indexed first: one queued before this version or one
+// a late beacon changed since it was queued. On PostgreSQL a search reads
+// the index only (its planner cannot tell how few queue rows a search
+// will match, and then reads every event, measured 2026-12-03), so the
+// whole queue is indexed first. Either way a backlog larger than
+// searchCatchUp (a restart after a long outage) is left to the
+// background loop.
 func (s *Store) catchUpSearch(ctx context.Context) {
 	if _, err := s.indexSearch(ctx, searchCatchUp, true); err != nil {
 		s.log.WarnContext(ctx, "search: catching up the index failed; results may miss the newest events", slog.String("error", err.Error()))
 	}
+}
+
+// SearchBacklog counts the events queued for the indexer, up to limit
+// (counting stops there, so the call stays cheap however long the queue).
+func (s *Store) SearchBacklog(ctx context.Context, limit int) (int, error) {
+	var n int
+	if err := s.rdb.WithContext(s.rctx(ctx)).Raw(`SELECT count(*) FROM (SELECT 1 FROM search_queue LIMIT ?) AS q`, limit).Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("search backlog: %w", err)
+	}
+	return n, nil
+}
+
+// SearchReadsQueue reports whether searches read the events still queued
+// for the indexer (SQLite), so that the indexer may wait while webhooks
+// have the writer (see catchUpSearch).
+func (s *Store) SearchReadsQueue() bool { return s.searchReadsQueue() }
+
+func (s *Store) searchReadsQueue() bool { return s.dialect == SQLite }
+
+// queuedTermsSQL is a condition on a search_queue row q (SQLite): its
+// terms include one of terms. The row holds them as a JSON array of
+// strings, so each is looked for as its JSON text first (a substring
+// test, cheap on every row), and a row that has one is confirmed by
+// reading the array, so that a value merely containing a term's text does
+// not count.
+func queuedTermsSQL(terms []string) (string, []any) {
+	var sb strings.Builder
+	args := make([]any, 0, len(terms)+1)
+	sb.WriteString("q.terms <> '' AND (")
+	for i, t := range terms {
+		if i > 0 {
+			sb.WriteString(" OR ")
+		}
+		sb.WriteString("instr(q.terms, ?) > 0")
+		needle, _ := json.Marshal(t) // as queueSearch wrote it
+		args = append(args, string(needle))
+	}
+	sb.WriteString(") AND EXISTS (SELECT 1 FROM json_each(q.terms) j WHERE j.value IN ?)")
+	args = append(args, terms)
+	return sb.String(), args
 }
 
 const searchCatchUp = 5000

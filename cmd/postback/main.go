@@ -238,7 +238,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	go func() { defer wg.Done(); committer.Run(commitCtx) }()
 	go func() {
 		defer wg.Done()
-		indexSearch(workCtx, st, func() bool { return committer.Busy(busyWindow) }, log)
+		indexSearch(workCtx, st, newWriterLoad(func() bool { return committer.Busy(busyWindow) }, committer.BusyTime), log)
 	}()
 	go func() { defer wg.Done(); rejections.Run(workCtx, 5*time.Second) }()
 	go func() {

@@ -21,35 +21,95 @@ const (
 
 // searchYield is how much longer than its last batch took the indexer
 // waits before the next while webhooks flow: at 3 it takes at most a
-// quarter of the single writer, and the webhooks the rest. Indexing
-// queued events costs the writer about a third of what ingesting them
-// does (BenchmarkWriter, 2026-12-03), so at 3 it keeps up with all but
-// the heaviest bursts, and catches up as soon as they end; a search
-// catches up by itself before it runs (store.Events).
+// quarter of the single writer, and the webhooks the rest. Indexing a
+// burst's events (each with its own email and click id, so random index
+// pages) costs the writer about half of what ingesting them does
+// (BenchmarkWriter, 2026-12-03: 70 of 180 µs), so at 3 it falls behind
+// a burst that holds the writer; on SQLite it waits such bursts out
+// instead (searchDeferShare) and indexes when they end.
 const searchYield = 3
 
 // busyWindow: webhooks count as flowing while a batch was committed this
 // recently.
 const busyWindow = 200 * time.Millisecond
 
+// Where searches read the queue as well as the index (SQLite, see
+// store.SearchReadsQueue), the indexer leaves the single writer to
+// webhooks altogether while they keep it busy (searchDeferShare of the
+// last round's time or more), until the queue holds searchBacklogMax
+// events; past that it indexes at its yielding pace again, so a search
+// never reads more than about that many queued rows (a few milliseconds)
+// and the index keeps up with any sustained rate. A burst's terms are
+// then indexed once it ends, in the large idle batches that write each
+// index page once for many events. Measured with postback-load on the
+// 2-core host (2026-12-03): indexing took about a tenth of the server's
+// CPU during a burst, and held the writer a few milliseconds at a time.
+const (
+	searchDeferShare = 0.5
+	searchBacklogMax = 30000
+)
+
+// deferIndexing decides whether the indexer sits a round out: webhooks
+// flow and took at least searchDeferShare of the writer, searches read
+// the queue, and its backlog is within searchBacklogMax (on an error
+// counting it, index: the index must not fall behind unseen).
+func deferIndexing(flowing bool, share float64, readsQueue bool, backlog func() (int, error)) bool {
+	if !flowing || !readsQueue || share < searchDeferShare {
+		return false
+	}
+	n, err := backlog()
+	return err == nil && n <= searchBacklogMax
+}
+
+// writerLoad reports whether webhooks flow and what share of the writer
+// they took since the last call.
+type writerLoad struct {
+	busy     func() bool
+	busyTime func() time.Duration
+	at       time.Time
+	last     time.Duration
+}
+
+func newWriterLoad(busy func() bool, busyTime func() time.Duration) *writerLoad {
+	w := &writerLoad{busy: busy, busyTime: busyTime}
+	w.sample() // the first round's share is measured from here
+	return w
+}
+
+func (w *writerLoad) sample() (flowing bool, share float64) {
+	now, total := time.Now(), w.busyTime()
+	if !w.at.IsZero() && now.After(w.at) {
+		share = float64(total-w.last) / float64(now.Sub(w.at))
+	}
+	w.at, w.last = now, total
+	return w.busy(), share
+}
+
 // indexSearch keeps the events list's search index current: every second
 // it indexes the events the webhook path queued since, in batches, and
 // catches up a backlog at once (a new install of this version indexes
 // every older event). A search catches up by itself too (store.Events).
-// While webhooks flow (busy reports it) it yields the writer to them (see
-// searchYield). On a store error it backs off (capped, jittered) and logs
-// once when the errors start and once when they stop.
-func indexSearch(ctx context.Context, st *store.Store, busy func() bool, log *slog.Logger) {
+// While webhooks flow it yields the writer to them (see searchYield and
+// searchDeferShare). On a store error it backs off (capped, jittered) and
+// logs once when the errors start and once when they stop.
+func indexSearch(ctx context.Context, st *store.Store, load *writerLoad, log *slog.Logger) {
 	const idle, maxWait = time.Second, time.Minute
 	wait, failing := idle, 0
 	for {
 		limit := searchBatch
-		flowing := busy()
+		flowing, share := load.sample()
 		if flowing {
 			limit = searchBusyBatch
 		}
+		deferred := deferIndexing(flowing, share, st.SearchReadsQueue(), func() (int, error) {
+			return st.SearchBacklog(ctx, searchBacklogMax+1)
+		})
+		var n int
+		var err error
 		start := time.Now()
-		n, err := st.IndexSearch(ctx, limit)
+		if !deferred {
+			n, err = st.IndexSearch(ctx, limit)
+		}
 		took := time.Since(start)
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -68,6 +128,8 @@ func indexSearch(ctx context.Context, st *store.Store, busy func() bool, log *sl
 			}
 			wait = idle
 			switch {
+			case deferred:
+				wait = busyWindow // look again soon: the burst may have ended
 			case n == limit && flowing:
 				wait = searchYield * took // a backlog, but webhooks first
 			case n == limit:
