@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -19,6 +20,7 @@ type Committer struct {
 	maxBatch int
 	workers  int
 	onCommit func(destinations []int64)
+	onThread func()
 	log      *slog.Logger
 	stopped  chan struct{}
 	// lastCommit is when the last batch was committed (Unix nanoseconds),
@@ -48,6 +50,11 @@ type CommitterConfig struct {
 	Workers int
 	// OnCommit is told which destinations got new deliveries.
 	OnCommit func(destinations []int64)
+	// OnWriterThread, on SQLite, runs once on the OS thread that will
+	// run every batch from then on: the committer keeps that thread for
+	// itself, so that the caller can give it the CPU before the rest (see
+	// cmd/postback's writer priority).
+	OnWriterThread func()
 }
 
 // NewCommitter returns a committer; start it with Run.
@@ -70,10 +77,12 @@ func (s *Store) NewCommitter(routing Routing, cfg CommitterConfig) *Committer {
 	}
 	if s.dialect == SQLite {
 		cfg.Workers = 1
+	} else {
+		cfg.OnWriterThread = nil // many writers, none the bottleneck alone
 	}
 	return &Committer{
 		s: s, routing: routing, reqs: make(chan commitReq, cfg.MaxBatch*cfg.Workers),
-		maxBatch: cfg.MaxBatch, workers: cfg.Workers, onCommit: cfg.OnCommit, log: s.log,
+		maxBatch: cfg.MaxBatch, workers: cfg.Workers, onCommit: cfg.OnCommit, onThread: cfg.OnWriterThread, log: s.log,
 		stopped: make(chan struct{}),
 	}
 }
@@ -95,6 +104,13 @@ func (c *Committer) Run(ctx context.Context) {
 }
 
 func (c *Committer) loop(ctx context.Context) {
+	if c.onThread != nil {
+		// SQLite runs on the calling thread (writes use a context that
+		// cannot be cancelled, so go-sqlite3 starts no goroutine).
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		c.onThread()
+	}
 	batch := make([]commitReq, 0, c.maxBatch)
 	for {
 		batch = batch[:0]

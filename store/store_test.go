@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -456,11 +457,12 @@ func TestCommitterGroupsConcurrentWebhooks(t *testing.T) {
 			newDest(t, s, sh.ID, "meta", nil)
 			var mu sync.Mutex
 			notified := 0
+			var writerThreads atomic.Int32
 			c := s.NewCommitter(routing{}, store.CommitterConfig{OnCommit: func(d []int64) {
 				mu.Lock()
 				notified += len(d)
 				mu.Unlock()
-			}})
+			}, OnWriterThread: func() { writerThreads.Add(1) }})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { c.Run(ctx); close(done) }()
@@ -489,8 +491,20 @@ func TestCommitterGroupsConcurrentWebhooks(t *testing.T) {
 			if c.Busy(time.Nanosecond) {
 				t.Error("Busy(1ns) = true: the window is not honoured")
 			}
+			if c.BusyTime() <= 0 {
+				t.Error("BusyTime = 0 after commits")
+			}
 			cancel()
 			<-done
+			// SQLite's one writer keeps one thread; PostgreSQL's several
+			// writers get no hook.
+			wantThreads := int32(0)
+			if s.Dialect() == store.SQLite {
+				wantThreads = 1
+			}
+			if n := writerThreads.Load(); n != wantThreads {
+				t.Errorf("OnWriterThread ran %d times, want %d", n, wantThreads)
+			}
 			count := map[string]int{}
 			for _, st := range statuses {
 				count[st]++

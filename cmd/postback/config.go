@@ -62,6 +62,8 @@ type Config struct {
 	// when the shop uses the storefront script; 0 disables.
 	BeaconHold time.Duration
 	beaconHold string
+	// WriterPriority is auto or off (see writerPriority).
+	WriterPriority string
 	// PlatformURLs maps a platform key to the base URL of its API.
 	PlatformURLs map[string]string
 	// MetricsToken, when set, is required as a bearer token for /metrics.
@@ -147,6 +149,7 @@ func settings() []setting {
 		{env: "POSTBACK_WEBHOOK_INFLIGHT_BYTES", def: "64MiB", help: "cap on webhook body bytes held by all requests at once; past it webhooks get 503 with Retry-After", field: func(c *Config) *string { return &c.webhookInflight }},
 		{env: "POSTBACK_BEACON_HOLD", def: "15s", help: "how long a conversion waits for its browser beacon when the shop uses the script; 0 disables", field: func(c *Config) *string { return &c.beaconHold }},
 		{env: "POSTBACK_RETRY_MAX_BACKOFF", def: "1h", help: "longest delay between delivery retries", field: func(c *Config) *string { return &c.retryMaxBackoff }},
+		{env: "POSTBACK_WRITER_PRIORITY", def: "auto", help: "SQLite: auto gives the single writer thread the CPU first (raising it where permitted, else lowering the other threads); off leaves it to the OS", field: func(c *Config) *string { return &c.WriterPriority }},
 		{env: "POSTBACK_SEND_TIMEOUTS", def: "", help: "per-platform request deadlines overriding the built-in ones, e.g. meta=3s,tiktok=10s", field: func(c *Config) *string { return &c.sendTimeouts }},
 	}
 	for _, p := range platformURLs {
@@ -291,6 +294,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if cfg.BeaconHold, err = parseDays(cfg.beaconHold); err != nil || cfg.BeaconHold < 0 || cfg.BeaconHold > 10*time.Minute {
 		return Config{}, errors.New("POSTBACK_BEACON_HOLD: must be a duration from 0 to 10m, such as 15s")
+	}
+	if cfg.WriterPriority = strings.ToLower(cfg.WriterPriority); cfg.WriterPriority != "auto" && cfg.WriterPriority != "off" {
+		return Config{}, errors.New("POSTBACK_WRITER_PRIORITY: must be auto or off")
 	}
 	if cfg.SendTimeouts, err = parseSendTimeouts(cfg.sendTimeouts); err != nil {
 		return Config{}, fmt.Errorf("POSTBACK_SEND_TIMEOUTS: %v", err)

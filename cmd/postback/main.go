@@ -183,7 +183,8 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 		Backoff: cfg.RetryBackoff, MaxBackoff: cfg.RetryMaxBackoff, SendTimeouts: cfg.SendTimeouts,
 		Enrich: newEnricher(cfg, st, httpClient, log),
 	})
-	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: worker.NotifyFor})
+	committer := st.NewCommitter(routing, store.CommitterConfig{OnCommit: worker.NotifyFor,
+		OnWriterThread: writerPriority(ctx, cfg.WriterPriority, osThreads, log)})
 	reconciler := newReconciler(cfg, st, routing, httpClient, worker.Notify, log)
 	alerter := newAlerter(cfg, st, httpClient, log)
 
