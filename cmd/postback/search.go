@@ -53,7 +53,7 @@ const (
 // flow and took at least searchDeferShare of the writer, searches read
 // the queue, and its backlog is within searchBacklogMax (on an error
 // counting it, index: the index must not fall behind unseen).
-func deferIndexing(flowing bool, share float64, readsQueue bool, backlog func() (int, error)) bool {
+func deferIndexing(flowing bool, share float64, readsQueue bool, backlog func() (int64, error)) bool {
 	if !flowing || !readsQueue || share < searchDeferShare {
 		return false
 	}
@@ -101,8 +101,8 @@ func indexSearch(ctx context.Context, st *store.Store, load *writerLoad, log *sl
 		if flowing {
 			limit = searchBusyBatch
 		}
-		deferred := deferIndexing(flowing, share, st.SearchReadsQueue(), func() (int, error) {
-			return st.SearchBacklog(ctx, searchBacklogMax+1)
+		deferred := deferIndexing(flowing, share, st.SearchReadsQueue(), func() (int64, error) {
+			return st.SearchBacklog(ctx)
 		})
 		var n int
 		var err error

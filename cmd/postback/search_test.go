@@ -16,13 +16,13 @@ import (
 )
 
 func TestDeferIndexing(t *testing.T) {
-	count := func(n int, err error) func() (int, error) { return func() (int, error) { return n, err } }
+	count := func(n int64, err error) func() (int64, error) { return func() (int64, error) { return n, err } }
 	tests := []struct {
 		name       string
 		flowing    bool
 		share      float64
 		readsQueue bool
-		backlog    func() (int, error)
+		backlog    func() (int64, error)
 		want       bool
 	}{
 		{"webhooks hold the writer, small backlog", true, 0.9, true, count(100, nil), true},
@@ -79,9 +79,9 @@ func TestIndexerWaitsForTheBurst(t *testing.T) {
 	if _, err := st.CommitBatch(ctx, items, nil); err != nil {
 		t.Fatal(err)
 	}
-	backlog := func() int {
+	backlog := func() int64 {
 		t.Helper()
-		n, err := st.SearchBacklog(ctx, 100)
+		n, err := st.SearchBacklog(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
