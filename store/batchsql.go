@@ -71,3 +71,16 @@ func valuesList(first []string, rows int) string {
 	valuesCache.Store(k, s)
 	return s
 }
+
+var inCache sync.Map // int → string
+
+// inList is "(?, ?, …)" with n placeholders, for a statement run as it is
+// (see direct); padded key lists keep n to a few sizes.
+func inList(n int) string {
+	if v, ok := inCache.Load(n); ok {
+		return v.(string)
+	}
+	l := "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+	inCache.Store(n, l)
+	return l
+}

@@ -425,8 +425,8 @@ func queueSearch(tx *gormDB, ps []pending) error {
 		args = append(args, p.row.ID, p.searchTerms())
 	}
 	for start, n := range chunks(len(args) / 2) {
-		if err := tx.Exec(`INSERT INTO search_queue (event_id, terms) VALUES `+valuesList(pairColumns, n)+` ON CONFLICT DO NOTHING`,
-			args[2*start:2*(start+n)]...).Error; err != nil {
+		if err := execBatch(tx, `INSERT INTO search_queue (event_id, terms) VALUES `+valuesList(pairColumns, n)+` ON CONFLICT DO NOTHING`,
+			args[2*start:2*(start+n)]...); err != nil {
 			return fmt.Errorf("queue search: %w", err)
 		}
 	}
