@@ -26,8 +26,6 @@ type Committer struct {
 	// lastCommit is when the last batch was committed (Unix nanoseconds),
 	// for Busy.
 	lastCommit atomic.Int64
-	// busy is the time spent committing batches, for BusyTime.
-	busy atomic.Int64
 }
 
 type commitReq struct {
@@ -106,9 +104,10 @@ func (c *Committer) Run(ctx context.Context) {
 func (c *Committer) loop(ctx context.Context) {
 	if c.onThread != nil {
 		// SQLite runs on the calling thread (writes use a context that
-		// cannot be cancelled, so go-sqlite3 starts no goroutine).
+		// cannot be cancelled, so go-sqlite3 starts no goroutine). The
+		// thread is never unlocked: it ends with the loop, so whatever
+		// the hook did to it does not outlive the committer.
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
 		c.onThread()
 	}
 	batch := make([]commitReq, 0, c.maxBatch)
@@ -140,11 +139,8 @@ func (c *Committer) commit(ctx context.Context, batch []commitReq) {
 	for i, r := range batch {
 		ps[i] = r.p
 	}
-	start := time.Now()
 	res, err := c.s.commitPending(ctx, ps, c.routing)
-	now := time.Now()
-	c.lastCommit.Store(now.UnixNano())
-	c.busy.Add(int64(now.Sub(start)))
+	c.lastCommit.Store(time.Now().UnixNano())
 	if err != nil && len(batch) > 1 {
 		// One webhook must not fail its neighbours: commit them one by one,
 		// each prepared afresh (the failed attempt marked the batch up).
@@ -181,11 +177,6 @@ func (c *Committer) Busy(window time.Duration) bool {
 	last := c.lastCommit.Load()
 	return last != 0 && time.Since(time.Unix(0, last)) < window
 }
-
-// BusyTime is how long the committer has spent committing batches since
-// it started; sampled twice, it gives the share of the writer webhooks
-// took in between.
-func (c *Committer) BusyTime() time.Duration { return time.Duration(c.busy.Load()) }
 
 // Commit stores one webhook durably and reports what became of it. An
 // error means nothing was stored (the caller answers 503 and the store

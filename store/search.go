@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/postbackhq/postback/mapping"
 )
@@ -262,6 +263,8 @@ func (s *Store) indexSearch(ctx context.Context, limit int, catchUp bool) (int, 
 		return terms[i].id < terms[j].id
 	})
 	skipped := false
+	wstart := time.Now()
+	defer func() { s.ibusy.Add(int64(time.Since(wstart))) }()
 	err := s.write(ctx, func(tx *gormDB) error {
 		if s.dialect == Postgres {
 			// One replica indexes at a time; the others skip the round

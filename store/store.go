@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -71,6 +72,9 @@ type Store struct {
 	// re-prepares a statement in every *sql.Tx), which is most of what a
 	// write costs.
 	wmu sync.Mutex
+	// wbusy is how long wmu has been held, ibusy how long the search
+	// indexer's writes took of that (nanoseconds).
+	wbusy, ibusy atomic.Int64
 }
 
 // DialectOf tells which database a POSTBACK_DATABASE_URL names: a
@@ -374,7 +378,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *gormDB) error) error {
 		return s.db.WithContext(ctx).Transaction(fn)
 	}
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	defer s.unlockWriter(time.Now())
 	db := s.db.WithContext(context.WithoutCancel(ctx))
 	if err := db.Exec("BEGIN IMMEDIATE").Error; err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -430,12 +434,27 @@ func (s *Store) exec(ctx context.Context, fn func(db *gormDB) error) error {
 		return fn(s.db.WithContext(ctx))
 	}
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	defer s.unlockWriter(time.Now())
 	err := fn(s.db.WithContext(context.WithoutCancel(ctx)))
 	if s.ckpt != nil {
 		s.ckpt.committed()
 	}
 	return err
+}
+
+// unlockWriter releases SQLite's writer, held since start.
+func (s *Store) unlockWriter(start time.Time) {
+	s.wbusy.Add(int64(time.Since(start)))
+	s.wmu.Unlock()
+}
+
+// WriterBusyTime is how long SQLite's single writer has been held since
+// the store opened by every kind of write but the search indexer's
+// (webhooks, delivery outcomes, compaction…); 0 on PostgreSQL, whose
+// writers are many. Sampled twice, it gives the share of the writer
+// others took in between (see the search indexer's pacing).
+func (s *Store) WriterBusyTime() time.Duration {
+	return time.Duration(s.wbusy.Load() - s.ibusy.Load())
 }
 
 // rctx is the context for a read on the hot path. go-sqlite3 steps each

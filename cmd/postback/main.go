@@ -239,7 +239,7 @@ func serve(ctx context.Context, cfg Config, st *store.Store, log *slog.Logger) e
 	go func() { defer wg.Done(); committer.Run(commitCtx) }()
 	go func() {
 		defer wg.Done()
-		indexSearch(workCtx, st, newWriterLoad(func() bool { return committer.Busy(busyWindow) }, committer.BusyTime), log)
+		indexSearch(workCtx, st, newWriterLoad(func() bool { return committer.Busy(busyWindow) }, st.WriterBusyTime), log)
 	}()
 	go func() { defer wg.Done(); rejections.Run(workCtx, 5*time.Second) }()
 	go func() {

@@ -34,9 +34,14 @@ const (
 // threadPriority is the operating system's side of writerPriority, faked in
 // tests: nice values per thread id.
 type threadPriority struct {
-	self    func() int
-	nice    func(tid int) (int, error)
+	self func() int
+	nice func(tid int) (int, error)
+	// setNice lowers a thread's priority (threads it starts inherit it).
 	setNice func(tid, nice int) error
+	// raise raises a thread's priority; threads it starts later begin
+	// at the default priority (the Go runtime starts its worker threads
+	// from whichever thread needs one, the writer's too).
+	raise   func(tid, nice int) error
 	threads func() ([]int, error)
 }
 
@@ -53,7 +58,7 @@ func writerPriority(ctx context.Context, mode string, sys threadPriority, log *s
 			log.Info("writer priority: cannot read the writer thread's priority; left to the OS", slog.String("error", err.Error()))
 			return
 		}
-		if err := sys.setNice(writer, base-writerNiceBoost); err == nil {
+		if err := sys.raise(writer, base-writerNiceBoost); err == nil {
 			log.Info("writer priority: the SQLite writer thread runs at a higher priority", slog.Int("nice", base-writerNiceBoost))
 			return
 		}

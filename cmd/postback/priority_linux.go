@@ -4,6 +4,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // osThreads reads and sets Linux threads' nice values (setpriority(2)
@@ -15,6 +17,12 @@ var osThreads = threadPriority{
 		return 20 - p, err // the system call answers 20 - nice
 	},
 	setNice: func(tid, nice int) error { return syscall.Setpriority(syscall.PRIO_PROCESS, tid, nice) },
+	// sched_setattr(2) with SCHED_FLAG_RESET_ON_FORK: "if the calling
+	// thread has a negative nice value, the nice value for the child is
+	// reset to zero" (sched(7), read 2026-12-03).
+	raise: func(tid, nice int) error {
+		return unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_NORMAL, Flags: unix.SCHED_FLAG_RESET_ON_FORK, Nice: int32(nice)}, 0)
+	},
 	threads: func() ([]int, error) {
 		ents, err := os.ReadDir("/proc/self/task")
 		if err != nil {

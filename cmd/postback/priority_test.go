@@ -32,18 +32,8 @@ func (f *fakeThreads) sys(self int) threadPriority {
 			}
 			return n, nil
 		},
-		setNice: func(tid, nice int) error {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if f.gone[tid] {
-				return errors.New("no such thread")
-			}
-			if nice < f.nice[tid] && !f.privileged {
-				return errors.New("permission denied")
-			}
-			f.nice[tid] = nice
-			return nil
-		},
+		setNice: f.set,
+		raise:   f.set,
 		threads: func() ([]int, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -54,6 +44,19 @@ func (f *fakeThreads) sys(self int) threadPriority {
 			return tids, nil
 		},
 	}
+}
+
+func (f *fakeThreads) set(tid, nice int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone[tid] {
+		return errors.New("no such thread")
+	}
+	if nice < f.nice[tid] && !f.privileged {
+		return errors.New("permission denied")
+	}
+	f.nice[tid] = nice
+	return nil
 }
 
 func (f *fakeThreads) get(tid int) int {

@@ -50,7 +50,7 @@ const (
 )
 
 // deferIndexing decides whether the indexer sits a round out: webhooks
-// flow and took at least searchDeferShare of the writer, searches read
+// flow and others took at least searchDeferShare of the writer, searches read
 // the queue, and its backlog is within searchBacklogMax (on an error
 // counting it, index: the index must not fall behind unseen).
 func deferIndexing(flowing bool, share float64, readsQueue bool, backlog func() (int64, error)) bool {
@@ -62,7 +62,8 @@ func deferIndexing(flowing bool, share float64, readsQueue bool, backlog func() 
 }
 
 // writerLoad reports whether webhooks flow and what share of the writer
-// they took since the last call.
+// others than the indexer (webhooks, delivery outcomes, compaction) took
+// since the last call.
 type writerLoad struct {
 	busy     func() bool
 	busyTime func() time.Duration
@@ -130,8 +131,10 @@ func indexSearch(ctx context.Context, st *store.Store, load *writerLoad, log *sl
 			switch {
 			case deferred:
 				wait = busyWindow // look again soon: the burst may have ended
-			case n == limit && flowing:
-				wait = searchYield * took // a backlog, but webhooks first
+			case n == limit && (flowing || share >= searchDeferShare):
+				// A backlog, but webhooks first, and the drain that
+				// follows a burst (its delivery outcomes) too.
+				wait = searchYield * took
 			case n == limit:
 				wait = 0 // a backlog: go on at once
 			}
