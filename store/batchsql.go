@@ -75,7 +75,7 @@ func valuesList(first []string, rows int) string {
 var inCache sync.Map // int → string
 
 // inList is "(?, ?, …)" with n placeholders, for a statement run as it is
-// (see direct); padded key lists keep n to a few sizes.
+// (see execBatch); padded key lists keep n to a few sizes.
 func inList(n int) string {
 	if v, ok := inCache.Load(n); ok {
 		return v.(string)

@@ -182,7 +182,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 		if len(terms) == 0 {
 			return nil, nil
 		}
-		if s.searchReadsQueue() {
+		if s.SearchReadsQueue() {
 			// One IN over both sources (not an OR of two), so that the
 			// few matching ids are read first and then their events.
 			queued, args := queuedTermsSQL(terms)
@@ -194,7 +194,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	}
 	if f.Match != "" {
 		band := termMatch + f.Match
-		if s.searchReadsQueue() {
+		if s.SearchReadsQueue() {
 			queued, args := queuedTermsSQL([]string{band})
 			q = q.Where("((SELECT 1 FROM event_search s WHERE s.term = ? AND s.event_id = events.id) = 1 OR "+
 				"(SELECT 1 FROM search_queue q WHERE q.event_id = events.id AND "+queued+") = 1)", append([]any{band}, args...)...)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -418,22 +417,10 @@ func dedupe(tx *gormDB, ps []pending, table, column string, keysOf func(*pending
 	return nil
 }
 
-// lookUpKeys returns the events holding keys of a shop in a dedupe table.
+// lookUpKeys returns the events holding keys of a shop in a dedupe table
+// (SQLite's batch; run as execBatch does).
 func lookUpKeys(tx *gormDB, table, column string, shop int64, keys []string) (map[string]int64, error) {
 	found := map[string]int64{}
-	if !direct(tx) {
-		var rows []struct {
-			Key     string
-			EventID int64
-		}
-		if err := tx.Table(table).Select(column+" AS key, event_id").Where("shop_id = ? AND "+column+" IN ?", shop, keys).Scan(&rows).Error; err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			found[r.Key] = r.EventID
-		}
-		return found, nil
-	}
 	args := make([]any, 0, len(keys)+1)
 	args = append(args, shop)
 	for _, k := range keys {
@@ -880,31 +867,20 @@ func (s *Store) commitRefunds(tx *gormDB, ps []pending, dests map[int64][]destin
 // itself: gorm's Scan renders the statement with every argument inlined
 // for its trace, which for a batch of 4 KB bodies costs more than the
 // insert.
-// direct reports whether a statement of the batch, written with plain ?
-// placeholders and no IN lists to expand, may skip gorm's statement
-// building and run on the connection's prepared statements (gorm's
-// cache) as it is: on SQLite, whose placeholders those are. gorm's
-// building (clone, AddVar, Expr.Build) was about a tenth of the single
-// writer's CPU.
-func direct(tx *gormDB) bool { return tx.Dialector.Name() == "sqlite" }
-
-// execBatch runs one such statement (see direct).
+// execBatch runs one statement of SQLite's batch (commitPending; the
+// PostgreSQL batch is pgx's) on the connection's prepared statements
+// (gorm's cache) as it is written: plain ? placeholders, SQLite's own, and
+// no IN lists to expand, so gorm's statement building (clone, AddVar,
+// Expr.Build), about a tenth of the single writer's CPU, is skipped.
 func execBatch(tx *gormDB, query string, args ...any) error {
-	if direct(tx) {
-		_, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, query, args...)
-		return err
-	}
-	return tx.Exec(query, args...).Error
+	_, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, query, args...)
+	return err
 }
 
+// scanIDs runs a query of SQLite's batch as execBatch does and returns
+// the single column of its rows.
 func scanIDs(tx *gormDB, query string, args []any) ([]int64, error) {
-	var rows *sql.Rows
-	var err error
-	if direct(tx) {
-		rows, err = tx.Statement.ConnPool.QueryContext(tx.Statement.Context, query, args...)
-	} else {
-		rows, err = tx.Raw(query, args...).Rows()
-	}
+	rows, err := tx.Statement.ConnPool.QueryContext(tx.Statement.Context, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -205,13 +205,12 @@ func (s *Store) indexSearch(ctx context.Context, limit int, catchUp bool) (int, 
 	if limit <= 0 {
 		limit = 500
 	}
-	wait := catchUp
 	searchMu.Lock()
 	defer searchMu.Unlock()
 	db := s.rdb.WithContext(s.rctx(ctx))
 	var rows []queuedRow
 	which := ""
-	if catchUp && s.searchReadsQueue() {
+	if catchUp && s.SearchReadsQueue() {
 		which = "WHERE terms = '' " // search_queue_unread
 	}
 	if err := db.Raw(`SELECT event_id, gen, terms FROM search_queue `+which+`ORDER BY event_id LIMIT ?`, limit).Scan(&rows).Error; err != nil {
@@ -271,7 +270,7 @@ func (s *Store) indexSearch(ctx context.Context, limit int, catchUp bool) (int, 
 			// rather than write the same terms and wait on each other's
 			// locks (two replicas' indexers doing so halved ingest).
 			mine := true
-			if wait {
+			if catchUp {
 				if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, searchLockKey).Error; err != nil {
 					return fmt.Errorf("index search: %w", err)
 				}
@@ -367,9 +366,7 @@ func (s *Store) SearchBacklog(ctx context.Context) (int64, error) {
 // SearchReadsQueue reports whether searches read the events still queued
 // for the indexer (SQLite), so that the indexer may wait while webhooks
 // have the writer (see catchUpSearch).
-func (s *Store) SearchReadsQueue() bool { return s.searchReadsQueue() }
-
-func (s *Store) searchReadsQueue() bool { return s.dialect == SQLite }
+func (s *Store) SearchReadsQueue() bool { return s.dialect == SQLite }
 
 // queuedTermsSQL is a condition on a search_queue row q (SQLite): its
 // terms include one of terms. The row holds them as a JSON array of
