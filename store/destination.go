@@ -226,13 +226,21 @@ func (s *Store) UpdateDestination(ctx context.Context, d Destination, credential
 }
 
 // DeleteDestination removes a destination with its deliveries.
+//
+// Deliveries hold their destination's id without a foreign key on
+// PostgreSQL (migration 00018), so they are deleted here rather than by a
+// cascade, after the destination: its deletion waits for the webhooks
+// being committed with deliveries to it (they lock it), and the
+// deliveries' deletion then sees theirs.
 func (s *Store) DeleteDestination(ctx context.Context, id int64) error {
 	var n int64
-	err := s.exec(ctx, func(db *gormDB) error {
+	err := s.write(ctx, func(tx *gormDB) error {
 		s.forgetDestinations()
-		res := db.Delete(&destinationRow{}, id)
-		n = res.RowsAffected
-		return res.Error
+		res := tx.Delete(&destinationRow{}, id)
+		if n = res.RowsAffected; res.Error != nil || n == 0 {
+			return res.Error
+		}
+		return tx.Exec(`DELETE FROM deliveries WHERE destination_id = ?`, id).Error
 	})
 	if err != nil {
 		return fmt.Errorf("delete destination: %w", err)

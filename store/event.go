@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/postbackhq/postback/mapping"
+	"gorm.io/gorm/clause"
 )
 
 // DeliveryWaitingCredentials is how a waiting delivery shows while its
@@ -463,9 +464,14 @@ func (s *Store) Redeliver(ctx context.Context, eventID int64, all bool, routing 
 			return nil
 		}
 		var dests []destinationInfo
-		if err := tx.Table("destinations").Select("id, shop_id, platform, settings").
-			Where("shop_id = ? AND enabled = ? AND id NOT IN (SELECT destination_id FROM deliveries WHERE event_id = ? AND kind = ?)", ev.ShopID, true, eventID, KindConversion).
-			Scan(&dests).Error; err != nil {
+		q := tx.Table("destinations").Select("id, shop_id, platform, settings").
+			Where("shop_id = ? AND enabled = ? AND id NOT IN (SELECT destination_id FROM deliveries WHERE event_id = ? AND kind = ?)", ev.ShopID, true, eventID, KindConversion)
+		if s.dialect == Postgres {
+			// Locked against deletion, as the ingest locks them (see
+			// DeleteDestination): deliveries have no key to them there.
+			q = q.Clauses(clause.Locking{Strength: "KEY SHARE"})
+		}
+		if err := q.Scan(&dests).Error; err != nil {
 			return err
 		}
 		for _, d := range dests {

@@ -62,3 +62,10 @@ func (s *Store) WALAutoCheckpoint(ctx context.Context) (int, error) {
 	err := s.db.WithContext(ctx).Raw(`PRAGMA wal_autocheckpoint`).Scan(&n).Error
 	return n, err
 }
+
+// CountRows counts the rows of table that match where.
+func (s *Store) CountRows(ctx context.Context, table, where string, args ...any) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM "+table+" WHERE "+where, args...).Scan(&n).Error
+	return n, err
+}

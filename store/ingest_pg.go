@@ -30,8 +30,9 @@ const pgUseIndexes = "SET LOCAL enable_seqscan = off"
 // under database/sql. A batch costs three round trips however large it
 // is, where one statement at a time cost a dozen or more:
 //
-//  1. BEGIN, the enabled destinations, the delivery and order keys already
-//     held, the beacons waiting, and one event id per item (nextval);
+//  1. BEGIN, the batch's shops and enabled destinations (locked against
+//     deletion), the delivery and order keys already held, the beacons
+//     waiting, and one event id per item (nextval);
 //  2. the events (with those ids, so nothing waits for RETURNING), the
 //     replay counts, the search queue, the key claims (ON CONFLICT DO
 //     NOTHING RETURNING, which tells who won a race with another replica)
@@ -86,6 +87,8 @@ func (s *Store) commitPendingPG(ctx context.Context, ps []pending, routing Routi
 		held  = map[string]map[shopKey]int64{}
 		found = map[shopKey]beaconRow{}
 		ids   []int64
+		shops = shopsOf(ps)
+		live  = make(map[int64]bool, len(shops))
 	)
 	beaconRefs := map[shopKey]bool{}
 	for i := range ps {
@@ -99,8 +102,25 @@ func (s *Store) commitPendingPG(ctx context.Context, ps []pending, routing Routi
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		b.Queue(pgUseIndexes)
-		b.Queue(`SELECT id, shop_id, platform, settings FROM destinations WHERE shop_id = ANY($1) AND enabled ORDER BY id`,
-			shopsOf(ps)).Query(func(r pgx.Rows) error {
+		// The batch's shops and destinations are locked against deletion
+		// (FOR KEY SHARE, as a foreign key check would lock them, but
+		// once per batch instead of once per row; see migration 00018):
+		// a shop or destination deleted meanwhile is deleted after this
+		// commit, with what it committed, or before, and then this batch
+		// does not see it. Shops first, in id order, as a shop's deletion
+		// takes them (its destinations go in its cascade).
+		b.Queue(`SELECT id FROM shops WHERE id = ANY($1) ORDER BY id FOR KEY SHARE`, shops).Query(func(r pgx.Rows) error {
+			var id int64
+			return scanEach(r, func() error {
+				if err := r.Scan(&id); err != nil {
+					return err
+				}
+				live[id] = true
+				return nil
+			}, "lock shops")
+		})
+		b.Queue(`SELECT id, shop_id, platform, settings FROM destinations WHERE shop_id = ANY($1) AND enabled ORDER BY id FOR KEY SHARE`,
+			shops).Query(func(r pgx.Rows) error {
 			var d destinationInfo
 			return scanEach(r, func() error {
 				if err := r.Scan(&d.ID, &d.ShopID, &d.Platform, &d.Settings); err != nil {
@@ -174,6 +194,13 @@ func (s *Store) commitPendingPG(ctx context.Context, ps []pending, routing Routi
 	})
 	if err != nil {
 		return err
+	}
+	for _, id := range shops {
+		if !live[id] {
+			// The committer retries the batch one webhook at a time, so
+			// only this shop's webhooks fail.
+			return fmt.Errorf("shop %d: %w", id, ErrNotFound)
+		}
 	}
 	dests, err := destinationsByShop(rows)
 	if err != nil {

@@ -288,13 +288,31 @@ func (sh Shop) replaces(column string) bool {
 }
 
 // DeleteShop removes a shop with its destinations and events.
+//
+// The tables a webhook writes to hold the shop's id without a foreign
+// key on PostgreSQL (migration 00018), so its events and keys are
+// deleted here rather than by a cascade. The shop goes first: its
+// deletion waits for the webhooks being committed for it (they lock it),
+// and the statements after it then see what those committed. The
+// deliveries and attempts of its events go with the events (cascade).
 func (s *Store) DeleteShop(ctx context.Context, id int64) error {
 	var n int64
-	err := s.exec(ctx, func(db *gormDB) error {
+	err := s.write(ctx, func(tx *gormDB) error {
 		s.forgetDestinations()
-		res := db.Delete(&shopRow{}, id)
-		n = res.RowsAffected
-		return res.Error
+		res := tx.Delete(&shopRow{}, id)
+		if n = res.RowsAffected; res.Error != nil || n == 0 {
+			return res.Error
+		}
+		for _, q := range []string{
+			`DELETE FROM events WHERE shop_id = ?`,
+			`DELETE FROM webhook_deliveries WHERE shop_id = ?`,
+			`DELETE FROM order_conversions WHERE shop_id = ?`,
+		} {
+			if err := tx.Exec(q, id).Error; err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete shop: %w", err)
