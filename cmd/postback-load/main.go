@@ -37,6 +37,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,12 +120,12 @@ func run(args []string, out io.Writer) error {
 	}
 	bodies := makeOrders(o.n, o.size)
 	fmt.Fprintf(out, "ingest: %d signed Shopify orders of %d bytes, %d concurrent senders, %d replica(s)\n", o.n, len(bodies[0]), o.c, len(o.targets))
-	cpu0, pg0 := o.cpu(), o.pgCPU()
+	cpu0, pg0, self0, host0 := o.cpu(), o.pgCPU(), procCPU("self"), readHostCPU()
 	ing, err := ingest(o, path, secret, bodies)
 	if err != nil {
 		return err
 	}
-	cpu, pg1 := o.cpu()-cpu0, o.pgCPU()
+	cpu, pg1, self, host := o.cpu()-cpu0, o.pgCPU(), procCPU("self")-self0, readHostCPU().since(host0)
 	rate := float64(ing.ok) / ing.elapsed.Seconds()
 	fmt.Fprintf(out, "ingest: %d accepted, %d other answers in %v → %.0f webhooks/s; latency p50 %v p95 %v p99 %v max %v\n",
 		ing.ok, ing.failed, ing.elapsed.Round(time.Millisecond), rate,
@@ -139,6 +140,12 @@ func run(args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "ingest: PostgreSQL CPU %.0f µs per accepted webhook (backends of the run's database; WAL writer and checkpointer not counted)\n",
 			float64(ticks)*1e4/float64(ing.ok))
+	}
+	if host.total > 0 && ing.ok > 0 {
+		// Whether the run was bound by the CPU: with every core busy, a
+		// second replica on the same machine can only take from the first.
+		fmt.Fprintf(out, "ingest: host CPU %.0f%% busy across %d cores (steal %.0f%%); load generator %.0f µs per webhook\n",
+			100*host.busy/host.total, runtime.NumCPU(), 100*host.steal/host.total, self.Seconds()*1e6/float64(ing.ok))
 	}
 	o.printRSS(out, "after ingest")
 	cpu0 = o.cpu()
@@ -216,6 +223,56 @@ func (o options) cpu() time.Duration {
 		}
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// procCPU is a process's CPU time (user and system), from /proc/<pid>/stat
+// ("self" for this one).
+func procCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) <= 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	sy, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+sy) * 10 * time.Millisecond
+}
+
+// hostCPU is the machine's CPU time from /proc/stat's first line, in
+// clock ticks: busy (everything but idle and iowait), steal (taken by the
+// hypervisor for other guests), and the total.
+type hostCPU struct{ busy, steal, total float64 }
+
+func readHostCPU() hostCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return hostCPU{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return hostCPU{}
+	}
+	var h hostCPU
+	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+		n, _ := strconv.ParseFloat(v, 64)
+		h.total += n
+		switch i {
+		case 3, 4:
+		case 7:
+			h.steal += n
+		default:
+			h.busy += n
+		}
+	}
+	return h
+}
+
+func (h hostCPU) since(before hostCPU) hostCPU {
+	return hostCPU{h.busy - before.busy, h.steal - before.steal, h.total - before.total}
 }
 
 // pgCPU is the CPU time, in clock ticks by pid, of the PostgreSQL backends
