@@ -94,3 +94,59 @@ func TestNotifyForSkipsDestinationsInFlight(t *testing.T) {
 		t.Error("NotifyFor after the drain ended did not wake the worker")
 	}
 }
+
+// TestNotifyForSkipsPausedDestinations: while this worker holds a
+// destination paused (breaker, throttle, parked credentials) or its
+// platform's wire is full, new deliveries to it do not wake the worker:
+// the pause's end, or a drain's, does. A pause over, or forgotten because
+// a drain started (someone resumed the destination sooner), wakes it again.
+func TestNotifyForSkipsPausedDestinations(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	w := New(Config{Now: func() time.Time { return now }, PlatformLimit: 1})
+	woken := func() bool {
+		select {
+		case <-w.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	w.pauseUntil(9, now.Add(time.Hour)) // its wake-up is an hour away in real time too
+	w.pauseUntil(10, now.Add(time.Hour))
+	w.mu.Lock()
+	w.platformOf[11] = "meta"
+	w.onWire["meta"] = 1
+	w.mu.Unlock()
+
+	for _, tc := range []struct {
+		dests []int64
+		wake  bool
+	}{
+		{[]int64{9}, false},
+		{[]int64{9, 10}, false},
+		{[]int64{11}, false},
+		{[]int64{9, 11}, false},
+		{[]int64{9, 12}, true},
+	} {
+		w.NotifyFor(tc.dests)
+		if got := woken(); got != tc.wake {
+			t.Errorf("NotifyFor(%v) woke = %v, want %v", tc.dests, got, tc.wake)
+		}
+	}
+
+	w.releaseWire("meta")
+	if w.NotifyFor([]int64{11}); !woken() {
+		t.Error("NotifyFor after the platform's wire freed did not wake the worker")
+	}
+	if !w.start(10) {
+		t.Fatal("start(10) refused")
+	}
+	w.finish(10)
+	if w.NotifyFor([]int64{10}); !woken() {
+		t.Error("NotifyFor after a drain of the paused destination did not wake the worker")
+	}
+	now = now.Add(time.Hour)
+	if w.NotifyFor([]int64{9}); !woken() {
+		t.Error("NotifyFor after the pause ended did not wake the worker")
+	}
+}
