@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/postbackhq/postback/store"
 	"github.com/postbackhq/postback/store/storetest"
@@ -106,6 +107,47 @@ func TestCompactFinishedEvents(t *testing.T) {
 			}
 			if sizes.Body >= len(body)/4 || sizes.Body > ingested.Body || sizes.Payload != 0 || sizes.Packed == 0 {
 				t.Errorf("stored sizes after compaction = %+v; body was %d", sizes, len(body))
+			}
+		})
+	}
+}
+
+// TestEventIDsAfterWalk: the compactor's walk goes by id up to the highest
+// id of the events received before the cut-off; events out of receipt
+// order go with their neighbours by id.
+func TestEventIDsAfterWalk(t *testing.T) {
+	for name, s := range storetest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sh := newShop(t, s)
+			var ids []int64
+			for i, at := range []time.Duration{0, time.Second, 3 * time.Second, 2 * time.Second} {
+				in := paid(sh.ID, fmt.Sprintf("walk-%d", i), fmt.Sprintf("walk-%d", i))
+				in.ReceivedAt = t0.Add(at)
+				res, err := s.CommitBatch(ctx, []store.Incoming{in}, routing{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, res[0].EventID)
+			}
+			for _, tc := range []struct {
+				after  int64
+				before time.Duration
+				limit  int
+				want   []int64
+			}{
+				{0, 0, 10, nil}, // nothing received before t0
+				{0, 1500 * time.Millisecond, 10, ids[:2]}, // up to the one received at t0+1s
+				{0, 2500 * time.Millisecond, 10, ids},     // the t0+3s event's id is below the t0+2s one's: it comes with it
+				{0, 3500 * time.Millisecond, 10, ids},
+				{0, 3500 * time.Millisecond, 3, ids[:3]},
+				{ids[1], 3500 * time.Millisecond, 10, ids[2:]},
+				{ids[3], 3500 * time.Millisecond, 10, nil},
+			} {
+				got, err := s.EventIDsAfter(ctx, tc.after, t0.Add(tc.before), tc.limit)
+				if err != nil || !cmp.Equal(got, tc.want, cmpopts.EquateEmpty()) {
+					t.Errorf("EventIDsAfter(%d, t0+%v, %d) = %v, %v; want %v", tc.after, tc.before, tc.limit, got, err, tc.want)
+				}
 			}
 		})
 	}
