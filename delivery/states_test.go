@@ -63,14 +63,7 @@ func TestStatesInMetricsAndHistory(t *testing.T) {
 // new rows, and its end wakes it); one for any other destination does.
 func TestNotifyForSkipsDestinationsInFlight(t *testing.T) {
 	w := New(Config{})
-	woken := func() bool {
-		select {
-		case <-w.wake:
-			return true
-		default:
-			return false
-		}
-	}
+	woken := wokenBy(w)
 	if !w.start(7) {
 		t.Fatal("start(7) refused")
 	}
@@ -103,14 +96,7 @@ func TestNotifyForSkipsDestinationsInFlight(t *testing.T) {
 func TestNotifyForSkipsPausedDestinations(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	w := New(Config{Now: func() time.Time { return now }, PlatformLimit: 1})
-	woken := func() bool {
-		select {
-		case <-w.wake:
-			return true
-		default:
-			return false
-		}
-	}
+	woken := wokenBy(w)
 	w.pauseUntil(9, now.Add(time.Hour)) // its wake-up is an hour away in real time too
 	w.pauseUntil(10, now.Add(time.Hour))
 	w.mu.Lock()
@@ -148,5 +134,17 @@ func TestNotifyForSkipsPausedDestinations(t *testing.T) {
 	now = now.Add(time.Hour)
 	if w.NotifyFor([]int64{9}); !woken() {
 		t.Error("NotifyFor after the pause ended did not wake the worker")
+	}
+}
+
+// wokenBy reports, each call, whether w was woken since the last.
+func wokenBy(w *Worker) func() bool {
+	return func() bool {
+		select {
+		case <-w.wake:
+			return true
+		default:
+			return false
+		}
 	}
 }
