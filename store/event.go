@@ -514,10 +514,20 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int64, 
 		if err := tx.Exec(`DELETE FROM webhook_deliveries WHERE event_id IN ?`, ids).Error; err != nil {
 			return fmt.Errorf("prune: %w", err)
 		}
-		// Deliveries and their attempts go with the event (ON DELETE CASCADE).
+		// Deliveries and their attempts go with the event (ON DELETE
+		// CASCADE). The events go first: on PostgreSQL, where the search
+		// index has no key to events, that waits for an indexer writing
+		// their terms (it locks them), and the deletes after see those.
 		res := tx.Exec(`DELETE FROM events WHERE id IN ?`, ids)
-		n = res.RowsAffected
-		return res.Error
+		if n = res.RowsAffected; res.Error != nil {
+			return fmt.Errorf("prune: %w", res.Error)
+		}
+		for _, q := range []string{`DELETE FROM event_search WHERE event_id IN ?`, `DELETE FROM search_queue WHERE event_id IN ?`} {
+			if err := tx.Exec(q, ids).Error; err != nil {
+				return fmt.Errorf("prune: %w", err)
+			}
+		}
+		return nil
 	})
 	return n, err
 }

@@ -843,6 +843,10 @@ func (s *Store) commitRefunds(tx *gormDB, ps []pending, dests map[int64][]destin
 			if orig <= 0 {
 				continue
 			}
+			// Queued for search in this transaction too.
+			if err := tx.Exec(`DELETE FROM search_queue WHERE event_id = ?`, p.row.ID).Error; err != nil {
+				return err
+			}
 			if err := tx.Exec(`DELETE FROM events WHERE id = ?`, p.row.ID).Error; err != nil {
 				return err
 			}

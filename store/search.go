@@ -287,7 +287,24 @@ func (s *Store) indexSearch(ctx context.Context, limit int, catchUp bool) (int, 
 				return fmt.Errorf("index search: %w", err)
 			}
 		}
-		// Take the events off the queue first, and index only those
+		// Index only events that still exist: one deleted since it was
+		// queued (its shop deleted, a replay folded into its original)
+		// leaves its queue row, and a term row for it would be kept
+		// forever, or on SQLite refused by the key to events, failing
+		// every round from then on. On PostgreSQL the events are locked
+		// against deletion until this commits (event_search has no key
+		// to events there, migration 00018): a deletion waits, and then
+		// deletes these terms too. Events before queue rows, the order
+		// deletions take them in (DeleteShop, Prune).
+		live := "SELECT id FROM events WHERE id IN ?"
+		if s.dialect == Postgres {
+			live += " ORDER BY id FOR KEY SHARE"
+		}
+		var alive []int64
+		if err := tx.Raw(live, padIDs(ids)).Scan(&alive).Error; err != nil {
+			return fmt.Errorf("index search: %w", err)
+		}
+		// Take the events off the queue, and index only those
 		// taken: one whose gen moved since it was read (its conversion
 		// changed) stays queued and is read again, and one another
 		// indexer took already is not written twice.
@@ -307,6 +324,17 @@ func (s *Store) indexSearch(ctx context.Context, limit int, catchUp bool) (int, 
 		takenIDs := make([]int64, 0, len(taken))
 		for id := range taken {
 			takenIDs = append(takenIDs, id)
+		}
+		if len(alive) < len(ids) {
+			exists := make(map[int64]bool, len(alive))
+			for _, id := range alive {
+				exists[id] = true
+			}
+			for id := range taken {
+				if !exists[id] {
+					delete(taken, id)
+				}
+			}
 		}
 		// A band indexed earlier (the event was queued again) moves.
 		if err := tx.Exec(`DELETE FROM event_search WHERE event_id IN ? AND term LIKE ?`, padIDs(takenIDs), termMatch+"%").Error; err != nil {

@@ -290,29 +290,41 @@ func (sh Shop) replaces(column string) bool {
 // DeleteShop removes a shop with its destinations and events.
 //
 // The tables a webhook writes to hold the shop's id without a foreign
-// key on PostgreSQL (migration 00018), so its events and keys are
-// deleted here rather than by a cascade. The shop goes first: its
-// deletion waits for the webhooks being committed for it (they lock it),
-// and the statements after it then see what those committed. The
-// deliveries and attempts of its events go with the events (cascade).
+// key on PostgreSQL (migration 00018), and the search queue and index
+// hold event ids without one, so its events, their search terms and
+// queue rows, and its keys are deleted here rather than by a cascade,
+// before the shop (on SQLite its cascade would take the events first,
+// and the queue rows could no longer be found). On PostgreSQL the shop
+// is locked first, which waits for the webhooks being committed for it
+// (they lock it), then its events, which waits for a search indexer
+// writing their terms (it locks them too), so that the deletes see
+// everything those committed. The deliveries and attempts of its events
+// go with the events, its destinations with the shop (cascades).
 func (s *Store) DeleteShop(ctx context.Context, id int64) error {
 	var n int64
 	err := s.write(ctx, func(tx *gormDB) error {
 		s.forgetDestinations()
-		res := tx.Delete(&shopRow{}, id)
-		if n = res.RowsAffected; res.Error != nil || n == 0 {
-			return res.Error
+		var qs []string
+		if s.dialect == Postgres {
+			qs = append(qs,
+				`SELECT count(*) FROM (SELECT 1 FROM shops WHERE id = ? FOR UPDATE) AS locked`,
+				`SELECT count(*) FROM (SELECT 1 FROM events WHERE shop_id = ? FOR UPDATE) AS locked`)
 		}
-		for _, q := range []string{
+		qs = append(qs,
+			`DELETE FROM search_queue WHERE event_id IN (SELECT id FROM events WHERE shop_id = ?)`,
+			`DELETE FROM event_search WHERE event_id IN (SELECT id FROM events WHERE shop_id = ?)`,
 			`DELETE FROM events WHERE shop_id = ?`,
 			`DELETE FROM webhook_deliveries WHERE shop_id = ?`,
 			`DELETE FROM order_conversions WHERE shop_id = ?`,
-		} {
+		)
+		for _, q := range qs {
 			if err := tx.Exec(q, id).Error; err != nil {
 				return err
 			}
 		}
-		return nil
+		res := tx.Delete(&shopRow{}, id)
+		n = res.RowsAffected
+		return res.Error
 	})
 	if err != nil {
 		return fmt.Errorf("delete shop: %w", err)
