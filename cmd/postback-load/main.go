@@ -419,6 +419,14 @@ func spawn(o *options) (func(), error) {
 	}
 	dbURL := filepath.Join(dir, "load.db")
 	env := []string{"POSTBACK_API_TOKEN=" + o.token, "POSTBACK_META_URL=http://" + o.metaAddr, "POSTBACK_LOG_LEVEL=warn"}
+	if os.Getenv("POSTBACK_SEND_TIMEOUTS") == "" {
+		// The fake Meta holds requests until the ingest is over. With
+		// Meta's own 1.5 s deadline they timed out, paused the destination
+		// and were retried during the ingest (claims and outcomes written
+		// meanwhile), and the drain began whenever that pause ended, not
+		// when the fake let go: half the drain's time in some runs.
+		env = append(env, "POSTBACK_SEND_TIMEOUTS=meta=10m")
+	}
 	if strings.HasPrefix(o.db, "postgres") {
 		name, url, drop, err := createPostgresDB(o.db, "postback_load")
 		if err != nil {
